@@ -1,0 +1,386 @@
+//! `klee container …` and its shortcuts.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::render::{self, Format};
+use super::{confirm, CmdResult, Outcome};
+use crate::engine::container::{check_env, ContainerUpdate};
+use crate::engine::exec::ExecConfig;
+use crate::engine::lifecycle::Attach;
+use crate::engine::{time, ContainerConfig, Engine, Error, MountConfig, RestartPolicy};
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCmd {
+    /// Create a container
+    Create(CreateArgs),
+    /// Create and start a container
+    Run(RunArgs),
+    /// List containers
+    Ls(LsArgs),
+    /// Show a container's configuration and state as JSON
+    Inspect(InspectArgs),
+    /// Remove containers
+    Rm(RmArgs),
+    /// Remove all stopped containers that are not persistent
+    Prune(PruneArgs),
+    /// Start containers (attached to the first unless -d)
+    Start(StartArgs),
+    /// Stop containers: SIGTERM, then SIGKILL after --time seconds
+    Stop(StopArgs),
+    /// Stop (if running) and start containers, detached
+    Restart(StopArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// Change a container's configuration for its next start
+    Update(UpdateArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Print the output of a detached container
+    Logs(InspectArgs),
+}
+
+/// Options shared by `create` and `run`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Container name (default: a generated adjective_surname)
+    #[arg(long)]
+    name: Option<String>,
+    /// Default user of the container's processes (name or uid[:gid])
+    #[arg(short, long, default_value = "")]
+    user: String,
+    /// Environment variable VAR=value (repeatable)
+    #[arg(short, long = "env", value_name = "VAR=value")]
+    env: Vec<String>,
+    /// Mount SOURCE:DEST[:ro|rw]; a SOURCE starting with '/' is a host path, else a volume
+    #[arg(short, long = "mount", value_name = "SOURCE:DEST[:ro|rw]")]
+    mount: Vec<String>,
+    /// Jail parameter (FreeBSD; stored, unused on Linux)
+    #[arg(short = 'J', long = "jailparam")]
+    jailparam: Vec<String>,
+    /// Working directory of the container's processes (default: the image's, else the user's home)
+    #[arg(short, long, default_value = "")]
+    workdir: String,
+    /// Keep the container when pruning
+    #[arg(short = 'P', long)]
+    persist: bool,
+    /// Restart policy: no or on-startup
+    #[arg(long, default_value = "no")]
+    restart: String,
+    /// Remove the container when it exits (Docker's --rm)
+    #[arg(long)]
+    rm: bool,
+    /// Image to use: NAME[:TAG][@SNAPSHOT] or ID
+    image: String,
+    /// Command and arguments (default: the image's command)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Run in the background and print the container ID
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep stdin open
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal
+    #[arg(short, long)]
+    tty: bool,
+    /// rkt's fly mode: chroot only, with the host's pid, network, uts and ipc namespaces
+    #[arg(long)]
+    fly: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Show all containers, not only running ones
+    #[arg(short, long)]
+    all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Container name, ID or unique ID prefix
+    container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Kill running containers first
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Start in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep stdin open (implies attached)
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal
+    #[arg(short, long)]
+    tty: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait after SIGTERM before SIGKILL
+    #[arg(short, long, default_value_t = 10)]
+    time: u64,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Run in the background (output goes to the container's log)
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep stdin open
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal
+    #[arg(short, long)]
+    tty: bool,
+    /// Environment variable VAR=value (repeatable)
+    #[arg(short, long = "env", value_name = "VAR=value")]
+    env: Vec<String>,
+    /// User (name or uid[:gid]); default: the container's
+    #[arg(short, long, default_value = "")]
+    user: String,
+    /// Working directory; default: the container's
+    #[arg(short, long, default_value = "")]
+    workdir: String,
+    /// Container name, ID or unique ID prefix
+    container: String,
+    /// Command and arguments (default: the container's command)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// New name
+    #[arg(long)]
+    name: Option<String>,
+    /// New default user
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Environment variables to add or change (repeatable)
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Jail parameters (replace the stored ones)
+    #[arg(short = 'J', long = "jailparam")]
+    jailparam: Vec<String>,
+    /// Keep the container when pruning (true/false)
+    #[arg(short = 'P', long, num_args = 0..=1, default_missing_value = "true")]
+    persist: Option<bool>,
+    /// Restart policy: no or on-startup
+    #[arg(long)]
+    restart: Option<String>,
+    container: String,
+    /// New default command
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
+}
+
+fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
+    check_env(&a.env)?;
+    let mounts = a
+        .mount
+        .iter()
+        .map(|m| MountConfig::parse(m))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ContainerConfig {
+        image: a.image,
+        name: a.name,
+        cmd: a.command,
+        env: a.env,
+        user: a.user,
+        workdir: a.workdir,
+        mounts,
+        jail_param: a.jailparam,
+        persist: a.persist,
+        restart_policy: a.restart.parse::<RestartPolicy>()?,
+        auto_remove: a.rm,
+        fly,
+    })
+}
+
+fn attach(detach: bool, interactive: bool, tty: bool) -> Result<Attach, Error> {
+    if detach && (interactive || tty) {
+        return Err(Error::invalid(
+            "options",
+            "--detach with --interactive/--tty",
+            "a detached process has no terminal or stdin",
+        ));
+    }
+    Ok(if detach {
+        Attach::Detached
+    } else {
+        Attach::Attached { tty, stdin: interactive }
+    })
+}
+
+fn code(o: Option<i32>) -> Outcome {
+    match o {
+        Some(c) => Outcome::Code(c),
+        None => Outcome::Ok,
+    }
+}
+
+pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
+    match cmd {
+        ContainerCmd::Create(a) => {
+            let c = e.container_create(&config(a, false)?)?;
+            println!("{}", c.id);
+        }
+        ContainerCmd::Run(a) => {
+            let mode = attach(a.detach, a.interactive, a.tty)?;
+            let c = e.container_create(&config(a.create, a.fly)?)?;
+            let r = e.container_start(&c.id, mode);
+            if let Err(err) = r {
+                // The run failed as a whole: leave no created container behind.
+                let _ = e.container_remove(&c.id, true);
+                return Err(err);
+            }
+            if mode == Attach::Detached {
+                println!("{}", c.id);
+            }
+            return Ok(code(r?));
+        }
+        ContainerCmd::Ls(a) => {
+            let list = e.containers(a.all)?;
+            if a.format == Format::Json {
+                render::json(&list);
+            } else {
+                let images = e.images()?;
+                let rows = list
+                    .iter()
+                    .map(|c| {
+                        let image = images
+                            .iter()
+                            .find(|i| i.id == c.image_id)
+                            .map(|i| i.display())
+                            .unwrap_or_else(|| c.image_id.clone());
+                        vec![
+                            c.id.clone(),
+                            c.name.clone(),
+                            image,
+                            render::command(&c.cmd, 30),
+                            time::human_since(&c.created),
+                            c.status.describe(),
+                        ]
+                    })
+                    .collect();
+                render::table(&["CONTAINER ID", "NAME", "IMAGE", "COMMAND", "CREATED", "STATUS"], rows);
+            }
+        }
+        ContainerCmd::Inspect(a) => render::json(&e.container(&a.container)?),
+        ContainerCmd::Rm(a) => {
+            for c in a.containers {
+                let c = e.container_remove(&c, a.force)?;
+                println!("{}", c.id);
+            }
+        }
+        ContainerCmd::Prune(a) => {
+            if confirm("remove all stopped containers", a.force)? {
+                for id in e.container_prune()? {
+                    println!("{id}");
+                }
+            } else {
+                eprintln!("aborted");
+                return Ok(Outcome::Code(1));
+            }
+        }
+        ContainerCmd::Start(a) => {
+            let mode = attach(a.detach, a.interactive, a.tty)?;
+            if mode != Attach::Detached && a.containers.len() > 1 {
+                return Err(Error::invalid(
+                    "options",
+                    a.containers.join(" "),
+                    "only one container can be started attached; use --detach",
+                ));
+            }
+            let mut last = None;
+            for c in &a.containers {
+                last = e.container_start(c, mode)?;
+                if mode == Attach::Detached {
+                    println!("{}", e.container(c)?.id);
+                }
+            }
+            return Ok(code(last));
+        }
+        ContainerCmd::Stop(a) => {
+            for c in a.containers {
+                let c = e.container_stop(&c, Duration::from_secs(a.time))?;
+                println!("{}", c.id);
+            }
+        }
+        ContainerCmd::Restart(a) => {
+            for c in a.containers {
+                let c = e.container_restart(&c, Duration::from_secs(a.time))?;
+                println!("{}", c.id);
+            }
+        }
+        ContainerCmd::Exec(a) => {
+            check_env(&a.env)?;
+            let mode = attach(a.detach, a.interactive, a.tty)?;
+            let cfg = ExecConfig {
+                cmd: a.command,
+                env: a.env,
+                user: a.user,
+                workdir: a.workdir,
+            };
+            return Ok(code(e.container_exec(&a.container, &cfg, mode)?));
+        }
+        ContainerCmd::Update(a) => {
+            check_env(&a.env)?;
+            let u = ContainerUpdate {
+                name: a.name,
+                user: a.user,
+                env: a.env,
+                cmd: a.command,
+                jail_param: a.jailparam,
+                persist: a.persist,
+                restart_policy: a.restart.map(|r| r.parse()).transpose()?,
+            };
+            println!("{}", e.container_update(&a.container, &u)?.id);
+        }
+        ContainerCmd::Rename(a) => {
+            println!("{}", e.container_rename(&a.container, &a.new_name)?.id);
+        }
+        ContainerCmd::Logs(a) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&e.container_logs(&a.container)?);
+        }
+    }
+    Ok(Outcome::Ok)
+}

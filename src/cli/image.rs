@@ -1,0 +1,183 @@
+//! `klee image …` and its shortcuts.
+
+use std::io::IsTerminal;
+
+use clap::{Args, Subcommand};
+
+use super::render::{self, Format};
+use super::{confirm, CmdResult, Outcome};
+use crate::engine::image_create::{CreateOptions, Progress, Source};
+use crate::engine::{time, Engine};
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCmd {
+    /// Create a base image: `host` (the host's userland, offline), `dir PATH` or `tar FILE`
+    Create(CreateArgs),
+    /// List images
+    Ls(LsArgs),
+    /// Show an image as JSON
+    Inspect(InspectArgs),
+    /// Remove images (refused while containers or images depend on them)
+    Rm(RmArgs),
+    /// Remove untagged images no container or image uses (-a: all unused)
+    Prune(PruneArgs),
+    /// Give an image a NAME[:TAG] (the previous holder is untagged)
+    Tag(TagArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// NAME[:TAG] of the new image
+    #[arg(short, long, default_value = "")]
+    tag: String,
+    /// Copy the host's /etc/resolv.conf into the image
+    #[arg(long, overrides_with = "no_dns")]
+    dns: bool,
+    /// Do not copy /etc/resolv.conf
+    #[arg(long = "no-dns")]
+    no_dns: bool,
+    /// Copy the host's /etc/localtime into the image
+    #[arg(long, overrides_with = "no_localtime")]
+    localtime: bool,
+    /// Do not copy /etc/localtime
+    #[arg(long = "no-localtime")]
+    no_localtime: bool,
+    /// host, dir or tar
+    method: String,
+    /// The directory (dir) or archive (tar: .tar, .tar.gz, .tgz, .tar.xz, .txz)
+    source: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// NAME[:TAG], ID or unique ID prefix
+    image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all unused images, not only untagged ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    source: String,
+    nametag: String,
+}
+
+/// Progress on stderr: a live spinner on a terminal, plain lines otherwise.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new() -> Bar {
+        if std::io::stderr().is_terminal() {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} files")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            Bar(Some(pb))
+        } else {
+            Bar(None)
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn message(&mut self, msg: &str) {
+        match &self.0 {
+            Some(pb) => pb.set_message(msg.to_string()),
+            None => eprintln!("{msg}"),
+        }
+    }
+    fn files(&mut self, n: u64) {
+        if let Some(pb) = &self.0 {
+            pb.set_position(n);
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
+    match cmd {
+        ImageCmd::Create(a) => {
+            let source = Source::parse(&a.method, a.source.as_deref())?;
+            let opts = CreateOptions {
+                tag: a.tag,
+                dns: !a.no_dns,
+                localtime: !a.no_localtime,
+            };
+            let image = {
+                let mut bar = Bar::new();
+                e.image_create(&source, &opts, &mut bar)?
+            };
+            println!("{}", image.id);
+        }
+        ImageCmd::Ls(a) => {
+            let list = e.images()?;
+            if a.format == Format::Json {
+                render::json(&list);
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.id.clone(),
+                            i.name.clone(),
+                            i.tag.clone(),
+                            time::human_since(&i.created),
+                        ]
+                    })
+                    .collect();
+                render::table(&["ID", "NAME", "TAG", "CREATED"], rows);
+            }
+        }
+        ImageCmd::Inspect(a) => render::json(&e.image(&a.image)?),
+        ImageCmd::Rm(a) => {
+            for i in a.images {
+                println!("{}", e.image_remove(&i)?.id);
+            }
+        }
+        ImageCmd::Prune(a) => {
+            let what = if a.all {
+                "remove all images without containers or child images"
+            } else {
+                "remove all untagged images without containers or child images"
+            };
+            if !confirm(what, a.force)? {
+                eprintln!("aborted");
+                return Ok(Outcome::Code(1));
+            }
+            for id in e.image_prune(a.all)? {
+                println!("{id}");
+            }
+        }
+        ImageCmd::Tag(a) => println!("{}", e.image_tag(&a.source, &a.nametag)?.id),
+    }
+    Ok(Outcome::Ok)
+}

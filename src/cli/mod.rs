@@ -1,0 +1,146 @@
+//! The `klee` command line: the klee command tree (container/image/volume
+//! groups and the run/lsc/… shortcuts), each command a thin call into the
+//! engine plus a renderer.
+
+mod container;
+mod image;
+mod render;
+mod volume;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::engine::{Engine, Error, DEFAULT_ROOT};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "klee",
+    version,
+    about = "Kleene containers: images, containers and volumes on jails (FreeBSD) or namespaces (Linux)",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// State directory (images, containers, volumes, metadata)
+    #[arg(long, global = true, env = "KLEENE_ROOT", default_value = DEFAULT_ROOT)]
+    root: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCmd),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCmd),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
+
+    // Shortcuts, as klee has them.
+    /// Create and start a container (shortcut for `container run`)
+    Run(container::RunArgs),
+    /// Create a container (shortcut for `container create`)
+    Create(container::CreateArgs),
+    /// Start containers (shortcut for `container start`)
+    Start(container::StartArgs),
+    /// Stop containers (shortcut for `container stop`)
+    Stop(container::StopArgs),
+    /// Restart containers (shortcut for `container restart`)
+    Restart(container::StopArgs),
+    /// Run a command in a running container (shortcut for `container exec`)
+    Exec(container::ExecArgs),
+    /// List containers (shortcut for `container ls`)
+    Lsc(container::LsArgs),
+    /// Remove containers (shortcut for `container rm`)
+    Rmc(container::RmArgs),
+    /// Inspect a container (shortcut for `container inspect`)
+    Isc(container::InspectArgs),
+    /// List images (shortcut for `image ls`)
+    Lsi(image::LsArgs),
+    /// Remove images (shortcut for `image rm`)
+    Rmi(image::RmArgs),
+    /// Inspect an image (shortcut for `image inspect`)
+    Isi(image::InspectArgs),
+    /// List volumes (shortcut for `volume ls`)
+    Lsv(volume::LsArgs),
+    /// Remove volumes (shortcut for `volume rm`)
+    Rmv(volume::RmArgs),
+    /// Inspect a volume (shortcut for `volume inspect`)
+    Isv(volume::InspectArgs),
+}
+
+/// How a command ended: success, or an exit code of its own (a container's).
+pub enum Outcome {
+    Ok,
+    Code(i32),
+}
+
+pub type CmdResult = Result<Outcome, Error>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut engine = match Engine::open(&cli.root) {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+    let r = match cli.command {
+        Command::Container(c) => container::run(&mut engine, c),
+        Command::Image(c) => image::run(&mut engine, c),
+        Command::Volume(c) => volume::run(&mut engine, c),
+        Command::Run(a) => container::run(&mut engine, container::ContainerCmd::Run(a)),
+        Command::Create(a) => container::run(&mut engine, container::ContainerCmd::Create(a)),
+        Command::Start(a) => container::run(&mut engine, container::ContainerCmd::Start(a)),
+        Command::Stop(a) => container::run(&mut engine, container::ContainerCmd::Stop(a)),
+        Command::Restart(a) => container::run(&mut engine, container::ContainerCmd::Restart(a)),
+        Command::Exec(a) => container::run(&mut engine, container::ContainerCmd::Exec(a)),
+        Command::Lsc(a) => container::run(&mut engine, container::ContainerCmd::Ls(a)),
+        Command::Rmc(a) => container::run(&mut engine, container::ContainerCmd::Rm(a)),
+        Command::Isc(a) => container::run(&mut engine, container::ContainerCmd::Inspect(a)),
+        Command::Lsi(a) => image::run(&mut engine, image::ImageCmd::Ls(a)),
+        Command::Rmi(a) => image::run(&mut engine, image::ImageCmd::Rm(a)),
+        Command::Isi(a) => image::run(&mut engine, image::ImageCmd::Inspect(a)),
+        Command::Lsv(a) => volume::run(&mut engine, volume::VolumeCmd::Ls(a)),
+        Command::Rmv(a) => volume::run(&mut engine, volume::VolumeCmd::Rm(a)),
+        Command::Isv(a) => volume::run(&mut engine, volume::VolumeCmd::Inspect(a)),
+    };
+    match r {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Code(c)) => ExitCode::from(c.clamp(0, 255) as u8),
+        Err(e) => fail(&e),
+    }
+}
+
+/// Print an engine error; 125 when a container could not even start (as
+/// Docker), 1 otherwise.
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        Error::Start { .. } | Error::Exec { .. } => ExitCode::from(125),
+        _ => ExitCode::from(1),
+    }
+}
+
+/// Ask before destructive bulk operations; without a terminal, refuse
+/// unless `--force` was given.
+fn confirm(what: &str, force: bool) -> Result<bool, Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if force {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::State(format!(
+            "refusing to {what} without confirmation: no terminal to ask on; use --force"
+        )));
+    }
+    eprint!("WARNING! This will {what}.\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES"))
+}

@@ -1,0 +1,583 @@
+//! Containers: configuration, status and the rules on them. Starting,
+//! stopping and removal are in `lifecycle.rs`.
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, Result};
+use super::id::{self, Match};
+use super::image::split_snapshot;
+use super::store::{is_unique_violation, store_err};
+use super::{names, time, Engine};
+use crate::platform::{failpoint, Platform};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    OnStartup,
+}
+
+impl std::str::FromStr for RestartPolicy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "no" => Ok(RestartPolicy::No),
+            "on-startup" => Ok(RestartPolicy::OnStartup),
+            _ => Err(Error::invalid("restart policy", s, "expected 'no' or 'on-startup'")),
+        }
+    }
+}
+
+/// A mount as the user asked for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountConfig {
+    /// `volume` or `bind` (kleened's `nullfs`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: String,
+    pub destination: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl MountConfig {
+    /// Parse klee's `SOURCE:DEST[:ro|rw]`; a source starting with `/` is a
+    /// host path, anything else a volume name.
+    pub fn parse(s: &str) -> Result<MountConfig> {
+        let bad = |why: &str| Error::invalid("mount", s, why);
+        let parts: Vec<&str> = s.split(':').collect();
+        let (src, dst, ro) = match parts.as_slice() {
+            [src, dst] => (*src, *dst, false),
+            [src, dst, "ro"] => (*src, *dst, true),
+            [src, dst, "rw"] => (*src, *dst, false),
+            [_, _, mode] => return Err(bad(&format!("mode '{mode}' is not 'ro' or 'rw'"))),
+            _ => return Err(bad("expected SOURCE:DEST[:ro|rw]")),
+        };
+        if src.is_empty() || dst.is_empty() {
+            return Err(bad("expected SOURCE:DEST[:ro|rw]"));
+        }
+        if !dst.starts_with('/') {
+            return Err(bad("the destination must be an absolute path"));
+        }
+        if dst.split('/').any(|c| c == "..") {
+            return Err(bad("the destination cannot contain '..'"));
+        }
+        let kind = if src.starts_with('/') { "bind" } else { "volume" };
+        if kind == "volume" && !id::valid_name(src) {
+            return Err(bad("a volume name must match [a-zA-Z0-9][a-zA-Z0-9_.-]+"));
+        }
+        Ok(MountConfig {
+            kind: kind.into(),
+            source: src.into(),
+            destination: dst.into(),
+            read_only: ro,
+        })
+    }
+}
+
+/// What `create` takes.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerConfig {
+    pub image: String,
+    pub name: Option<String>,
+    /// Empty: the image's command.
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    /// Empty: the image's user.
+    pub user: String,
+    pub workdir: String,
+    pub mounts: Vec<MountConfig>,
+    pub jail_param: Vec<String>,
+    pub persist: bool,
+    pub restart_policy: RestartPolicy,
+    pub auto_remove: bool,
+    pub fly: bool,
+}
+
+/// A container's lifecycle state, computed from the store and a liveness check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running { pid: i32, started: String },
+    Exited { code: Option<i32>, finished: Option<String> },
+}
+
+impl Status {
+    pub fn is_running(&self) -> bool {
+        matches!(self, Status::Running { .. })
+    }
+    pub fn can_start(&self) -> bool {
+        !self.is_running()
+    }
+    pub fn can_stop(&self) -> bool {
+        self.is_running()
+    }
+    pub fn can_exec(&self) -> bool {
+        self.is_running()
+    }
+    pub fn can_remove(&self) -> bool {
+        !self.is_running()
+    }
+    /// `running`, `created`, or `exited (N) 3 seconds ago`.
+    pub fn describe(&self) -> String {
+        match self {
+            Status::Created => "created".into(),
+            Status::Running { .. } => "running".into(),
+            Status::Exited { code, finished } => {
+                let code = code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
+                match finished {
+                    Some(f) => format!("exited ({code}) {}", time::human_since(f)),
+                    None => format!("exited ({code})"),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub image_id: String,
+    /// The image reference as given (`name:tag[@snap]`), for display.
+    #[serde(default)]
+    pub image_ref: String,
+    pub created: String,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub workdir: String,
+    /// Lower layers (bottom first) fixed at creation.
+    #[serde(default)]
+    pub layers: Vec<String>,
+    #[serde(default)]
+    pub mounts: Vec<MountConfig>,
+    #[serde(default)]
+    pub jail_param: Vec<String>,
+    #[serde(default)]
+    pub persist: bool,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    #[serde(default)]
+    pub auto_remove: bool,
+    #[serde(default)]
+    pub fly: bool,
+    #[serde(default)]
+    pub network_driver: String,
+    /// Runtime state, kept in its own columns; filled on read.
+    #[serde(skip_deserializing, default = "created")]
+    pub status: Status,
+}
+
+fn created() -> Status {
+    Status::Created
+}
+
+/// The raw runtime columns of a container row.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunState {
+    pub state: String,
+    pub pid: Option<i32>,
+    pub pid_start: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+}
+
+
+/// The status a row describes, checked against the process table: a
+/// container whose process is gone is exited, whatever the row says.
+pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
+    let alive = |rs: &RunState| match rs.pid {
+        Some(pid) => platform.alive(pid, rs.pid_start.unwrap_or(0) as u64),
+        None => false,
+    };
+    match rs.state.as_str() {
+        "running" if alive(rs) => Status::Running {
+            pid: rs.pid.unwrap_or(0),
+            started: rs.started.clone().unwrap_or_default(),
+        },
+        // A start in progress counts as running while its starter lives.
+        "starting" if alive(rs) => Status::Running {
+            pid: 0,
+            started: rs.started.clone().unwrap_or_default(),
+        },
+        "created" => Status::Created,
+        "starting" if rs.finished.is_none() => Status::Created,
+        _ => Status::Exited {
+            code: rs.exit_code,
+            finished: rs.finished.clone(),
+        },
+    }
+}
+
+pub(crate) const SELECT: &str =
+    "SELECT id, data, state, pid, pid_start, exit_code, started, finished FROM containers";
+
+pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunState)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        RunState {
+            state: r.get(2)?,
+            pid: r.get(3)?,
+            pid_start: r.get(4)?,
+            exit_code: r.get(5)?,
+            started: r.get(6)?,
+            finished: r.get(7)?,
+        },
+    ))
+}
+
+impl Engine {
+    fn to_container(&self, id: String, data: String, rs: RunState) -> Result<Container> {
+        let mut c: Container = serde_json::from_str(&data).map_err(|e| Error::Corrupt {
+            kind: "container",
+            id: id.clone(),
+            source: e,
+        })?;
+        c.status = self.status_of(&rs);
+        Ok(c)
+    }
+
+    pub(crate) fn status_of(&self, rs: &RunState) -> Status {
+        status_of(self.platform, rs)
+    }
+
+
+    pub(crate) fn run_state(&self, id: &str) -> Result<Option<RunState>> {
+        let sql = format!("{SELECT} WHERE id = ?1");
+        Ok(self
+            .store
+            .read(|c| c.query_row(&sql, [id], row).optional())?
+            .map(|(_, _, rs)| rs))
+    }
+
+    /// Containers, newest first; only running ones unless `all`.
+    pub fn containers(&self, all: bool) -> Result<Vec<Container>> {
+        let sql = format!("{SELECT} ORDER BY created DESC, id");
+        let rows = self.store.read(|c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map([], row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, data, rs) in rows {
+            let c = self.to_container(id, data, rs)?;
+            if all || c.status.is_running() {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Look a container up by ID, exact name or unique ID prefix.
+    pub fn container(&self, ident: &str) -> Result<Container> {
+        if ident.is_empty() {
+            return Err(Error::EmptyIdent { kind: "container" });
+        }
+        let sql = format!("{SELECT} WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1");
+        if let Some((id, data, rs)) = self.store.read(|c| c.query_row(&sql, [ident], row).optional())? {
+            return self.to_container(id, data, rs);
+        }
+        let cands: Vec<(String, String)> = self.store.read(|c| {
+            let mut st = c.prepare("SELECT id, name FROM containers WHERE substr(id, 1, length(?1)) = ?1")?;
+            let rows = st.query_map([ident], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        match id::resolve(ident, &cands) {
+            Match::One(id) => {
+                let sql = format!("{SELECT} WHERE id = ?1");
+                let (id, data, rs) = self.store.read(|c| c.query_row(&sql, [id], row))?;
+                self.to_container(id, data, rs)
+            }
+            Match::None => Err(Error::NotFound {
+                kind: "container",
+                ident: ident.to_string(),
+            }),
+            Match::Ambiguous(candidates) => Err(Error::Ambiguous {
+                kind: "container",
+                ident: ident.to_string(),
+                candidates,
+            }),
+        }
+    }
+
+    /// Create a container (its filesystem and its row); nothing is left
+    /// behind if any step fails.
+    pub fn container_create(&mut self, cfg: &ContainerConfig) -> Result<Container> {
+        let name = match &cfg.name {
+            Some(n) => {
+                if !id::valid_name(n) {
+                    return Err(Error::invalid(
+                        "container name",
+                        n.as_str(),
+                        "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
+                    ));
+                }
+                n.trim_start_matches('/').to_string()
+            }
+            None => names::generate(),
+        };
+        let (_, snap) = split_snapshot(&cfg.image);
+        let image = self.image(&cfg.image)?;
+        let layers = image.layers_at(snap)?;
+        if let Some(other) = self.name_taken(&name)? {
+            return Err(Error::Conflict(format!(
+                "container name '{name}' is already in use by container {other}"
+            )));
+        }
+        for m in &cfg.mounts {
+            if m.kind == "bind" && !std::path::Path::new(&m.source).exists() {
+                return Err(Error::invalid(
+                    "mount",
+                    format!("{}:{}", m.source, m.destination),
+                    format!("host path '{}' does not exist", m.source),
+                ));
+            }
+        }
+        let mut env = image.env.clone();
+        env.extend(cfg.env.iter().cloned());
+        let c = Container {
+            id: id::new_id(),
+            name,
+            image_id: image.id.clone(),
+            image_ref: cfg.image.clone(),
+            created: time::now(),
+            cmd: if cfg.cmd.is_empty() {
+                [image.entrypoint.clone(), image.cmd.clone()].concat()
+            } else {
+                [image.entrypoint.clone(), cfg.cmd.clone()].concat()
+            },
+            env: dedup_env(&env),
+            user: if cfg.user.is_empty() { image.user.clone() } else { cfg.user.clone() },
+            workdir: if cfg.workdir.is_empty() { image.workdir.clone() } else { cfg.workdir.clone() },
+            layers,
+            mounts: cfg.mounts.clone(),
+            jail_param: cfg.jail_param.clone(),
+            persist: cfg.persist,
+            restart_policy: cfg.restart_policy,
+            auto_remove: cfg.auto_remove,
+            fly: cfg.fly,
+            network_driver: "disabled".into(),
+            status: Status::Created,
+        };
+
+        // Volumes named by mounts are created on demand; undo that on failure.
+        let mut new_volumes = Vec::new();
+        let result = (|| -> Result<()> {
+            for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+                if self.volume_opt(&m.source)?.is_none() {
+                    self.volume_create(&m.source)?;
+                    new_volumes.push(m.source.clone());
+                }
+            }
+            self.platform.create_container_fs(&self.root, &c.id, &c.layers)?;
+            let inserted = (|| {
+                failpoint::check("container.create.row")?;
+                self.insert_container(&c)
+            })();
+            if let Err(e) = inserted {
+                let _ = self.platform.destroy_container_fs(&self.root, &c.id);
+                return Err(e);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for v in new_volumes {
+                let _ = self.volume_remove(&v);
+            }
+            return Err(e);
+        }
+        Ok(c)
+    }
+
+    fn name_taken(&self, name: &str) -> Result<Option<String>> {
+        self.store.read(|c| {
+            c.query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn insert_container(&mut self, c: &Container) -> Result<()> {
+        let data = serde_json::to_string(c).expect("container serialises");
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            tx.execute(
+                "INSERT INTO containers (id, name, image_id, created, data, state) VALUES (?1, ?2, ?3, ?4, ?5, 'created')",
+                params![c.id, c.name, c.image_id, c.created, data],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict(format!("container name '{}' is already in use", c.name))
+                } else {
+                    store_err(&path, e)
+                }
+            })
+            .map(drop)
+        })
+    }
+
+    /// Write a container's configuration back (name and data).
+    pub(crate) fn save_container(&mut self, c: &Container) -> Result<()> {
+        let data = serde_json::to_string(c).expect("container serialises");
+        let path = self.store.path().to_path_buf();
+        let n = self.store.write(|tx| {
+            tx.execute(
+                "UPDATE containers SET name = ?2, data = ?3 WHERE id = ?1",
+                params![c.id, c.name, data],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict(format!("container name '{}' is already in use", c.name))
+                } else {
+                    store_err(&path, e)
+                }
+            })
+        })?;
+        if n == 0 {
+            return Err(Error::NotFound { kind: "container", ident: c.id.clone() });
+        }
+        Ok(())
+    }
+
+    pub fn container_rename(&mut self, ident: &str, new_name: &str) -> Result<Container> {
+        if !id::valid_name(new_name) {
+            return Err(Error::invalid(
+                "container name",
+                new_name,
+                "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
+            ));
+        }
+        let mut c = self.container(ident)?;
+        c.name = new_name.trim_start_matches('/').to_string();
+        self.save_container(&c)?;
+        Ok(c)
+    }
+
+    /// Change what the next start uses; only the fields given change.
+    pub fn container_update(&mut self, ident: &str, u: &ContainerUpdate) -> Result<Container> {
+        let mut c = self.container(ident)?;
+        if let Some(n) = &u.name {
+            if !id::valid_name(n) {
+                return Err(Error::invalid("container name", n.as_str(), "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+"));
+            }
+            c.name = n.trim_start_matches('/').to_string();
+        }
+        if let Some(user) = &u.user {
+            c.user = user.clone();
+        }
+        if !u.env.is_empty() {
+            let mut env = c.env.clone();
+            env.extend(u.env.iter().cloned());
+            c.env = dedup_env(&env);
+        }
+        if !u.cmd.is_empty() {
+            c.cmd = u.cmd.clone();
+        }
+        if !u.jail_param.is_empty() {
+            c.jail_param = u.jail_param.clone();
+        }
+        if let Some(p) = u.persist {
+            c.persist = p;
+        }
+        if let Some(r) = u.restart_policy {
+            c.restart_policy = r;
+        }
+        self.save_container(&c)?;
+        Ok(c)
+    }
+}
+
+/// Fields of `update`; `None`/empty leaves the stored value alone (kleened
+/// reset absent fields to defaults — a known bug not carried over).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerUpdate {
+    pub name: Option<String>,
+    pub user: Option<String>,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub jail_param: Vec<String>,
+    pub persist: Option<bool>,
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+/// Keep the last value of each key, at the position of its first occurrence.
+pub fn dedup_env(env: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for kv in env {
+        let key = kv.split('=').next().unwrap_or("");
+        match out.iter_mut().find(|e| e.split('=').next() == Some(key)) {
+            Some(slot) => *slot = kv.clone(),
+            None => out.push(kv.clone()),
+        }
+    }
+    out
+}
+
+/// Validate `KEY=VALUE` environment entries.
+pub fn check_env(env: &[String]) -> Result<()> {
+    for e in env {
+        match e.split_once('=') {
+            Some((k, _)) if !k.is_empty() && !k.contains(char::is_whitespace) => {}
+            _ => return Err(Error::invalid("environment variable", e.as_str(), "expected KEY=VALUE")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_parse() {
+        let m = MountConfig::parse("/host:/in:ro").unwrap();
+        assert_eq!((m.kind.as_str(), m.read_only), ("bind", true));
+        let v = MountConfig::parse("data:/var/data").unwrap();
+        assert_eq!((v.kind.as_str(), v.read_only), ("volume", false));
+        assert_eq!(
+            MountConfig::parse("a:b:c:d").unwrap_err().to_string(),
+            "invalid mount 'a:b:c:d': expected SOURCE:DEST[:ro|rw]"
+        );
+        assert_eq!(
+            MountConfig::parse("a:/b:rx").unwrap_err().to_string(),
+            "invalid mount 'a:/b:rx': mode 'rx' is not 'ro' or 'rw'"
+        );
+        assert!(MountConfig::parse("vol:relative").is_err());
+        assert!(MountConfig::parse("vol:/a/../b").is_err());
+    }
+
+    #[test]
+    fn status_predicates() {
+        let r = Status::Running { pid: 1, started: String::new() };
+        assert!(r.can_stop() && r.can_exec() && !r.can_start() && !r.can_remove());
+        let e = Status::Exited { code: Some(3), finished: None };
+        assert!(e.can_start() && e.can_remove() && !e.can_stop());
+        assert_eq!(e.describe(), "exited (3)");
+    }
+
+    #[test]
+    fn env_dedup_and_check() {
+        let env = dedup_env(&["A=1".into(), "B=2".into(), "A=3".into()]);
+        assert_eq!(env, vec!["A=3", "B=2"]);
+        assert!(check_env(&["A=1".into()]).is_ok());
+        assert_eq!(
+            check_env(&["NOPE".into()]).unwrap_err().to_string(),
+            "invalid environment variable 'NOPE': expected KEY=VALUE"
+        );
+    }
+
+    #[test]
+    fn restart_policy() {
+        assert_eq!("on-startup".parse::<RestartPolicy>().unwrap(), RestartPolicy::OnStartup);
+        assert!("always".parse::<RestartPolicy>().is_err());
+    }
+}

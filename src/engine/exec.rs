@@ -1,0 +1,90 @@
+//! Running further commands in a running container (jexec's role).
+
+use super::container::{dedup_env, Status};
+use super::error::{Error, Result};
+use super::lifecycle::Attach;
+use super::Engine;
+use crate::platform::{term, ExecSpec, Stdio};
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecConfig {
+    /// Empty: the container's command.
+    pub cmd: Vec<String>,
+    /// Layered over the container's environment.
+    pub env: Vec<String>,
+    /// Empty: the container's user.
+    pub user: String,
+    /// Empty: the container's working directory.
+    pub workdir: String,
+}
+
+impl Engine {
+    /// Run `cfg` in the running container `ident`. Attached, returns the exit
+    /// code; detached, `None` once the command runs (output to the log).
+    pub fn container_exec(&mut self, ident: &str, cfg: &ExecConfig, attach: Attach) -> Result<Option<i32>> {
+        let c = self.container(ident)?;
+        let Status::Running { pid, .. } = c.status else {
+            return Err(Error::State(format!(
+                "container '{}' ({}) is not running",
+                c.name, c.id
+            )));
+        };
+        let tty = matches!(attach, Attach::Attached { tty: true, .. });
+        let mut env = c.env.clone();
+        env.extend(cfg.env.iter().cloned());
+        let spec = ExecSpec {
+            cmd: if cfg.cmd.is_empty() { c.cmd.clone() } else { cfg.cmd.clone() },
+            env: dedup_env(&env),
+            user: if cfg.user.is_empty() { c.user.clone() } else { cfg.user.clone() },
+            workdir: if cfg.workdir.is_empty() { c.workdir.clone() } else { cfg.workdir.clone() },
+            tty,
+        };
+        let fail = |e: crate::platform::Error| Error::Exec {
+            container: c.name.clone(),
+            reason: e.to_string(),
+        };
+        match attach {
+            Attach::Attached { stdin, .. } => {
+                let started = self.platform.exec(pid, &spec, &attach.stdio()).map_err(fail)?;
+                term::forward_signals_to(started.pid);
+                if let Some(m) = &started.pty_master {
+                    term::relay_pty(m, stdin);
+                }
+                let status = self.platform.wait(started.pid)?;
+                term::forward_signals_to(0);
+                Ok(Some(status.code()))
+            }
+            Attach::Detached => {
+                let log_path = self.log_path(&c.id);
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log_path)
+                    .map_err(|e| Error::io("cannot open container log", &log_path, e))?;
+                let platform = self.platform;
+                let report = crate::platform::daemonize(|report| {
+                    use std::os::fd::AsRawFd;
+                    let fd = log.as_raw_fd();
+                    match platform.exec(pid, &spec, &Stdio::Files { out: fd, err: fd }) {
+                        Ok(s) => {
+                            report(b"OK");
+                            let _ = platform.wait(s.pid);
+                        }
+                        Err(e) => report(format!("E{e}").as_bytes()),
+                    }
+                })?;
+                match report.as_slice() {
+                    b"OK" => Ok(None),
+                    [b'E', msg @ ..] => Err(Error::Exec {
+                        container: c.name.clone(),
+                        reason: String::from_utf8_lossy(msg).into_owned(),
+                    }),
+                    _ => Err(Error::Exec {
+                        container: c.name.clone(),
+                        reason: "the helper process died before the command started".into(),
+                    }),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Starting, supervising, stopping and removing containers.
+//!
+//! Attached, the calling process supervises: it waits for the container's
+//! init and records the exit. Detached, a small monitor process (a fork of
+//! this binary, daemonised) does the same, so no daemon is needed.
+
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::params;
+
+use super::container::{status_of, Container, RunState, Status};
+use super::error::{Error, Result};
+use super::store::store_err;
+use super::{time, Engine};
+use crate::platform::{term, ExecSpec, MountSpec, RunSpec, Started, Stdio};
+
+/// How a start relates to the caller's terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Wait for the process, with our stdio (or a pty) connected.
+    Attached { tty: bool, stdin: bool },
+    /// Return once it runs; output goes to the container's log.
+    Detached,
+}
+
+impl Attach {
+    pub(crate) fn stdio(self) -> Stdio {
+        match self {
+            Attach::Attached { tty: true, .. } => Stdio::Pty,
+            Attach::Attached { stdin, .. } => Stdio::Inherit { stdin },
+            Attach::Detached => Stdio::Inherit { stdin: false },
+        }
+    }
+}
+
+impl Engine {
+    pub(crate) fn run_spec(&self, c: &Container, tty: bool) -> RunSpec {
+        RunSpec {
+            id: c.id.clone(),
+            hostname: c.id.clone(),
+            layers: c
+                .layers
+                .iter()
+                .map(|l| self.platform.layer_path(&self.root, l))
+                .collect(),
+            container_dir: self.platform.container_dir(&self.root, &c.id),
+            mounts: c
+                .mounts
+                .iter()
+                .map(|m| MountSpec {
+                    source: if m.kind == "volume" {
+                        self.platform.volume_path(&self.root, &m.source)
+                    } else {
+                        PathBuf::from(&m.source)
+                    },
+                    destination: m.destination.clone(),
+                    read_only: m.read_only,
+                    populate: m.kind == "volume",
+                })
+                .collect(),
+            process: ExecSpec {
+                cmd: c.cmd.clone(),
+                env: c.env.clone(),
+                user: c.user.clone(),
+                workdir: c.workdir.clone(),
+                tty,
+            },
+            fly: c.fly,
+        }
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.platform.container_dir(&self.root, id).join("log")
+    }
+
+    /// Mark the container as starting, claimed by this process; refuse if it
+    /// runs. Returns the previous state, to put back if the start fails.
+    fn claim_start(&mut self, c: &Container) -> Result<RunState> {
+        let platform = self.platform;
+        let path = self.store.path().to_path_buf();
+        let me = std::process::id() as i32;
+        let my_start = platform.start_time(me);
+        self.store.write(|tx| {
+            let sql = format!("{} WHERE id = ?1", super::container::SELECT);
+            let (_, _, rs) = tx
+                .query_row(&sql, [&c.id], super::container::row)
+                .map_err(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Error::NotFound {
+                        kind: "container",
+                        ident: c.id.clone(),
+                    },
+                    e => store_err(&path, e),
+                })?;
+            if status_of(platform, &rs).is_running() {
+                return Err(Error::State(format!(
+                    "container '{}' ({}) is already running",
+                    c.name, c.id
+                )));
+            }
+            tx.execute(
+                "UPDATE containers SET state = 'starting', pid = ?2, pid_start = ?3 WHERE id = ?1",
+                params![c.id, me, my_start as i64],
+            )
+            .map_err(|e| store_err(&path, e))?;
+            Ok(rs)
+        })
+    }
+
+    fn restore_state(&mut self, id: &str, rs: &RunState) {
+        let path = self.store.path().to_path_buf();
+        let state = if rs.state == "starting" || rs.state == "running" { "exited" } else { rs.state.as_str() };
+        let _ = self.store.write(|tx| {
+            tx.execute(
+                "UPDATE containers SET state = ?2, pid = ?3, pid_start = ?4, exit_code = ?5, started = ?6, finished = ?7 WHERE id = ?1",
+                params![id, state, rs.pid, rs.pid_start, rs.exit_code, rs.started, rs.finished],
+            )
+            .map_err(|e| store_err(&path, e))
+        });
+    }
+
+    fn record_running(&mut self, id: &str, s: &Started) -> Result<()> {
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            tx.execute(
+                "UPDATE containers SET state = 'running', pid = ?2, pid_start = ?3, started = ?4, exit_code = NULL, finished = NULL WHERE id = ?1",
+                params![id, s.pid, s.start_time as i64, time::now()],
+            )
+            .map_err(|e| store_err(&path, e))
+            .map(drop)
+        })
+    }
+
+    fn record_exit(&mut self, id: &str, pid: i32, code: Option<i32>) -> Result<()> {
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            tx.execute(
+                "UPDATE containers SET state = 'exited', exit_code = ?3, finished = ?4 WHERE id = ?1 AND pid = ?2 AND state = 'running'",
+                params![id, pid, code, time::now()],
+            )
+            .map_err(|e| store_err(&path, e))
+            .map(drop)
+        })
+    }
+
+    /// Start a container. Attached, returns the process's exit code (128+N
+    /// for signal N); detached, returns `None` once it runs.
+    pub fn container_start(&mut self, ident: &str, attach: Attach) -> Result<Option<i32>> {
+        let c = self.container(ident)?;
+        if !c.status.can_start() {
+            return Err(Error::State(format!(
+                "container '{}' ({}) is already running",
+                c.name, c.id
+            )));
+        }
+        let prev = self.claim_start(&c)?;
+        match attach {
+            Attach::Attached { tty, stdin } => self.start_attached(&c, prev, tty, stdin).map(Some),
+            Attach::Detached => self.start_detached(&c, prev).map(|_| None),
+        }
+    }
+
+    fn start_attached(&mut self, c: &Container, prev: RunState, tty: bool, stdin: bool) -> Result<i32> {
+        let spec = self.run_spec(c, tty);
+        let started = match self.platform.start(&spec, &Attach::Attached { tty, stdin }.stdio()) {
+            Ok(s) => s,
+            Err(e) => {
+                self.restore_state(&c.id, &prev);
+                return Err(Error::Start {
+                    container: c.name.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        self.supervise(c, started, stdin)
+    }
+
+    /// Wait for the container's init, with signals forwarded and the pty
+    /// relayed, then record how it ended.
+    fn supervise(&mut self, c: &Container, started: Started, stdin: bool) -> Result<i32> {
+        if let Err(e) = self.record_running(&c.id, &started) {
+            let _ = self.platform.signal(started.pid, libc::SIGKILL);
+            let _ = self.platform.wait(started.pid);
+            return Err(e);
+        }
+        term::forward_signals_to(started.pid);
+        if let Some(master) = &started.pty_master {
+            term::relay_pty(master, stdin);
+        }
+        let status = self.platform.wait(started.pid)?;
+        term::forward_signals_to(0);
+        self.record_exit(&c.id, started.pid, Some(status.code()))?;
+        if c.auto_remove {
+            self.container_remove(&c.id, false)?;
+        }
+        Ok(status.code())
+    }
+
+    fn start_detached(&mut self, c: &Container, prev: RunState) -> Result<()> {
+        let log_path = self.log_path(&c.id);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| Error::io("cannot open container log", &log_path, e));
+        let log = match log {
+            Ok(l) => l,
+            Err(e) => {
+                self.restore_state(&c.id, &prev);
+                return Err(e);
+            }
+        };
+        let report = crate::platform::daemonize(|report| {
+            // In the monitor: a fresh store connection, stdio off the caller's.
+            if self.reopen_after_fork().is_err() {
+                report(b"Ecannot open the metadata store in the monitor");
+                return;
+            }
+            let spec = self.run_spec(c, false);
+            let fd = log.as_raw_fd();
+            match self.platform.start(&spec, &Stdio::Files { out: fd, err: fd }) {
+                Err(e) => {
+                    self.restore_state(&c.id, &prev);
+                    report(format!("E{e}").as_bytes());
+                }
+                Ok(started) => {
+                    drop(log);
+                    if let Err(e) = self.record_running(&c.id, &started) {
+                        let _ = self.platform.signal(started.pid, libc::SIGKILL);
+                        report(format!("E{e}").as_bytes());
+                        return;
+                    }
+                    report(b"OK");
+                    let code = self.platform.wait(started.pid).map(|s| s.code()).ok();
+                    let _ = self.record_exit(&c.id, started.pid, code);
+                    if c.auto_remove {
+                        let _ = self.container_remove(&c.id, false);
+                    }
+                }
+            }
+        })?;
+        match report.as_slice() {
+            b"OK" => Ok(()),
+            [b'E', msg @ ..] => Err(Error::Start {
+                container: c.name.clone(),
+                reason: String::from_utf8_lossy(msg).into_owned(),
+            }),
+            _ => {
+                self.restore_state(&c.id, &prev);
+                Err(Error::Start {
+                    container: c.name.clone(),
+                    reason: "the monitor process died before the container started".into(),
+                })
+            }
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `timeout`; returns once the process is gone.
+    pub fn container_stop(&mut self, ident: &str, timeout: Duration) -> Result<Container> {
+        let c = self.container(ident)?;
+        let Status::Running { pid, .. } = c.status else {
+            return Err(Error::State(format!(
+                "container '{}' ({}) is not running",
+                c.name, c.id
+            )));
+        };
+        let pid = if pid == 0 { self.wait_for_pid(&c.id)? } else { pid };
+        self.kill_and_wait(&c, pid, timeout)?;
+        self.container(&c.id)
+    }
+
+    /// A container in the middle of starting: wait for its init's pid.
+    fn wait_for_pid(&self, id: &str) -> Result<i32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(rs) = self.run_state(id)? {
+                match (rs.state.as_str(), rs.pid) {
+                    ("running", Some(p)) => return Ok(p),
+                    ("starting", _) => {}
+                    _ => break,
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(Error::State(format!("container '{id}' did not finish starting")))
+    }
+
+    fn kill_and_wait(&mut self, c: &Container, pid: i32, timeout: Duration) -> Result<()> {
+        let start_time = self.run_state(&c.id)?.and_then(|r| r.pid_start).unwrap_or(0) as u64;
+        let gone = |e: &Engine, within: Duration| {
+            let deadline = Instant::now() + within;
+            loop {
+                if !e.platform.alive(pid, start_time) {
+                    return true;
+                }
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        if !timeout.is_zero() {
+            self.platform.signal(pid, libc::SIGTERM)?;
+        }
+        if !gone(self, timeout) {
+            self.platform.signal(pid, libc::SIGKILL)?;
+            if !gone(self, Duration::from_secs(10)) {
+                return Err(Error::State(format!(
+                    "container '{}' ({}) did not die after SIGKILL",
+                    c.name, c.id
+                )));
+            }
+        }
+        // Give the supervisor a moment to record the exit code; if there is
+        // none (its client was killed), record that the code is unknown.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match self.run_state(&c.id)? {
+                Some(rs) if rs.state == "running" && rs.pid == Some(pid) => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => return Ok(()),
+            }
+        }
+        self.record_exit(&c.id, pid, None)
+    }
+
+    pub fn container_restart(&mut self, ident: &str, timeout: Duration) -> Result<Container> {
+        let c = self.container(ident)?;
+        if c.status.is_running() {
+            self.container_stop(&c.id, timeout)?;
+        }
+        self.container_start(&c.id, Attach::Detached)?;
+        self.container(&c.id)
+    }
+
+    /// Remove a container; with `force` a running one is killed first.
+    pub fn container_remove(&mut self, ident: &str, force: bool) -> Result<Container> {
+        let c = self.container(ident)?;
+        if let Status::Running { pid, .. } = c.status {
+            if !force {
+                return Err(Error::State(format!(
+                    "cannot remove running container '{}' ({}): stop it first or use --force",
+                    c.name, c.id
+                )));
+            }
+            let pid = if pid == 0 { self.wait_for_pid(&c.id)? } else { pid };
+            self.kill_and_wait(&c, pid, Duration::ZERO)?;
+        }
+        let platform = self.platform;
+        let path = self.store.path().to_path_buf();
+        let (data, rs) = self.store.write(|tx| {
+            let sql = format!("{} WHERE id = ?1", super::container::SELECT);
+            let (_, data, rs) = tx
+                .query_row(&sql, [&c.id], super::container::row)
+                .map_err(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Error::NotFound {
+                        kind: "container",
+                        ident: ident.to_string(),
+                    },
+                    e => store_err(&path, e),
+                })?;
+            if status_of(platform, &rs).is_running() {
+                return Err(Error::State(format!(
+                    "cannot remove running container '{}' ({}): it was started meanwhile",
+                    c.name, c.id
+                )));
+            }
+            tx.execute("DELETE FROM containers WHERE id = ?1", [&c.id])
+                .map_err(|e| store_err(&path, e))?;
+            Ok((data, rs))
+        })?;
+        if let Err(e) = self.platform.destroy_container_fs(&self.root, &c.id) {
+            // Put the row back: the container stays whole, and rm can be retried.
+            self.store.write(|tx| {
+                tx.execute(
+                    "INSERT INTO containers (id, name, image_id, created, data, state, pid, pid_start, exit_code, started, finished) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![c.id, c.name, c.image_id, c.created, data, rs.state, rs.pid, rs.pid_start, rs.exit_code, rs.started, rs.finished],
+                )
+                .map_err(|e| store_err(&path, e))
+            })?;
+            return Err(e.into());
+        }
+        Ok(c)
+    }
+
+    /// Remove every stopped container that is not marked persistent.
+    pub fn container_prune(&mut self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for c in self.containers(true)? {
+            if !c.status.is_running() && !c.persist {
+                match self.container_remove(&c.id, false) {
+                    Ok(_) => removed.push(c.id),
+                    // Started or removed by someone else meanwhile: not ours to prune.
+                    Err(Error::State(_)) | Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The output of a detached container so far.
+    pub fn container_logs(&self, ident: &str) -> Result<Vec<u8>> {
+        let c = self.container(ident)?;
+        let p = self.log_path(&c.id);
+        match std::fs::read(&p) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io("cannot read container log", &p, e)),
+        }
+    }
+}

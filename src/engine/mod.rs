@@ -1,0 +1,73 @@
+//! The engine: objects, their rules, and the store. It never calls the OS
+//! directly; everything OS-specific goes through [`crate::platform::Platform`].
+
+pub mod container;
+pub mod error;
+pub mod exec;
+pub mod id;
+pub mod image;
+pub mod image_create;
+pub mod lifecycle;
+mod names;
+pub mod store;
+pub mod time;
+pub mod volume;
+
+use std::path::{Path, PathBuf};
+
+pub use container::{Container, ContainerConfig, MountConfig, RestartPolicy, Status};
+pub use error::{Error, Result};
+pub use image::Image;
+pub use volume::Volume;
+
+use crate::platform::{self, Platform};
+use store::Store;
+
+/// The default root, overridable with `--root` / `KLEENE_ROOT`.
+pub const DEFAULT_ROOT: &str = "/var/lib/kleene";
+
+pub struct Engine {
+    root: PathBuf,
+    store: Store,
+    platform: &'static dyn Platform,
+}
+
+impl Engine {
+    /// Open the engine on `root`, creating its layout and store if needed.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Engine> {
+        let root = root.into();
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()
+                .map_err(|e| Error::io("cannot resolve root", &root, e))?
+                .join(root)
+        };
+        let platform = platform::native();
+        if !root.join("metadata.sqlite").exists() {
+            platform.prepare_root(&root)?;
+        }
+        let store = Store::open(&root)?;
+        Ok(Engine {
+            root,
+            store,
+            platform,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn platform(&self) -> &'static dyn Platform {
+        self.platform
+    }
+
+    /// Replace the store connection with a fresh one; used in a forked child,
+    /// which must never touch a connection its parent opened.
+    pub(crate) fn reopen_after_fork(&mut self) -> Result<()> {
+        let fresh = Store::open(&self.root)?;
+        std::mem::forget(std::mem::replace(&mut self.store, fresh));
+        Ok(())
+    }
+}

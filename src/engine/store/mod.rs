@@ -1,0 +1,204 @@
+//! The metadata store: one SQLite file per root, WAL mode, and SQLite's own
+//! write lock (`BEGIN IMMEDIATE`) as the writer lock, so concurrent `klee`
+//! processes and the daemon serialise their writes and never lose one.
+
+pub mod schema;
+
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::engine::error::{Error, Result};
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) `<root>/metadata.sqlite` and bring its schema
+    /// up to date.
+    pub fn open(root: &Path) -> Result<Store> {
+        let path = root.join("metadata.sqlite");
+        if !path.exists() {
+            // Create it 0600 before SQLite does: the metadata is root's alone.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| Error::io("cannot create metadata store", &path, e))?;
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| store_err(&path, e))?;
+        let mut store = Store { conn, path };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        self.conn
+            .busy_timeout(Duration::from_secs(30))
+            .map_err(|e| store_err(&path, e))?;
+        // WAL: readers never block the writer; NORMAL sync is durable across
+        // process crashes, which is what concurrent CLI processes need.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            )
+            .map_err(|e| store_err(&path, e))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version = self.user_version()?;
+        if version == schema::CURRENT_VERSION {
+            return Ok(());
+        }
+        if version > schema::CURRENT_VERSION {
+            return Err(Error::Conflict(format!(
+                "metadata store '{}' has schema version {version}, newer than this kleene ({}); upgrade kleene",
+                self.path.display(),
+                schema::CURRENT_VERSION
+            )));
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .map_err(|e| store_err(&path, e))?;
+        // Re-read under the lock: another process may have migrated meanwhile.
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| store_err(&path, e))?;
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).map_err(|e| store_err(&path, e))?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .map_err(|e| store_err(&path, e))?;
+        }
+        tx.commit().map_err(|e| store_err(&path, e))?;
+        let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600));
+        Ok(())
+    }
+
+    pub fn user_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| store_err(&self.path, e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run a read-only query.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        f(&self.conn).map_err(|e| store_err(&self.path, e))
+    }
+
+    /// Run `f` inside a write transaction that holds the database's write lock
+    /// from its first statement; commit if `f` succeeds, roll back otherwise.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| store_err(&path, e))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| store_err(&path, e))?;
+        Ok(out)
+    }
+}
+
+/// Wrap a SQLite error with the store path it came from.
+pub fn store_err(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Store {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// True when `e` is a UNIQUE constraint violation.
+pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_store_is_current_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.user_version().unwrap(), schema::CURRENT_VERSION);
+        let mode = std::fs::metadata(s.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn v1_database_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            c.execute_batch("PRAGMA user_version = 1").unwrap();
+            c.execute(
+                "INSERT INTO images (id, name, tag, created, data) VALUES ('aaaaaaaaaaaa','base','latest','2024-01-01T00:00:00.000000Z','{}')",
+                [],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO containers (id, name, image_id, created, data) VALUES ('bbbbbbbbbbbb','web','aaaaaaaaaaaa','2024-01-01T00:00:00.000000Z','{}')",
+                [],
+            )
+            .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.user_version().unwrap(), schema::CURRENT_VERSION);
+        let state: String = s
+            .read(|c| c.query_row("SELECT state FROM containers WHERE name='web'", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(state, "created");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        let err = Store::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn failed_write_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let r: Result<()> = s.write(|tx| {
+            tx.execute(
+                "INSERT INTO volumes (name, created, data) VALUES ('v','x','{}')",
+                [],
+            )
+            .unwrap();
+            Err(Error::Conflict("boom".into()))
+        });
+        assert!(r.is_err());
+        let n: i64 = s
+            .read(|c| c.query_row("SELECT count(*) FROM volumes", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}

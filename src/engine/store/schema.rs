@@ -1,0 +1,42 @@
+//! Versioned schema. `PRAGMA user_version` holds the version; each entry of
+//! [`MIGRATIONS`] moves a database from version `i` to `i + 1`. Never edit a
+//! released migration: add a new one.
+
+/// Migration `i` upgrades a database at version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // v0 -> v1: objects as JSON documents, with the columns rules need.
+    r#"
+    CREATE TABLE images (
+        id      TEXT PRIMARY KEY,
+        name    TEXT NOT NULL DEFAULT '',
+        tag     TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL,
+        data    TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX images_nametag ON images(name, tag) WHERE name <> '';
+    CREATE TABLE containers (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        image_id TEXT NOT NULL REFERENCES images(id),
+        created  TEXT NOT NULL,
+        data     TEXT NOT NULL
+    );
+    CREATE TABLE volumes (
+        name    TEXT PRIMARY KEY,
+        created TEXT NOT NULL,
+        data    TEXT NOT NULL
+    );
+    "#,
+    // v1 -> v2: runtime state of containers, kept apart from their
+    // configuration because it changes on every start and exit.
+    r#"
+    ALTER TABLE containers ADD COLUMN state     TEXT NOT NULL DEFAULT 'created';
+    ALTER TABLE containers ADD COLUMN pid       INTEGER;
+    ALTER TABLE containers ADD COLUMN pid_start INTEGER;
+    ALTER TABLE containers ADD COLUMN exit_code INTEGER;
+    ALTER TABLE containers ADD COLUMN started   TEXT;
+    ALTER TABLE containers ADD COLUMN finished  TEXT;
+    "#,
+];
+
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,6 @@
+//! kleene: a container engine with Docker's model, for FreeBSD jails and
+//! Linux namespaces. See DESIGN.md in the repository for the architecture.
+
+pub mod cli;
+pub mod engine;
+pub mod platform;

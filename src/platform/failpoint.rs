@@ -1,0 +1,34 @@
+//! Test-only failure injection: `KLEENE_FAILPOINT=<name>` makes the platform
+//! step of that name fail, so tests can prove a failure at any step leaves
+//! nothing behind. Unset, it costs one environment lookup per process.
+
+use std::sync::OnceLock;
+
+fn armed() -> Option<&'static str> {
+    static FP: OnceLock<Option<String>> = OnceLock::new();
+    FP.get_or_init(|| std::env::var("KLEENE_FAILPOINT").ok().filter(|s| !s.is_empty()))
+        .as_deref()
+}
+
+/// Fail with [`super::Error::Injected`] when `name` is the armed failpoint.
+pub fn check(name: &str) -> super::Result<()> {
+    match armed() {
+        Some(fp) if fp == name => Err(super::Error::Injected(name.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// Every failpoint name, for tests that iterate over them.
+pub const ALL: &[&str] = &[
+    "container.create.fs",
+    "container.create.row",
+    "container.start.overlay",
+    "container.start.mounts",
+    "container.start.devices",
+    "container.start.pivot",
+    "container.start.exec",
+    "container.remove.fs",
+    "image.create.fill",
+    "image.create.commit",
+    "volume.create",
+];

@@ -1,0 +1,117 @@
+//! Running a command inside a running container, as jexec(8) does: join the
+//! init's namespaces and root, then exec with the container's user database.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::sys::{self, check, CResult};
+use super::{process, procfs};
+use crate::platform::{Error, ExecSpec, Result, Started, Stdio};
+
+pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
+    let open = |p: String| -> Result<OwnedFd> {
+        let fd = sys::open(&p, libc::O_RDONLY).map_err(Error::Failed)?;
+        // SAFETY: a fresh fd we own.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let ns = |n: &str| open(format!("/proc/{target}/ns/{n}"));
+    // Open everything before joining anything: paths change meaning after.
+    let (ipc, uts, net, pidns, mnt) = (ns("ipc")?, ns("uts")?, ns("net")?, ns("pid")?, ns("mnt")?);
+    let root = {
+        let p = format!("/proc/{target}/root");
+        let fd = sys::open(&p, libc::O_PATH | libc::O_DIRECTORY).map_err(Error::Failed)?;
+        // SAFETY: a fresh fd we own.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    };
+    let hostname = std::fs::read_to_string(format!("/proc/{target}/root/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let own_pidns = open("/proc/self/ns/pid".into())?;
+
+    let (err_r, err_w) = sys::pipe().map_err(|e| Error::io("cannot create pipe", "", e))?;
+    let pty = if matches!(stdio, Stdio::Pty) {
+        Some(sys::socketpair().map_err(|e| Error::io("cannot create socket pair", "", e))?)
+    } else {
+        None
+    };
+
+    // Children we fork from now on are born in the container's pid namespace.
+    // SAFETY: setns on an fd we own.
+    if unsafe { libc::setns(pidns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+        return Err(Error::io(
+            "cannot join the pid namespace of process",
+            target.to_string(),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: the caller is single-threaded; the child only execs or exits.
+    let pid = unsafe { libc::fork() };
+    // SAFETY: back to our own namespace for any later children of ours.
+    unsafe { libc::setns(own_pidns.as_raw_fd(), libc::CLONE_NEWPID) };
+    if pid < 0 {
+        return Err(Error::io("cannot fork for exec in", target.to_string(), std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        sys::close(err_r);
+        let sock = pty.map(|(a, b)| {
+            sys::close(a);
+            b
+        });
+        let fds = [ipc.as_raw_fd(), uts.as_raw_fd(), net.as_raw_fd(), mnt.as_raw_fd()];
+        let msg = match child(&fds, root.as_raw_fd(), spec, stdio, sock, hostname.as_deref()) {
+            Err(m) => m,
+            Ok(never) => match never {},
+        };
+        sys::write_all(err_w, msg.as_bytes());
+        // SAFETY: leave without running the parent's destructors.
+        unsafe { libc::_exit(126) };
+    }
+    sys::close(err_w);
+    let master = match pty {
+        Some((a, b)) => {
+            sys::close(b);
+            let fd = sys::recv_fd(a).ok().flatten();
+            sys::close(a);
+            // SAFETY: a fresh fd received from the child.
+            fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        None => None,
+    };
+    let err = sys::read_to_end(err_r);
+    sys::close(err_r);
+    if !err.is_empty() {
+        let _ = super::wait(pid);
+        return Err(Error::Failed(String::from_utf8_lossy(&err).into_owned()));
+    }
+    Ok(Started {
+        pid,
+        start_time: procfs::start_time(pid).unwrap_or(0),
+        pty_master: master,
+    })
+}
+
+fn child(
+    ns: &[RawFd],
+    root: RawFd,
+    spec: &ExecSpec,
+    stdio: &Stdio,
+    pty_sock: Option<RawFd>,
+    hostname: Option<&str>,
+) -> CResult<std::convert::Infallible> {
+    for &fd in ns {
+        // SAFETY: joining namespaces by fd in a single-threaded child.
+        check(unsafe { libc::setns(fd, 0) }, || "join container namespace".into())?;
+    }
+    // SAFETY: enter the container's root (covers fly containers, which chroot).
+    unsafe {
+        check(libc::fchdir(root), || "enter container root".into())?;
+        check(libc::chroot(c".".as_ptr()), || "chroot into container".into())?;
+        check(libc::chdir(c"/".as_ptr()), || "chdir /".into())?;
+    }
+    process::setup_stdio(stdio, pty_sock)?;
+    let mut name = [0u8; 65];
+    // SAFETY: buffer of the documented maximum size.
+    unsafe { libc::gethostname(name.as_mut_ptr() as *mut libc::c_char, 64) };
+    let uts = String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(64)]).into_owned();
+    process::exec_process(spec, hostname.unwrap_or(&uts))
+}

@@ -1,0 +1,153 @@
+//! Linux: overlayfs layers as directories, namespaces + pivot_root for
+//! isolation.
+
+mod exec;
+mod process;
+pub mod procfs;
+mod spawn;
+mod sys;
+pub mod user;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::fsutil;
+use super::{failpoint, Error, ExecSpec, ExitStatus, Platform, Result, RunSpec, Started, Stdio};
+
+pub struct Linux;
+
+fn mkdir(p: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new().recursive(true).mode(mode).create(p) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Error::io("cannot create directory", p, e)),
+    }
+}
+
+pub fn wait(pid: i32) -> Result<ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(Error::io("cannot wait for process", pid.to_string(), e));
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        Ok(ExitStatus::Signal(libc::WTERMSIG(status)))
+    } else {
+        Ok(ExitStatus::Code(libc::WEXITSTATUS(status)))
+    }
+}
+
+impl Platform for Linux {
+    fn prepare_root(&self, root: &Path) -> Result<()> {
+        mkdir(root, 0o700)?;
+        for d in ["layers", "containers", "volumes", "tmp"] {
+            mkdir(&root.join(d), 0o700)?;
+        }
+        Ok(())
+    }
+
+    fn begin_layer(&self, root: &Path, id: &str) -> Result<PathBuf> {
+        // Filled in tmp/ and renamed into layers/ on commit, so a layer that
+        // exists is always complete.
+        let p = root.join("tmp").join(id);
+        fsutil::remove_tree(&p)?;
+        mkdir(&p, 0o755)?;
+        Ok(p)
+    }
+
+    fn commit_layer(&self, root: &Path, id: &str) -> Result<()> {
+        failpoint::check("image.create.commit")?;
+        let (from, to) = (root.join("tmp").join(id), self.layer_path(root, id));
+        fs::rename(&from, &to).map_err(|e| Error::io("cannot commit layer", &to, e))
+    }
+
+    fn destroy_layer(&self, root: &Path, id: &str) -> Result<()> {
+        fsutil::remove_tree(&root.join("tmp").join(id))?;
+        fsutil::remove_tree(&self.layer_path(root, id))
+    }
+
+    fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
+        root.join("layers").join(id)
+    }
+
+    fn create_container_fs(&self, root: &Path, id: &str, _layers: &[String]) -> Result<PathBuf> {
+        let dir = self.container_dir(root, id);
+        let made = (|| {
+            mkdir(&dir, 0o700)?;
+            for d in ["upper", "work", "rootfs"] {
+                mkdir(&dir.join(d), 0o755)?;
+            }
+            failpoint::check("container.create.fs")
+        })();
+        if let Err(e) = made {
+            let _ = fsutil::remove_tree(&dir);
+            return Err(e);
+        }
+        Ok(dir)
+    }
+
+    fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()> {
+        failpoint::check("container.remove.fs")?;
+        fsutil::remove_tree(&self.container_dir(root, id))
+    }
+
+    fn container_dir(&self, root: &Path, id: &str) -> PathBuf {
+        root.join("containers").join(id)
+    }
+
+    fn create_volume(&self, root: &Path, name: &str) -> Result<PathBuf> {
+        let p = self.volume_path(root, name);
+        mkdir(&p, 0o755)?;
+        if let Err(e) = failpoint::check("volume.create") {
+            let _ = fsutil::remove_tree(&p);
+            return Err(e);
+        }
+        Ok(p)
+    }
+
+    fn destroy_volume(&self, root: &Path, name: &str) -> Result<()> {
+        fsutil::remove_tree(&self.volume_path(root, name))
+    }
+
+    fn volume_path(&self, root: &Path, name: &str) -> PathBuf {
+        root.join("volumes").join(name)
+    }
+
+    fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
+        spawn::start(spec, stdio)
+    }
+
+    fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
+        exec::exec(target, spec, stdio)
+    }
+
+    fn start_time(&self, pid: i32) -> u64 {
+        procfs::start_time(pid).unwrap_or(0)
+    }
+
+    fn alive(&self, pid: i32, start_time: u64) -> bool {
+        procfs::alive(pid, start_time)
+    }
+
+    fn signal(&self, pid: i32, signal: i32) -> Result<()> {
+        // SAFETY: plain kill(2).
+        if unsafe { libc::kill(pid, signal) } < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(Error::io("cannot signal process", pid.to_string(), e));
+            }
+        }
+        Ok(())
+    }
+
+    fn wait(&self, pid: i32) -> Result<ExitStatus> {
+        wait(pid)
+    }
+}

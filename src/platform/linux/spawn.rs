@@ -1,0 +1,289 @@
+//! Starting a container's init: one clone(2) into new pid, mount, uts, ipc
+//! and net namespaces, then (in the child) the overlay rootfs, pivot_root, a
+//! fresh /proc, a minimal /dev, the mounts, and exec. A failure before exec is
+//! sent back over a close-on-exec pipe; EOF on that pipe means exec happened.
+//! All mounts live in the container's own mount namespace, so they vanish with
+//! it: nothing can be left mounted on the host.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use super::sys::{self, check, cstr, mkdir_p, mount, CResult};
+use super::{process, procfs};
+use crate::platform::fsutil;
+use crate::platform::{failpoint, Error, MountSpec, Result, RunSpec, Started, Stdio};
+
+const CONTAINER_NS: libc::c_int =
+    libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
+
+pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
+    let (err_r, err_w) = sys::pipe().map_err(|e| Error::io("cannot create pipe", "", e))?;
+    let pty = if matches!(stdio, Stdio::Pty) {
+        Some(sys::socketpair().map_err(|e| Error::io("cannot create socket pair", "", e))?)
+    } else {
+        None
+    };
+    let flags = if spec.fly { libc::CLONE_NEWNS } else { CONTAINER_NS };
+    // SAFETY: clone without a new stack behaves like fork; the caller is
+    // single-threaded, and the child only execs or exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    } as i32;
+    if pid < 0 {
+        let e = std::io::Error::last_os_error();
+        sys::close(err_r);
+        sys::close(err_w);
+        if let Some((a, b)) = pty {
+            sys::close(a);
+            sys::close(b);
+        }
+        return Err(Error::io("cannot clone container process for", &spec.container_dir, e));
+    }
+    if pid == 0 {
+        sys::close(err_r);
+        let sock = pty.map(|(a, b)| {
+            sys::close(a);
+            b
+        });
+        let msg = match child(spec, stdio, sock) {
+            Err(m) => m,
+            Ok(never) => match never {},
+        };
+        sys::write_all(err_w, msg.as_bytes());
+        // SAFETY: leave the child without running the parent's destructors.
+        unsafe { libc::_exit(125) };
+    }
+    sys::close(err_w);
+    let master = match pty {
+        Some((a, b)) => {
+            sys::close(b);
+            let fd = sys::recv_fd(a).ok().flatten();
+            sys::close(a);
+            // SAFETY: a fresh fd received from the child, owned from here on.
+            fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        None => None,
+    };
+    let err = sys::read_to_end(err_r);
+    sys::close(err_r);
+    if !err.is_empty() {
+        let _ = super::wait(pid);
+        return Err(Error::Failed(String::from_utf8_lossy(&err).into_owned()));
+    }
+    Ok(Started {
+        pid,
+        start_time: procfs::start_time(pid).unwrap_or(0),
+        pty_master: master,
+    })
+}
+
+/// Everything between clone and exec. Only returns on error.
+fn child(spec: &RunSpec, stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<std::convert::Infallible> {
+    let fp = |name: &str| failpoint::check(name).map_err(|e| e.to_string());
+    if !matches!(stdio, Stdio::Pty) {
+        process::setup_stdio(stdio, None)?;
+    }
+    // Nothing we mount may propagate back to the host.
+    mount("", "/", "", (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong, "")?;
+
+    let dir = spec.container_dir.to_str().ok_or("container path is not UTF-8")?;
+    let rootfs = format!("{dir}/rootfs");
+    fp("container.start.overlay")?;
+    mount_overlay(spec, dir, &rootfs)?;
+
+    // Open mount sources now: after pivot_root the host paths are gone, and
+    // an fd keeps naming the same directory whatever happens to its path.
+    let sources: Vec<OwnedFd> = spec
+        .mounts
+        .iter()
+        .map(|m| open_path(&m.source))
+        .collect::<CResult<_>>()?;
+
+    if spec.fly {
+        // rkt's fly: the host's /dev, /proc and /sys, then chroot.
+        for d in ["dev", "proc", "sys"] {
+            let target = format!("{rootfs}/{d}");
+            mkdir_p(&target, 0o755)?;
+            mount(&format!("/{d}"), &target, "", (libc::MS_BIND | libc::MS_REC) as libc::c_ulong, "")?;
+        }
+        fp("container.start.pivot")?;
+        let r = cstr(&rootfs)?;
+        // SAFETY: valid paths; we are in our own mount namespace.
+        unsafe {
+            check(libc::chdir(r.as_ptr()), || format!("chdir '{rootfs}'"))?;
+            check(libc::chroot(c".".as_ptr()), || format!("chroot '{rootfs}'"))?;
+            check(libc::chdir(c"/".as_ptr()), || "chdir /".into())?;
+        }
+    } else {
+        fp("container.start.pivot")?;
+        pivot(&rootfs)?;
+        fp("container.start.devices")?;
+        mount_proc_dev_sys()?;
+        let h = cstr(&spec.hostname)?;
+        // SAFETY: valid buffer and length.
+        check(unsafe { libc::sethostname(h.as_ptr(), spec.hostname.len()) }, || {
+            format!("sethostname '{}'", spec.hostname)
+        })?;
+    }
+
+    fp("container.start.mounts")?;
+    for (m, fd) in spec.mounts.iter().zip(&sources) {
+        bind_mount(m, fd)?;
+    }
+    drop(sources);
+
+    if matches!(stdio, Stdio::Pty) {
+        process::setup_stdio(stdio, pty_sock)?;
+    }
+    fp("container.start.exec")?;
+    process::exec_process(&spec.process, &spec.hostname)
+}
+
+fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
+    // Layers usually share one parent directory: name them relative to it, so
+    // the mount options (one page at most) fit hundreds of layers.
+    let parent = spec.layers.first().and_then(|l| l.parent());
+    let relative = parent.is_some() && spec.layers.iter().all(|l| l.parent() == parent);
+    let mut lower = Vec::with_capacity(spec.layers.len());
+    for l in spec.layers.iter().rev() {
+        let s = if relative {
+            l.file_name().and_then(|n| n.to_str())
+        } else {
+            l.to_str()
+        };
+        let s = s.ok_or("layer path is not UTF-8")?;
+        if s.contains([',', ':']) {
+            return Err(format!("layer path '{s}' contains ',' or ':'"));
+        }
+        lower.push(s);
+    }
+    if lower.is_empty() {
+        return Err("image has no layers".into());
+    }
+    if relative {
+        let p = parent.unwrap().to_str().ok_or("layer path is not UTF-8")?;
+        let c = cstr(p)?;
+        // SAFETY: valid path.
+        check(unsafe { libc::chdir(c.as_ptr()) }, || format!("chdir '{p}'"))?;
+    }
+    let opts = format!(
+        "lowerdir={},upperdir={dir}/upper,workdir={dir}/work",
+        lower.join(":")
+    );
+    mount("overlay", rootfs, "overlay", 0, &opts)
+}
+
+fn pivot(rootfs: &str) -> CResult<()> {
+    let r = cstr(rootfs)?;
+    // SAFETY: valid paths; pivot_root(".", ".") stacks the old root on top of
+    // the new one, and the detach then leaves only the new root.
+    unsafe {
+        check(libc::chdir(r.as_ptr()), || format!("chdir '{rootfs}'"))?;
+        check(
+            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int,
+            || format!("pivot_root '{rootfs}'"),
+        )?;
+        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), || "detach old root".into())?;
+        check(libc::chdir(c"/".as_ptr()), || "chdir /".into())?;
+    }
+    Ok(())
+}
+
+fn mount_proc_dev_sys() -> CResult<()> {
+    let nsd = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as libc::c_ulong;
+    mkdir_p("/proc", 0o555)?;
+    mount("proc", "/proc", "proc", nsd, "")?;
+    mkdir_p("/sys", 0o555)?;
+    mount("sysfs", "/sys", "sysfs", nsd | libc::MS_RDONLY as libc::c_ulong, "")?;
+
+    mkdir_p("/dev", 0o755)?;
+    mount("tmpfs", "/dev", "tmpfs", (libc::MS_NOSUID | libc::MS_STRICTATIME) as libc::c_ulong, "mode=755,size=65536k")?;
+    for (name, major, minor, mode) in [
+        ("null", 1, 3, 0o666),
+        ("zero", 1, 5, 0o666),
+        ("full", 1, 7, 0o666),
+        ("random", 1, 8, 0o666),
+        ("urandom", 1, 9, 0o666),
+        ("tty", 5, 0, 0o666),
+    ] {
+        let path = format!("/dev/{name}");
+        let c = cstr(&path)?;
+        // SAFETY: valid path; the umask is applied, so chmod after.
+        unsafe {
+            check(
+                libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, libc::makedev(major, minor)),
+                || format!("mknod '{path}'"),
+            )?;
+            check(libc::chmod(c.as_ptr(), mode), || format!("chmod '{path}'"))?;
+        }
+    }
+    mkdir_p("/dev/pts", 0o755)?;
+    mount(
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        (libc::MS_NOSUID | libc::MS_NOEXEC) as libc::c_ulong,
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    )?;
+    mkdir_p("/dev/shm", 0o1777)?;
+    mount("shm", "/dev/shm", "tmpfs", nsd, "mode=1777,size=65536k")?;
+    for (link, target) in [
+        ("/dev/ptmx", "pts/ptmx"),
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(target, link).map_err(|e| format!("symlink '{link}': {e}"))?;
+    }
+    Ok(())
+}
+
+fn open_path(p: &Path) -> CResult<OwnedFd> {
+    let s = p.to_str().ok_or("mount source is not UTF-8")?;
+    let fd = sys::open(s, libc::O_PATH)?;
+    // SAFETY: a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn bind_mount(m: &MountSpec, src: &OwnedFd) -> CResult<()> {
+    use std::os::fd::AsRawFd;
+    let src_path = format!("/proc/self/fd/{}", src.as_raw_fd());
+    let dest = &m.destination;
+    let src_is_dir = std::fs::metadata(&src_path).map(|md| md.is_dir()).unwrap_or(true);
+    // The destination is resolved inside the container's root: symlinks in
+    // the image cannot point it at the host any more.
+    if src_is_dir {
+        mkdir_p(dest, 0o755)?;
+    } else {
+        if let Some(parent) = Path::new(dest).parent().and_then(|p| p.to_str()) {
+            mkdir_p(parent, 0o755)?;
+        }
+        if !Path::new(dest).exists() {
+            std::fs::write(dest, b"").map_err(|e| format!("create mount point '{dest}': {e}"))?;
+        }
+    }
+    if m.populate && src_is_dir && fsutil::dir_is_empty(Path::new(&src_path)) && !fsutil::dir_is_empty(Path::new(dest)) {
+        fsutil::copy_tree(Path::new(dest), Path::new(&src_path), fsutil::Mode::Copy, &|_| false, &mut ())
+            .map_err(|e| format!("pre-populate volume at '{dest}': {e}"))?;
+    }
+    mount(&src_path, dest, "", (libc::MS_BIND | libc::MS_REC) as libc::c_ulong, "")
+        .map_err(|e| e.replace(&src_path, &m.source.display().to_string()))?;
+    if m.read_only {
+        mount(
+            "",
+            dest,
+            "",
+            (libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC) as libc::c_ulong,
+            "",
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The one seam between the engine and the operating system. Everything that
+//! knows an OS lives below this module; the engine only sees these types and
+//! the [`Platform`] trait, whose operations are *ours* (make a layer, start a
+//! container), not syscalls.
+
+pub mod daemon;
+pub mod failpoint;
+pub mod fsutil;
+pub mod term;
+pub mod spec;
+
+#[cfg(target_os = "freebsd")]
+pub mod freebsd;
+#[cfg(target_os = "linux")]
+pub mod linux;
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+pub use daemon::daemonize;
+pub use spec::{ExecSpec, MountSpec, RunSpec, Stdio};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{op} '{}': {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{op}: {source}")]
+    Sys { op: &'static str, source: nix::Error },
+    #[error("{0}")]
+    Failed(String),
+    #[error("injected failure at '{0}'")]
+    Injected(String),
+    #[error("{0} is not supported on this platform yet")]
+    Unsupported(&'static str),
+}
+
+impl Error {
+    pub fn io(op: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+    pub fn sys(op: &'static str, source: nix::Error) -> Self {
+        Error::Sys { op, source }
+    }
+}
+
+/// A process the runtime started: the container's init or an exec'd command.
+#[derive(Debug)]
+pub struct Started {
+    pub pid: i32,
+    /// The process start time (clock ticks since boot), so a recycled PID is
+    /// never mistaken for the container's process.
+    pub start_time: u64,
+    /// The master side of the container's pty, when one was asked for.
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// How a process ended, in the shell's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// The shell convention: the code, or 128 + N for signal N.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => c,
+            ExitStatus::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// Everything the engine asks of an OS.
+pub trait Platform {
+    /// Create the directory skeleton (or datasets) of a root.
+    fn prepare_root(&self, root: &Path) -> Result<()>;
+
+    /// Begin a new layer: an empty directory to fill, not yet visible as a layer.
+    fn begin_layer(&self, root: &Path, id: &str) -> Result<PathBuf>;
+    /// Make a filled layer permanent.
+    fn commit_layer(&self, root: &Path, id: &str) -> Result<()>;
+    /// Remove a layer (committed or not); absent layers are not an error.
+    fn destroy_layer(&self, root: &Path, id: &str) -> Result<()>;
+    /// Where a committed layer's files are.
+    fn layer_path(&self, root: &Path, id: &str) -> PathBuf;
+
+    /// Create a container's writable filesystem over `layers` (bottom first).
+    fn create_container_fs(&self, root: &Path, id: &str, layers: &[String]) -> Result<PathBuf>;
+    /// Remove a container's filesystem; absent is not an error.
+    fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()>;
+    /// The container's own directory (log, upper layer, …).
+    fn container_dir(&self, root: &Path, id: &str) -> PathBuf;
+
+    fn create_volume(&self, root: &Path, name: &str) -> Result<PathBuf>;
+    fn destroy_volume(&self, root: &Path, name: &str) -> Result<()>;
+    fn volume_path(&self, root: &Path, name: &str) -> PathBuf;
+
+    /// Start a container's init process with its isolation; returns once the
+    /// command has been exec'd (or failed to be).
+    fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started>;
+    /// Run a command inside a running container (its init is `target`).
+    fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started>;
+    /// The start time of a process (0 when unknown), to tell it from a
+    /// later process that reuses its pid.
+    fn start_time(&self, pid: i32) -> u64;
+    /// Is the process with this pid and start time still alive (not a zombie)?
+    fn alive(&self, pid: i32, start_time: u64) -> bool;
+    /// Send a signal to a process.
+    fn signal(&self, pid: i32, signal: i32) -> Result<()>;
+    /// Wait for a child process of ours to end.
+    fn wait(&self, pid: i32) -> Result<ExitStatus>;
+}
+
+/// The platform this binary was built for.
+pub fn native() -> &'static dyn Platform {
+    #[cfg(target_os = "linux")]
+    {
+        &linux::Linux
+    }
+    #[cfg(target_os = "freebsd")]
+    {
+        &freebsd::FreeBsd
+    }
+}
