@@ -55,13 +55,16 @@ enum Command {
     Restart(container::StopArgs),
     /// Run a command in a running container (shortcut for `container exec`)
     Exec(container::ExecArgs),
-    /// List containers (shortcut for `container ls`)
+    /// List containers (shortcut for `container ls`; Docker's `ps` works too)
+    #[command(visible_alias = "ps")]
     Lsc(container::LsArgs),
-    /// Remove containers (shortcut for `container rm`)
+    /// Remove containers (shortcut for `container rm`; Docker's `rm` works too)
+    #[command(visible_alias = "rm")]
     Rmc(container::RmArgs),
     /// Inspect a container (shortcut for `container inspect`)
     Isc(container::InspectArgs),
-    /// List images (shortcut for `image ls`)
+    /// List images (shortcut for `image ls`; Docker's `images` works too)
+    #[command(visible_alias = "images")]
     Lsi(image::LsArgs),
     /// Remove images (shortcut for `image rm`)
     Rmi(image::RmArgs),

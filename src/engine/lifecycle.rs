@@ -211,35 +211,35 @@ impl Engine {
                 return Err(e);
             }
         };
-        let report = crate::platform::daemonize(|report| {
-            // In the monitor: a fresh store connection, stdio off the caller's.
-            if self.reopen_after_fork().is_err() {
+        let report = self.with_store_closed(|this| crate::platform::daemonize(|report| {
+            // In the monitor: its own store connection, stdio off the caller's.
+            if this.reopen_store().is_err() {
                 report(b"Ecannot open the metadata store in the monitor");
                 return;
             }
-            let spec = self.run_spec(c, false);
+            let spec = this.run_spec(c, false);
             let fd = log.as_raw_fd();
-            match self.platform.start(&spec, &Stdio::Files { out: fd, err: fd }) {
+            match this.platform.start(&spec, &Stdio::Files { out: fd, err: fd }) {
                 Err(e) => {
-                    self.restore_state(&c.id, &prev);
+                    this.restore_state(&c.id, &prev);
                     report(format!("E{e}").as_bytes());
                 }
                 Ok(started) => {
                     drop(log);
-                    if let Err(e) = self.record_running(&c.id, &started) {
-                        let _ = self.platform.signal(started.pid, libc::SIGKILL);
+                    if let Err(e) = this.record_running(&c.id, &started) {
+                        let _ = this.platform.signal(started.pid, libc::SIGKILL);
                         report(format!("E{e}").as_bytes());
                         return;
                     }
                     report(b"OK");
-                    let code = self.platform.wait(started.pid).map(|s| s.code()).ok();
-                    let _ = self.record_exit(&c.id, started.pid, code);
+                    let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
+                    let _ = this.record_exit(&c.id, started.pid, code);
                     if c.auto_remove {
-                        let _ = self.container_remove(&c.id, false);
+                        let _ = this.container_remove(&c.id, false);
                     }
                 }
             }
-        })?;
+        }))??;
         match report.as_slice() {
             b"OK" => Ok(()),
             [b'E', msg @ ..] => Err(Error::Start {

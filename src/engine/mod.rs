@@ -63,11 +63,19 @@ impl Engine {
         self.platform
     }
 
-    /// Replace the store connection with a fresh one; used in a forked child,
-    /// which must never touch a connection its parent opened.
-    pub(crate) fn reopen_after_fork(&mut self) -> Result<()> {
-        let fresh = Store::open(&self.root)?;
-        std::mem::forget(std::mem::replace(&mut self.store, fresh));
+    /// Run `f` (which forks) with the store closed, then reopen it. The child
+    /// opens its own connection with [`Engine::reopen_store`]: SQLite's lock
+    /// state is per process and must never be inherited through a fork.
+    pub(crate) fn with_store_closed<T>(&mut self, f: impl FnOnce(&mut Engine) -> T) -> Result<T> {
+        let path = self.store.path().to_path_buf();
+        self.store = Store::detached(&path)?;
+        let out = f(self);
+        self.reopen_store()?;
+        Ok(out)
+    }
+
+    pub(crate) fn reopen_store(&mut self) -> Result<()> {
+        self.store = Store::open(&self.root)?;
         Ok(())
     }
 }

@@ -87,6 +87,17 @@ impl Store {
         Ok(())
     }
 
+    /// A store that holds no file open: what an engine keeps while it forks,
+    /// because SQLite's per-process lock state must never cross a fork
+    /// (a child's WAL writes could otherwise land in an unlinked file).
+    pub fn detached(path: &Path) -> Result<Store> {
+        let conn = Connection::open_in_memory().map_err(|e| store_err(path, e))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
     pub fn user_version(&self) -> Result<i64> {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -138,6 +138,9 @@ fn child(spec: &RunSpec, stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<std:
         bind_mount(m, fd)?;
     }
     drop(sources);
+    if !spec.fly {
+        drop_old_root()?;
+    }
 
     if matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, pty_sock)?;
@@ -180,18 +183,35 @@ fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
     mount("overlay", rootfs, "overlay", 0, &opts)
 }
 
+/// Where the old root waits inside the new one until the mounts are done:
+/// mount sources must stay attached to our namespace to be bind-mounted.
+const OLD_ROOT: &str = "/.kleene-oldroot";
+
 fn pivot(rootfs: &str) -> CResult<()> {
     let r = cstr(rootfs)?;
-    // SAFETY: valid paths; pivot_root(".", ".") stacks the old root on top of
-    // the new one, and the detach then leaves only the new root.
+    let old = cstr(&format!("{rootfs}{OLD_ROOT}"))?;
+    // SAFETY: valid paths, in our own mount namespace.
     unsafe {
         check(libc::chdir(r.as_ptr()), || format!("chdir '{rootfs}'"))?;
+        if libc::mkdir(old.as_ptr(), 0o700) < 0 && *libc::__errno_location() != libc::EEXIST {
+            return Err(format!("mkdir '{rootfs}{OLD_ROOT}': {}", std::io::Error::last_os_error()));
+        }
         check(
-            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int,
+            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), old.as_ptr()) as libc::c_int,
             || format!("pivot_root '{rootfs}'"),
         )?;
-        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), || "detach old root".into())?;
         check(libc::chdir(c"/".as_ptr()), || "chdir /".into())?;
+    }
+    Ok(())
+}
+
+/// Detach the old root once nothing needs host paths any more.
+fn drop_old_root() -> CResult<()> {
+    let old = cstr(OLD_ROOT)?;
+    // SAFETY: valid path.
+    unsafe {
+        check(libc::umount2(old.as_ptr(), libc::MNT_DETACH), || "detach old root".into())?;
+        libc::rmdir(old.as_ptr());
     }
     Ok(())
 }
