@@ -264,17 +264,11 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
         }
         ContainerCmd::Run(a) => {
             let mode = attach(a.detach, a.interactive, a.tty)?;
-            let c = e.container_create(&config(a.create, a.fly)?)?;
-            let r = e.container_start(&c.id, mode);
-            if let Err(err) = r {
-                // The run failed as a whole: leave no created container behind.
-                let _ = e.container_remove(&c.id, true);
-                return Err(err);
-            }
+            let (c, r) = e.container_run(&config(a.create, a.fly)?, mode)?;
             if mode == Attach::Detached {
                 println!("{}", c.id);
             }
-            return Ok(code(r?));
+            return Ok(code(r));
         }
         ContainerCmd::Ls(a) => {
             let list = e.containers(a.all)?;

@@ -313,6 +313,12 @@ impl Engine {
     /// Create a container (its filesystem and its row); nothing is left
     /// behind if any step fails.
     pub fn container_create(&mut self, cfg: &ContainerConfig) -> Result<Container> {
+        self.create_claimed(cfg, false)
+    }
+
+    /// Create; with `claim`, the row is born in the `starting` state claimed
+    /// by this process (saves `run` a write transaction).
+    pub(crate) fn create_claimed(&mut self, cfg: &ContainerConfig, claim: bool) -> Result<Container> {
         let name = match &cfg.name {
             Some(n) => {
                 if !id::valid_name(n) {
@@ -379,10 +385,10 @@ impl Engine {
                     new_volumes.push(m.source.clone());
                 }
             }
-            self.platform.create_container_fs(&self.root, &c.id, &c.layers)?;
+            self.platform.create_container_fs(&self.root, &c.id, &c.layers, c.auto_remove)?;
             let inserted = (|| {
                 failpoint::check("container.create.row")?;
-                self.insert_container(&c)
+                self.insert_container(&c, claim)
             })();
             if let Err(e) = inserted {
                 let _ = self.platform.destroy_container_fs(&self.root, &c.id);
@@ -406,13 +412,19 @@ impl Engine {
         })
     }
 
-    fn insert_container(&mut self, c: &Container) -> Result<()> {
+    fn insert_container(&mut self, c: &Container, claim: bool) -> Result<()> {
         let data = serde_json::to_string(c).expect("container serialises");
         let path = self.store.path().to_path_buf();
+        let (state, pid, pid_start) = if claim {
+            let me = std::process::id() as i32;
+            ("starting", Some(me), Some(self.platform.start_time(me) as i64))
+        } else {
+            ("created", None, None)
+        };
         self.store.write(|tx| {
             tx.execute(
-                "INSERT INTO containers (id, name, image_id, created, data, state) VALUES (?1, ?2, ?3, ?4, ?5, 'created')",
-                params![c.id, c.name, c.image_id, c.created, data],
+                "INSERT INTO containers (id, name, image_id, created, data, state, pid, pid_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![c.id, c.name, c.image_id, c.created, data, state, pid, pid_start],
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::params;
 
-use super::container::{status_of, Container, RunState, Status};
+use super::container::{status_of, Container, ContainerConfig, RunState, Status};
 use super::error::{Error, Result};
 use super::store::store_err;
 use super::{time, Engine};
@@ -68,6 +68,7 @@ impl Engine {
                 tty,
             },
             fly: c.fly,
+            ephemeral: c.auto_remove,
         }
     }
 
@@ -161,6 +162,27 @@ impl Engine {
         }
     }
 
+    /// Create and start in one go. If the start fails, the container is
+    /// removed again: a failed `run` leaves nothing behind.
+    pub fn container_run(&mut self, cfg: &ContainerConfig, attach: Attach) -> Result<(Container, Option<i32>)> {
+        let c = self.create_claimed(cfg, true)?;
+        let created = RunState {
+            state: "created".into(),
+            ..Default::default()
+        };
+        let r = match attach {
+            Attach::Attached { tty, stdin } => self.start_attached(&c, created, tty, stdin).map(Some),
+            Attach::Detached => self.start_detached(&c, created).map(|_| None),
+        };
+        match r {
+            Ok(code) => Ok((c, code)),
+            Err(e) => {
+                let _ = self.container_remove(&c.id, true);
+                Err(e)
+            }
+        }
+    }
+
     fn start_attached(&mut self, c: &Container, prev: RunState, tty: bool, stdin: bool) -> Result<i32> {
         let spec = self.run_spec(c, tty);
         let started = match self.platform.start(&spec, &Attach::Attached { tty, stdin }.stdio()) {
@@ -190,9 +212,12 @@ impl Engine {
         }
         let status = self.platform.wait(started.pid)?;
         term::forward_signals_to(0);
-        self.record_exit(&c.id, started.pid, Some(status.code()))?;
         if c.auto_remove {
-            self.container_remove(&c.id, false)?;
+            // It has just been reaped: remove it without recording an exit
+            // nobody will read.
+            self.remove_exited(c)?;
+        } else {
+            self.record_exit(&c.id, started.pid, Some(status.code()))?;
         }
         Ok(status.code())
     }
@@ -348,6 +373,14 @@ impl Engine {
             let pid = if pid == 0 { self.wait_for_pid(&c.id)? } else { pid };
             self.kill_and_wait(&c, pid, Duration::ZERO)?;
         }
+        self.remove_exited(&c)?;
+        Ok(c)
+    }
+
+    /// Delete the row and the filesystem of a container that is not running;
+    /// if the filesystem cannot go, the row comes back.
+    fn remove_exited(&mut self, c: &Container) -> Result<()> {
+        let ident = c.id.as_str();
         let platform = self.platform;
         let path = self.store.path().to_path_buf();
         let (data, rs) = self.store.write(|tx| {
@@ -382,7 +415,7 @@ impl Engine {
             })?;
             return Err(e.into());
         }
-        Ok(c)
+        Ok(())
     }
 
     /// Remove every stopped container that is not marked persistent.

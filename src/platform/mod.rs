@@ -96,7 +96,9 @@ pub trait Platform {
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf;
 
     /// Create a container's writable filesystem over `layers` (bottom first).
-    fn create_container_fs(&self, root: &Path, id: &str, layers: &[String]) -> Result<PathBuf>;
+    /// An `ephemeral` container (removed when it exits) keeps its writable
+    /// layer in memory, made at start inside its own mount namespace.
+    fn create_container_fs(&self, root: &Path, id: &str, layers: &[String], ephemeral: bool) -> Result<PathBuf>;
     /// Remove a container's filesystem; absent is not an error.
     fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()>;
     /// The container's own directory (log, upper layer, …).

@@ -29,6 +29,10 @@ pub struct RunSpec {
     pub process: ExecSpec,
     /// rkt's fly mode: chroot only, the host's pid, network, uts and ipc.
     pub fly: bool,
+    /// The writable layer lives in a tmpfs of the container's own mount
+    /// namespace (containers removed when they exit): nothing to create or
+    /// delete on disk, and no filesystem sync when it goes away.
+    pub ephemeral: bool,
 }
 
 /// A process to run inside a container.

@@ -47,11 +47,32 @@ impl Store {
         self.conn
             .busy_timeout(Duration::from_secs(30))
             .map_err(|e| store_err(&path, e))?;
+        // Every `klee` is a short-lived process and usually the only
+        // connection. By default its close would checkpoint the whole WAL
+        // (with fsyncs) and delete it, and the next process would recreate it
+        // (two more fsyncs). Instead the WAL stays, close does not
+        // checkpoint, and checkpoints happen as it grows; the WAL is kept
+        // small because the next opener replays it to rebuild its index.
+        self.conn
+            .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(|e| store_err(&path, e))?;
+        // SAFETY: a valid connection handle and a pointer to an int, as the
+        // SQLITE_FCNTL_PERSIST_WAL file control expects.
+        unsafe {
+            let mut on: std::os::raw::c_int = 1;
+            rusqlite::ffi::sqlite3_file_control(
+                self.conn.handle(),
+                c"main".as_ptr(),
+                rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+                &mut on as *mut _ as *mut std::os::raw::c_void,
+            );
+        }
         // WAL: readers never block the writer; NORMAL sync is durable across
         // process crashes, which is what concurrent CLI processes need.
         self.conn
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
+                 PRAGMA wal_autocheckpoint=64; PRAGMA journal_size_limit=1048576;",
             )
             .map_err(|e| store_err(&path, e))
     }

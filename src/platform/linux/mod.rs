@@ -77,12 +77,14 @@ impl Platform for Linux {
         root.join("layers").join(id)
     }
 
-    fn create_container_fs(&self, root: &Path, id: &str, _layers: &[String]) -> Result<PathBuf> {
+    fn create_container_fs(&self, root: &Path, id: &str, _layers: &[String], ephemeral: bool) -> Result<PathBuf> {
         let dir = self.container_dir(root, id);
         let made = (|| {
             mkdir(&dir, 0o700)?;
-            for d in ["upper", "work", "rootfs"] {
-                mkdir(&dir.join(d), 0o755)?;
+            if !ephemeral {
+                for d in ["upper", "work", "rootfs"] {
+                    mkdir(&dir.join(d), 0o755)?;
+                }
             }
             failpoint::check("container.create.fs")
         })();

@@ -96,6 +96,12 @@ fn child(spec: &RunSpec, stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<std:
     let dir = spec.container_dir.to_str().ok_or("container path is not UTF-8")?;
     let rootfs = format!("{dir}/rootfs");
     fp("container.start.overlay")?;
+    if spec.ephemeral {
+        mount("tmpfs", dir, "tmpfs", 0, "mode=0700")?;
+        for d in ["upper", "work", "rootfs"] {
+            mkdir_p(&format!("{dir}/{d}"), 0o755)?;
+        }
+    }
     mount_overlay(spec, dir, &rootfs)?;
 
     // Open mount sources now: after pivot_root the host paths are gone, and
@@ -235,13 +241,12 @@ fn mount_proc_dev_sys() -> CResult<()> {
     ] {
         let path = format!("/dev/{name}");
         let c = cstr(&path)?;
-        // SAFETY: valid path; the umask is applied, so chmod after.
+        // SAFETY: valid path; with umask 0 the mode is exact.
         unsafe {
-            check(
-                libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, libc::makedev(major, minor)),
-                || format!("mknod '{path}'"),
-            )?;
-            check(libc::chmod(c.as_ptr(), mode), || format!("chmod '{path}'"))?;
+            let old = libc::umask(0);
+            let r = libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, libc::makedev(major, minor));
+            libc::umask(old);
+            check(r, || format!("mknod '{path}'"))?;
         }
     }
     mkdir_p("/dev/pts", 0o755)?;
