@@ -193,9 +193,12 @@ pub struct UpdateArgs {
     /// Jail parameters (replace the stored ones)
     #[arg(short = 'J', long = "jailparam")]
     jailparam: Vec<String>,
-    /// Keep the container when pruning (true/false)
-    #[arg(short = 'P', long, num_args = 0..=1, default_missing_value = "true")]
-    persist: Option<bool>,
+    /// Keep the container when pruning
+    #[arg(short = 'P', long, conflicts_with = "no_persist")]
+    persist: bool,
+    /// Let prune remove the container again
+    #[arg(long = "no-persist")]
+    no_persist: bool,
     /// Restart policy: no or on-startup
     #[arg(long)]
     restart: Option<String>,
@@ -363,7 +366,11 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
                 env: a.env,
                 cmd: a.command,
                 jail_param: a.jailparam,
-                persist: a.persist,
+                persist: match (a.persist, a.no_persist) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
                 restart_policy: a.restart.map(|r| r.parse()).transpose()?,
             };
             println!("{}", e.container_update(&a.container, &u)?.id);

@@ -104,10 +104,14 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<User, String> {
                 .map_err(|_| format!("no such group '{g}' in the container's /etc/group"))?,
         };
     } else {
-        user.groups = groups
-            .iter()
-            .filter(|(_, gid, members)| *gid != user.gid && members.iter().any(|m| *m == user.name))
-            .map(|(_, gid, _)| *gid)
+        // As initgroups(3): the primary group first, then memberships.
+        user.groups = std::iter::once(user.gid)
+            .chain(
+                groups
+                    .iter()
+                    .filter(|(_, gid, members)| *gid != user.gid && members.iter().any(|m| *m == user.name))
+                    .map(|(_, gid, _)| *gid),
+            )
             .collect();
     }
     Ok(user)
@@ -151,7 +155,7 @@ mod tests {
         let r = resolve("", PW, GR).unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
         let w = resolve("www", PW, GR).unwrap();
-        assert_eq!((w.uid, w.gid, w.groups.clone()), (80, 80, vec![50]));
+        assert_eq!((w.uid, w.gid, w.groups.clone()), (80, 80, vec![80, 50]));
         assert_eq!(resolve("80", PW, GR).unwrap().name, "www");
         let n = resolve("1234", PW, GR).unwrap();
         assert_eq!((n.uid, n.gid, n.home.as_str()), (1234, 0, "/"));
