@@ -335,7 +335,8 @@ impl Engine {
         let (_, snap) = split_snapshot(&cfg.image);
         let image = self.image(&cfg.image)?;
         let layers = image.layers_at(snap)?;
-        if let Some(other) = self.name_taken(&name)? {
+        let generated = cfg.name.is_none();
+        if let Some(other) = self.name_taken(&name)?.filter(|_| !generated) {
             return Err(Error::Conflict(format!(
                 "container name '{name}' is already in use by container {other}"
             )));
@@ -351,7 +352,7 @@ impl Engine {
         }
         let mut env = image.env.clone();
         env.extend(cfg.env.iter().cloned());
-        let c = Container {
+        let mut c = Container {
             id: id::new_id(),
             name,
             image_id: image.id.clone(),
@@ -388,7 +389,20 @@ impl Engine {
             self.platform.create_container_fs(&self.root, &c.id, &c.layers, c.auto_remove)?;
             let inserted = (|| {
                 failpoint::check("container.create.row")?;
-                self.insert_container(&c, claim)
+                // A generated name may collide (also with a concurrent
+                // process): draw again, with a numeric suffix after a while.
+                for attempt in 0.. {
+                    match self.insert_container(&c, claim) {
+                        Err(Error::Conflict(_)) if generated && attempt < 20 => {
+                            c.name = names::generate();
+                            if attempt >= 3 {
+                                c.name = format!("{}_{}", c.name, &id::new_id()[..4]);
+                            }
+                        }
+                        other => return other,
+                    }
+                }
+                unreachable!("the loop returns")
             })();
             if let Err(e) = inserted {
                 let _ = self.platform.destroy_container_fs(&self.root, &c.id);
