@@ -23,7 +23,11 @@ fn run_prints_output_and_returns_exit_codes() {
     assert!(e.contains("no such image 'nosuchimage'"), "{e}");
     // --rm and failed runs leave nothing behind.
     assert!(r.container_ids().is_empty());
-    assert!(r.entries("containers").is_empty(), "{:?}", r.entries("containers"));
+    assert!(
+        r.entries("containers").is_empty(),
+        "{:?}",
+        r.entries("containers")
+    );
 }
 
 #[test]
@@ -74,20 +78,49 @@ fn isolation_environment_user_and_hostname() {
     assert_eq!(lines[0], id, "hostname is the container id");
     assert_eq!(lines[1], "pid=1", "own pid namespace");
     assert_eq!(lines[2], "0");
-    assert_eq!(lines[3], "/root", "login-like: starts in the home directory");
+    assert_eq!(
+        lines[3], "/root",
+        "login-like: starts in the home directory"
+    );
     assert_eq!(lines[4], "A=1 B=2");
     let devs: Vec<&str> = lines[6..].to_vec();
-    for d in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm"] {
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm",
+    ] {
         assert!(devs.contains(&d), "/dev/{d} missing in {devs:?}");
     }
     // A clean login environment: nothing from ours leaks in.
-    let env = r.ok(&["run", "--rm", "-u", "user", "-e", "PATH=/bin:/usr/bin", "bb", "env"]);
+    let env = r.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "user",
+        "-e",
+        "PATH=/bin:/usr/bin",
+        "bb",
+        "env",
+    ]);
     let mut keys: Vec<&str> = env.lines().map(|l| l.split('=').next().unwrap()).collect();
     keys.sort();
-    assert_eq!(keys, ["HOME", "HOSTNAME", "LOGNAME", "PATH", "SHELL", "USER"], "{env}");
-    assert!(env.contains("PATH=/bin:/usr/bin\n") && env.contains("HOME=/home/user\n") && env.contains("USER=user\n"));
-    assert_eq!(r.ok(&["run", "--rm", "-u", "user", "bb", "id"]).trim(), "uid=1000(user) gid=1000(user) groups=50(staff),1000(user)");
-    assert_eq!(r.ok(&["run", "--rm", "-u", "nobody", "bb", "id", "-u"]).trim(), "65534");
+    assert_eq!(
+        keys,
+        ["HOME", "HOSTNAME", "LOGNAME", "PATH", "SHELL", "USER"],
+        "{env}"
+    );
+    assert!(
+        env.contains("PATH=/bin:/usr/bin\n")
+            && env.contains("HOME=/home/user\n")
+            && env.contains("USER=user\n")
+    );
+    assert_eq!(
+        r.ok(&["run", "--rm", "-u", "user", "bb", "id"]).trim(),
+        "uid=1000(user) gid=1000(user) groups=50(staff),1000(user)"
+    );
+    assert_eq!(
+        r.ok(&["run", "--rm", "-u", "nobody", "bb", "id", "-u"])
+            .trim(),
+        "65534"
+    );
     let e = r.fails(&["run", "--rm", "-u", "ghost", "bb", "id"], 125);
     assert!(e.contains("no such user 'ghost'"), "{e}");
     // The network namespace has only loopback.
@@ -105,20 +138,47 @@ fn detached_exec_stop_restart_and_logs() {
     }
     let r = Root::new();
     r.busybox_image("bb");
-    let id = r.ok(&["run", "-d", "--name", "svc", "-e", "X=c", "bb", "sh", "-c",
-        "echo started; trap 'echo got-term; exit 0' TERM; while true; do sleep 0.05; done"]);
+    let id = r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "-e",
+        "X=c",
+        "bb",
+        "sh",
+        "-c",
+        "echo started; trap 'echo got-term; exit 0' TERM; while true; do sleep 0.05; done",
+    ]);
     assert_eq!(id.trim().len(), 12);
     assert!(r.ok(&["lsc"]).contains("svc"));
     // exec joins the namespaces: same hostname, sees pid 1, env layered.
-    let out = r.ok(&["exec", "-e", "Y=e", "svc", "sh", "-c", "hostname; echo $X $Y; cat /proc/1/cmdline | head -c 2"]);
+    let out = r.ok(&[
+        "exec",
+        "-e",
+        "Y=e",
+        "svc",
+        "sh",
+        "-c",
+        "hostname; echo $X $Y; cat /proc/1/cmdline | head -c 2",
+    ]);
     assert_eq!(out, format!("{}\nc e\nsh", id.trim()));
     r.fails(&["exec", "svc", "sh", "-c", "exit 7"], 7);
     let e = r.fails(&["exec", "svc", "nope"], 125);
     assert!(e.contains("'nope' not found"), "{e}");
     // stdin with -i.
-    let mut c = r.cmd(&["exec", "-i", "svc", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut c = r
+        .cmd(&["exec", "-i", "svc", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     use std::io::Write;
-    c.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"through stdin\n")
+        .unwrap();
     assert_eq!(stdout(&c.wait_with_output().unwrap()), "through stdin\n");
     // Without -t there is no terminal.
     r.fails(&["exec", "svc", "tty"], 1);
@@ -130,13 +190,24 @@ fn detached_exec_stop_restart_and_logs() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(stdout(&o).trim().starts_with("/dev/pts/"), "{} {}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).trim().starts_with("/dev/pts/"),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
 
     let t = Instant::now();
     r.ok(&["stop", "svc"]);
-    assert!(t.elapsed() < Duration::from_secs(5), "SIGTERM should end it at once");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "SIGTERM should end it at once"
+    );
     let s = r.status("svc");
-    assert_eq!((s["state"].as_str(), s["code"].as_i64()), (Some("exited"), Some(0)));
+    assert_eq!(
+        (s["state"].as_str(), s["code"].as_i64()),
+        (Some("exited"), Some(0))
+    );
     assert_eq!(r.ok(&["container", "logs", "svc"]), "started\ngot-term\n");
     let e = r.fails(&["stop", "svc"], 1);
     assert!(e.contains("is not running"), "{e}");
@@ -156,7 +227,9 @@ fn detached_exec_stop_restart_and_logs() {
     let e = r.fails(&["rm", "svc"], 1);
     assert!(e.contains("cannot remove running container 'svc'"), "{e}");
     r.ok(&["rm", "-f", "svc"]);
-    assert!(r.fails(&["isc", "svc"], 1).contains("no such container 'svc'"));
+    assert!(r
+        .fails(&["isc", "svc"], 1)
+        .contains("no such container 'svc'"));
     assert_eq!(r.container_ids().len(), 1);
     // Detached --rm: gone once it exits.
     r.ok(&["run", "-d", "--rm", "--name", "brief", "bb", "true"]);
@@ -176,7 +249,11 @@ fn tty_run_gets_a_pty() {
     r.busybox_image("bb");
     let klee = env!("CARGO_BIN_EXE_klee");
     let o = std::process::Command::new("script")
-        .args(["-qec", &format!("{klee} run --rm -t bb sh -c 'tty; exit 5'"), "/dev/null"])
+        .args([
+            "-qec",
+            &format!("{klee} run --rm -t bb sh -c 'tty; exit 5'"),
+            "/dev/null",
+        ])
         .env("KLEENE_ROOT", r.path())
         .stdin(Stdio::null())
         .output()
@@ -196,34 +273,95 @@ fn mounts_and_volumes() {
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("f"), "from host\n").unwrap();
     let h = host.to_str().unwrap();
-    assert_eq!(r.ok(&["run", "--rm", "-m", &format!("{h}:/mnt/h:ro"), "bb", "cat", "/mnt/h/f"]), "from host\n");
-    let o = r.run(&["run", "--rm", "-m", &format!("{h}:/mnt/h:ro"), "bb", "sh", "-c", "echo x > /mnt/h/g"]);
+    assert_eq!(
+        r.ok(&[
+            "run",
+            "--rm",
+            "-m",
+            &format!("{h}:/mnt/h:ro"),
+            "bb",
+            "cat",
+            "/mnt/h/f"
+        ]),
+        "from host\n"
+    );
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "-m",
+        &format!("{h}:/mnt/h:ro"),
+        "bb",
+        "sh",
+        "-c",
+        "echo x > /mnt/h/g",
+    ]);
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
-    r.ok(&["run", "--rm", "-m", &format!("{h}:/mnt/h"), "bb", "sh", "-c", "echo rw > /mnt/h/g"]);
+    assert!(
+        stderr(&o).contains("Read-only file system"),
+        "{}",
+        stderr(&o)
+    );
+    r.ok(&[
+        "run",
+        "--rm",
+        "-m",
+        &format!("{h}:/mnt/h"),
+        "bb",
+        "sh",
+        "-c",
+        "echo rw > /mnt/h/g",
+    ]);
     assert_eq!(std::fs::read_to_string(host.join("g")).unwrap(), "rw\n");
 
     // A new volume over a non-empty image directory gets its content.
-    assert_eq!(r.ok(&["run", "--rm", "-m", "vol:/data", "bb", "cat", "/data/seed"]), "seeded\n");
-    assert_eq!(std::fs::read_to_string(r.path().join("volumes/vol/seed")).unwrap(), "seeded\n");
-    r.ok(&["run", "--rm", "-m", "vol:/data", "bb", "sh", "-c", "echo more > /data/new"]);
+    assert_eq!(
+        r.ok(&["run", "--rm", "-m", "vol:/data", "bb", "cat", "/data/seed"]),
+        "seeded\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.path().join("volumes/vol/seed")).unwrap(),
+        "seeded\n"
+    );
+    r.ok(&[
+        "run",
+        "--rm",
+        "-m",
+        "vol:/data",
+        "bb",
+        "sh",
+        "-c",
+        "echo more > /data/new",
+    ]);
     // A non-empty volume is not pre-populated again, and keeps its data.
     r.ok(&["run", "--rm", "-m", "vol:/data", "bb", "rm", "/data/seed"]);
-    assert_eq!(r.ok(&["run", "--rm", "-m", "vol:/data", "bb", "ls", "/data"]), "new\n");
+    assert_eq!(
+        r.ok(&["run", "--rm", "-m", "vol:/data", "bb", "ls", "/data"]),
+        "new\n"
+    );
     assert!(r.ok(&["volume", "ls"]).contains("vol"));
 
     r.ok(&["create", "--name", "user1", "-m", "vol:/data", "bb"]);
     r.ok(&["create", "--name", "user2", "-m", "vol:/x", "bb"]);
     let e = r.fails(&["volume", "rm", "vol"], 1);
-    assert!(e.contains("in use by containers: user1, user2") || e.contains("in use by containers: user2, user1"), "{e}");
+    assert!(
+        e.contains("in use by containers: user1, user2")
+            || e.contains("in use by containers: user2, user1"),
+        "{e}"
+    );
     let e = r.fails(&["run", "--rm", "-m", "a:b:c:d", "bb", "true"], 1);
-    assert!(e.contains("invalid mount 'a:b:c:d': expected SOURCE:DEST[:ro|rw]"), "{e}");
+    assert!(
+        e.contains("invalid mount 'a:b:c:d': expected SOURCE:DEST[:ro|rw]"),
+        "{e}"
+    );
     let e = r.fails(&["run", "--rm", "-m", "/no/such/dir:/x", "bb", "true"], 1);
     assert!(e.contains("host path '/no/such/dir' does not exist"), "{e}");
     r.ok(&["rm", "user1", "user2"]);
     r.ok(&["volume", "create", "spare"]);
     let pruned = r.ok(&["volume", "prune", "-f"]);
-    assert!(pruned.contains("vol") && pruned.contains("spare"), "{pruned}");
+    assert!(
+        pruned.contains("vol") && pruned.contains("spare"),
+        "{pruned}"
+    );
     assert!(r.entries("volumes").is_empty());
 }
 
@@ -234,9 +372,15 @@ fn names_prefixes_rename_update_prune() {
     }
     let r = Root::new();
     r.busybox_image("bb");
-    let a = r.ok(&["create", "--name", "alpha", "bb", "true"]).trim().to_string();
+    let a = r
+        .ok(&["create", "--name", "alpha", "bb", "true"])
+        .trim()
+        .to_string();
     let e = r.fails(&["create", "--name", "alpha", "bb"], 1);
-    assert!(e.contains("container name 'alpha' is already in use"), "{e}");
+    assert!(
+        e.contains("container name 'alpha' is already in use"),
+        "{e}"
+    );
     let e = r.fails(&["create", "--name", "-bad", "bb"], 2);
     assert!(!e.is_empty());
     let e = r.fails(&["create", "--name", "b@d", "bb"], 1);
@@ -255,13 +399,24 @@ fn names_prefixes_rename_update_prune() {
         ids.push(id);
     };
     let e = r.fails(&["isc", &shared.0[..1]], 1);
-    assert!(e.contains("is ambiguous") && e.contains(&shared.0) && e.contains(&shared.1), "{e}");
+    assert!(
+        e.contains("is ambiguous") && e.contains(&shared.0) && e.contains(&shared.1),
+        "{e}"
+    );
 
     r.ok(&["container", "rename", "alpha", "beta"]);
     assert_eq!(r.json(&["isc", "beta"])["id"], a.as_str());
     r.fails(&["isc", "alpha"], 1);
     // update changes only what is given.
-    r.ok(&["container", "update", "-e", "K=v", "--restart", "on-startup", "beta"]);
+    r.ok(&[
+        "container",
+        "update",
+        "-e",
+        "K=v",
+        "--restart",
+        "on-startup",
+        "beta",
+    ]);
     let c = r.json(&["isc", "beta"]);
     assert_eq!(c["restart_policy"], "on-startup");
     assert_eq!(c["env"], serde_json::json!(["K=v"]));
@@ -285,13 +440,22 @@ fn images_rm_prune_and_tag() {
     let second = r.busybox_image("bb");
     // The second took the name: the first is untagged.
     let imgs = r.json(&["image", "ls", "--format", "json"]);
-    let first_img = imgs.as_array().unwrap().iter().find(|i| i["id"] == first.as_str()).unwrap().clone();
+    let first_img = imgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == first.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(first_img["name"], "");
     r.ok(&["image", "tag", &first, "old:1"]);
     assert_eq!(r.json(&["isi", "old:1"])["id"], first.as_str());
     r.ok(&["create", "--name", "user", "bb:latest", "true"]);
     let e = r.fails(&["rmi", "bb"], 1);
-    assert!(e.contains("cannot remove image 'bb:latest'") && e.contains("used by containers: user"), "{e}");
+    assert!(
+        e.contains("cannot remove image 'bb:latest'") && e.contains("used by containers: user"),
+        "{e}"
+    );
     let e = r.fails(&["rmi", "nope"], 1);
     assert!(e.contains("no such image 'nope'"), "{e}");
     // prune -a removes what nothing uses, and only that.

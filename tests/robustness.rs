@@ -10,7 +10,11 @@ use common::{can_run, make_busybox_rootfs, stderr, Root};
 /// directories beyond `containers`, and only the given layers.
 fn assert_clean(r: &Root, containers: &[String], layers: &[String]) {
     assert!(r.mounts().is_empty(), "mounts left: {:?}", r.mounts());
-    assert!(r.entries("tmp").is_empty(), "staging left: {:?}", r.entries("tmp"));
+    assert!(
+        r.entries("tmp").is_empty(),
+        "staging left: {:?}",
+        r.entries("tmp")
+    );
     assert_eq!(r.entries("containers"), containers, "container directories");
     assert_eq!(r.container_ids(), containers, "container rows");
     assert_eq!(r.entries("layers"), layers, "layers");
@@ -25,17 +29,31 @@ fn a_failure_at_any_step_leaves_nothing_behind() {
     let img = r.busybox_image("bb");
     let layers = vec![img.clone()];
     let with_fp = |fp: &str, args: &[&str]| {
-        let o = r.cmd(args).env("KLEENE_FAILPOINT", fp).stdin(std::process::Stdio::null()).output().unwrap();
+        let o = r
+            .cmd(args)
+            .env("KLEENE_FAILPOINT", fp)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
         assert!(!o.status.success(), "{fp}: {args:?} should fail");
         let e = stderr(&o);
-        assert!(e.contains(&format!("injected failure at '{fp}'")), "{fp}: {e}");
+        assert!(
+            e.contains(&format!("injected failure at '{fp}'")),
+            "{fp}: {e}"
+        );
     };
 
     // create, and run (create + start), at each of their steps.
     for fp in ["container.create.fs", "container.create.row"] {
-        with_fp(fp, &["create", "--name", "cc", "-m", "newvol:/data", "bb", "true"]);
+        with_fp(
+            fp,
+            &["create", "--name", "cc", "-m", "newvol:/data", "bb", "true"],
+        );
         assert_clean(&r, &[], &layers);
-        assert!(r.entries("volumes").is_empty(), "{fp}: auto-created volume left");
+        assert!(
+            r.entries("volumes").is_empty(),
+            "{fp}: auto-created volume left"
+        );
     }
     for fp in [
         "container.start.overlay",
@@ -49,7 +67,10 @@ fn a_failure_at_any_step_leaves_nothing_behind() {
         with_fp(fp, &["run", "-d", "bb", "sleep", "10"]);
         assert_clean(&r, &[], &layers);
         // start of an existing container: it stays created, nothing else remains.
-        let id = r.ok(&["create", "--name", "ss", "bb", "true"]).trim().to_string();
+        let id = r
+            .ok(&["create", "--name", "ss", "bb", "true"])
+            .trim()
+            .to_string();
         with_fp(fp, &["start", "ss"]);
         with_fp(fp, &["start", "-d", "ss"]);
         assert_eq!(r.status("ss")["state"], "created", "{fp}");
@@ -57,7 +78,10 @@ fn a_failure_at_any_step_leaves_nothing_behind() {
         r.ok(&["rm", "ss"]);
     }
     // rm: the container stays whole, and a retry removes it.
-    let id = r.ok(&["create", "--name", "keep", "bb", "true"]).trim().to_string();
+    let id = r
+        .ok(&["create", "--name", "keep", "bb", "true"])
+        .trim()
+        .to_string();
     with_fp("container.remove.fs", &["rm", "keep"]);
     assert_clean(&r, std::slice::from_ref(&id), &layers);
     r.ok(&["start", "keep"]);
@@ -67,12 +91,31 @@ fn a_failure_at_any_step_leaves_nothing_behind() {
     // image create and volume create.
     let rootfs = r.path().join("rootfs-bb");
     for fp in ["image.create.fill", "image.create.commit"] {
-        with_fp(fp, &["image", "create", "-t", "x", "dir", rootfs.to_str().unwrap()]);
+        with_fp(
+            fp,
+            &[
+                "image",
+                "create",
+                "-t",
+                "x",
+                "dir",
+                rootfs.to_str().unwrap(),
+            ],
+        );
         assert_clean(&r, &[], &layers);
-        assert_eq!(r.json(&["image", "ls", "--format", "json"]).as_array().unwrap().len(), 1);
+        assert_eq!(
+            r.json(&["image", "ls", "--format", "json"])
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
     with_fp("volume.create", &["volume", "create", "vv"]);
-    with_fp("volume.create", &["run", "--rm", "-m", "v2:/data", "bb", "true"]);
+    with_fp(
+        "volume.create",
+        &["run", "--rm", "-m", "v2:/data", "bb", "true"],
+    );
     assert!(r.entries("volumes").is_empty());
     assert_eq!(r.ok(&["volume", "ls"]).lines().count(), 1);
 }
@@ -106,7 +149,12 @@ fn concurrent_processes_never_lose_or_duplicate() {
     for c in children {
         let o = c.wait_with_output().unwrap();
         assert!(o.status.success(), "a worker failed");
-        kept.extend(String::from_utf8(o.stdout).unwrap().lines().map(str::to_string));
+        kept.extend(
+            String::from_utf8(o.stdout)
+                .unwrap()
+                .lines()
+                .map(str::to_string),
+        );
     }
     kept.sort();
     assert_eq!(kept.len(), 200);
@@ -150,7 +198,8 @@ fn a_v1_database_opens_with_the_current_binary() {
     std::fs::create_dir_all(r.path().join("containers/bbbbbbbbbbbb/rootfs")).unwrap();
     {
         let c = rusqlite::Connection::open(r.path().join("metadata.sqlite")).unwrap();
-        c.execute_batch(kleene::engine::store::schema::MIGRATIONS[0]).unwrap();
+        c.execute_batch(kleene::engine::store::schema::MIGRATIONS[0])
+            .unwrap();
         c.execute_batch("PRAGMA user_version = 1").unwrap();
         c.execute(
             "INSERT INTO images (id, name, tag, created, data) VALUES ('aaaaaaaaaaaa', 'old', 'latest', '2024-01-01T00:00:00.000000Z', ?1)",
@@ -184,13 +233,29 @@ fn base_images_from_tar_archives() {
     for (file, flag) in [("bb.tar", ""), ("bb.tar.gz", "z"), ("bb.txz", "J")] {
         let archive = r.path().join(file);
         let ok = Command::new("tar")
-            .args([&format!("-c{flag}f"), archive.to_str().unwrap(), "-C", rootfs.to_str().unwrap(), "."])
+            .args([
+                &format!("-c{flag}f"),
+                archive.to_str().unwrap(),
+                "-C",
+                rootfs.to_str().unwrap(),
+                ".",
+            ])
             .status()
             .unwrap();
         assert!(ok.success());
         let tag = format!("t{}", file.replace('.', "-"));
-        r.ok(&["image", "create", "-t", &tag, "tar", archive.to_str().unwrap()]);
-        assert_eq!(r.ok(&["run", "--rm", &tag, "cat", "/data/seed"]), "seeded\n");
+        r.ok(&[
+            "image",
+            "create",
+            "-t",
+            &tag,
+            "tar",
+            archive.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            r.ok(&["run", "--rm", &tag, "cat", "/data/seed"]),
+            "seeded\n"
+        );
         // --dns is the default: the host's resolv.conf is in the image.
         if std::path::Path::new("/etc/resolv.conf").exists() {
             assert_eq!(
@@ -200,7 +265,10 @@ fn base_images_from_tar_archives() {
         }
     }
     let e = r.fails(&["image", "create", "tar", "/no/such.tar"], 1);
-    assert!(e.contains("invalid image source '/no/such.tar': not a file"), "{e}");
+    assert!(
+        e.contains("invalid image source '/no/such.tar': not a file"),
+        "{e}"
+    );
     let junk = r.path().join("junk.tar.gz");
     std::fs::write(&junk, b"not gzip at all").unwrap();
     let e = r.fails(&["image", "create", "tar", junk.to_str().unwrap()], 1);
@@ -217,22 +285,53 @@ fn the_host_method_makes_a_usable_image_offline() {
     }
     let r = Root::new();
     let t = std::time::Instant::now();
-    let id = r.ok(&["image", "create", "-t", "host", "host"]).trim().to_string();
+    let id = r
+        .ok(&["image", "create", "-t", "host", "host"])
+        .trim()
+        .to_string();
     eprintln!("host image in {:?}", t.elapsed());
-    assert_eq!(r.ok(&["run", "--rm", "host", "/bin/bash", "-c", "echo $BASH_VERSION | cut -c1"]).len(), 2);
+    assert_eq!(
+        r.ok(&[
+            "run",
+            "--rm",
+            "host",
+            "/bin/bash",
+            "-c",
+            "echo $BASH_VERSION | cut -c1"
+        ])
+        .len(),
+        2
+    );
     // No data was copied out of /usr: files are hard links.
     use std::os::unix::fs::MetadataExt;
     let sh = std::fs::canonicalize("/bin/sh").unwrap();
     let rel = sh.strip_prefix("/").unwrap();
     assert_eq!(
-        std::fs::metadata(r.path().join("layers").join(&id).join(rel)).unwrap().ino(),
+        std::fs::metadata(r.path().join("layers").join(&id).join(rel))
+            .unwrap()
+            .ino(),
         std::fs::metadata(&sh).unwrap().ino()
     );
     // The host's secrets and identity stay out.
     let shadow = r.ok(&["run", "--rm", "host", "cat", "/etc/shadow"]);
-    assert!(shadow.lines().all(|l| l.split(':').nth(1) == Some("*")), "{shadow}");
-    assert_eq!(r.ok(&["run", "--rm", "host", "cat", "/etc/hostname"]), "localhost\n");
+    assert!(
+        shadow.lines().all(|l| l.split(':').nth(1) == Some("*")),
+        "{shadow}"
+    );
+    assert_eq!(
+        r.ok(&["run", "--rm", "host", "cat", "/etc/hostname"]),
+        "localhost\n"
+    );
     // Writes go to the container, never to the host's files.
-    r.ok(&["run", "--rm", "host", "sh", "-c", "echo changed >> /usr/bin/which || true"]);
-    assert!(!std::fs::read_to_string("/usr/bin/which").unwrap_or_default().contains("changed"));
+    r.ok(&[
+        "run",
+        "--rm",
+        "host",
+        "sh",
+        "-c",
+        "echo changed >> /usr/bin/which || true",
+    ]);
+    assert!(!std::fs::read_to_string("/usr/bin/which")
+        .unwrap_or_default()
+        .contains("changed"));
 }

@@ -248,7 +248,10 @@ fn attach(detach: bool, interactive: bool, tty: bool) -> Result<Attach, Error> {
     Ok(if detach {
         Attach::Detached
     } else {
-        Attach::Attached { tty, stdin: interactive }
+        Attach::Attached {
+            tty,
+            stdin: interactive,
+        }
     })
 }
 
@@ -297,7 +300,17 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
                         ]
                     })
                     .collect();
-                render::table(&["CONTAINER ID", "NAME", "IMAGE", "COMMAND", "CREATED", "STATUS"], rows);
+                render::table(
+                    &[
+                        "CONTAINER ID",
+                        "NAME",
+                        "IMAGE",
+                        "COMMAND",
+                        "CREATED",
+                        "STATUS",
+                    ],
+                    rows,
+                );
             }
         }
         ContainerCmd::Inspect(a) => render::json(&e.container(&a.container)?),

@@ -25,7 +25,11 @@ impl std::str::FromStr for RestartPolicy {
         match s {
             "no" => Ok(RestartPolicy::No),
             "on-startup" => Ok(RestartPolicy::OnStartup),
-            _ => Err(Error::invalid("restart policy", s, "expected 'no' or 'on-startup'")),
+            _ => Err(Error::invalid(
+                "restart policy",
+                s,
+                "expected 'no' or 'on-startup'",
+            )),
         }
     }
 }
@@ -64,7 +68,11 @@ impl MountConfig {
         if dst.split('/').any(|c| c == "..") {
             return Err(bad("the destination cannot contain '..'"));
         }
-        let kind = if src.starts_with('/') { "bind" } else { "volume" };
+        let kind = if src.starts_with('/') {
+            "bind"
+        } else {
+            "volume"
+        };
         if kind == "volume" && !id::valid_name(src) {
             return Err(bad("a volume name must match [a-zA-Z0-9][a-zA-Z0-9_.-]+"));
         }
@@ -101,8 +109,14 @@ pub struct ContainerConfig {
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum Status {
     Created,
-    Running { pid: i32, started: String },
-    Exited { code: Option<i32>, finished: Option<String> },
+    Running {
+        pid: i32,
+        started: String,
+    },
+    Exited {
+        code: Option<i32>,
+        finished: Option<String>,
+    },
 }
 
 impl Status {
@@ -191,7 +205,6 @@ pub(crate) struct RunState {
     pub finished: Option<String>,
 }
 
-
 /// The status a row describes, checked against the process table: a
 /// container whose process is gone is exited, whatever the row says.
 pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
@@ -251,7 +264,6 @@ impl Engine {
         status_of(self.platform, rs)
     }
 
-
     pub(crate) fn run_state(&self, id: &str) -> Result<Option<RunState>> {
         let sql = format!("{SELECT} WHERE id = ?1");
         Ok(self
@@ -284,11 +296,15 @@ impl Engine {
             return Err(Error::EmptyIdent { kind: "container" });
         }
         let sql = format!("{SELECT} WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1");
-        if let Some((id, data, rs)) = self.store.read(|c| c.query_row(&sql, [ident], row).optional())? {
+        if let Some((id, data, rs)) = self
+            .store
+            .read(|c| c.query_row(&sql, [ident], row).optional())?
+        {
             return self.to_container(id, data, rs);
         }
         let cands: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT id, name FROM containers WHERE substr(id, 1, length(?1)) = ?1")?;
+            let mut st =
+                c.prepare("SELECT id, name FROM containers WHERE substr(id, 1, length(?1)) = ?1")?;
             let rows = st.query_map([ident], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })?;
@@ -318,7 +334,11 @@ impl Engine {
 
     /// Create; with `claim`, the row is born in the `starting` state claimed
     /// by this process (saves `run` a write transaction).
-    pub(crate) fn create_claimed(&mut self, cfg: &ContainerConfig, claim: bool) -> Result<Container> {
+    pub(crate) fn create_claimed(
+        &mut self,
+        cfg: &ContainerConfig,
+        claim: bool,
+    ) -> Result<Container> {
         let name = match &cfg.name {
             Some(n) => {
                 if !id::valid_name(n) {
@@ -364,8 +384,16 @@ impl Engine {
                 [image.entrypoint.clone(), cfg.cmd.clone()].concat()
             },
             env: dedup_env(&env),
-            user: if cfg.user.is_empty() { image.user.clone() } else { cfg.user.clone() },
-            workdir: if cfg.workdir.is_empty() { image.workdir.clone() } else { cfg.workdir.clone() },
+            user: if cfg.user.is_empty() {
+                image.user.clone()
+            } else {
+                cfg.user.clone()
+            },
+            workdir: if cfg.workdir.is_empty() {
+                image.workdir.clone()
+            } else {
+                cfg.workdir.clone()
+            },
             layers,
             mounts: cfg.mounts.clone(),
             jail_param: cfg.jail_param.clone(),
@@ -386,7 +414,8 @@ impl Engine {
                     new_volumes.push(m.source.clone());
                 }
             }
-            self.platform.create_container_fs(&self.root, &c.id, &c.layers, c.auto_remove)?;
+            self.platform
+                .create_container_fs(&self.root, &c.id, &c.layers, c.auto_remove)?;
             let inserted = (|| {
                 failpoint::check("container.create.row")?;
                 // A generated name may collide (also with a concurrent
@@ -421,8 +450,10 @@ impl Engine {
 
     fn name_taken(&self, name: &str) -> Result<Option<String>> {
         self.store.read(|c| {
-            c.query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| r.get(0))
-                .optional()
+            c.query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
         })
     }
 
@@ -431,7 +462,11 @@ impl Engine {
         let path = self.store.path().to_path_buf();
         let (state, pid, pid_start) = if claim {
             let me = std::process::id() as i32;
-            ("starting", Some(me), Some(self.platform.start_time(me) as i64))
+            (
+                "starting",
+                Some(me),
+                Some(self.platform.start_time(me) as i64),
+            )
         } else {
             ("created", None, None)
         };
@@ -469,7 +504,10 @@ impl Engine {
             })
         })?;
         if n == 0 {
-            return Err(Error::NotFound { kind: "container", ident: c.id.clone() });
+            return Err(Error::NotFound {
+                kind: "container",
+                ident: c.id.clone(),
+            });
         }
         Ok(())
     }
@@ -493,7 +531,11 @@ impl Engine {
         let mut c = self.container(ident)?;
         if let Some(n) = &u.name {
             if !id::valid_name(n) {
-                return Err(Error::invalid("container name", n.as_str(), "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+"));
+                return Err(Error::invalid(
+                    "container name",
+                    n.as_str(),
+                    "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
+                ));
             }
             c.name = n.trim_start_matches('/').to_string();
         }
@@ -553,7 +595,13 @@ pub fn check_env(env: &[String]) -> Result<()> {
     for e in env {
         match e.split_once('=') {
             Some((k, _)) if !k.is_empty() && !k.contains(char::is_whitespace) => {}
-            _ => return Err(Error::invalid("environment variable", e.as_str(), "expected KEY=VALUE")),
+            _ => {
+                return Err(Error::invalid(
+                    "environment variable",
+                    e.as_str(),
+                    "expected KEY=VALUE",
+                ))
+            }
         }
     }
     Ok(())
@@ -583,9 +631,15 @@ mod tests {
 
     #[test]
     fn status_predicates() {
-        let r = Status::Running { pid: 1, started: String::new() };
+        let r = Status::Running {
+            pid: 1,
+            started: String::new(),
+        };
         assert!(r.can_stop() && r.can_exec() && !r.can_start() && !r.can_remove());
-        let e = Status::Exited { code: Some(3), finished: None };
+        let e = Status::Exited {
+            code: Some(3),
+            finished: None,
+        };
         assert!(e.can_start() && e.can_remove() && !e.can_stop());
         assert_eq!(e.describe(), "exited (3)");
     }
@@ -603,7 +657,10 @@ mod tests {
 
     #[test]
     fn restart_policy() {
-        assert_eq!("on-startup".parse::<RestartPolicy>().unwrap(), RestartPolicy::OnStartup);
+        assert_eq!(
+            "on-startup".parse::<RestartPolicy>().unwrap(),
+            RestartPolicy::OnStartup
+        );
         assert!("always".parse::<RestartPolicy>().is_err());
     }
 }

@@ -21,7 +21,12 @@ pub struct ExecConfig {
 impl Engine {
     /// Run `cfg` in the running container `ident`. Attached, returns the exit
     /// code; detached, `None` once the command runs (output to the log).
-    pub fn container_exec(&mut self, ident: &str, cfg: &ExecConfig, attach: Attach) -> Result<Option<i32>> {
+    pub fn container_exec(
+        &mut self,
+        ident: &str,
+        cfg: &ExecConfig,
+        attach: Attach,
+    ) -> Result<Option<i32>> {
         let c = self.container(ident)?;
         let Status::Running { pid, .. } = c.status else {
             return Err(Error::State(format!(
@@ -33,10 +38,22 @@ impl Engine {
         let mut env = c.env.clone();
         env.extend(cfg.env.iter().cloned());
         let spec = ExecSpec {
-            cmd: if cfg.cmd.is_empty() { c.cmd.clone() } else { cfg.cmd.clone() },
+            cmd: if cfg.cmd.is_empty() {
+                c.cmd.clone()
+            } else {
+                cfg.cmd.clone()
+            },
             env: dedup_env(&env),
-            user: if cfg.user.is_empty() { c.user.clone() } else { cfg.user.clone() },
-            workdir: if cfg.workdir.is_empty() { c.workdir.clone() } else { cfg.workdir.clone() },
+            user: if cfg.user.is_empty() {
+                c.user.clone()
+            } else {
+                cfg.user.clone()
+            },
+            workdir: if cfg.workdir.is_empty() {
+                c.workdir.clone()
+            } else {
+                cfg.workdir.clone()
+            },
             tty,
         };
         let fail = |e: crate::platform::Error| Error::Exec {
@@ -45,7 +62,10 @@ impl Engine {
         };
         match attach {
             Attach::Attached { stdin, .. } => {
-                let started = self.platform.exec(pid, &spec, &attach.stdio()).map_err(fail)?;
+                let started = self
+                    .platform
+                    .exec(pid, &spec, &attach.stdio())
+                    .map_err(fail)?;
                 term::forward_signals_to(started.pid);
                 if let Some(m) = &started.pty_master {
                     term::relay_pty(m, stdin);

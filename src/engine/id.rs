@@ -117,7 +117,9 @@ mod tests {
         for _ in 0..200 {
             let id = new_id();
             assert_eq!(id.len(), 12);
-            assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
             assert!(!id.bytes().all(|b| b.is_ascii_digit()));
         }
     }
@@ -160,7 +162,10 @@ mod tests {
 
     #[test]
     fn image_refs() {
-        assert_eq!(parse_image_ref("base"), ("base".into(), "latest".into(), None));
+        assert_eq!(
+            parse_image_ref("base"),
+            ("base".into(), "latest".into(), None)
+        );
         assert_eq!(parse_image_ref("base:1"), ("base".into(), "1".into(), None));
         assert_eq!(
             parse_image_ref("base:1@ab12"),

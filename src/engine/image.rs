@@ -124,7 +124,9 @@ impl Engine {
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })?;
-        rows.into_iter().map(|(id, d)| row_to_image(d, &id)).collect()
+        rows.into_iter()
+            .map(|(id, d)| row_to_image(d, &id))
+            .collect()
     }
 
     /// Look an image up by ID, ID prefix or `name[:tag]` (`@snap` ignored).
@@ -188,7 +190,8 @@ impl Engine {
     pub fn image_remove(&mut self, ident: &str) -> Result<Image> {
         let image = self.image(ident)?;
         let containers: Vec<String> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT name FROM containers WHERE image_id = ?1 ORDER BY name")?;
+            let mut st =
+                c.prepare("SELECT name FROM containers WHERE image_id = ?1 ORDER BY name")?;
             let rows = st.query_map([&image.id], |r| r.get(0))?;
             rows.collect()
         })?;
@@ -285,7 +288,9 @@ pub(crate) fn save_image_tx(tx: &Transaction, image: &Image) -> Result<()> {
                 .prepare("SELECT id, data FROM images WHERE name = ?1 AND tag = ?2 AND id <> ?3")
                 .map_err(err)?;
             let rows = st
-                .query_map(params![image.name, image.tag, image.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_map(params![image.name, image.tag, image.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .map_err(err)?;
             rows.collect::<rusqlite::Result<_>>().map_err(err)?
         };
@@ -328,8 +333,14 @@ mod tests {
 
     #[test]
     fn nametags() {
-        assert_eq!(parse_nametag("web").unwrap(), ("web".into(), "latest".into()));
-        assert_eq!(parse_nametag("web:1.0").unwrap(), ("web".into(), "1.0".into()));
+        assert_eq!(
+            parse_nametag("web").unwrap(),
+            ("web".into(), "latest".into())
+        );
+        assert_eq!(
+            parse_nametag("web:1.0").unwrap(),
+            ("web".into(), "1.0".into())
+        );
         for bad in ["", "a b", "x@y", "a:b:c", ":t", "n:"] {
             assert!(parse_nametag(bad).is_err(), "{bad}");
         }

@@ -27,7 +27,11 @@ impl Source {
     pub fn parse(method: &str, source: Option<&str>) -> Result<Source> {
         let need = |what: &str| {
             source.map(PathBuf::from).ok_or_else(|| {
-                Error::invalid("image source", method, format!("method '{method}' needs {what}"))
+                Error::invalid(
+                    "image source",
+                    method,
+                    format!("method '{method}' needs {what}"),
+                )
             })
         };
         match method {
@@ -112,14 +116,26 @@ fn host_etc_skip(rel: &Path) -> bool {
     let s = rel.to_string_lossy();
     matches!(
         s.as_ref(),
-        "shadow" | "shadow-" | "gshadow" | "gshadow-" | "machine-id" | "hostname" | "hosts"
-            | "resolv.conf" | "localtime" | "mtab" | "fstab" | "ssl/private"
+        "shadow"
+            | "shadow-"
+            | "gshadow"
+            | "gshadow-"
+            | "machine-id"
+            | "hostname"
+            | "hosts"
+            | "resolv.conf"
+            | "localtime"
+            | "mtab"
+            | "fstab"
+            | "ssl/private"
     ) || (s.starts_with("ssh/ssh_host_") && !s.ends_with(".pub"))
 }
 
 fn fill_host(dest: &Path, progress: &mut dyn Progress) -> Result<()> {
     let mut counter = Counter { n: 0, p: progress };
-    counter.p.message("linking the host userland (/usr) into the image");
+    counter
+        .p
+        .message("linking the host userland (/usr) into the image");
     for entry in ["bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr"] {
         let src = Path::new("/").join(entry);
         let Ok(meta) = fs::symlink_metadata(&src) else {
@@ -131,18 +147,31 @@ fn fill_host(dest: &Path, progress: &mut dyn Progress) -> Result<()> {
             std::os::unix::fs::symlink(&target, &dst)
                 .map_err(|e| Error::io("cannot create symlink", &dst, e))?;
         } else if meta.is_dir() {
-            let skip: &dyn Fn(&Path) -> bool = if entry == "usr" { &host_usr_skip } else { &|_| false };
+            let skip: &dyn Fn(&Path) -> bool = if entry == "usr" {
+                &host_usr_skip
+            } else {
+                &|_| false
+            };
             fsutil::copy_tree(&src, &dst, fsutil::Mode::Link, skip, &mut counter)?;
         }
     }
     counter.p.message("copying /etc without the host's secrets");
-    fsutil::copy_tree(Path::new("/etc"), &dest.join("etc"), fsutil::Mode::Copy, &host_etc_skip, &mut counter)?;
+    fsutil::copy_tree(
+        Path::new("/etc"),
+        &dest.join("etc"),
+        fsutil::Mode::Copy,
+        &host_etc_skip,
+        &mut counter,
+    )?;
     let write = |rel: &str, content: &str| -> Result<()> {
         let p = dest.join(rel);
         fs::write(&p, content).map_err(|e| Error::io("cannot write", &p, e))
     };
     write("etc/hostname", "localhost\n")?;
-    write("etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")?;
+    write(
+        "etc/hosts",
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    )?;
     write("etc/machine-id", "")?;
     // Accounts keep working without the host's password hashes.
     let shadow: String = fs::read_to_string(dest.join("etc/passwd"))
@@ -204,7 +233,8 @@ fn fill_tar(dest: &Path, file: &Path, progress: &mut dyn Progress) -> Result<()>
     archive.set_preserve_ownerships(true);
     archive.set_unpack_xattrs(false);
     archive.set_overwrite(true);
-    let bad = |e: std::io::Error| Error::invalid("archive", file.display().to_string(), e.to_string());
+    let bad =
+        |e: std::io::Error| Error::invalid("archive", file.display().to_string(), e.to_string());
     let mut n = 0u64;
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -217,7 +247,11 @@ fn fill_tar(dest: &Path, file: &Path, progress: &mut dyn Progress) -> Result<()>
     }
     progress.files(n);
     if n == 0 {
-        return Err(Error::invalid("archive", file.display().to_string(), "it contains no files"));
+        return Err(Error::invalid(
+            "archive",
+            file.display().to_string(),
+            "it contains no files",
+        ));
     }
     Ok(())
 }
@@ -253,10 +287,18 @@ impl Engine {
         };
         match source {
             Source::Dir(d) if !d.is_dir() => {
-                return Err(Error::invalid("image source", d.display().to_string(), "not a directory"))
+                return Err(Error::invalid(
+                    "image source",
+                    d.display().to_string(),
+                    "not a directory",
+                ))
             }
             Source::Tar(f) if !f.is_file() => {
-                return Err(Error::invalid("image source", f.display().to_string(), "not a file"))
+                return Err(Error::invalid(
+                    "image source",
+                    f.display().to_string(),
+                    "not a file",
+                ))
             }
             _ => {}
         }

@@ -85,15 +85,15 @@ impl Engine {
         let my_start = platform.start_time(me);
         self.store.write(|tx| {
             let sql = format!("{} WHERE id = ?1", super::container::SELECT);
-            let (_, _, rs) = tx
-                .query_row(&sql, [&c.id], super::container::row)
-                .map_err(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Error::NotFound {
-                        kind: "container",
-                        ident: c.id.clone(),
-                    },
-                    e => store_err(&path, e),
-                })?;
+            let (_, _, rs) =
+                tx.query_row(&sql, [&c.id], super::container::row)
+                    .map_err(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Error::NotFound {
+                            kind: "container",
+                            ident: c.id.clone(),
+                        },
+                        e => store_err(&path, e),
+                    })?;
             if status_of(platform, &rs).is_running() {
                 return Err(Error::State(format!(
                     "container '{}' ({}) is already running",
@@ -111,7 +111,11 @@ impl Engine {
 
     fn restore_state(&mut self, id: &str, rs: &RunState) {
         let path = self.store.path().to_path_buf();
-        let state = if rs.state == "starting" || rs.state == "running" { "exited" } else { rs.state.as_str() };
+        let state = if rs.state == "starting" || rs.state == "running" {
+            "exited"
+        } else {
+            rs.state.as_str()
+        };
         let _ = self.store.write(|tx| {
             tx.execute(
                 "UPDATE containers SET state = ?2, pid = ?3, pid_start = ?4, exit_code = ?5, started = ?6, finished = ?7 WHERE id = ?1",
@@ -164,14 +168,20 @@ impl Engine {
 
     /// Create and start in one go. If the start fails, the container is
     /// removed again: a failed `run` leaves nothing behind.
-    pub fn container_run(&mut self, cfg: &ContainerConfig, attach: Attach) -> Result<(Container, Option<i32>)> {
+    pub fn container_run(
+        &mut self,
+        cfg: &ContainerConfig,
+        attach: Attach,
+    ) -> Result<(Container, Option<i32>)> {
         let c = self.create_claimed(cfg, true)?;
         let created = RunState {
             state: "created".into(),
             ..Default::default()
         };
         let r = match attach {
-            Attach::Attached { tty, stdin } => self.start_attached(&c, created, tty, stdin).map(Some),
+            Attach::Attached { tty, stdin } => {
+                self.start_attached(&c, created, tty, stdin).map(Some)
+            }
             Attach::Detached => self.start_detached(&c, created).map(|_| None),
         };
         match r {
@@ -183,9 +193,18 @@ impl Engine {
         }
     }
 
-    fn start_attached(&mut self, c: &Container, prev: RunState, tty: bool, stdin: bool) -> Result<i32> {
+    fn start_attached(
+        &mut self,
+        c: &Container,
+        prev: RunState,
+        tty: bool,
+        stdin: bool,
+    ) -> Result<i32> {
         let spec = self.run_spec(c, tty);
-        let started = match self.platform.start(&spec, &Attach::Attached { tty, stdin }.stdio()) {
+        let started = match self
+            .platform
+            .start(&spec, &Attach::Attached { tty, stdin }.stdio())
+        {
             Ok(s) => s,
             Err(e) => {
                 self.restore_state(&c.id, &prev);
@@ -236,35 +255,40 @@ impl Engine {
                 return Err(e);
             }
         };
-        let report = self.with_store_closed(|this| crate::platform::daemonize(|report| {
-            // In the monitor: its own store connection, stdio off the caller's.
-            if this.reopen_store().is_err() {
-                report(b"Ecannot open the metadata store in the monitor");
-                return;
-            }
-            let spec = this.run_spec(c, false);
-            let fd = log.as_raw_fd();
-            match this.platform.start(&spec, &Stdio::Files { out: fd, err: fd }) {
-                Err(e) => {
-                    this.restore_state(&c.id, &prev);
-                    report(format!("E{e}").as_bytes());
+        let report = self.with_store_closed(|this| {
+            crate::platform::daemonize(|report| {
+                // In the monitor: its own store connection, stdio off the caller's.
+                if this.reopen_store().is_err() {
+                    report(b"Ecannot open the metadata store in the monitor");
+                    return;
                 }
-                Ok(started) => {
-                    drop(log);
-                    if let Err(e) = this.record_running(&c.id, &started) {
-                        let _ = this.platform.signal(started.pid, libc::SIGKILL);
+                let spec = this.run_spec(c, false);
+                let fd = log.as_raw_fd();
+                match this
+                    .platform
+                    .start(&spec, &Stdio::Files { out: fd, err: fd })
+                {
+                    Err(e) => {
+                        this.restore_state(&c.id, &prev);
                         report(format!("E{e}").as_bytes());
-                        return;
                     }
-                    report(b"OK");
-                    let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
-                    let _ = this.record_exit(&c.id, started.pid, code);
-                    if c.auto_remove {
-                        let _ = this.container_remove(&c.id, false);
+                    Ok(started) => {
+                        drop(log);
+                        if let Err(e) = this.record_running(&c.id, &started) {
+                            let _ = this.platform.signal(started.pid, libc::SIGKILL);
+                            report(format!("E{e}").as_bytes());
+                            return;
+                        }
+                        report(b"OK");
+                        let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
+                        let _ = this.record_exit(&c.id, started.pid, code);
+                        if c.auto_remove {
+                            let _ = this.container_remove(&c.id, false);
+                        }
                     }
                 }
-            }
-        }))??;
+            })
+        })??;
         match report.as_slice() {
             b"OK" => Ok(()),
             [b'E', msg @ ..] => Err(Error::Start {
@@ -290,7 +314,11 @@ impl Engine {
                 c.name, c.id
             )));
         };
-        let pid = if pid == 0 { self.wait_for_pid(&c.id)? } else { pid };
+        let pid = if pid == 0 {
+            self.wait_for_pid(&c.id)?
+        } else {
+            pid
+        };
         self.kill_and_wait(&c, pid, timeout)?;
         self.container(&c.id)
     }
@@ -308,11 +336,16 @@ impl Engine {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Err(Error::State(format!("container '{id}' did not finish starting")))
+        Err(Error::State(format!(
+            "container '{id}' did not finish starting"
+        )))
     }
 
     fn kill_and_wait(&mut self, c: &Container, pid: i32, timeout: Duration) -> Result<()> {
-        let start_time = self.run_state(&c.id)?.and_then(|r| r.pid_start).unwrap_or(0) as u64;
+        let start_time = self
+            .run_state(&c.id)?
+            .and_then(|r| r.pid_start)
+            .unwrap_or(0) as u64;
         let gone = |e: &Engine, within: Duration| {
             let deadline = Instant::now() + within;
             loop {
@@ -370,7 +403,11 @@ impl Engine {
                     c.name, c.id
                 )));
             }
-            let pid = if pid == 0 { self.wait_for_pid(&c.id)? } else { pid };
+            let pid = if pid == 0 {
+                self.wait_for_pid(&c.id)?
+            } else {
+                pid
+            };
             self.kill_and_wait(&c, pid, Duration::ZERO)?;
         }
         self.remove_exited(&c)?;
@@ -385,15 +422,15 @@ impl Engine {
         let path = self.store.path().to_path_buf();
         let (data, rs) = self.store.write(|tx| {
             let sql = format!("{} WHERE id = ?1", super::container::SELECT);
-            let (_, data, rs) = tx
-                .query_row(&sql, [&c.id], super::container::row)
-                .map_err(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Error::NotFound {
-                        kind: "container",
-                        ident: ident.to_string(),
-                    },
-                    e => store_err(&path, e),
-                })?;
+            let (_, data, rs) =
+                tx.query_row(&sql, [&c.id], super::container::row)
+                    .map_err(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Error::NotFound {
+                            kind: "container",
+                            ident: ident.to_string(),
+                        },
+                        e => store_err(&path, e),
+                    })?;
             if status_of(platform, &rs).is_running() {
                 return Err(Error::State(format!(
                     "cannot remove running container '{}' ({}): it was started meanwhile",

@@ -23,15 +23,21 @@ impl Engine {
         })?;
         rows.into_iter()
             .map(|(n, d)| {
-                serde_json::from_str(&d).map_err(|e| Error::Corrupt { kind: "volume", id: n, source: e })
+                serde_json::from_str(&d).map_err(|e| Error::Corrupt {
+                    kind: "volume",
+                    id: n,
+                    source: e,
+                })
             })
             .collect()
     }
 
     pub(crate) fn volume_opt(&self, name: &str) -> Result<Option<Volume>> {
         let d: Option<String> = self.store.read(|c| {
-            c.query_row("SELECT data FROM volumes WHERE name = ?1", [name], |r| r.get(0))
-                .optional()
+            c.query_row("SELECT data FROM volumes WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
         })?;
         d.map(|d| {
             serde_json::from_str(&d).map_err(|e| Error::Corrupt {
@@ -98,7 +104,11 @@ impl Engine {
         Ok(self
             .containers(true)?
             .into_iter()
-            .filter(|c| c.mounts.iter().any(|m| m.kind == "volume" && m.source == name))
+            .filter(|c| {
+                c.mounts
+                    .iter()
+                    .any(|m| m.kind == "volume" && m.source == name)
+            })
             .map(|c| c.name)
             .collect())
     }

@@ -8,7 +8,11 @@ fn fd_pipe() -> Result<(i32, i32)> {
     let mut fds = [0; 2];
     // SAFETY: room for two fds.
     if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
-        return Err(Error::io("cannot create pipe", "", std::io::Error::last_os_error()));
+        return Err(Error::io(
+            "cannot create pipe",
+            "",
+            std::io::Error::last_os_error(),
+        ));
     }
     for fd in fds {
         // SAFETY: setting FD_CLOEXEC on our fds so exec'd processes never hold them.

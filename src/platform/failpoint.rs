@@ -6,8 +6,12 @@ use std::sync::OnceLock;
 
 fn armed() -> Option<&'static str> {
     static FP: OnceLock<Option<String>> = OnceLock::new();
-    FP.get_or_init(|| std::env::var("KLEENE_FAILPOINT").ok().filter(|s| !s.is_empty()))
-        .as_deref()
+    FP.get_or_init(|| {
+        std::env::var("KLEENE_FAILPOINT")
+            .ok()
+            .filter(|s| !s.is_empty())
+    })
+    .as_deref()
 }
 
 /// Fail with [`super::Error::Injected`] when `name` is the armed failpoint.

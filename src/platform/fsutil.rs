@@ -121,9 +121,19 @@ impl Ctx<'_> {
             remove_existing(dst)?;
             let c = cstr(dst)?;
             // SAFETY: c is a valid NUL-terminated path.
-            let r = unsafe { libc::mknod(c.as_ptr(), meta.mode() as libc::mode_t, meta.rdev() as libc::dev_t) };
+            let r = unsafe {
+                libc::mknod(
+                    c.as_ptr(),
+                    meta.mode() as libc::mode_t,
+                    meta.rdev() as libc::dev_t,
+                )
+            };
             if r != 0 {
-                return Err(Error::io("cannot create node", dst, io::Error::last_os_error()));
+                return Err(Error::io(
+                    "cannot create node",
+                    dst,
+                    io::Error::last_os_error(),
+                ));
             }
             set_attrs(dst, &meta)?;
         }
@@ -170,13 +180,22 @@ fn set_attrs(p: &Path, meta: &fs::Metadata) -> Result<()> {
         },
     ];
     // SAFETY: valid path and a two-element timespec array.
-    unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
     Ok(())
 }
 
 /// True when the directory has no entries (a missing one counts as empty).
 pub fn dir_is_empty(p: &Path) -> bool {
-    fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(true)
+    fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
 }
 
 /// Remove a tree, treating "already gone" as success.
@@ -203,7 +222,14 @@ mod tests {
         fs::write(src.join("skipme"), "x").unwrap();
         fs::set_permissions(src.join("d/f"), fs::Permissions::from_mode(0o640)).unwrap();
         let dst = t.path().join("dst");
-        copy_tree(&src, &dst, Mode::Copy, &|r| r == Path::new("skipme"), &mut ()).unwrap();
+        copy_tree(
+            &src,
+            &dst,
+            Mode::Copy,
+            &|r| r == Path::new("skipme"),
+            &mut (),
+        )
+        .unwrap();
         assert_eq!(fs::read_to_string(dst.join("d/f")).unwrap(), "hello");
         assert_eq!(fs::read_link(dst.join("l")).unwrap(), Path::new("d/f"));
         assert!(!dst.join("skipme").exists());
@@ -213,7 +239,11 @@ mod tests {
             fs::metadata(dst.join("g")).unwrap(),
         );
         assert_eq!(a.ino(), b.ino(), "hard link kept");
-        assert_ne!(a.ino(), fs::metadata(src.join("d/f")).unwrap().ino(), "copied, not linked");
+        assert_ne!(
+            a.ino(),
+            fs::metadata(src.join("d/f")).unwrap().ino(),
+            "copied, not linked"
+        );
         assert_eq!(a.mode() & 0o777, 0o640);
     }
 

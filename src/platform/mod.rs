@@ -6,8 +6,8 @@
 pub mod daemon;
 pub mod failpoint;
 pub mod fsutil;
-pub mod term;
 pub mod spec;
+pub mod term;
 
 #[cfg(target_os = "freebsd")]
 pub mod freebsd;
@@ -31,7 +31,10 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{op}: {source}")]
-    Sys { op: &'static str, source: nix::Error },
+    Sys {
+        op: &'static str,
+        source: nix::Error,
+    },
     #[error("{0}")]
     Failed(String),
     #[error("injected failure at '{0}'")]
@@ -98,7 +101,13 @@ pub trait Platform {
     /// Create a container's writable filesystem over `layers` (bottom first).
     /// An `ephemeral` container (removed when it exits) keeps its writable
     /// layer in memory, made at start inside its own mount namespace.
-    fn create_container_fs(&self, root: &Path, id: &str, layers: &[String], ephemeral: bool) -> Result<PathBuf>;
+    fn create_container_fs(
+        &self,
+        root: &Path,
+        id: &str,
+        layers: &[String],
+        ephemeral: bool,
+    ) -> Result<PathBuf>;
     /// Remove a container's filesystem; absent is not an error.
     fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()>;
     /// The container's own directory (log, upper layer, …).

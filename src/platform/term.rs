@@ -124,9 +124,21 @@ pub fn relay_pty(master: &OwnedFd, stdin: bool) {
     let mut buf = [0u8; 8192];
     loop {
         let mut fds = [
-            libc::pollfd { fd: m, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: pipe[0], events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: if stdin_open { 0 } else { -1 }, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: m,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pipe[0],
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if stdin_open { 0 } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: fds is a valid array.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };

@@ -31,9 +31,14 @@ pub struct Root {
 
 impl Root {
     pub fn new() -> Root {
-        let base = std::env::var_os("KLEENE_TEST_TMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let base = std::env::var_os("KLEENE_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
         Root {
-            dir: tempfile::Builder::new().prefix("kleene-test-").tempdir_in(base).unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("kleene-test-")
+                .tempdir_in(base)
+                .unwrap(),
         }
     }
 
@@ -43,7 +48,9 @@ impl Root {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_klee"));
-        c.env("KLEENE_ROOT", self.path()).env_remove("KLEENE_FAILPOINT").args(args);
+        c.env("KLEENE_ROOT", self.path())
+            .env_remove("KLEENE_FAILPOINT")
+            .args(args);
         c
     }
 
@@ -81,9 +88,20 @@ impl Root {
     /// A busybox root filesystem in `<root>/../<name>` and an image made
     /// from it with `image create dir`, tagged `tag`.
     pub fn busybox_image(&self, tag: &str) -> String {
-        let rootfs = self.path().join(format!("rootfs-{}", tag.replace(':', "-")));
+        let rootfs = self
+            .path()
+            .join(format!("rootfs-{}", tag.replace(':', "-")));
         make_busybox_rootfs(&rootfs);
-        let id = self.ok(&["image", "create", "--no-dns", "--no-localtime", "-t", tag, "dir", rootfs.to_str().unwrap()]);
+        let id = self.ok(&[
+            "image",
+            "create",
+            "--no-dns",
+            "--no-localtime",
+            "-t",
+            tag,
+            "dir",
+            rootfs.to_str().unwrap(),
+        ]);
         id.trim().to_string()
     }
 
@@ -94,7 +112,12 @@ impl Root {
     /// Container IDs in the store.
     pub fn container_ids(&self) -> Vec<String> {
         let v = self.json(&["container", "ls", "-a", "--format", "json"]);
-        let mut ids: Vec<String> = v.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+        let mut ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
         ids.sort();
         ids
     }
@@ -102,7 +125,10 @@ impl Root {
     /// Entries of a directory under the root, sorted.
     pub fn entries(&self, sub: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path().join(sub))
-            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -140,11 +166,27 @@ impl Root {
 pub fn make_busybox_rootfs(dest: &Path) {
     use std::os::unix::fs::symlink;
     let _ = std::fs::remove_dir_all(dest);
-    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/user", "data"] {
+    for d in [
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/user",
+        "data",
+    ] {
         std::fs::create_dir_all(dest.join(d)).unwrap();
     }
     std::fs::copy("/bin/busybox", dest.join("bin/busybox")).unwrap();
-    let list = Command::new("/bin/busybox").arg("--list-full").output().unwrap();
+    let list = Command::new("/bin/busybox")
+        .arg("--list-full")
+        .output()
+        .unwrap();
     for path in String::from_utf8_lossy(&list.stdout).lines() {
         if path == "bin/busybox" || path.is_empty() {
             continue;
@@ -158,9 +200,16 @@ pub fn make_busybox_rootfs(dest: &Path) {
         "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     )
     .unwrap();
-    std::fs::write(dest.join("etc/group"), "root:x:0:\nuser:x:1000:\nstaff:x:50:user\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        dest.join("etc/group"),
+        "root:x:0:\nuser:x:1000:\nstaff:x:50:user\nnogroup:x:65534:\n",
+    )
+    .unwrap();
     std::fs::write(dest.join("data/seed"), "seeded\n").unwrap();
-    Command::new("chown").args(["1000:1000", dest.join("home/user").to_str().unwrap()]).status().unwrap();
+    Command::new("chown")
+        .args(["1000:1000", dest.join("home/user").to_str().unwrap()])
+        .status()
+        .unwrap();
 }
 
 pub fn stdout(o: &Output) -> String {

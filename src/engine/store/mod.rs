@@ -54,7 +54,10 @@ impl Store {
         // checkpoint, and checkpoints happen as it grows; the WAL is kept
         // small because the next opener replays it to rebuild its index.
         self.conn
-            .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
             .map_err(|e| store_err(&path, e))?;
         // SAFETY: a valid connection handle and a pointer to an int, as the
         // SQLITE_FCNTL_PERSIST_WAL file control expects.
@@ -198,7 +201,11 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.user_version().unwrap(), schema::CURRENT_VERSION);
         let state: String = s
-            .read(|c| c.query_row("SELECT state FROM containers WHERE name='web'", [], |r| r.get(0)))
+            .read(|c| {
+                c.query_row("SELECT state FROM containers WHERE name='web'", [], |r| {
+                    r.get(0)
+                })
+            })
             .unwrap();
         assert_eq!(state, "created");
     }

@@ -24,7 +24,13 @@ impl Platform for FreeBsd {
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
         root.join("image").join(id)
     }
-    fn create_container_fs(&self, _root: &Path, _id: &str, _layers: &[String], _ephemeral: bool) -> Result<PathBuf> {
+    fn create_container_fs(
+        &self,
+        _root: &Path,
+        _id: &str,
+        _layers: &[String],
+        _ephemeral: bool,
+    ) -> Result<PathBuf> {
         Err(Error::Unsupported("creating containers"))
     }
     fn destroy_container_fs(&self, _root: &Path, _id: &str) -> Result<()> {

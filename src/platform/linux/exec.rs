@@ -49,7 +49,11 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
     // SAFETY: back to our own namespace for any later children of ours.
     unsafe { libc::setns(own_pidns.as_raw_fd(), libc::CLONE_NEWPID) };
     if pid < 0 {
-        return Err(Error::io("cannot fork for exec in", target.to_string(), std::io::Error::last_os_error()));
+        return Err(Error::io(
+            "cannot fork for exec in",
+            target.to_string(),
+            std::io::Error::last_os_error(),
+        ));
     }
     if pid == 0 {
         sys::close(err_r);
@@ -57,8 +61,20 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
             sys::close(a);
             b
         });
-        let fds = [ipc.as_raw_fd(), uts.as_raw_fd(), net.as_raw_fd(), mnt.as_raw_fd()];
-        let msg = match child(&fds, root.as_raw_fd(), spec, stdio, sock, hostname.as_deref()) {
+        let fds = [
+            ipc.as_raw_fd(),
+            uts.as_raw_fd(),
+            net.as_raw_fd(),
+            mnt.as_raw_fd(),
+        ];
+        let msg = match child(
+            &fds,
+            root.as_raw_fd(),
+            spec,
+            stdio,
+            sock,
+            hostname.as_deref(),
+        ) {
             Err(m) => m,
             Ok(never) => match never {},
         };
@@ -100,18 +116,23 @@ fn child(
 ) -> CResult<std::convert::Infallible> {
     for &fd in ns {
         // SAFETY: joining namespaces by fd in a single-threaded child.
-        check(unsafe { libc::setns(fd, 0) }, || "join container namespace".into())?;
+        check(unsafe { libc::setns(fd, 0) }, || {
+            "join container namespace".into()
+        })?;
     }
     // SAFETY: enter the container's root (covers fly containers, which chroot).
     unsafe {
         check(libc::fchdir(root), || "enter container root".into())?;
-        check(libc::chroot(c".".as_ptr()), || "chroot into container".into())?;
+        check(libc::chroot(c".".as_ptr()), || {
+            "chroot into container".into()
+        })?;
         check(libc::chdir(c"/".as_ptr()), || "chdir /".into())?;
     }
     process::setup_stdio(stdio, pty_sock)?;
     let mut name = [0u8; 65];
     // SAFETY: buffer of the documented maximum size.
     unsafe { libc::gethostname(name.as_mut_ptr() as *mut libc::c_char, 64) };
-    let uts = String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(64)]).into_owned();
+    let uts = String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(64)])
+        .into_owned();
     process::exec_process(spec, hostname.unwrap_or(&uts))
 }

@@ -77,7 +77,13 @@ impl Platform for Linux {
         root.join("layers").join(id)
     }
 
-    fn create_container_fs(&self, root: &Path, id: &str, _layers: &[String], ephemeral: bool) -> Result<PathBuf> {
+    fn create_container_fs(
+        &self,
+        root: &Path,
+        id: &str,
+        _layers: &[String],
+        ephemeral: bool,
+    ) -> Result<PathBuf> {
         let dir = self.container_dir(root, id);
         let made = (|| {
             mkdir(&dir, 0o700)?;

@@ -30,7 +30,9 @@ pub fn setup_stdio(stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<()> {
             // SAFETY: ioctls on the master we just opened.
             unsafe {
                 let unlock: libc::c_int = 0;
-                check(libc::ioctl(master, libc::TIOCSPTLCK, &unlock), || "unlock pty".into())?;
+                check(libc::ioctl(master, libc::TIOCSPTLCK, &unlock), || {
+                    "unlock pty".into()
+                })?;
             }
             // SAFETY: TIOCGPTPEER returns a new fd for the slave.
             let slave = check(
@@ -45,7 +47,9 @@ pub fn setup_stdio(stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<()> {
             // SAFETY: a new session whose controlling terminal is the slave.
             unsafe {
                 check(libc::setsid(), || "setsid".into())?;
-                check(libc::ioctl(slave, libc::TIOCSCTTY, 0), || "set controlling tty".into())?;
+                check(libc::ioctl(slave, libc::TIOCSCTTY, 0), || {
+                    "set controlling tty".into()
+                })?;
             }
             for fd in 0..3 {
                 sys::dup2(slave, fd)?;
@@ -68,7 +72,11 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str) -> CResult<Infallible> {
     if spec.cmd.is_empty() {
         return Err("no command given and the image has no default command".into());
     }
-    let user = user::resolve(&spec.user, &read_etc("/etc/passwd"), &read_etc("/etc/group"))?;
+    let user = user::resolve(
+        &spec.user,
+        &read_etc("/etc/passwd"),
+        &read_etc("/etc/group"),
+    )?;
     let term = if spec.tty {
         Some(std::env::var("TERM").unwrap_or_else(|_| "xterm".into()))
     } else {
@@ -96,7 +104,9 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str) -> CResult<Infallible> {
     // SAFETY: identity changes in a single-threaded child, groups first.
     unsafe {
         let groups: Vec<libc::gid_t> = user.groups.clone();
-        check(libc::setgroups(groups.len(), groups.as_ptr()), || "setgroups".into())?;
+        check(libc::setgroups(groups.len(), groups.as_ptr()), || {
+            "setgroups".into()
+        })?;
         check(libc::setgid(user.gid), || format!("setgid {}", user.gid))?;
         check(libc::setuid(user.uid), || format!("setuid {}", user.uid))?;
     }
@@ -116,7 +126,10 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str) -> CResult<Infallible> {
     reset_signals();
     // SAFETY: NULL-terminated argv/envp of valid C strings.
     unsafe { libc::execve(prog.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
-    Err(format!("exec '{program}': {}", std::io::Error::last_os_error()))
+    Err(format!(
+        "exec '{program}': {}",
+        std::io::Error::last_os_error()
+    ))
 }
 
 /// Signal dispositions and mask back to defaults for the new program.

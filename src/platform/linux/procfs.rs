@@ -18,7 +18,9 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// Alive and not a zombie, and the same process (same start time).
 pub fn alive(pid: i32, start_time: u64) -> bool {
     match stat(pid) {
-        Some((state, t)) => !matches!(state, 'Z' | 'X' | 'x') && (start_time == 0 || t == start_time),
+        Some((state, t)) => {
+            !matches!(state, 'Z' | 'X' | 'x') && (start_time == 0 || t == start_time)
+        }
         None => false,
     }
 }

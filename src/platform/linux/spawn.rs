@@ -13,8 +13,11 @@ use super::{process, procfs};
 use crate::platform::fsutil;
 use crate::platform::{failpoint, Error, MountSpec, Result, RunSpec, Started, Stdio};
 
-const CONTAINER_NS: libc::c_int =
-    libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
+const CONTAINER_NS: libc::c_int = libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWNET;
 
 pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     let (err_r, err_w) = sys::pipe().map_err(|e| Error::io("cannot create pipe", "", e))?;
@@ -23,7 +26,11 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     } else {
         None
     };
-    let flags = if spec.fly { libc::CLONE_NEWNS } else { CONTAINER_NS };
+    let flags = if spec.fly {
+        libc::CLONE_NEWNS
+    } else {
+        CONTAINER_NS
+    };
     // SAFETY: clone without a new stack behaves like fork; the caller is
     // single-threaded, and the child only execs or exits.
     let pid = unsafe {
@@ -44,7 +51,11 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
             sys::close(a);
             sys::close(b);
         }
-        return Err(Error::io("cannot clone container process for", &spec.container_dir, e));
+        return Err(Error::io(
+            "cannot clone container process for",
+            &spec.container_dir,
+            e,
+        ));
     }
     if pid == 0 {
         sys::close(err_r);
@@ -85,15 +96,28 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
 }
 
 /// Everything between clone and exec. Only returns on error.
-fn child(spec: &RunSpec, stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<std::convert::Infallible> {
+fn child(
+    spec: &RunSpec,
+    stdio: &Stdio,
+    pty_sock: Option<RawFd>,
+) -> CResult<std::convert::Infallible> {
     let fp = |name: &str| failpoint::check(name).map_err(|e| e.to_string());
     if !matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, None)?;
     }
     // Nothing we mount may propagate back to the host.
-    mount("", "/", "", (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong, "")?;
+    mount(
+        "",
+        "/",
+        "",
+        (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong,
+        "",
+    )?;
 
-    let dir = spec.container_dir.to_str().ok_or("container path is not UTF-8")?;
+    let dir = spec
+        .container_dir
+        .to_str()
+        .ok_or("container path is not UTF-8")?;
     let rootfs = format!("{dir}/rootfs");
     fp("container.start.overlay")?;
     if spec.ephemeral {
@@ -117,7 +141,13 @@ fn child(spec: &RunSpec, stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<std:
         for d in ["dev", "proc", "sys"] {
             let target = format!("{rootfs}/{d}");
             mkdir_p(&target, 0o755)?;
-            mount(&format!("/{d}"), &target, "", (libc::MS_BIND | libc::MS_REC) as libc::c_ulong, "")?;
+            mount(
+                &format!("/{d}"),
+                &target,
+                "",
+                (libc::MS_BIND | libc::MS_REC) as libc::c_ulong,
+                "",
+            )?;
         }
         fp("container.start.pivot")?;
         let r = cstr(&rootfs)?;
@@ -134,9 +164,10 @@ fn child(spec: &RunSpec, stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<std:
         mount_proc_dev_sys()?;
         let h = cstr(&spec.hostname)?;
         // SAFETY: valid buffer and length.
-        check(unsafe { libc::sethostname(h.as_ptr(), spec.hostname.len()) }, || {
-            format!("sethostname '{}'", spec.hostname)
-        })?;
+        check(
+            unsafe { libc::sethostname(h.as_ptr(), spec.hostname.len()) },
+            || format!("sethostname '{}'", spec.hostname),
+        )?;
     }
 
     fp("container.start.mounts")?;
@@ -180,7 +211,9 @@ fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
         let p = parent.unwrap().to_str().ok_or("layer path is not UTF-8")?;
         let c = cstr(p)?;
         // SAFETY: valid path.
-        check(unsafe { libc::chdir(c.as_ptr()) }, || format!("chdir '{p}'"))?;
+        check(unsafe { libc::chdir(c.as_ptr()) }, || {
+            format!("chdir '{p}'")
+        })?;
     }
     let opts = format!(
         "lowerdir={},upperdir={dir}/upper,workdir={dir}/work",
@@ -200,7 +233,10 @@ fn pivot(rootfs: &str) -> CResult<()> {
     unsafe {
         check(libc::chdir(r.as_ptr()), || format!("chdir '{rootfs}'"))?;
         if libc::mkdir(old.as_ptr(), 0o700) < 0 && *libc::__errno_location() != libc::EEXIST {
-            return Err(format!("mkdir '{rootfs}{OLD_ROOT}': {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "mkdir '{rootfs}{OLD_ROOT}': {}",
+                std::io::Error::last_os_error()
+            ));
         }
         check(
             libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), old.as_ptr()) as libc::c_int,
@@ -216,7 +252,9 @@ fn drop_old_root() -> CResult<()> {
     let old = cstr(OLD_ROOT)?;
     // SAFETY: valid path.
     unsafe {
-        check(libc::umount2(old.as_ptr(), libc::MNT_DETACH), || "detach old root".into())?;
+        check(libc::umount2(old.as_ptr(), libc::MNT_DETACH), || {
+            "detach old root".into()
+        })?;
         libc::rmdir(old.as_ptr());
     }
     Ok(())
@@ -227,10 +265,22 @@ fn mount_proc_dev_sys() -> CResult<()> {
     mkdir_p("/proc", 0o555)?;
     mount("proc", "/proc", "proc", nsd, "")?;
     mkdir_p("/sys", 0o555)?;
-    mount("sysfs", "/sys", "sysfs", nsd | libc::MS_RDONLY as libc::c_ulong, "")?;
+    mount(
+        "sysfs",
+        "/sys",
+        "sysfs",
+        nsd | libc::MS_RDONLY as libc::c_ulong,
+        "",
+    )?;
 
     mkdir_p("/dev", 0o755)?;
-    mount("tmpfs", "/dev", "tmpfs", (libc::MS_NOSUID | libc::MS_STRICTATIME) as libc::c_ulong, "mode=755,size=65536k")?;
+    mount(
+        "tmpfs",
+        "/dev",
+        "tmpfs",
+        (libc::MS_NOSUID | libc::MS_STRICTATIME) as libc::c_ulong,
+        "mode=755,size=65536k",
+    )?;
     for (name, major, minor, mode) in [
         ("null", 1, 3, 0o666),
         ("zero", 1, 5, 0o666),
@@ -244,7 +294,11 @@ fn mount_proc_dev_sys() -> CResult<()> {
         // SAFETY: valid path; with umask 0 the mode is exact.
         unsafe {
             let old = libc::umask(0);
-            let r = libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, libc::makedev(major, minor));
+            let r = libc::mknod(
+                c.as_ptr(),
+                libc::S_IFCHR | mode,
+                libc::makedev(major, minor),
+            );
             libc::umask(old);
             check(r, || format!("mknod '{path}'"))?;
         }
@@ -282,7 +336,9 @@ fn bind_mount(m: &MountSpec, src: &OwnedFd) -> CResult<()> {
     use std::os::fd::AsRawFd;
     let src_path = format!("/proc/self/fd/{}", src.as_raw_fd());
     let dest = &m.destination;
-    let src_is_dir = std::fs::metadata(&src_path).map(|md| md.is_dir()).unwrap_or(true);
+    let src_is_dir = std::fs::metadata(&src_path)
+        .map(|md| md.is_dir())
+        .unwrap_or(true);
     // The destination is resolved inside the container's root: symlinks in
     // the image cannot point it at the host any more.
     if src_is_dir {
@@ -295,12 +351,28 @@ fn bind_mount(m: &MountSpec, src: &OwnedFd) -> CResult<()> {
             std::fs::write(dest, b"").map_err(|e| format!("create mount point '{dest}': {e}"))?;
         }
     }
-    if m.populate && src_is_dir && fsutil::dir_is_empty(Path::new(&src_path)) && !fsutil::dir_is_empty(Path::new(dest)) {
-        fsutil::copy_tree(Path::new(dest), Path::new(&src_path), fsutil::Mode::Copy, &|_| false, &mut ())
-            .map_err(|e| format!("pre-populate volume at '{dest}': {e}"))?;
+    if m.populate
+        && src_is_dir
+        && fsutil::dir_is_empty(Path::new(&src_path))
+        && !fsutil::dir_is_empty(Path::new(dest))
+    {
+        fsutil::copy_tree(
+            Path::new(dest),
+            Path::new(&src_path),
+            fsutil::Mode::Copy,
+            &|_| false,
+            &mut (),
+        )
+        .map_err(|e| format!("pre-populate volume at '{dest}': {e}"))?;
     }
-    mount(&src_path, dest, "", (libc::MS_BIND | libc::MS_REC) as libc::c_ulong, "")
-        .map_err(|e| e.replace(&src_path, &m.source.display().to_string()))?;
+    mount(
+        &src_path,
+        dest,
+        "",
+        (libc::MS_BIND | libc::MS_REC) as libc::c_ulong,
+        "",
+    )
+    .map_err(|e| e.replace(&src_path, &m.source.display().to_string()))?;
     if m.read_only {
         mount(
             "",

@@ -23,16 +23,30 @@ pub fn check(r: libc::c_int, what: impl FnOnce() -> String) -> CResult<libc::c_i
     }
 }
 
-pub fn mount(src: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) -> CResult<()> {
+pub fn mount(
+    src: &str,
+    target: &str,
+    fstype: &str,
+    flags: libc::c_ulong,
+    data: &str,
+) -> CResult<()> {
     let (s, t, f, d) = (cstr(src)?, cstr(target)?, cstr(fstype)?, cstr(data)?);
     // SAFETY: all pointers are valid NUL-terminated strings for the call.
     let r = unsafe {
         libc::mount(
             s.as_ptr(),
             t.as_ptr(),
-            if fstype.is_empty() { std::ptr::null() } else { f.as_ptr() },
+            if fstype.is_empty() {
+                std::ptr::null()
+            } else {
+                f.as_ptr()
+            },
             flags,
-            if data.is_empty() { std::ptr::null() } else { d.as_ptr() as *const libc::c_void },
+            if data.is_empty() {
+                std::ptr::null()
+            } else {
+                d.as_ptr() as *const libc::c_void
+            },
         )
     };
     check(r, || {
@@ -75,15 +89,19 @@ pub fn mkdir_p(path: &str, mode: libc::mode_t) -> CResult<()> {
 
 pub fn dup2(from: RawFd, to: RawFd) -> CResult<()> {
     // SAFETY: plain fd syscall.
-    check(unsafe { libc::dup2(from, to) }, || format!("dup2 {from} -> {to}")).map(drop)
+    check(unsafe { libc::dup2(from, to) }, || {
+        format!("dup2 {from} -> {to}")
+    })
+    .map(drop)
 }
 
 pub fn open(path: &str, flags: libc::c_int) -> CResult<RawFd> {
     let c = cstr(path)?;
     // SAFETY: valid path.
-    check(unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) }, || {
-        format!("open '{path}'")
-    })
+    check(
+        unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) },
+        || format!("open '{path}'"),
+    )
 }
 
 /// Write all of `buf`, retrying on EINTR; errors are ignored (best effort,
@@ -165,7 +183,15 @@ pub fn recv_fd(sock: RawFd) -> std::io::Result<Option<RawFd>> {
 pub fn socketpair() -> std::io::Result<(RawFd, RawFd)> {
     let mut fds = [0; 2];
     // SAFETY: fds has room for two descriptors.
-    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } < 0 {
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } < 0
+    {
         return Err(errno());
     }
     Ok((fds[0], fds[1]))

@@ -68,10 +68,11 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<User, String> {
     };
     let pw = parse_passwd(passwd);
     let groups = parse_group(group);
-    let entry = pw
-        .iter()
-        .find(|e| e.name == u)
-        .or_else(|| u.parse::<u32>().ok().and_then(|n| pw.iter().find(|e| e.uid == n)));
+    let entry = pw.iter().find(|e| e.name == u).or_else(|| {
+        u.parse::<u32>()
+            .ok()
+            .and_then(|n| pw.iter().find(|e| e.uid == n))
+    });
     let mut user = match (entry, u.parse::<u32>()) {
         (Some(e), _) => User {
             name: e.name.clone(),
@@ -90,11 +91,7 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<User, String> {
             shell: "/bin/sh".to_string(),
             groups: vec![],
         },
-        (None, Err(_)) => {
-            return Err(format!(
-                "no such user '{u}' in the container's /etc/passwd"
-            ))
-        }
+        (None, Err(_)) => return Err(format!("no such user '{u}' in the container's /etc/passwd")),
     };
     if let Some(g) = g {
         user.gid = match groups.iter().find(|(n, _, _)| n == g) {
@@ -109,7 +106,7 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<User, String> {
             .chain(
                 groups
                     .iter()
-                    .filter(|(_, gid, members)| *gid != user.gid && members.iter().any(|m| *m == user.name))
+                    .filter(|(_, gid, members)| *gid != user.gid && members.contains(&user.name))
                     .map(|(_, gid, _)| *gid),
             )
             .collect();
@@ -147,7 +144,8 @@ pub fn login_env(user: &User, hostname: &str, term: Option<&str>, env: &[String]
 mod tests {
     use super::*;
 
-    const PW: &str = "root:x:0:0:root:/root:/bin/bash\nwww:x:80:80:web:/var/www:/usr/sbin/nologin\n";
+    const PW: &str =
+        "root:x:0:0:root:/root:/bin/bash\nwww:x:80:80:web:/var/www:/usr/sbin/nologin\n";
     const GR: &str = "root:x:0:\nwww:x:80:\nstaff:x:50:www,bob\n";
 
     #[test]
@@ -165,13 +163,20 @@ mod tests {
             resolve("bob", PW, GR).unwrap_err(),
             "no such user 'bob' in the container's /etc/passwd"
         );
-        assert!(resolve("www:nogroup", PW, GR).unwrap_err().contains("'nogroup'"));
+        assert!(resolve("www:nogroup", PW, GR)
+            .unwrap_err()
+            .contains("'nogroup'"));
     }
 
     #[test]
     fn env_layers_later_wins() {
         let u = resolve("www", PW, GR).unwrap();
-        let env = login_env(&u, "abc", None, &["A=1".into(), "PATH=/x".into(), "A=2".into()]);
+        let env = login_env(
+            &u,
+            "abc",
+            None,
+            &["A=1".into(), "PATH=/x".into(), "A=2".into()],
+        );
         assert_eq!(env[0], "PATH=/x");
         assert!(env.contains(&"HOME=/var/www".to_string()));
         assert!(env.contains(&"A=2".to_string()));
