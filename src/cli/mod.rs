@@ -55,6 +55,8 @@ enum Command {
     Restart(container::StopArgs),
     /// Run a command in a running container (shortcut for `container exec`)
     Exec(container::ExecArgs),
+    /// Print a detached container's output (shortcut for `container logs`)
+    Logs(container::InspectArgs),
     /// List containers (shortcut for `container ls`; Docker's `ps` works too)
     #[command(visible_alias = "ps")]
     Lsc(container::LsArgs),
@@ -102,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => container::run(&mut engine, container::ContainerCmd::Stop(a)),
         Command::Restart(a) => container::run(&mut engine, container::ContainerCmd::Restart(a)),
         Command::Exec(a) => container::run(&mut engine, container::ContainerCmd::Exec(a)),
+        Command::Logs(a) => container::run(&mut engine, container::ContainerCmd::Logs(a)),
         Command::Lsc(a) => container::run(&mut engine, container::ContainerCmd::Ls(a)),
         Command::Rmc(a) => container::run(&mut engine, container::ContainerCmd::Rm(a)),
         Command::Isc(a) => container::run(&mut engine, container::ContainerCmd::Inspect(a)),
