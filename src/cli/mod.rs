@@ -89,6 +89,7 @@ pub enum Outcome {
 pub type CmdResult = Result<Outcome, Error>;
 
 pub fn main() -> ExitCode {
+    crate::platform::term::default_sigpipe();
     let cli = Cli::parse();
     let mut engine = match Engine::open(&cli.root) {
         Ok(e) => e,

@@ -35,6 +35,13 @@ fn set_handler(sig: libc::c_int, h: extern "C" fn(libc::c_int)) {
     }
 }
 
+/// Die quietly on a closed pipe (`klee lsc | head`), as Unix tools do, instead
+/// of failing a write; Rust ignores SIGPIPE by default.
+pub fn default_sigpipe() {
+    // SAFETY: restoring a default disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Forward the usual terminating signals we receive to `pid` (like Docker's
 /// sig-proxy), so Ctrl-C or `kill` of the client reaches the container.
 pub fn forward_signals_to(pid: i32) {

@@ -189,8 +189,12 @@ fn child(
 fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
     // Layers usually share one parent directory: name them relative to it, so
     // the mount options (one page at most) fit hundreds of layers.
-    let parent = spec.layers.first().and_then(|l| l.parent());
-    let relative = parent.is_some() && spec.layers.iter().all(|l| l.parent() == parent);
+    let parent = spec
+        .layers
+        .first()
+        .and_then(|l| l.parent())
+        .filter(|p| spec.layers.iter().all(|l| l.parent() == Some(*p)));
+    let relative = parent.is_some();
     let mut lower = Vec::with_capacity(spec.layers.len());
     for l in spec.layers.iter().rev() {
         let s = if relative {
@@ -207,8 +211,8 @@ fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
     if lower.is_empty() {
         return Err("image has no layers".into());
     }
-    if relative {
-        let p = parent.unwrap().to_str().ok_or("layer path is not UTF-8")?;
+    if let Some(parent) = parent {
+        let p = parent.to_str().ok_or("layer path is not UTF-8")?;
         let c = cstr(p)?;
         // SAFETY: valid path.
         check(unsafe { libc::chdir(c.as_ptr()) }, || {
