@@ -335,3 +335,48 @@ fn the_host_method_makes_a_usable_image_offline() {
         .unwrap_or_default()
         .contains("changed"));
 }
+
+#[test]
+fn mount_destinations_stay_inside_the_container() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    // An image whose symlinks point at host paths (absolute and via ..).
+    let rootfs = r.path().join("evil-rootfs");
+    make_busybox_rootfs(&rootfs);
+    let target = r.path().join("host-target");
+    std::os::unix::fs::symlink(&target, rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("../../../../../..{}", target.display()),
+        rootfs.join("rel"),
+    )
+    .unwrap();
+    r.ok(&[
+        "image",
+        "create",
+        "--no-dns",
+        "--no-localtime",
+        "-t",
+        "evil",
+        "dir",
+        rootfs.to_str().unwrap(),
+    ]);
+    for dest in ["/abs/sub", "/rel/sub"] {
+        // Resolved inside the container, the link dangles: an error, or a
+        // directory made inside the container, but never the host's path.
+        let _ = r.run(&["run", "--rm", "-m", &format!("vol:{dest}"), "evil", "true"]);
+        let _ = r.run(&[
+            "run",
+            "--rm",
+            "-m",
+            &format!("{}:{dest}", r.path().display()),
+            "evil",
+            "true",
+        ]);
+        assert!(
+            !target.exists(),
+            "{dest}: a mount destination reached the host"
+        );
+    }
+}

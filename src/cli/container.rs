@@ -80,7 +80,19 @@ pub struct CreateArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Run in the background and print the container ID
+    #[command(flatten)]
+    attach: AttachArgs,
+    /// rkt's fly mode: chroot only, with the host's pid, network, uts and ipc namespaces
+    #[arg(long)]
+    fly: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+/// How a started process relates to this terminal.
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Run in the background (output goes to the container's log)
     #[arg(short, long)]
     detach: bool,
     /// Keep stdin open
@@ -89,11 +101,26 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal
     #[arg(short, long)]
     tty: bool,
-    /// rkt's fly mode: chroot only, with the host's pid, network, uts and ipc namespaces
-    #[arg(long)]
-    fly: bool,
-    #[command(flatten)]
-    create: CreateArgs,
+}
+
+impl AttachArgs {
+    fn mode(&self) -> Result<Attach, Error> {
+        if self.detach && (self.interactive || self.tty) {
+            return Err(Error::invalid(
+                "options",
+                "--detach with --interactive/--tty",
+                "a detached process has no terminal or stdin",
+            ));
+        }
+        Ok(if self.detach {
+            Attach::Detached
+        } else {
+            Attach::Attached {
+                tty: self.tty,
+                stdin: self.interactive,
+            }
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -130,15 +157,8 @@ pub struct PruneArgs {
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
-    /// Start in the background
-    #[arg(short, long)]
-    detach: bool,
-    /// Keep stdin open (implies attached)
-    #[arg(short, long)]
-    interactive: bool,
-    /// Allocate a pseudo-terminal
-    #[arg(short, long)]
-    tty: bool,
+    #[command(flatten)]
+    attach: AttachArgs,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -154,15 +174,8 @@ pub struct StopArgs {
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
-    /// Run in the background (output goes to the container's log)
-    #[arg(short, long)]
-    detach: bool,
-    /// Keep stdin open
-    #[arg(short, long)]
-    interactive: bool,
-    /// Allocate a pseudo-terminal
-    #[arg(short, long)]
-    tty: bool,
+    #[command(flatten)]
+    attach: AttachArgs,
     /// Environment variable VAR=value (repeatable)
     #[arg(short, long = "env", value_name = "VAR=value")]
     env: Vec<String>,
@@ -237,24 +250,6 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
     })
 }
 
-fn attach(detach: bool, interactive: bool, tty: bool) -> Result<Attach, Error> {
-    if detach && (interactive || tty) {
-        return Err(Error::invalid(
-            "options",
-            "--detach with --interactive/--tty",
-            "a detached process has no terminal or stdin",
-        ));
-    }
-    Ok(if detach {
-        Attach::Detached
-    } else {
-        Attach::Attached {
-            tty,
-            stdin: interactive,
-        }
-    })
-}
-
 fn code(o: Option<i32>) -> Outcome {
     match o {
         Some(c) => Outcome::Code(c),
@@ -269,7 +264,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
             println!("{}", c.id);
         }
         ContainerCmd::Run(a) => {
-            let mode = attach(a.detach, a.interactive, a.tty)?;
+            let mode = a.attach.mode()?;
             let (c, r) = e.container_run(&config(a.create, a.fly)?, mode)?;
             if mode == Attach::Detached {
                 println!("{}", c.id);
@@ -331,7 +326,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
             }
         }
         ContainerCmd::Start(a) => {
-            let mode = attach(a.detach, a.interactive, a.tty)?;
+            let mode = a.attach.mode()?;
             if mode != Attach::Detached && a.containers.len() > 1 {
                 return Err(Error::invalid(
                     "options",
@@ -362,7 +357,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
         }
         ContainerCmd::Exec(a) => {
             check_env(&a.env)?;
-            let mode = attach(a.detach, a.interactive, a.tty)?;
+            let mode = a.attach.mode()?;
             let cfg = ExecConfig {
                 cmd: a.command,
                 env: a.env,

@@ -3,8 +3,9 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::handshake::Handshake;
+use super::process;
 use super::sys::{self, check, CResult};
-use super::{process, procfs};
 use crate::platform::{Error, ExecSpec, Result, Started, Stdio};
 
 pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
@@ -28,12 +29,7 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
         .filter(|s| !s.is_empty());
     let own_pidns = open("/proc/self/ns/pid".into())?;
 
-    let (err_r, err_w) = sys::pipe().map_err(|e| Error::io("cannot create pipe", "", e))?;
-    let pty = if matches!(stdio, Stdio::Pty) {
-        Some(sys::socketpair().map_err(|e| Error::io("cannot create socket pair", "", e))?)
-    } else {
-        None
-    };
+    let hs = Handshake::new(stdio)?;
 
     // Children we fork from now on are born in the container's pid namespace.
     // SAFETY: setns on an fd we own.
@@ -49,25 +45,19 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
     // SAFETY: back to our own namespace for any later children of ours.
     unsafe { libc::setns(own_pidns.as_raw_fd(), libc::CLONE_NEWPID) };
     if pid < 0 {
-        return Err(Error::io(
-            "cannot fork for exec in",
-            target.to_string(),
-            std::io::Error::last_os_error(),
-        ));
+        let e = std::io::Error::last_os_error();
+        hs.abandon();
+        return Err(Error::io("cannot fork for exec in", target.to_string(), e));
     }
     if pid == 0 {
-        sys::close(err_r);
-        let sock = pty.map(|(a, b)| {
-            sys::close(a);
-            b
-        });
+        let sock = hs.child_side();
         let fds = [
             ipc.as_raw_fd(),
             uts.as_raw_fd(),
             net.as_raw_fd(),
             mnt.as_raw_fd(),
         ];
-        let msg = match child(
+        match child(
             &fds,
             root.as_raw_fd(),
             spec,
@@ -75,35 +65,11 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
             sock,
             hostname.as_deref(),
         ) {
-            Err(m) => m,
+            Err(m) => hs.fail(&m, 126),
             Ok(never) => match never {},
-        };
-        sys::write_all(err_w, msg.as_bytes());
-        // SAFETY: leave without running the parent's destructors.
-        unsafe { libc::_exit(126) };
-    }
-    sys::close(err_w);
-    let master = match pty {
-        Some((a, b)) => {
-            sys::close(b);
-            let fd = sys::recv_fd(a).ok().flatten();
-            sys::close(a);
-            // SAFETY: a fresh fd received from the child.
-            fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
         }
-        None => None,
-    };
-    let err = sys::read_to_end(err_r);
-    sys::close(err_r);
-    if !err.is_empty() {
-        let _ = super::wait(pid);
-        return Err(Error::Failed(String::from_utf8_lossy(&err).into_owned()));
     }
-    Ok(Started {
-        pid,
-        start_time: procfs::start_time(pid).unwrap_or(0),
-        pty_master: master,
-    })
+    hs.parent_side(pid)
 }
 
 fn child(

@@ -2,6 +2,7 @@
 //! isolation.
 
 mod exec;
+mod handshake;
 mod process;
 pub mod procfs;
 mod spawn;

@@ -6,10 +6,12 @@
 //! it: nothing can be left mounted on the host.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use super::handshake::Handshake;
 use std::path::Path;
 
+use super::process;
 use super::sys::{self, check, cstr, mkdir_p, mount, CResult};
-use super::{process, procfs};
 use crate::platform::fsutil;
 use crate::platform::{failpoint, Error, MountSpec, Result, RunSpec, Started, Stdio};
 
@@ -20,12 +22,7 @@ const CONTAINER_NS: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWNET;
 
 pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
-    let (err_r, err_w) = sys::pipe().map_err(|e| Error::io("cannot create pipe", "", e))?;
-    let pty = if matches!(stdio, Stdio::Pty) {
-        Some(sys::socketpair().map_err(|e| Error::io("cannot create socket pair", "", e))?)
-    } else {
-        None
-    };
+    let hs = Handshake::new(stdio)?;
     let flags = if spec.fly {
         libc::CLONE_NEWNS
     } else {
@@ -45,12 +42,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     } as i32;
     if pid < 0 {
         let e = std::io::Error::last_os_error();
-        sys::close(err_r);
-        sys::close(err_w);
-        if let Some((a, b)) = pty {
-            sys::close(a);
-            sys::close(b);
-        }
+        hs.abandon();
         return Err(Error::io(
             "cannot clone container process for",
             &spec.container_dir,
@@ -58,41 +50,13 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
         ));
     }
     if pid == 0 {
-        sys::close(err_r);
-        let sock = pty.map(|(a, b)| {
-            sys::close(a);
-            b
-        });
-        let msg = match child(spec, stdio, sock) {
-            Err(m) => m,
+        let sock = hs.child_side();
+        match child(spec, stdio, sock) {
+            Err(m) => hs.fail(&m, 125),
             Ok(never) => match never {},
-        };
-        sys::write_all(err_w, msg.as_bytes());
-        // SAFETY: leave the child without running the parent's destructors.
-        unsafe { libc::_exit(125) };
-    }
-    sys::close(err_w);
-    let master = match pty {
-        Some((a, b)) => {
-            sys::close(b);
-            let fd = sys::recv_fd(a).ok().flatten();
-            sys::close(a);
-            // SAFETY: a fresh fd received from the child, owned from here on.
-            fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
         }
-        None => None,
-    };
-    let err = sys::read_to_end(err_r);
-    sys::close(err_r);
-    if !err.is_empty() {
-        let _ = super::wait(pid);
-        return Err(Error::Failed(String::from_utf8_lossy(&err).into_owned()));
     }
-    Ok(Started {
-        pid,
-        start_time: procfs::start_time(pid).unwrap_or(0),
-        pty_master: master,
-    })
+    hs.parent_side(pid)
 }
 
 /// Everything between clone and exec. Only returns on error.
@@ -119,6 +83,7 @@ fn child(
         .to_str()
         .ok_or("container path is not UTF-8")?;
     let rootfs = format!("{dir}/rootfs");
+    let old_root = old_root_name();
     fp("container.start.overlay")?;
     if spec.ephemeral {
         mount("tmpfs", dir, "tmpfs", 0, "mode=0700")?;
@@ -159,7 +124,7 @@ fn child(
         }
     } else {
         fp("container.start.pivot")?;
-        pivot(&rootfs)?;
+        pivot(&rootfs, &old_root)?;
         fp("container.start.devices")?;
         mount_proc_dev_sys()?;
         let h = cstr(&spec.hostname)?;
@@ -176,7 +141,7 @@ fn child(
     }
     drop(sources);
     if !spec.fly {
-        drop_old_root()?;
+        drop_old_root(&old_root)?;
     }
 
     if matches!(stdio, Stdio::Pty) {
@@ -226,19 +191,37 @@ fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
     mount("overlay", rootfs, "overlay", 0, &opts)
 }
 
-/// Where the old root waits inside the new one until the mounts are done:
-/// mount sources must stay attached to our namespace to be bind-mounted.
-const OLD_ROOT: &str = "/.kleene-oldroot";
+/// Where the old root waits inside the new one until the mounts are done
+/// (mount sources must stay attached to our namespace to be bind-mounted).
+/// The name is random: a symlink in an image cannot aim a mount destination
+/// at the host through it.
+fn old_root_name() -> String {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom into a valid buffer; on failure the pid and time make
+    // the name unpredictable enough for an image prepared in advance.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, b.len(), 0) };
+    if n != b.len() as isize {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        b = (t ^ (std::process::id() as u64).rotate_left(40)).to_le_bytes();
+    }
+    format!(
+        "/.kleene-oldroot-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}
 
-fn pivot(rootfs: &str) -> CResult<()> {
+fn pivot(rootfs: &str, old_root: &str) -> CResult<()> {
     let r = cstr(rootfs)?;
-    let old = cstr(&format!("{rootfs}{OLD_ROOT}"))?;
+    let old = cstr(&format!("{rootfs}{old_root}"))?;
     // SAFETY: valid paths, in our own mount namespace.
     unsafe {
         check(libc::chdir(r.as_ptr()), || format!("chdir '{rootfs}'"))?;
         if libc::mkdir(old.as_ptr(), 0o700) < 0 && *libc::__errno_location() != libc::EEXIST {
             return Err(format!(
-                "mkdir '{rootfs}{OLD_ROOT}': {}",
+                "mkdir '{rootfs}{old_root}': {}",
                 std::io::Error::last_os_error()
             ));
         }
@@ -252,8 +235,8 @@ fn pivot(rootfs: &str) -> CResult<()> {
 }
 
 /// Detach the old root once nothing needs host paths any more.
-fn drop_old_root() -> CResult<()> {
-    let old = cstr(OLD_ROOT)?;
+fn drop_old_root(old_root: &str) -> CResult<()> {
+    let old = cstr(old_root)?;
     // SAFETY: valid path.
     unsafe {
         check(libc::umount2(old.as_ptr(), libc::MNT_DETACH), || {
