@@ -342,16 +342,18 @@ fn mount_destinations_stay_inside_the_container() {
         return;
     }
     let r = Root::new();
-    // An image whose symlinks point at host paths (absolute and via ..).
+    // An image whose symlinks point at host paths: absolute, through "..",
+    // and through where the host's root waits during setup (had that name
+    // been predictable).
     let rootfs = r.path().join("evil-rootfs");
     make_busybox_rootfs(&rootfs);
-    let target = r.path().join("host-target");
-    std::os::unix::fs::symlink(&target, rootfs.join("abs")).unwrap();
-    std::os::unix::fs::symlink(
-        format!("../../../../../..{}", target.display()),
-        rootfs.join("rel"),
-    )
-    .unwrap();
+    let secret = r.path().join("secret-dir");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::write(secret.join("secret"), "host data").unwrap();
+    let s = secret.display();
+    std::os::unix::fs::symlink(&secret, rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink(format!("../../../../../..{s}"), rootfs.join("rel")).unwrap();
+    std::os::unix::fs::symlink(format!("/.kleene-oldroot{s}"), rootfs.join("old")).unwrap();
     r.ok(&[
         "image",
         "create",
@@ -362,21 +364,34 @@ fn mount_destinations_stay_inside_the_container() {
         "dir",
         rootfs.to_str().unwrap(),
     ]);
-    for dest in ["/abs/sub", "/rel/sub"] {
-        // Resolved inside the container, the link dangles: an error, or a
-        // directory made inside the container, but never the host's path.
-        let _ = r.run(&["run", "--rm", "-m", &format!("vol:{dest}"), "evil", "true"]);
+    for (i, link) in ["abs", "rel", "old"].iter().enumerate() {
+        // Resolved inside the container the links dangle: an error, or a
+        // directory made inside the container, but never the host's files.
+        let vol = format!("vol{i}");
         let _ = r.run(&[
             "run",
             "--rm",
             "-m",
-            &format!("{}:{dest}", r.path().display()),
+            &format!("{vol}:/{link}"),
+            "evil",
+            "true",
+        ]);
+        let _ = r.run(&[
+            "run",
+            "--rm",
+            "-m",
+            &format!("{vol}:/{link}/sub"),
             "evil",
             "true",
         ]);
         assert!(
-            !target.exists(),
-            "{dest}: a mount destination reached the host"
+            !r.path().join("volumes").join(&vol).join("secret").exists(),
+            "/{link}: host data copied into a volume"
         );
+        assert!(
+            !secret.join("sub").exists(),
+            "/{link}/sub: a directory made on the host"
+        );
+        assert_eq!(std::fs::read_dir(&secret).unwrap().count(), 1);
     }
 }
