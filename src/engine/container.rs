@@ -11,6 +11,9 @@ use super::store::{is_unique_violation, store_err};
 use super::{names, time, Engine};
 use crate::platform::{failpoint, Platform};
 
+pub use super::mount::MountConfig;
+pub use super::status::Status;
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
@@ -34,57 +37,6 @@ impl std::str::FromStr for RestartPolicy {
     }
 }
 
-/// A mount as the user asked for it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MountConfig {
-    /// `volume` or `bind` (kleened's `nullfs`).
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub source: String,
-    pub destination: String,
-    #[serde(default)]
-    pub read_only: bool,
-}
-
-impl MountConfig {
-    /// Parse klee's `SOURCE:DEST[:ro|rw]`; a source starting with `/` is a
-    /// host path, anything else a volume name.
-    pub fn parse(s: &str) -> Result<MountConfig> {
-        let bad = |why: &str| Error::invalid("mount", s, why);
-        let parts: Vec<&str> = s.split(':').collect();
-        let (src, dst, ro) = match parts.as_slice() {
-            [src, dst] => (*src, *dst, false),
-            [src, dst, "ro"] => (*src, *dst, true),
-            [src, dst, "rw"] => (*src, *dst, false),
-            [_, _, mode] => return Err(bad(&format!("mode '{mode}' is not 'ro' or 'rw'"))),
-            _ => return Err(bad("expected SOURCE:DEST[:ro|rw]")),
-        };
-        if src.is_empty() || dst.is_empty() {
-            return Err(bad("expected SOURCE:DEST[:ro|rw]"));
-        }
-        if !dst.starts_with('/') {
-            return Err(bad("the destination must be an absolute path"));
-        }
-        if dst.split('/').any(|c| c == "..") {
-            return Err(bad("the destination cannot contain '..'"));
-        }
-        let kind = if src.starts_with('/') {
-            "bind"
-        } else {
-            "volume"
-        };
-        if kind == "volume" && !id::valid_name(src) {
-            return Err(bad("a volume name must match [a-zA-Z0-9][a-zA-Z0-9_.-]+"));
-        }
-        Ok(MountConfig {
-            kind: kind.into(),
-            source: src.into(),
-            destination: dst.into(),
-            read_only: ro,
-        })
-    }
-}
-
 /// What `create` takes.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerConfig {
@@ -102,53 +54,6 @@ pub struct ContainerConfig {
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
     pub fly: bool,
-}
-
-/// A container's lifecycle state, computed from the store and a liveness check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "lowercase")]
-pub enum Status {
-    Created,
-    Running {
-        pid: i32,
-        started: String,
-    },
-    Exited {
-        code: Option<i32>,
-        finished: Option<String>,
-    },
-}
-
-impl Status {
-    pub fn is_running(&self) -> bool {
-        matches!(self, Status::Running { .. })
-    }
-    pub fn can_start(&self) -> bool {
-        !self.is_running()
-    }
-    pub fn can_stop(&self) -> bool {
-        self.is_running()
-    }
-    pub fn can_exec(&self) -> bool {
-        self.is_running()
-    }
-    pub fn can_remove(&self) -> bool {
-        !self.is_running()
-    }
-    /// `running`, `created`, or `exited (N) 3 seconds ago`.
-    pub fn describe(&self) -> String {
-        match self {
-            Status::Created => "created".into(),
-            Status::Running { .. } => "running".into(),
-            Status::Exited { code, finished } => {
-                let code = code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
-                match finished {
-                    Some(f) => format!("exited ({code}) {}", time::human_since(f)),
-                    None => format!("exited ({code})"),
-                }
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -610,39 +515,6 @@ pub fn check_env(env: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mounts_parse() {
-        let m = MountConfig::parse("/host:/in:ro").unwrap();
-        assert_eq!((m.kind.as_str(), m.read_only), ("bind", true));
-        let v = MountConfig::parse("data:/var/data").unwrap();
-        assert_eq!((v.kind.as_str(), v.read_only), ("volume", false));
-        assert_eq!(
-            MountConfig::parse("a:b:c:d").unwrap_err().to_string(),
-            "invalid mount 'a:b:c:d': expected SOURCE:DEST[:ro|rw]"
-        );
-        assert_eq!(
-            MountConfig::parse("a:/b:rx").unwrap_err().to_string(),
-            "invalid mount 'a:/b:rx': mode 'rx' is not 'ro' or 'rw'"
-        );
-        assert!(MountConfig::parse("vol:relative").is_err());
-        assert!(MountConfig::parse("vol:/a/../b").is_err());
-    }
-
-    #[test]
-    fn status_predicates() {
-        let r = Status::Running {
-            pid: 1,
-            started: String::new(),
-        };
-        assert!(r.can_stop() && r.can_exec() && !r.can_start() && !r.can_remove());
-        let e = Status::Exited {
-            code: Some(3),
-            finished: None,
-        };
-        assert!(e.can_start() && e.can_remove() && !e.can_stop());
-        assert_eq!(e.describe(), "exited (3)");
-    }
 
     #[test]
     fn env_dedup_and_check() {
