@@ -2,5 +2,6 @@
 //! Linux namespaces. See DESIGN.md in the repository for the architecture.
 
 pub mod cli;
+pub mod dockerfile;
 pub mod engine;
 pub mod platform;
