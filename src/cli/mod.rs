@@ -3,6 +3,7 @@
 //! engine plus a renderer.
 
 mod container;
+mod dockerfile;
 mod image;
 mod render;
 mod volume;
@@ -41,6 +42,9 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// Parse Dockerfiles and expand their variables (no build)
+    #[command(subcommand)]
+    Dockerfile(dockerfile::DockerfileCmd),
 
     // Shortcuts, as klee has them.
     /// Create and start a container (shortcut for `container run`)
@@ -91,11 +95,20 @@ pub type CmdResult = Result<Outcome, Error>;
 pub fn main() -> ExitCode {
     crate::platform::term::default_sigpipe();
     let cli = Cli::parse();
+    // Front-end commands that need no engine (and no root).
+    if let Command::Dockerfile(c) = cli.command {
+        return match dockerfile::run(c) {
+            Ok(Outcome::Ok) => ExitCode::SUCCESS,
+            Ok(Outcome::Code(c)) => ExitCode::from(c.clamp(0, 255) as u8),
+            Err(e) => fail(&e),
+        };
+    }
     let mut engine = match Engine::open(&cli.root) {
         Ok(e) => e,
         Err(e) => return fail(&e),
     };
     let r = match cli.command {
+        Command::Dockerfile(_) => unreachable!("handled before the engine opens"),
         Command::Container(c) => container::run(&mut engine, c),
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
