@@ -2,6 +2,7 @@
 //! groups and the run/lsc/… shortcuts), each command a thin call into the
 //! engine plus a renderer.
 
+mod build;
 mod container;
 mod dockerfile;
 mod image;
@@ -45,6 +46,9 @@ enum Command {
     /// Parse Dockerfiles and expand their variables (no build)
     #[command(subcommand)]
     Dockerfile(dockerfile::DockerfileCmd),
+
+    /// Build an image from a Dockerfile (shortcut for `image build`)
+    Build(build::BuildArgs),
 
     // Shortcuts, as klee has them.
     /// Create and start a container (shortcut for `container run`)
@@ -110,6 +114,7 @@ pub fn main() -> ExitCode {
     let r = match cli.command {
         Command::Dockerfile(_) => unreachable!("handled before the engine opens"),
         Command::Container(c) => container::run(&mut engine, c),
+        Command::Build(a) => build::run(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
         Command::Run(a) => container::run(&mut engine, container::ContainerCmd::Run(a)),

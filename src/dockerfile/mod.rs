@@ -4,6 +4,7 @@
 
 pub mod expand;
 pub mod parse;
+pub mod plan;
 mod words;
 
 #[cfg(test)]

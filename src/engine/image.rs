@@ -50,9 +50,56 @@ pub struct Image {
     /// How the base image was made (`host`, `dir`, `tar`), or `build`.
     #[serde(default)]
     pub method: String,
+    /// The shell for shell-form RUN/CMD/ENTRYPOINT (SHELL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shell: Vec<String>,
+    /// EXPOSE'd ports (`80/tcp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed_ports: Vec<String>,
+    /// VOLUME paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stop_signal: String,
+    /// ONBUILD triggers (the wrapped instruction lines), run by builds FROM this image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub onbuild: Vec<String>,
+    /// HEALTHCHECK as written (kept, not acted upon).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub healthcheck: Vec<String>,
+    /// The build's instructions and the snapshot each made ("" if none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instructions: Vec<(String, String)>,
 }
 
 impl Image {
+    /// An image with nothing in it (scratch), not stored.
+    pub fn empty() -> Image {
+        Image {
+            id: String::new(),
+            name: String::new(),
+            tag: String::new(),
+            created: String::new(),
+            cmd: vec![],
+            entrypoint: vec![],
+            env: vec![],
+            user: String::new(),
+            workdir: String::new(),
+            layers: vec![],
+            parent: String::new(),
+            snapshots: vec![],
+            labels: Default::default(),
+            method: String::new(),
+            shell: vec![],
+            exposed_ports: vec![],
+            volumes: vec![],
+            stop_signal: String::new(),
+            onbuild: vec![],
+            healthcheck: vec![],
+            instructions: vec![],
+        }
+    }
+
     pub fn nametag(&self) -> String {
         if self.name.is_empty() {
             String::new()
@@ -231,6 +278,7 @@ impl Engine {
         // Only the layers no remaining image or container still uses.
         let in_use = self.layers_in_use()?;
         for layer in image.layers.iter().filter(|l| !in_use.contains(*l)) {
+            self.cache_forget_layer(layer)?;
             if let Err(e) = self.platform.destroy_layer(&self.root, layer) {
                 // Put the row back: the image stays whole rather than half-removed.
                 self.save_image(&image)?;
@@ -240,7 +288,7 @@ impl Engine {
         Ok(image)
     }
 
-    fn layers_in_use(&self) -> Result<std::collections::HashSet<String>> {
+    pub(crate) fn layers_in_use(&self) -> Result<std::collections::HashSet<String>> {
         let mut set = std::collections::HashSet::new();
         for i in self.images()? {
             set.extend(i.layers);
@@ -367,6 +415,7 @@ mod tests {
             }],
             labels: Default::default(),
             method: String::new(),
+            ..Image::empty()
         };
         assert_eq!(img.layers_at(Some("s1")).unwrap(), vec!["l1", "l2"]);
         assert_eq!(img.layers_at(None).unwrap().len(), 3);

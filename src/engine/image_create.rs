@@ -217,7 +217,9 @@ fn skeleton(dest: &Path) -> Result<()> {
     Ok(())
 }
 
-fn fill_tar(dest: &Path, file: &Path, progress: &mut dyn Progress) -> Result<()> {
+/// Extract a (possibly compressed) tar archive into `dest`; entries that
+/// would leave `dest` are refused.
+pub fn extract_tar(dest: &Path, file: &Path, progress: &mut dyn Progress) -> Result<()> {
     let f = fs::File::open(file).map_err(|e| Error::io("cannot open archive", file, e))?;
     let name = file.to_string_lossy().to_ascii_lowercase();
     let reader: Box<dyn Read> = if name.ends_with(".gz") || name.ends_with(".tgz") {
@@ -313,7 +315,7 @@ impl Engine {
                     fsutil::copy_tree(d, &dest, fsutil::Mode::Copy, &|_| false, &mut counter)?;
                     counter.p.files(counter.n);
                 }
-                Source::Tar(f) => fill_tar(&dest, f, progress)?,
+                Source::Tar(f) => extract_tar(&dest, f, progress)?,
             }
             if opts.dns {
                 copy_host_file(&dest, "etc/resolv.conf", progress)?;
@@ -345,8 +347,8 @@ impl Engine {
             layers: vec![id.clone()],
             parent: String::new(),
             snapshots: vec![],
-            labels: Default::default(),
             method: source.method().into(),
+            ..Image::empty()
         };
         if let Err(e) = self.save_image(&image) {
             let _ = self.platform.destroy_layer(&self.root, &id);

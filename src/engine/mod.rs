@@ -1,6 +1,7 @@
 //! The engine: objects, their rules, and the store. It never calls the OS
 //! directly; everything OS-specific goes through [`crate::platform::Platform`].
 
+pub mod build;
 pub mod container;
 pub mod error;
 pub mod exec;

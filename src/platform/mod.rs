@@ -97,6 +97,14 @@ pub trait Platform {
     fn destroy_layer(&self, root: &Path, id: &str) -> Result<()>;
     /// Where a committed layer's files are.
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf;
+    /// Turn a stopped container's changes into the layer `layer_id` (a build
+    /// step); returns false when there were no changes (no layer made).
+    fn commit_container(&self, root: &Path, id: &str, layer_id: &str) -> Result<bool>;
+    /// A read-only merged view of `layers` (bottom first) for this process
+    /// to read from; it lives until the process exits.
+    fn view(&self, root: &Path, layers: &[String]) -> Result<PathBuf>;
+    /// Unmount and remove every view this process made.
+    fn release_views(&self, root: &Path);
 
     /// Create a container's writable filesystem over `layers` (bottom first).
     /// An `ephemeral` container (removed when it exits) keeps its writable

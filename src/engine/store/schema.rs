@@ -37,6 +37,16 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE containers ADD COLUMN started   TEXT;
     ALTER TABLE containers ADD COLUMN finished  TEXT;
     "#,
+    // v2 -> v3: the build cache: a step's inputs (hashed) -> the layer it
+    // made ("" when it changed nothing). Entries whose layer is gone are
+    // misses and are dropped.
+    r#"
+    CREATE TABLE build_cache (
+        key     TEXT PRIMARY KEY,
+        layer   TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

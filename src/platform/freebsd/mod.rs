@@ -24,6 +24,13 @@ impl Platform for FreeBsd {
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
         root.join("image").join(id)
     }
+    fn commit_container(&self, _root: &Path, _id: &str, _layer_id: &str) -> Result<bool> {
+        Err(Error::Unsupported("committing build steps"))
+    }
+    fn view(&self, _root: &Path, _layers: &[String]) -> Result<PathBuf> {
+        Err(Error::Unsupported("reading image layers"))
+    }
+    fn release_views(&self, _root: &Path) {}
     fn create_container_fs(
         &self,
         _root: &Path,

@@ -8,6 +8,7 @@ pub mod procfs;
 mod spawn;
 mod sys;
 pub mod user;
+mod view;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,26 @@ impl Platform for Linux {
 
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
         root.join("layers").join(id)
+    }
+
+    fn commit_container(&self, root: &Path, id: &str, layer_id: &str) -> Result<bool> {
+        let upper = self.container_dir(root, id).join("upper");
+        if fsutil::dir_is_empty(&upper) {
+            return Ok(false);
+        }
+        let to = self.layer_path(root, layer_id);
+        // The upper directory is already in overlayfs's own format (whiteouts,
+        // opaque directories), so it serves as a lower layer as it is.
+        fs::rename(&upper, &to).map_err(|e| Error::io("cannot commit layer", &to, e))?;
+        Ok(true)
+    }
+
+    fn view(&self, root: &Path, layers: &[String]) -> Result<PathBuf> {
+        view::view(self, root, layers)
+    }
+
+    fn release_views(&self, root: &Path) {
+        view::release(root)
     }
 
     fn create_container_fs(

@@ -1,0 +1,136 @@
+//! `klee build`: a Dockerfile through the engine's build primitives.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Outcome;
+use crate::dockerfile::plan::{build, BuildRequest};
+use crate::dockerfile::render_diagnostic;
+use crate::engine::build::BuildLog;
+use crate::engine::{Engine, Error};
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and tag of the image: NAME[:TAG]
+    #[arg(short, long, default_value = "")]
+    tag: String,
+    /// The Dockerfile (default: PATH/Dockerfile)
+    #[arg(short, long)]
+    file: Option<PathBuf>,
+    /// A build argument KEY=VALUE (repeatable; only declared ARGs take it)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    build_arg: Vec<String>,
+    /// Print only the image ID
+    #[arg(short, long)]
+    quiet: bool,
+    /// Remove what a failed build made (the default)
+    #[arg(long, overrides_with = "no_rm")]
+    rm: bool,
+    /// Keep a failed build's image as NAME:failed, with its snapshots
+    #[arg(long = "no-rm")]
+    no_rm: bool,
+    /// Run every step, ignoring the build cache
+    #[arg(long)]
+    no_cache: bool,
+    /// Use this image instead of the first FROM's
+    #[arg(long)]
+    from: Option<String>,
+    /// The build context
+    path: PathBuf,
+}
+
+struct Log {
+    quiet: bool,
+}
+
+impl BuildLog for Log {
+    fn line(&mut self, text: &str) {
+        if !self.quiet {
+            println!("{text}");
+        }
+    }
+    fn quiet(&self) -> bool {
+        self.quiet
+    }
+}
+
+pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
+    let file = match &a.file {
+        Some(f) if f.exists() || f.is_absolute() => f.clone(),
+        Some(f) => a.path.join(f),
+        None => a.path.join("Dockerfile"),
+    };
+    let text =
+        std::fs::read(&file).map_err(|err| Error::io("cannot read Dockerfile", &file, err))?;
+    let text = String::from_utf8(text)
+        .map_err(|_| Error::invalid("Dockerfile", file.display().to_string(), "it is not UTF-8"))?;
+    let mut args = Vec::new();
+    for kv in &a.build_arg {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => args.push((k.to_string(), v.to_string())),
+            _ => {
+                return Err(Error::invalid(
+                    "build argument",
+                    kv.as_str(),
+                    "expected KEY=VALUE",
+                ))
+            }
+        }
+    }
+    if !a.tag.is_empty() {
+        crate::engine::image::parse_nametag(&a.tag)?;
+    }
+    let req = BuildRequest {
+        context: a.path.clone(),
+        dockerfile: text.clone(),
+        dockerfile_name: file.display().to_string(),
+        tag: a.tag.clone(),
+        build_args: args,
+        no_cache: a.no_cache,
+        keep_failed: a.no_rm,
+        from: a.from.clone(),
+    };
+    let mut log = Log { quiet: a.quiet };
+    match build(e, &req, &mut log) {
+        Ok(image) => {
+            if a.quiet {
+                println!("{}", image.id);
+            } else {
+                println!("Successfully built {}", image.id);
+                if !image.name.is_empty() {
+                    println!("Successfully tagged {}", image.nametag());
+                }
+            }
+            Ok(Outcome::Ok)
+        }
+        Err(err) => {
+            match &err.span {
+                Some(span) => eprint!(
+                    "{}",
+                    render_diagnostic(
+                        &req.dockerfile_name,
+                        &text,
+                        &err.message,
+                        span.clone(),
+                        "in this instruction"
+                    )
+                ),
+                None => eprintln!("error: {}", err.message),
+            }
+            if let Some((img, snap)) = &err.kept {
+                let last = if snap.is_empty() {
+                    "no snapshots were made".to_string()
+                } else {
+                    format!("last snapshot: {}@{snap}", img.id)
+                };
+                eprintln!(
+                    "the failed build is kept as image {} ({}); {last}",
+                    img.nametag(),
+                    img.id
+                );
+            }
+            Ok(Outcome::Code(1))
+        }
+    }
+}

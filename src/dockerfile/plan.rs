@@ -1,0 +1,645 @@
+//! Running a parsed Dockerfile on the engine's build primitives
+//! (`engine::build`): stages, ARG scoping, expansion in Rust, Docker's
+//! CMD/ENTRYPOINT rules, ONBUILD triggers, and cleanup of failed builds.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use super::expand::Lexer;
+use super::parse::{parse, Dockerfile, Instruction};
+use crate::engine::build::{BuildLog, CopyFrom, CopyOptions, Source, Stage};
+use crate::engine::container::dedup_env;
+use crate::engine::{Engine, Image};
+
+/// What `klee build` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    pub context: PathBuf,
+    /// The Dockerfile's text and the name to show in diagnostics.
+    pub dockerfile: String,
+    pub dockerfile_name: String,
+    pub tag: String,
+    pub build_args: Vec<(String, String)>,
+    pub no_cache: bool,
+    /// Keep a failed build's image as `<name>:failed` (`--no-rm`).
+    pub keep_failed: bool,
+    /// Replace the first stage's FROM image.
+    pub from: Option<String>,
+}
+
+/// A build failure, located in the Dockerfile when it comes from an
+/// instruction.
+#[derive(Debug)]
+pub struct BuildError {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+    /// The image kept with `--no-rm`, and its last snapshot.
+    pub kept: Option<(Image, String)>,
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn at(i: &Instruction, message: impl Into<String>) -> BuildError {
+    BuildError {
+        message: message.into(),
+        span: Some(i.span.clone()),
+        kept: None,
+    }
+}
+
+struct Run<'a> {
+    engine: &'a mut Engine,
+    req: &'a BuildRequest,
+    log: &'a mut dyn BuildLog,
+    context: Source,
+    lexer: Lexer,
+    /// Build args given on the command line, and which were used.
+    given: BTreeMap<String, String>,
+    used: Vec<String>,
+    /// ARGs declared before the first FROM (their values).
+    global: BTreeMap<String, String>,
+    stages: Vec<Stage>,
+    /// Layers made by stages that are finished.
+    made: Vec<String>,
+}
+
+/// Per-stage state the image does not keep.
+struct StageState {
+    stage: Stage,
+    /// ARG values in scope.
+    args: BTreeMap<String, String>,
+    arg_order: Vec<String>,
+    /// CMD was set in this Dockerfile (ENTRYPOINT then keeps it).
+    cmd_set: bool,
+    last_snapshot: String,
+}
+
+impl StageState {
+    /// Variables for expansion: ARGs, then ENV over them.
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.stage
+            .config
+            .env
+            .iter()
+            .rev()
+            .find_map(|kv| {
+                kv.strip_prefix(name)
+                    .and_then(|r| r.strip_prefix('='))
+                    .map(str::to_string)
+            })
+            .or_else(|| self.args.get(name).cloned())
+    }
+
+    fn arg_env(&self) -> Vec<String> {
+        self.arg_order
+            .iter()
+            .filter_map(|k| self.args.get(k).map(|v| format!("{k}={v}")))
+            .collect()
+    }
+}
+
+/// Build the Dockerfile in `req`; returns the final image.
+pub fn build(
+    engine: &mut Engine,
+    req: &BuildRequest,
+    log: &mut dyn BuildLog,
+) -> Result<Image, BuildError> {
+    let df = parse(&req.dockerfile).map_err(|e| BuildError {
+        message: e.message,
+        span: Some(e.span),
+        kept: None,
+    })?;
+    let context = Source::context(&req.context).map_err(|e| BuildError {
+        message: e.to_string(),
+        span: None,
+        kept: None,
+    })?;
+    let mut run = Run {
+        lexer: Lexer::new(df.escape),
+        given: req.build_args.iter().cloned().collect(),
+        used: vec![],
+        global: BTreeMap::new(),
+        stages: vec![],
+        made: vec![],
+        context,
+        engine,
+        req,
+        log,
+    };
+    let result = run.all(&df);
+    run.engine.platform().release_views(run.engine.root());
+    result
+}
+
+impl Run<'_> {
+    fn all(&mut self, df: &Dockerfile) -> Result<Image, BuildError> {
+        let steps: Vec<&Instruction> = df.instructions.iter().collect();
+        let total = steps.len();
+        let mut current: Option<StageState> = None;
+        let mut first_from = true;
+        let mut outcome = Ok(());
+        for (n, inst) in steps.iter().enumerate() {
+            self.log
+                .line(&format!("Step {}/{} : {}", n + 1, total, inst.original));
+            let r = if inst.name == "from" {
+                if let Some(done) = current.take() {
+                    self.stages.push(done.stage);
+                }
+                let reference = if first_from {
+                    self.req.from.clone()
+                } else {
+                    None
+                };
+                first_from = false;
+                self.from(inst, reference).map(|s| current = Some(s))
+            } else if inst.name == "arg" && current.is_none() {
+                self.global_arg(inst)
+            } else {
+                match current.as_mut() {
+                    Some(st) => self.step(st, inst),
+                    None => Err(at(
+                        inst,
+                        format!(
+                            "{} before the first FROM: a Dockerfile must start with FROM (or ARG)",
+                            inst.name.to_uppercase()
+                        ),
+                    )),
+                }
+            };
+            if let Err(e) = r {
+                outcome = Err(e);
+                break;
+            }
+        }
+        if let Err(mut e) = outcome {
+            let mut made: Vec<String> = std::mem::take(&mut self.made);
+            made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
+            if let Some(st) = &current {
+                made.extend(st.stage.made.clone());
+            }
+            if self.req.keep_failed {
+                if let Some(st) = current {
+                    let name = match self.req.tag.split_once(':') {
+                        Some((n, _)) => n.to_string(),
+                        None => self.req.tag.clone(),
+                    };
+                    let nametag =
+                        format!("{}:failed", if name.is_empty() { "image" } else { &name });
+                    if let Ok(img) = self.engine.build_commit(&st.stage, &nametag) {
+                        e.kept = Some((img, st.last_snapshot));
+                    }
+                }
+            } else {
+                let _ = self.engine.build_discard(&made);
+            }
+            return Err(e);
+        }
+        let Some(last) = current else {
+            return Err(BuildError {
+                message: "the Dockerfile has no FROM instruction".into(),
+                span: None,
+                kept: None,
+            });
+        };
+        let unused: Vec<&String> = self
+            .given
+            .keys()
+            .filter(|k| !self.used.contains(k))
+            .collect();
+        if !unused.is_empty() {
+            let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
+            self.log.line(&format!(
+                "[Warning] One or more build-args [{}] were not consumed",
+                names.join(" ")
+            ));
+        }
+        let image = self
+            .engine
+            .build_commit(&last.stage, &self.req.tag)
+            .map_err(|e| BuildError {
+                message: e.to_string(),
+                span: None,
+                kept: None,
+            })?;
+        // Layers of earlier stages that the final image does not use.
+        let mut made: Vec<String> = std::mem::take(&mut self.made);
+        made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
+        let _ = self.engine.build_discard(&made);
+        Ok(image)
+    }
+
+    fn word(
+        &self,
+        st: Option<&StageState>,
+        i: &Instruction,
+        w: &str,
+    ) -> Result<String, BuildError> {
+        let env = |k: &str| match st {
+            Some(s) => s.lookup(k),
+            None => self.global.get(k).cloned(),
+        };
+        self.lexer.word(w, &env).map_err(|e| at(i, e.0))
+    }
+
+    fn global_arg(&mut self, i: &Instruction) -> Result<(), BuildError> {
+        for a in &i.args {
+            let (k, default) = match a.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(self.word(None, i, v)?)),
+                None => (a.clone(), None),
+            };
+            if let Some(v) = self.given.get(&k).cloned() {
+                self.used.push(k.clone());
+                self.global.insert(k, v);
+            } else if let Some(d) = default {
+                self.global.insert(k, d);
+            }
+        }
+        Ok(())
+    }
+
+    fn from(&mut self, i: &Instruction, replace: Option<String>) -> Result<StageState, BuildError> {
+        let (reference, name) = match i.args.as_slice() {
+            [r] => (r.clone(), String::new()),
+            [r, as_, n] if as_.eq_ignore_ascii_case("as") => (r.clone(), n.to_ascii_lowercase()),
+            _ => return Err(at(i, "FROM takes IMAGE [AS NAME]")),
+        };
+        let reference = match replace {
+            Some(r) => r,
+            None => self.word(None, i, &reference)?,
+        };
+        let stage_name = if name.is_empty() {
+            self.stages.len().to_string()
+        } else {
+            name
+        };
+        // FROM another stage of this Dockerfile continues from it.
+        let stage = match self
+            .stages
+            .iter()
+            .find(|s| s.name == reference.to_ascii_lowercase())
+        {
+            Some(prev) => {
+                let mut s = prev.clone();
+                s.name = stage_name;
+                s.made.clear();
+                s
+            }
+            None => self
+                .engine
+                .build_from(&reference, &stage_name)
+                .map_err(|e| at(i, e.to_string()))?,
+        };
+        let triggers = self
+            .engine
+            .image(&reference)
+            .map(|img| img.onbuild)
+            .unwrap_or_default();
+        let mut st = StageState {
+            stage,
+            args: BTreeMap::new(),
+            arg_order: vec![],
+            cmd_set: false,
+            last_snapshot: String::new(),
+        };
+        for t in triggers {
+            self.log.line(&format!("--> Running ONBUILD trigger: {t}"));
+            let df = parse(&t).map_err(|e| {
+                at(
+                    i,
+                    format!("ONBUILD trigger '{t}' of '{reference}': {}", e.message),
+                )
+            })?;
+            for ti in &df.instructions {
+                self.step(&mut st, ti)
+                    .map_err(|e| at(i, format!("ONBUILD trigger '{t}': {}", e.message)))?;
+            }
+        }
+        Ok(st)
+    }
+
+    fn step(&mut self, st: &mut StageState, i: &Instruction) -> Result<(), BuildError> {
+        let use_cache = !self.req.no_cache;
+        let text = i.original.clone();
+        let eng = |e: crate::engine::Error| at(i, e.to_string());
+        let unsupported_flags = |allowed: &[&str]| -> Result<(), BuildError> {
+            for f in &i.flags {
+                let name = f.trim_start_matches('-').split('=').next().unwrap_or("");
+                if !allowed.contains(&name) {
+                    return Err(at(
+                        i,
+                        format!("flag '{f}' is not supported for {}", i.name.to_uppercase()),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        match i.name.as_str() {
+            "run" => {
+                unsupported_flags(&[])?;
+                let argv = if i.json {
+                    i.args.clone()
+                } else {
+                    let mut script = i.args.first().cloned().unwrap_or_default();
+                    // Heredocs go to the shell as written: it implements them.
+                    for h in &i.heredocs {
+                        script.push('\n');
+                        script.push_str(&h.content);
+                        script.push_str(&h.name);
+                    }
+                    if script.trim().is_empty() {
+                        return Err(at(i, "RUN needs a command"));
+                    }
+                    let mut shell = self.shell(st);
+                    // A lone heredoc is the script itself.
+                    if i.heredocs.len() == 1
+                        && i.args
+                            .first()
+                            .map(|a| a.trim().starts_with("<<"))
+                            .unwrap_or(false)
+                        && !i.args[0].trim().contains(' ')
+                    {
+                        script = chomp(&i.heredocs[0]);
+                    }
+                    shell.push(script);
+                    shell
+                };
+                let env = st.arg_env();
+                let snap = self
+                    .engine
+                    .build_run(&mut st.stage, &argv, &env, &text, use_cache, self.log)
+                    .map_err(eng)?;
+                self.snapshot(st, snap);
+            }
+            "copy" | "add" => {
+                let add = i.name == "add";
+                unsupported_flags(if add {
+                    &["chown", "link"]
+                } else {
+                    &["from", "chown", "link"]
+                })?;
+                let flag = |n: &str| {
+                    i.flags
+                        .iter()
+                        .find_map(|f| f.strip_prefix(&format!("--{n}=")).map(str::to_string))
+                };
+                let mut words = Vec::new();
+                for a in &i.args {
+                    words.push(if i.json {
+                        a.clone()
+                    } else {
+                        self.word(Some(st), i, a)?
+                    });
+                }
+                let Some(dest) = words.pop() else {
+                    return Err(at(
+                        i,
+                        format!("{} needs a source and a destination", i.name.to_uppercase()),
+                    ));
+                };
+                let chown = match flag("chown") {
+                    Some(c) => Some(self.word(Some(st), i, &c)?),
+                    None => None,
+                };
+                // Heredoc sources become files in a scratch context.
+                let heredoc_dir = self
+                    .engine
+                    .root()
+                    .join("tmp")
+                    .join(format!("heredoc-{}", crate::engine::id::new_id()));
+                let heredoc_src;
+                let mut from_stage = None;
+                let from = if !i.heredocs.is_empty() {
+                    std::fs::create_dir_all(&heredoc_dir).map_err(|e| at(i, e.to_string()))?;
+                    for h in &i.heredocs {
+                        let body = if h.expand {
+                            self.word(
+                                Some(st),
+                                i,
+                                &format!("\"{}\"", chomp(h).replace('"', "\\\"")),
+                            )?
+                        } else {
+                            chomp(h)
+                        };
+                        std::fs::write(heredoc_dir.join(&h.name), body)
+                            .map_err(|e| at(i, e.to_string()))?;
+                    }
+                    words = words
+                        .iter()
+                        .map(|w| {
+                            w.trim_start_matches(|c: char| c.is_ascii_digit())
+                                .trim_start_matches("<<")
+                                .trim_start_matches('-')
+                                .trim_matches(['"', '\''])
+                                .to_string()
+                        })
+                        .collect();
+                    heredoc_src = Source::context(&heredoc_dir).map_err(eng)?;
+                    CopyFrom::Context(&heredoc_src)
+                } else if let Some(f) = flag("from") {
+                    let f = self.word(Some(st), i, &f)?.to_ascii_lowercase();
+                    let found = self.stages.iter().find(|s| s.name == f).cloned();
+                    let stage = match found {
+                        Some(s) => s,
+                        None => self.engine.build_from(&f, "").map_err(|e| {
+                            at(i, format!("COPY --from: no stage or image '{f}': {e}"))
+                        })?,
+                    };
+                    from_stage = Some(stage);
+                    CopyFrom::Stage(from_stage.as_ref().expect("set above"))
+                } else {
+                    CopyFrom::Context(&self.context)
+                };
+                let opts = CopyOptions { from, chown, add };
+                let r = self.engine.build_copy(
+                    &mut st.stage,
+                    &words,
+                    &dest,
+                    &opts,
+                    &text,
+                    use_cache,
+                    self.log,
+                );
+                drop(opts);
+                drop(from_stage);
+                let _ = std::fs::remove_dir_all(&heredoc_dir);
+                let snap = r.map_err(eng)?;
+                self.snapshot(st, snap);
+            }
+            "env" => {
+                for kv in i.args.chunks(3) {
+                    let k = self.word(Some(st), i, &kv[0])?;
+                    let v = self.word(Some(st), i, &kv[1])?;
+                    st.stage.config.env.push(format!("{k}={v}"));
+                    st.stage.config.env = dedup_env(&st.stage.config.env);
+                }
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "arg" => {
+                for a in &i.args {
+                    let (k, default) = match a.split_once('=') {
+                        Some((k, v)) => (k.to_string(), Some(self.word(Some(st), i, v)?)),
+                        None => (a.clone(), None),
+                    };
+                    let value = match self.given.get(&k) {
+                        Some(v) => {
+                            self.used.push(k.clone());
+                            Some(v.clone())
+                        }
+                        None => default.or_else(|| self.global.get(&k).cloned()),
+                    };
+                    if let Some(v) = value {
+                        if !st.arg_order.contains(&k) {
+                            st.arg_order.push(k.clone());
+                        }
+                        st.args.insert(k, v);
+                    }
+                }
+                let inputs = st.arg_env().join("\0");
+                self.engine.build_note(&mut st.stage, &text, &inputs);
+            }
+            "workdir" => {
+                let p = self.one(st, i)?;
+                self.engine
+                    .build_workdir(&mut st.stage, &p, &text, use_cache, self.log)
+                    .map_err(eng)?;
+            }
+            "user" => {
+                st.stage.config.user = self.one(st, i)?;
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "cmd" => {
+                st.stage.config.cmd = self.command(st, i);
+                st.cmd_set = true;
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "entrypoint" => {
+                st.stage.config.entrypoint = self.command(st, i);
+                if !st.cmd_set {
+                    st.stage.config.cmd.clear();
+                }
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "shell" => {
+                if !i.json || i.args.is_empty() {
+                    return Err(at(
+                        i,
+                        "SHELL requires the exec form: SHELL [\"executable\", \"parameters\"]",
+                    ));
+                }
+                st.stage.config.shell = i.args.clone();
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "expose" => {
+                for a in &i.args {
+                    let p = self.word(Some(st), i, a)?;
+                    let p = if p.contains('/') {
+                        p
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    if !st.stage.config.exposed_ports.contains(&p) {
+                        st.stage.config.exposed_ports.push(p);
+                    }
+                }
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "label" => {
+                for kv in i.args.chunks(3) {
+                    let k = self.word(Some(st), i, &kv[0])?;
+                    let v = self.word(Some(st), i, &kv[1])?;
+                    st.stage.config.labels.insert(k, v);
+                }
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "maintainer" => {
+                let m = i.args.first().cloned().unwrap_or_default();
+                st.stage.config.labels.insert("maintainer".into(), m);
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "volume" => {
+                for a in &i.args {
+                    let v = self.word(Some(st), i, a)?;
+                    if !st.stage.config.volumes.contains(&v) {
+                        st.stage.config.volumes.push(v);
+                    }
+                }
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "stopsignal" => {
+                st.stage.config.stop_signal = self.one(st, i)?;
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "healthcheck" => {
+                st.stage.config.healthcheck = i.args.clone();
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            "onbuild" => {
+                let sub = i
+                    .sub
+                    .as_ref()
+                    .ok_or_else(|| at(i, "ONBUILD needs an instruction"))?;
+                st.stage.config.onbuild.push(sub.original.clone());
+                self.engine.build_note(&mut st.stage, &text, "");
+            }
+            other => {
+                return Err(at(
+                    i,
+                    format!("unknown instruction: {}", other.to_uppercase()),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn one(&self, st: &StageState, i: &Instruction) -> Result<String, BuildError> {
+        match i.args.as_slice() {
+            [a] => self.word(Some(st), i, a),
+            _ => Err(at(
+                i,
+                format!("{} takes exactly one argument", i.name.to_uppercase()),
+            )),
+        }
+    }
+
+    fn shell(&self, st: &StageState) -> Vec<String> {
+        if st.stage.config.shell.is_empty() {
+            vec!["/bin/sh".into(), "-c".into()]
+        } else {
+            st.stage.config.shell.clone()
+        }
+    }
+
+    fn command(&self, st: &StageState, i: &Instruction) -> Vec<String> {
+        if i.json {
+            i.args.clone()
+        } else if i.args.is_empty() {
+            vec![]
+        } else {
+            let mut s = self.shell(st);
+            s.push(i.args[0].clone());
+            s
+        }
+    }
+
+    fn snapshot(&mut self, st: &mut StageState, snap: String) {
+        self.log.line(&format!("--> Snapshot created: @{snap}"));
+        st.last_snapshot = snap;
+    }
+}
+
+/// A heredoc body, with leading tabs stripped for `<<-`.
+fn chomp(h: &super::Heredoc) -> String {
+    if h.chomp {
+        h.content
+            .lines()
+            .map(|l| format!("{}\n", l.trim_start_matches('\t')))
+            .collect()
+    } else {
+        h.content.clone()
+    }
+}

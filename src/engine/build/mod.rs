@@ -1,0 +1,593 @@
+//! Build primitives: what a Dockerfile (and, later, a Rhai script) compiles
+//! to. A [`Stage`] is an image being made: a layer chain and a configuration.
+//! Each RUN or COPY/ADD adds a layer and a snapshot (`image@<snapshot>`),
+//! reusing a cached layer when the step's inputs are unchanged.
+
+pub mod cache;
+pub mod context;
+pub mod glob;
+
+use std::path::{Path, PathBuf};
+
+use super::error::{Error, Result};
+use super::image::{split_snapshot, Image, Snapshot};
+use super::{id, time, Engine};
+use crate::platform::{fsutil, ExecSpec, RunSpec, Stdio};
+use cache::Key;
+pub use context::Source;
+
+/// Where build progress goes (step lines, cache and snapshot notes).
+pub trait BuildLog {
+    fn line(&mut self, text: &str);
+    /// Run output goes to our stdout/stderr unless the log is quiet.
+    fn quiet(&self) -> bool {
+        false
+    }
+}
+
+/// An image being built.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// The stage's name (`FROM … AS name`) or its index.
+    pub name: String,
+    /// The configuration the image will have (env, cmd, user, workdir, …).
+    pub config: Image,
+    /// The image the stage started from ("" for scratch).
+    pub base: String,
+    /// Layers made by this build (to clean up if the build fails).
+    pub made: Vec<String>,
+    /// The cache key of the state so far.
+    key: String,
+}
+
+/// Where a COPY reads from.
+pub enum CopyFrom<'a> {
+    Context(&'a Source),
+    Stage(&'a Stage),
+}
+
+pub struct CopyOptions<'a> {
+    pub from: CopyFrom<'a>,
+    /// `user[:group]`, names resolved in the stage's /etc/passwd and /etc/group.
+    pub chown: Option<String>,
+    /// ADD: extract local tar archives.
+    pub add: bool,
+}
+
+impl Engine {
+    /// Start a stage from an image reference (`name[:tag][@snap]`, an ID, or
+    /// `scratch`).
+    pub fn build_from(&mut self, reference: &str, name: &str) -> Result<Stage> {
+        if reference == "scratch" {
+            return Ok(Stage {
+                name: name.to_string(),
+                config: Image::empty(),
+                base: String::new(),
+                made: vec![],
+                key: Key::new("scratch").finish(),
+            });
+        }
+        let image = self.image(reference)?;
+        let (_, snap) = split_snapshot(reference);
+        let layers = image.layers_at(snap)?;
+        let mut key = Key::new("from");
+        key.add(&image.id).add(&layers.join(","));
+        let mut config = image.clone();
+        config.layers = layers;
+        config.snapshots.retain(|s| s.layers <= config.layers.len());
+        config.instructions.clear();
+        config.onbuild.clear();
+        Ok(Stage {
+            name: name.to_string(),
+            config,
+            base: image.id,
+            made: vec![],
+            key: key.finish(),
+        })
+    }
+
+    fn add_snapshot(stage: &mut Stage, instruction: &str) -> String {
+        let snap = id::new_id();
+        stage.config.snapshots.push(Snapshot {
+            id: snap.clone(),
+            layers: stage.config.layers.len(),
+            instruction: instruction.to_string(),
+        });
+        stage
+            .config
+            .instructions
+            .push((instruction.to_string(), snap.clone()));
+        snap
+    }
+
+    /// Look a finished step up in the cache; on a hit, apply it.
+    fn cache_hit(
+        &mut self,
+        stage: &mut Stage,
+        key: &str,
+        text: &str,
+        log: &mut dyn BuildLog,
+    ) -> Result<Option<String>> {
+        match self.cache_get(key)? {
+            Some(layer) => {
+                if !layer.is_empty() {
+                    stage.config.layers.push(layer);
+                }
+                stage.key = key.to_string();
+                log.line("--> Using cache");
+                Ok(Some(Self::add_snapshot(stage, text)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// RUN: execute `argv` in a container over the stage's layers, with the
+    /// stage's env plus `env` (build args), and keep its changes as a layer.
+    pub fn build_run(
+        &mut self,
+        stage: &mut Stage,
+        argv: &[String],
+        env: &[String],
+        text: &str,
+        use_cache: bool,
+        log: &mut dyn BuildLog,
+    ) -> Result<String> {
+        let mut key = Key::new(&stage.key);
+        key.add("RUN")
+            .add(text)
+            .add(&argv.join("\0"))
+            .add(&stage.config.env.join("\0"))
+            .add(&env.join("\0"));
+        key.add(&stage.config.user).add(&stage.config.workdir);
+        let key = key.finish();
+        if use_cache {
+            if let Some(snap) = self.cache_hit(stage, &key, text, log)? {
+                return Ok(snap);
+            }
+        }
+        if stage.config.layers.is_empty() {
+            return Err(Error::invalid(
+                "RUN",
+                text,
+                "a stage FROM scratch has no files to run anything with",
+            ));
+        }
+        let cid = id::new_id();
+        let dir =
+            self.platform
+                .create_container_fs(&self.root, &cid, &stage.config.layers, false)?;
+        let result = (|| -> Result<Option<String>> {
+            // Build args first: ENV of the same name wins, as in Docker.
+            let mut env_all = env.to_vec();
+            env_all.extend(stage.config.env.iter().cloned());
+            let spec = RunSpec {
+                id: cid.clone(),
+                hostname: cid.clone(),
+                layers: stage
+                    .config
+                    .layers
+                    .iter()
+                    .map(|l| self.platform.layer_path(&self.root, l))
+                    .collect(),
+                container_dir: dir.clone(),
+                mounts: vec![],
+                process: ExecSpec {
+                    cmd: argv.to_vec(),
+                    env: super::container::dedup_env(&env_all),
+                    user: stage.config.user.clone(),
+                    workdir: if stage.config.workdir.is_empty() {
+                        "/".into()
+                    } else {
+                        stage.config.workdir.clone()
+                    },
+                    tty: false,
+                },
+                fly: false,
+                ephemeral: false,
+            };
+            let quiet_log = if log.quiet() {
+                let p = dir.join("log");
+                Some(
+                    std::fs::File::create(&p)
+                        .map_err(|e| Error::io("cannot create build log", &p, e))?,
+                )
+            } else {
+                None
+            };
+            let stdio = match &quiet_log {
+                Some(f) => {
+                    use std::os::fd::AsRawFd;
+                    Stdio::Files {
+                        out: f.as_raw_fd(),
+                        err: f.as_raw_fd(),
+                    }
+                }
+                None => Stdio::Inherit { stdin: false },
+            };
+            let started = self
+                .platform
+                .start(&spec, &stdio)
+                .map_err(|e| Error::invalid("RUN", text, e.to_string()))?;
+            let status = self.platform.wait(started.pid)?;
+            if status.code() != 0 {
+                if quiet_log.is_some() {
+                    if let Ok(out) = std::fs::read_to_string(dir.join("log")) {
+                        eprint!("{out}");
+                    }
+                }
+                return Err(Error::invalid(
+                    "RUN",
+                    text,
+                    format!("the command returned a non-zero code: {}", status.code()),
+                ));
+            }
+            let layer = id::new_id();
+            Ok(self
+                .platform
+                .commit_container(&self.root, &cid, &layer)?
+                .then_some(layer))
+        })();
+        let _ = self.platform.destroy_container_fs(&self.root, &cid);
+        let layer = result?;
+        if let Some(l) = &layer {
+            stage.config.layers.push(l.clone());
+            stage.made.push(l.clone());
+        }
+        self.cache_put(&key, layer.as_deref().unwrap_or(""))?;
+        stage.key = key;
+        Ok(Self::add_snapshot(stage, text))
+    }
+
+    /// COPY/ADD `srcs` to `dest` (relative to the stage's workdir).
+    pub fn build_copy(
+        &mut self,
+        stage: &mut Stage,
+        srcs: &[String],
+        dest: &str,
+        opts: &CopyOptions,
+        text: &str,
+        use_cache: bool,
+        log: &mut dyn BuildLog,
+    ) -> Result<String> {
+        let what = if opts.add { "ADD" } else { "COPY" };
+        if srcs.is_empty() {
+            return Err(Error::invalid(
+                what,
+                text,
+                "it needs at least one source and a destination",
+            ));
+        }
+        if let Some(url) = srcs.iter().find(|s| s.contains("://")) {
+            return Err(Error::invalid(
+                what,
+                url.as_str(),
+                "fetching URLs is not supported; download the file into the build context first",
+            ));
+        }
+        let view;
+        let source: &Source = match &opts.from {
+            CopyFrom::Context(s) => s,
+            CopyFrom::Stage(other) => {
+                view = Source::filesystem(self.platform.view(&self.root, &other.config.layers)?);
+                &view
+            }
+        };
+        let mut paths = Vec::new();
+        for s in srcs {
+            paths.extend(source.resolve(what, s)?);
+        }
+        let mut key = Key::new(&stage.key);
+        key.add(what)
+            .add(text)
+            .add(dest)
+            .add(&stage.config.workdir)
+            .add(opts.chown.as_deref().unwrap_or(""));
+        for p in &paths {
+            key.add(&p.to_string_lossy());
+            key.add_tree(&source.root().join(p))
+                .map_err(|e| Error::io("cannot read build source", source.root().join(p), e))?;
+        }
+        let key = key.finish();
+        if use_cache {
+            if let Some(snap) = self.cache_hit(stage, &key, text, log)? {
+                return Ok(snap);
+            }
+        }
+        let dest_abs = absolute(&stage.config.workdir, dest);
+        let into_dir =
+            dest.ends_with('/') || paths.len() > 1 || self.stage_is_dir(stage, &dest_abs)?;
+        let chown = match &opts.chown {
+            Some(c) => Some(self.resolve_owner(stage, c)?),
+            None => None,
+        };
+        let layer = id::new_id();
+        let dir = self.platform.begin_layer(&self.root, &layer)?;
+        let filled = (|| -> Result<()> {
+            self.make_parents(stage, &dir, &dest_abs, into_dir)?;
+            for p in &paths {
+                let src = source.root().join(p);
+                let meta = std::fs::symlink_metadata(&src)
+                    .map_err(|e| Error::io("cannot read", &src, e))?;
+                let target = if meta.is_dir() || !into_dir {
+                    dir.join(dest_abs.trim_start_matches('/'))
+                } else {
+                    dir.join(dest_abs.trim_start_matches('/'))
+                        .join(p.file_name().unwrap_or_default())
+                };
+                if opts.add && meta.is_file() && is_archive(&src) {
+                    let to = dir.join(dest_abs.trim_start_matches('/'));
+                    std::fs::create_dir_all(&to)
+                        .map_err(|e| Error::io("cannot create directory", &to, e))?;
+                    super::image_create::extract_tar(&to, &src, &mut ())?;
+                    continue;
+                }
+                if meta.is_dir() {
+                    let skip = |rel: &Path| source.ignored(&p.join(rel));
+                    fsutil::copy_tree(&src, &target, fsutil::Mode::Copy, &skip, &mut ())?;
+                } else {
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|e| Error::io("cannot create directory", parent, e))?;
+                    }
+                    copy_entry(&src, &target)?;
+                }
+                if let Some((uid, gid)) = chown {
+                    chown_tree(&target, uid, gid)?;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = filled.and_then(|_| {
+            self.platform
+                .commit_layer(&self.root, &layer)
+                .map_err(Into::into)
+        }) {
+            let _ = self.platform.destroy_layer(&self.root, &layer);
+            return Err(e);
+        }
+        stage.config.layers.push(layer.clone());
+        stage.made.push(layer.clone());
+        self.cache_put(&key, &layer)?;
+        stage.key = key;
+        Ok(Self::add_snapshot(stage, text))
+    }
+
+    /// WORKDIR: set it, and create it in the image if it is missing.
+    pub fn build_workdir(
+        &mut self,
+        stage: &mut Stage,
+        path: &str,
+        text: &str,
+        use_cache: bool,
+        log: &mut dyn BuildLog,
+    ) -> Result<()> {
+        let abs = absolute(&stage.config.workdir, path);
+        stage.config.workdir = abs.clone();
+        let mut key = Key::new(&stage.key);
+        key.add("WORKDIR").add(&abs);
+        let key = key.finish();
+        if self.stage_is_dir(stage, &abs)? {
+            stage.key = key;
+            return Ok(());
+        }
+        if use_cache {
+            if let Some(layer) = self.cache_get(&key)? {
+                if !layer.is_empty() {
+                    stage.config.layers.push(layer);
+                }
+                stage.key = key;
+                return Ok(());
+            }
+        }
+        let _ = (text, &log);
+        let layer = id::new_id();
+        let dir = self.platform.begin_layer(&self.root, &layer)?;
+        let made = self.make_parents(stage, &dir, &abs, true).and_then(|_| {
+            self.platform
+                .commit_layer(&self.root, &layer)
+                .map_err(Into::into)
+        });
+        if let Err(e) = made {
+            let _ = self.platform.destroy_layer(&self.root, &layer);
+            return Err(e);
+        }
+        stage.config.layers.push(layer.clone());
+        stage.made.push(layer.clone());
+        self.cache_put(&key, &layer)?;
+        stage.key = key;
+        Ok(())
+    }
+
+    /// Record a configuration change in the cache key chain (ENV, USER, …
+    /// change what later steps do); `inputs` are values the text alone does
+    /// not show (ARG values).
+    pub fn build_note(&mut self, stage: &mut Stage, text: &str, inputs: &str) {
+        let mut key = Key::new(&stage.key);
+        key.add("CONFIG").add(text).add(inputs);
+        stage.key = key.finish();
+        stage
+            .config
+            .instructions
+            .push((text.to_string(), String::new()));
+    }
+
+    /// Make the stage an image named `nametag` ("" for none).
+    pub fn build_commit(&mut self, stage: &Stage, nametag: &str) -> Result<Image> {
+        let (name, tag) = if nametag.is_empty() {
+            (String::new(), String::new())
+        } else {
+            super::image::parse_nametag(nametag)?
+        };
+        let mut image = stage.config.clone();
+        image.id = id::new_id();
+        image.name = name;
+        image.tag = tag;
+        image.created = time::now();
+        image.parent = stage.base.clone();
+        image.method = "build".into();
+        self.save_image(&image)?;
+        Ok(image)
+    }
+
+    /// Remove layers a failed or finished build made that no image uses.
+    pub fn build_discard(&mut self, layers: &[String]) -> Result<()> {
+        let in_use = self.layers_in_use()?;
+        for l in layers.iter().filter(|l| !in_use.contains(*l)) {
+            self.cache_forget_layer(l)?;
+            self.platform.destroy_layer(&self.root, l)?;
+        }
+        Ok(())
+    }
+
+    /// Is `path` a directory in the stage's filesystem?
+    fn stage_is_dir(&self, stage: &Stage, path: &str) -> Result<bool> {
+        let view = self.platform.view(&self.root, &stage.config.layers)?;
+        Ok(view.join(path.trim_start_matches('/')).is_dir())
+    }
+
+    /// Create `path` (or its parent) in a new layer, with the attributes the
+    /// directories have in the stage (the upper layer's win when merged).
+    fn make_parents(
+        &self,
+        stage: &Stage,
+        layer: &Path,
+        path: &str,
+        including_last: bool,
+    ) -> Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let view = self.platform.view(&self.root, &stage.config.layers)?;
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let n = if including_last {
+            comps.len()
+        } else {
+            comps.len().saturating_sub(1)
+        };
+        let mut rel = PathBuf::new();
+        for c in &comps[..n] {
+            rel.push(c);
+            let target = layer.join(&rel);
+            std::fs::create_dir_all(&target)
+                .map_err(|e| Error::io("cannot create directory", &target, e))?;
+            if let Ok(m) = std::fs::metadata(view.join(&rel)) {
+                let _ = std::os::unix::fs::lchown(&target, Some(m.uid()), Some(m.gid()));
+                let _ = std::fs::set_permissions(
+                    &target,
+                    std::fs::Permissions::from_mode(m.mode() & 0o7777),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `user[:group]` to ids, names looked up in the stage's /etc files.
+    fn resolve_owner(&self, stage: &Stage, spec: &str) -> Result<(u32, u32)> {
+        let view = self.platform.view(&self.root, &stage.config.layers)?;
+        let read = |f: &str| std::fs::read_to_string(view.join("etc").join(f)).unwrap_or_default();
+        let (passwd, group) = (read("passwd"), read("group"));
+        let lookup = |text: &str, name: &str, uid_field: usize| -> Option<u32> {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.first() == Some(&name))
+                    .then(|| f.get(uid_field).and_then(|v| v.parse().ok()))
+                    .flatten()
+            })
+        };
+        let bad =
+            |what: &str| Error::invalid("--chown", spec, format!("no such {what} in the image"));
+        let (u, g) = spec
+            .split_once(':')
+            .map(|(u, g)| (u, Some(g)))
+            .unwrap_or((spec, None));
+        let uid = u
+            .parse()
+            .ok()
+            .or_else(|| lookup(&passwd, u, 2))
+            .ok_or_else(|| bad("user"))?;
+        let gid = match g {
+            Some(g) => g
+                .parse()
+                .ok()
+                .or_else(|| lookup(&group, g, 2))
+                .ok_or_else(|| bad("group"))?,
+            None => uid,
+        };
+        Ok((uid, gid))
+    }
+}
+
+/// `path` made absolute against `workdir` (default `/`).
+pub fn absolute(workdir: &str, path: &str) -> String {
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!(
+            "{}/{path}",
+            if workdir.is_empty() {
+                ""
+            } else {
+                workdir.trim_end_matches('/')
+            }
+        )
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for c in joined.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn is_archive(p: &Path) -> bool {
+    let n = p.to_string_lossy().to_ascii_lowercase();
+    [".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz"]
+        .iter()
+        .any(|s| n.ends_with(s))
+}
+
+fn copy_entry(src: &Path, dst: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(src).map_err(|e| Error::io("cannot read", src, e))?;
+    if meta.file_type().is_symlink() {
+        let t = std::fs::read_link(src).map_err(|e| Error::io("cannot read link", src, e))?;
+        let _ = std::fs::remove_file(dst);
+        std::os::unix::fs::symlink(t, dst)
+            .map_err(|e| Error::io("cannot create symlink", dst, e))?;
+    } else {
+        std::fs::copy(src, dst).map_err(|e| Error::io("cannot copy to", dst, e))?;
+    }
+    Ok(())
+}
+
+fn chown_tree(p: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+        .map_err(|e| Error::io("cannot chown", p, e))?;
+    if std::fs::symlink_metadata(p)
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
+    {
+        for e in std::fs::read_dir(p)
+            .map_err(|e| Error::io("cannot read directory", p, e))?
+            .flatten()
+        {
+            chown_tree(&e.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn absolute_paths() {
+        use super::absolute;
+        assert_eq!(absolute("", "app"), "/app");
+        assert_eq!(absolute("/srv", "app/"), "/srv/app");
+        assert_eq!(absolute("/srv", "/x/../y"), "/y");
+        assert_eq!(absolute("/a/b", "../c"), "/a/c");
+        assert_eq!(absolute("", "."), "/");
+    }
+}
