@@ -118,7 +118,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
                 ),
                 None => eprintln!("error: {}", err.message),
             }
-            if let Some((img, snap)) = &err.kept {
+            if let Some((img, snap)) = err.kept.as_deref() {
                 let last = if snap.is_empty() {
                     "no snapshots were made".to_string()
                 } else {

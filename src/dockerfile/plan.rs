@@ -35,7 +35,7 @@ pub struct BuildError {
     pub message: String,
     pub span: Option<Range<usize>>,
     /// The image kept with `--no-rm`, and its last snapshot.
-    pub kept: Option<(Image, String)>,
+    pub kept: Option<Box<(Image, String)>>,
 }
 
 impl std::fmt::Display for BuildError {
@@ -191,7 +191,7 @@ impl Run<'_> {
                     let nametag =
                         format!("{}:failed", if name.is_empty() { "image" } else { &name });
                     if let Ok(img) = self.engine.build_commit(&st.stage, &nametag) {
-                        e.kept = Some((img, st.last_snapshot));
+                        e.kept = Some(Box::new((img, st.last_snapshot)));
                     }
                 }
             } else {
@@ -454,16 +454,15 @@ impl Run<'_> {
                 } else {
                     CopyFrom::Context(&self.context)
                 };
-                let opts = CopyOptions { from, chown, add };
-                let r = self.engine.build_copy(
-                    &mut st.stage,
-                    &words,
-                    &dest,
-                    &opts,
-                    &text,
+                let opts = CopyOptions {
+                    from,
+                    chown,
+                    add,
                     use_cache,
-                    self.log,
-                );
+                };
+                let r =
+                    self.engine
+                        .build_copy(&mut st.stage, &words, &dest, &opts, &text, self.log);
                 drop(opts);
                 drop(from_stage);
                 let _ = std::fs::remove_dir_all(&heredoc_dir);

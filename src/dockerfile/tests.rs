@@ -12,7 +12,8 @@ fn one(src: &str) -> super::Instruction {
 #[test]
 fn instruction_shapes() {
     // (source, name, flags, args, json)
-    let cases: &[(&str, &str, &[&str], &[&str], bool)] = &[
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], bool);
+    let cases: &[Case] = &[
         (
             "FROM alpine:3 AS build",
             "from",

@@ -92,11 +92,10 @@ impl Source {
         let mut parts: Vec<String> = Vec::new();
         for c in Path::new(rel).components() {
             match c {
-                Component::ParentDir => {
-                    if parts.pop().is_none() {
-                        return Err(bad("it is outside the build context".into()));
-                    }
+                Component::ParentDir if parts.pop().is_none() => {
+                    return Err(bad("it is outside the build context".into()));
                 }
+                Component::ParentDir => {}
                 Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
                 _ => {}
             }

@@ -52,6 +52,8 @@ pub struct CopyOptions<'a> {
     pub chown: Option<String>,
     /// ADD: extract local tar archives.
     pub add: bool,
+    /// Reuse a cached layer when the inputs are unchanged.
+    pub use_cache: bool,
 }
 
 impl Engine {
@@ -246,7 +248,6 @@ impl Engine {
         dest: &str,
         opts: &CopyOptions,
         text: &str,
-        use_cache: bool,
         log: &mut dyn BuildLog,
     ) -> Result<String> {
         let what = if opts.add { "ADD" } else { "COPY" };
@@ -288,7 +289,7 @@ impl Engine {
                 .map_err(|e| Error::io("cannot read build source", source.root().join(p), e))?;
         }
         let key = key.finish();
-        if use_cache {
+        if opts.use_cache {
             if let Some(snap) = self.cache_hit(stage, &key, text, log)? {
                 return Ok(snap);
             }
