@@ -23,6 +23,8 @@ pub enum ImageCmd {
     Prune(PruneArgs),
     /// Give an image a NAME[:TAG] (the previous holder is untagged)
     Tag(TagArgs),
+    /// Build an image from a Dockerfile
+    Build(super::build::BuildArgs),
 }
 
 #[derive(Args, Debug)]
@@ -178,6 +180,7 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
             }
         }
         ImageCmd::Tag(a) => println!("{}", e.image_tag(&a.source, &a.nametag)?.id),
+        ImageCmd::Build(a) => return super::build::run(e, a),
     }
     Ok(Outcome::Ok)
 }
