@@ -3,7 +3,10 @@
 # floor (unshare + chroot) and crun, in one invocation of the shared peers
 # harness, and print the ratios the README reports.
 #
-#   usage: sudo bench/run.sh [--runs N]      (default 30 runs per case)
+#   usage: sudo bench/run.sh [--runs N] [run|build|all]   (default: 30 runs, all)
+#
+#   run    klee run --rm vs unshare+chroot and crun            (issue #2)
+#   build  klee build cold/warm vs buildah build --layers      (issue #3)
 #
 # Installs hyperfine, crun and busybox-static if missing; builds a static
 # release klee (as deployed); everything generated goes to $BENCH_OUT
@@ -12,13 +15,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 runs=30
-[ "${1:-}" = --runs ] && runs=$2
+if [ "${1:-}" = --runs ]; then runs=$2; shift 2; fi
+what=${1:-all}
 peers=${PEERS:-$repo/../shared/bench/peers.sh}
 [ -x "$peers" ] || { echo "error: peers harness not found at '$peers' (set PEERS)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "error: bench/run.sh must run as root" >&2; exit 1; }
 
 need=()
-for p in hyperfine:hyperfine crun:crun busybox:busybox-static; do
+for p in hyperfine:hyperfine crun:crun busybox:busybox-static buildah:buildah; do
     command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -27,8 +31,18 @@ fi
 
 klee=$("$repo/scripts/build-release")
 export KLEE_BIN=$klee BENCH_OUT=${BENCH_OUT:-$repo/bench-out}
-"$peers" --runs "$runs" --extra "$here/cases-run.sh" \
-    --only '^(host-exec|chroot|unshare-chroot|crun-run|klee-run|klee-run-busybox)$'
+extra=$(mktemp)
+trap 'rm -f "$extra"' EXIT
+only=()
+case "$what" in
+    run) only=(host-exec chroot unshare-chroot crun-run klee-run klee-run-busybox); echo ". '$here/cases-run.sh'" > "$extra" ;;
+    build) only=(buildah-build-cold buildah-build-warm klee-build-cold klee-build-warm); echo ". '$here/cases-build.sh'" > "$extra" ;;
+    all) only=(host-exec chroot unshare-chroot crun-run klee-run klee-run-busybox buildah-build-cold buildah-build-warm klee-build-cold klee-build-warm)
+         printf ". '%s'\n. '%s'\n" "$here/cases-run.sh" "$here/cases-build.sh" > "$extra" ;;
+    *) echo "usage: bench/run.sh [--runs N] [run|build|all]" >&2; exit 2 ;;
+esac
+regex="^($(IFS='|'; echo "${only[*]}"))\$"
+"$peers" --runs "$runs" --extra "$extra" --only "$regex"
 
 python3 - "$BENCH_OUT/results/partial/peers.tsv" <<'PY'
 import csv, sys
@@ -39,13 +53,17 @@ def med(c):
     except (KeyError, ValueError):
         return None
 floor, crun = med("unshare-chroot"), med("crun-run")
-print("\ncase                median ms  vs unshare+chroot  crun / case")
-for c in ["host-exec", "chroot", "unshare-chroot", "crun-run", "klee-run", "klee-run-busybox"]:
-    m = med(c)
-    if m is None:
-        print(f"{c:18s}  {'-':>9s}")
-        continue
-    r1 = f"{m / floor:.2f}x" if floor else "-"
-    r2 = f"{crun / m:.2f}x" if crun else "-"
-    print(f"{c:18s}  {m:9.2f}  {r1:>16s}  {r2:>11s}")
+if floor or crun:
+    print("\ncase                median ms  vs unshare+chroot  crun / case")
+    for c in ["host-exec", "chroot", "unshare-chroot", "crun-run", "klee-run", "klee-run-busybox"]:
+        m = med(c)
+        if m is None:
+            continue
+        r1 = f"{m / floor:.2f}x" if floor else "-"
+        r2 = f"{crun / m:.2f}x" if crun else "-"
+        print(f"{c:18s}  {m:9.2f}  {r1:>16s}  {r2:>11s}")
+for kind in ["cold", "warm"]:
+    b, k = med(f"buildah-build-{kind}"), med(f"klee-build-{kind}")
+    if b and k:
+        print(f"build {kind}: buildah {b:.1f} ms, klee {k:.1f} ms: klee takes {k / b:.3f} of buildah's time ({b / k:.1f}x faster)")
 PY
