@@ -199,6 +199,19 @@ fn cache_snapshots_and_multi_stage() {
     r.ok(&["build", "-t", "fromsnap", &from_snap]);
     assert_eq!(r.ok(&["run", "--rm", "fromsnap", "cat", "/ok"]), "ok\n");
 
+    // FROM scratch: only what is copied in.
+    let sc = context(
+        &r,
+        "scratch",
+        "FROM scratch\nCOPY --from=bb /bin/busybox /busybox\nENTRYPOINT [\"/busybox\"]\n",
+        &[],
+    );
+    r.ok(&["build", "-t", "tiny", &sc]);
+    assert_eq!(
+        r.ok(&["run", "--rm", "tiny", "ls", "/"]),
+        "busybox\ndev\nproc\nsys\n"
+    );
+
     // Multi-stage: COPY --from by name, index and image; FROM a previous stage.
     let ms = context(
         &r,

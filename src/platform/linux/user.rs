@@ -82,6 +82,15 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<User, String> {
             shell: e.shell.clone(),
             groups: vec![],
         },
+        // Root exists without a passwd file (images FROM scratch).
+        (None, _) if u == "root" => User {
+            name: "root".to_string(),
+            uid: 0,
+            gid: 0,
+            home: "/".to_string(),
+            shell: "/bin/sh".to_string(),
+            groups: vec![],
+        },
         // A bare uid with no passwd entry is allowed, as in Docker.
         (None, Ok(uid)) => User {
             name: uid.to_string(),
@@ -155,6 +164,8 @@ mod tests {
         let w = resolve("www", PW, GR).unwrap();
         assert_eq!((w.uid, w.gid, w.groups.clone()), (80, 80, vec![80, 50]));
         assert_eq!(resolve("80", PW, GR).unwrap().name, "www");
+        let bare = resolve("", "", "").unwrap();
+        assert_eq!((bare.uid, bare.gid, bare.home.as_str()), (0, 0, "/"));
         let n = resolve("1234", PW, GR).unwrap();
         assert_eq!((n.uid, n.gid, n.home.as_str()), (1234, 0, "/"));
         assert_eq!(resolve("www:staff", PW, GR).unwrap().gid, 50);
