@@ -504,7 +504,7 @@ impl Run<'_> {
             "workdir" => {
                 let p = self.one(st, i)?;
                 self.engine
-                    .build_workdir(&mut st.stage, &p, &text, use_cache, self.log)
+                    .build_workdir(&mut st.stage, &p, use_cache)
                     .map_err(eng)?;
             }
             "user" => {

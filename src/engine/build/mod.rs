@@ -338,30 +338,37 @@ impl Engine {
             }
             Ok(())
         })();
-        if let Err(e) = filled.and_then(|_| {
-            self.platform
-                .commit_layer(&self.root, &layer)
-                .map_err(Into::into)
-        }) {
-            let _ = self.platform.destroy_layer(&self.root, &layer);
-            return Err(e);
-        }
-        stage.config.layers.push(layer.clone());
-        stage.made.push(layer.clone());
-        self.cache_put(&key, &layer)?;
-        stage.key = key;
+        self.add_layer(stage, &layer, filled, key)?;
         Ok(Self::add_snapshot(stage, text))
     }
 
-    /// WORKDIR: set it, and create it in the image if it is missing.
-    pub fn build_workdir(
+    /// Commit a filled layer as the stage's next one and remember it in the
+    /// cache; if filling or committing failed, the layer is destroyed.
+    fn add_layer(
         &mut self,
         stage: &mut Stage,
-        path: &str,
-        text: &str,
-        use_cache: bool,
-        log: &mut dyn BuildLog,
+        layer: &str,
+        filled: Result<()>,
+        key: String,
     ) -> Result<()> {
+        let committed = filled.and_then(|_| {
+            self.platform
+                .commit_layer(&self.root, layer)
+                .map_err(Into::into)
+        });
+        if let Err(e) = committed {
+            let _ = self.platform.destroy_layer(&self.root, layer);
+            return Err(e);
+        }
+        stage.config.layers.push(layer.to_string());
+        stage.made.push(layer.to_string());
+        self.cache_put(&key, layer)?;
+        stage.key = key;
+        Ok(())
+    }
+
+    /// WORKDIR: set it, and create it in the image if it is missing.
+    pub fn build_workdir(&mut self, stage: &mut Stage, path: &str, use_cache: bool) -> Result<()> {
         let abs = absolute(&stage.config.workdir, path);
         stage.config.workdir = abs.clone();
         let mut key = Key::new(&stage.key);
@@ -380,23 +387,10 @@ impl Engine {
                 return Ok(());
             }
         }
-        let _ = (text, &log);
         let layer = id::new_id();
         let dir = self.platform.begin_layer(&self.root, &layer)?;
-        let made = self.make_parents(stage, &dir, &abs, true).and_then(|_| {
-            self.platform
-                .commit_layer(&self.root, &layer)
-                .map_err(Into::into)
-        });
-        if let Err(e) = made {
-            let _ = self.platform.destroy_layer(&self.root, &layer);
-            return Err(e);
-        }
-        stage.config.layers.push(layer.clone());
-        stage.made.push(layer.clone());
-        self.cache_put(&key, &layer)?;
-        stage.key = key;
-        Ok(())
+        let made = self.make_parents(stage, &dir, &abs, true);
+        self.add_layer(stage, &layer, made, key)
     }
 
     /// Record a configuration change in the cache key chain (ENV, USER, …
