@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use super::expand::Lexer;
-use super::parse::{parse, Dockerfile, Instruction};
+use super::parse::{parse, Instruction};
 use crate::engine::build::{BuildLog, CopyFrom, CopyOptions, Source, Stage};
 use crate::engine::container::dedup_env;
 use crate::engine::{Engine, Image};
@@ -52,10 +52,13 @@ fn at(i: &Instruction, message: impl Into<String>) -> BuildError {
     }
 }
 
-struct Run<'a> {
-    engine: &'a mut Engine,
-    req: &'a BuildRequest,
-    log: &'a mut dyn BuildLog,
+/// The state of a build between instructions: what `klee build` and the
+/// DSL's `build` module both drive, one instruction at a time.
+pub struct Builder {
+    no_cache: bool,
+    /// Replaces the first FROM's image (`--from`).
+    from_override: Option<String>,
+    current: Option<StageState>,
     context: Source,
     lexer: Lexer,
     /// Build args given on the command line, and which were used.
@@ -114,123 +117,156 @@ pub fn build(
         span: Some(e.span),
         kept: None,
     })?;
-    let context = Source::context(&req.context).map_err(|e| BuildError {
-        message: e.to_string(),
-        span: None,
-        kept: None,
-    })?;
-    let mut run = Run {
-        lexer: Lexer::new(df.escape),
-        given: req.build_args.iter().cloned().collect(),
-        used: vec![],
-        global: BTreeMap::new(),
-        stages: vec![],
-        made: vec![],
-        context,
-        engine,
-        req,
-        log,
+    let mut b = Builder::new(&req.context, &req.build_args, req.no_cache, df.escape)?;
+    b.from_override = req.from.clone();
+    let total = df.instructions.len();
+    let mut outcome = Ok(());
+    for (n, inst) in df.instructions.iter().enumerate() {
+        log.line(&format!("Step {}/{} : {}", n + 1, total, inst.original));
+        if let Err(e) = b.instruction(engine, inst, log) {
+            outcome = Err(e);
+            break;
+        }
+    }
+    let result = match outcome {
+        Ok(()) => b.finish(engine, &req.tag, log),
+        Err(mut e) => {
+            e.kept = b
+                .abort(engine, req.keep_failed.then_some(req.tag.as_str()))
+                .map(Box::new);
+            Err(e)
+        }
     };
-    let result = run.all(&df);
-    run.engine.platform().release_views(run.engine.root());
+    engine.platform().release_views(engine.root());
     result
 }
 
-impl Run<'_> {
-    fn all(&mut self, df: &Dockerfile) -> Result<Image, BuildError> {
-        let steps: Vec<&Instruction> = df.instructions.iter().collect();
-        let total = steps.len();
-        let mut current: Option<StageState> = None;
-        let mut first_from = true;
-        let mut outcome = Ok(());
-        for (n, inst) in steps.iter().enumerate() {
-            self.log
-                .line(&format!("Step {}/{} : {}", n + 1, total, inst.original));
-            let r = if inst.name == "from" {
-                if let Some(done) = current.take() {
-                    self.stages.push(done.stage);
-                }
-                let reference = if first_from {
-                    self.req.from.clone()
-                } else {
-                    None
-                };
-                first_from = false;
-                self.from(inst, reference).map(|s| current = Some(s))
-            } else if inst.name == "arg" && current.is_none() {
-                self.global_arg(inst)
-            } else {
-                match current.as_mut() {
-                    Some(st) => self.step(st, inst),
-                    None => Err(at(
-                        inst,
-                        format!(
-                            "{} before the first FROM: a Dockerfile must start with FROM (or ARG)",
-                            inst.name.to_uppercase()
-                        ),
-                    )),
-                }
+impl Builder {
+    /// A build reading COPY/ADD sources from `context`.
+    pub fn new(
+        context: &std::path::Path,
+        build_args: &[(String, String)],
+        no_cache: bool,
+        escape: char,
+    ) -> Result<Builder, BuildError> {
+        let context = Source::context(context).map_err(|e| BuildError {
+            message: e.to_string(),
+            span: None,
+            kept: None,
+        })?;
+        Ok(Builder {
+            no_cache,
+            from_override: None,
+            current: None,
+            context,
+            lexer: Lexer::new(escape),
+            given: build_args.iter().cloned().collect(),
+            used: vec![],
+            global: BTreeMap::new(),
+            stages: vec![],
+            made: vec![],
+        })
+    }
+
+    /// Run one instruction.
+    pub fn instruction(
+        &mut self,
+        e: &mut Engine,
+        inst: &Instruction,
+        log: &mut dyn BuildLog,
+    ) -> Result<(), BuildError> {
+        if inst.name == "from" {
+            if let Some(done) = self.current.take() {
+                self.stages.push(done.stage);
+            }
+            let reference = self.from_override.take();
+            let st = self.from(e, log, inst, reference)?;
+            self.current = Some(st);
+            Ok(())
+        } else if inst.name == "arg" && self.current.is_none() {
+            self.global_arg(inst)
+        } else {
+            let Some(mut st) = self.current.take() else {
+                return Err(at(
+                    inst,
+                    format!(
+                        "{} before the first FROM: a Dockerfile must start with FROM (or ARG)",
+                        inst.name.to_uppercase()
+                    ),
+                ));
             };
-            if let Err(e) = r {
-                outcome = Err(e);
-                break;
-            }
+            let r = self.step(e, log, &mut st, inst);
+            self.current = Some(st);
+            r
         }
-        if let Err(mut e) = outcome {
-            let mut made: Vec<String> = std::mem::take(&mut self.made);
-            made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
-            if let Some(st) = &current {
-                made.extend(st.stage.made.clone());
-            }
-            if self.req.keep_failed {
-                if let Some(st) = current {
-                    let name = match self.req.tag.split_once(':') {
-                        Some((n, _)) => n.to_string(),
-                        None => self.req.tag.clone(),
-                    };
-                    let nametag =
-                        format!("{}:failed", if name.is_empty() { "image" } else { &name });
-                    if let Ok(img) = self.engine.build_commit(&st.stage, &nametag) {
-                        e.kept = Some(Box::new((img, st.last_snapshot)));
-                    }
-                }
-            } else {
-                let _ = self.engine.build_discard(&made);
-            }
-            return Err(e);
-        }
-        let Some(last) = current else {
+    }
+
+    /// The current stage's image configuration so far.
+    pub fn config(&self) -> Option<&Image> {
+        self.current.as_ref().map(|s| &s.stage.config)
+    }
+
+    /// Make the last stage an image named `tag`; drop the layers of earlier
+    /// stages it does not use.
+    pub fn finish(
+        &mut self,
+        e: &mut Engine,
+        tag: &str,
+        log: &mut dyn BuildLog,
+    ) -> Result<Image, BuildError> {
+        let Some(last) = self.current.take() else {
             return Err(BuildError {
-                message: "the Dockerfile has no FROM instruction".into(),
+                message: "the build has no FROM instruction".into(),
                 span: None,
                 kept: None,
             });
         };
-        let unused: Vec<&String> = self
+        let unused: Vec<&str> = self
             .given
             .keys()
             .filter(|k| !self.used.contains(k))
+            .map(String::as_str)
             .collect();
         if !unused.is_empty() {
-            let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
-            self.log.line(&format!(
+            log.line(&format!(
                 "[Warning] One or more build-args [{}] were not consumed",
-                names.join(" ")
+                unused.join(" ")
             ));
         }
-        let image = self
-            .engine
-            .build_commit(&last.stage, &self.req.tag)
-            .map_err(|e| BuildError {
-                message: e.to_string(),
-                span: None,
-                kept: None,
-            })?;
-        // Layers of earlier stages that the final image does not use.
+        let image = e.build_commit(&last.stage, tag).map_err(|err| BuildError {
+            message: err.to_string(),
+            span: None,
+            kept: None,
+        })?;
         let mut made: Vec<String> = std::mem::take(&mut self.made);
         made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
-        let _ = self.engine.build_discard(&made);
+        let _ = e.build_discard(&made);
         Ok(image)
+    }
+
+    /// A failed build: with `keep` (the tag), keep the current stage as
+    /// `NAME:failed` and return it with its last snapshot; otherwise remove
+    /// everything the build made.
+    pub fn abort(&mut self, e: &mut Engine, keep: Option<&str>) -> Option<(Image, String)> {
+        let mut made: Vec<String> = std::mem::take(&mut self.made);
+        made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
+        let current = self.current.take();
+        if let Some(st) = &current {
+            made.extend(st.stage.made.clone());
+        }
+        match (keep, current) {
+            (Some(tag), Some(st)) => {
+                let name = tag.split_once(':').map(|(n, _)| n).unwrap_or(tag);
+                let nametag = format!("{}:failed", if name.is_empty() { "image" } else { name });
+                e.build_commit(&st.stage, &nametag)
+                    .ok()
+                    .map(|img| (img, st.last_snapshot))
+            }
+            _ => {
+                let _ = e.build_discard(&made);
+                None
+            }
+        }
     }
 
     fn word(
@@ -262,7 +298,13 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn from(&mut self, i: &Instruction, replace: Option<String>) -> Result<StageState, BuildError> {
+    fn from(
+        &mut self,
+        e: &mut Engine,
+        log: &mut dyn BuildLog,
+        i: &Instruction,
+        replace: Option<String>,
+    ) -> Result<StageState, BuildError> {
         let (reference, name) = match i.args.as_slice() {
             [r] => (r.clone(), String::new()),
             [r, as_, n] if as_.eq_ignore_ascii_case("as") => (r.clone(), n.to_ascii_lowercase()),
@@ -289,13 +331,11 @@ impl Run<'_> {
                 s.made.clear();
                 s
             }
-            None => self
-                .engine
+            None => e
                 .build_from(&reference, &stage_name)
                 .map_err(|e| at(i, e.to_string()))?,
         };
-        let triggers = self
-            .engine
+        let triggers = e
             .image(&reference)
             .map(|img| img.onbuild)
             .unwrap_or_default();
@@ -307,7 +347,7 @@ impl Run<'_> {
             last_snapshot: String::new(),
         };
         for t in triggers {
-            self.log.line(&format!("--> Running ONBUILD trigger: {t}"));
+            log.line(&format!("--> Running ONBUILD trigger: {t}"));
             let df = parse(&t).map_err(|e| {
                 at(
                     i,
@@ -315,15 +355,21 @@ impl Run<'_> {
                 )
             })?;
             for ti in &df.instructions {
-                self.step(&mut st, ti)
+                self.step(e, log, &mut st, ti)
                     .map_err(|e| at(i, format!("ONBUILD trigger '{t}': {}", e.message)))?;
             }
         }
         Ok(st)
     }
 
-    fn step(&mut self, st: &mut StageState, i: &Instruction) -> Result<(), BuildError> {
-        let use_cache = !self.req.no_cache;
+    fn step(
+        &mut self,
+        e: &mut Engine,
+        log: &mut dyn BuildLog,
+        st: &mut StageState,
+        i: &Instruction,
+    ) -> Result<(), BuildError> {
+        let use_cache = !self.no_cache;
         let text = i.original.clone();
         let eng = |e: crate::engine::Error| at(i, e.to_string());
         let unsupported_flags = |allowed: &[&str]| -> Result<(), BuildError> {
@@ -369,11 +415,10 @@ impl Run<'_> {
                     shell
                 };
                 let env = st.arg_env();
-                let snap = self
-                    .engine
-                    .build_run(&mut st.stage, &argv, &env, &text, use_cache, self.log)
+                let snap = e
+                    .build_run(&mut st.stage, &argv, &env, &text, use_cache, log)
                     .map_err(eng)?;
-                self.snapshot(st, snap);
+                Self::snapshot(log, st, snap);
             }
             "copy" | "add" => {
                 let add = i.name == "add";
@@ -406,8 +451,7 @@ impl Run<'_> {
                     None => None,
                 };
                 // Heredoc sources become files in a scratch context.
-                let heredoc_dir = self
-                    .engine
+                let heredoc_dir = e
                     .root()
                     .join("tmp")
                     .join(format!("heredoc-{}", crate::engine::id::new_id()));
@@ -445,7 +489,7 @@ impl Run<'_> {
                     let found = self.stages.iter().find(|s| s.name == f).cloned();
                     let stage = match found {
                         Some(s) => s,
-                        None => self.engine.build_from(&f, "").map_err(|e| {
+                        None => e.build_from(&f, "").map_err(|e| {
                             at(i, format!("COPY --from: no stage or image '{f}': {e}"))
                         })?,
                     };
@@ -460,14 +504,12 @@ impl Run<'_> {
                     add,
                     use_cache,
                 };
-                let r =
-                    self.engine
-                        .build_copy(&mut st.stage, &words, &dest, &opts, &text, self.log);
+                let r = e.build_copy(&mut st.stage, &words, &dest, &opts, &text, log);
                 drop(opts);
                 drop(from_stage);
                 let _ = std::fs::remove_dir_all(&heredoc_dir);
                 let snap = r.map_err(eng)?;
-                self.snapshot(st, snap);
+                Self::snapshot(log, st, snap);
             }
             "env" => {
                 for kv in i.args.chunks(3) {
@@ -476,7 +518,7 @@ impl Run<'_> {
                     st.stage.config.env.push(format!("{k}={v}"));
                     st.stage.config.env = dedup_env(&st.stage.config.env);
                 }
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "arg" => {
                 for a in &i.args {
@@ -499,29 +541,27 @@ impl Run<'_> {
                     }
                 }
                 let inputs = st.arg_env().join("\0");
-                self.engine.build_note(&mut st.stage, &text, &inputs);
+                e.build_note(&mut st.stage, &text, &inputs);
             }
             "workdir" => {
                 let p = self.one(st, i)?;
-                self.engine
-                    .build_workdir(&mut st.stage, &p, use_cache)
-                    .map_err(eng)?;
+                e.build_workdir(&mut st.stage, &p, use_cache).map_err(eng)?;
             }
             "user" => {
                 st.stage.config.user = self.one(st, i)?;
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "cmd" => {
                 st.stage.config.cmd = self.command(st, i);
                 st.cmd_set = true;
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "entrypoint" => {
                 st.stage.config.entrypoint = self.command(st, i);
                 if !st.cmd_set {
                     st.stage.config.cmd.clear();
                 }
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "shell" => {
                 if !i.json || i.args.is_empty() {
@@ -531,7 +571,7 @@ impl Run<'_> {
                     ));
                 }
                 st.stage.config.shell = i.args.clone();
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "expose" => {
                 for a in &i.args {
@@ -545,7 +585,7 @@ impl Run<'_> {
                         st.stage.config.exposed_ports.push(p);
                     }
                 }
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "label" => {
                 for kv in i.args.chunks(3) {
@@ -553,12 +593,12 @@ impl Run<'_> {
                     let v = self.word(Some(st), i, &kv[1])?;
                     st.stage.config.labels.insert(k, v);
                 }
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "maintainer" => {
                 let m = i.args.first().cloned().unwrap_or_default();
                 st.stage.config.labels.insert("maintainer".into(), m);
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "volume" => {
                 for a in &i.args {
@@ -567,15 +607,15 @@ impl Run<'_> {
                         st.stage.config.volumes.push(v);
                     }
                 }
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "stopsignal" => {
                 st.stage.config.stop_signal = self.one(st, i)?;
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "healthcheck" => {
                 st.stage.config.healthcheck = i.args.clone();
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             "onbuild" => {
                 let sub = i
@@ -583,7 +623,7 @@ impl Run<'_> {
                     .as_ref()
                     .ok_or_else(|| at(i, "ONBUILD needs an instruction"))?;
                 st.stage.config.onbuild.push(sub.original.clone());
-                self.engine.build_note(&mut st.stage, &text, "");
+                e.build_note(&mut st.stage, &text, "");
             }
             other => {
                 return Err(at(
@@ -625,8 +665,8 @@ impl Run<'_> {
         }
     }
 
-    fn snapshot(&mut self, st: &mut StageState, snap: String) {
-        self.log.line(&format!("--> Snapshot created: @{snap}"));
+    fn snapshot(log: &mut dyn BuildLog, st: &mut StageState, snap: String) {
+        log.line(&format!("--> Snapshot created: @{snap}"));
         st.last_snapshot = snap;
     }
 }
