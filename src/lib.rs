@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod dockerfile;
+pub mod dsl;
 pub mod engine;
 pub mod platform;

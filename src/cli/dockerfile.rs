@@ -14,6 +14,8 @@ use crate::engine::Error;
 pub enum DockerfileCmd {
     /// Parse a Dockerfile and print its instructions
     Parse(ParseArgs),
+    /// Print an equivalent .rhai script on the `build` module
+    Translate(TranslateArgs),
     /// Expand variables in words as a build would: reads
     /// {"input": "...", "env": {...}, "escape": "\\"} on stdin
     Expand(ExpandArgs),
@@ -24,6 +26,12 @@ pub struct ParseArgs {
     /// Print {"instructions": [...]} as JSON
     #[arg(long)]
     json: bool,
+    /// The Dockerfile ("-" for stdin)
+    file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TranslateArgs {
     /// The Dockerfile ("-" for stdin)
     file: PathBuf,
 }
@@ -100,6 +108,19 @@ pub fn run(cmd: DockerfileCmd) -> Result<Outcome, Error> {
                         "{}",
                         render_diagnostic(&name, &src, &e.message, e.span, "here")
                     );
+                    Ok(Outcome::Code(1))
+                }
+            }
+        }
+        DockerfileCmd::Translate(a) => {
+            let (name, src) = read_source(&a.file)?;
+            match parse(&src) {
+                Ok(df) => {
+                    print!("{}", crate::dsl::translate::translate(&df, &name, &src));
+                    Ok(Outcome::Ok)
+                }
+                Err(e) => {
+                    eprint!("{}", render_diagnostic(&name, &src, &e.message, e.span, "here"));
                     Ok(Outcome::Code(1))
                 }
             }

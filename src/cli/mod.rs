@@ -7,6 +7,7 @@ mod container;
 mod dockerfile;
 mod image;
 mod render;
+mod script;
 mod volume;
 
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// Run a Rhai script (ARGS holds its arguments)
+    Script(script::ScriptArgs),
     /// Parse Dockerfiles and expand their variables (no build)
     #[command(subcommand)]
     Dockerfile(dockerfile::DockerfileCmd),
@@ -99,6 +102,9 @@ pub type CmdResult = Result<Outcome, Error>;
 pub fn main() -> ExitCode {
     crate::platform::term::default_sigpipe();
     let cli = Cli::parse();
+    if let Command::Script(a) = cli.command {
+        return ExitCode::from(script::run(&cli.root, a).clamp(0, 255) as u8);
+    }
     // Front-end commands that need no engine (and no root).
     if let Command::Dockerfile(c) = cli.command {
         return match dockerfile::run(c) {
@@ -112,7 +118,7 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let r = match cli.command {
-        Command::Dockerfile(_) => unreachable!("handled before the engine opens"),
+        Command::Dockerfile(_) | Command::Script(_) => unreachable!("handled before the engine opens"),
         Command::Container(c) => container::run(&mut engine, c),
         Command::Build(a) => build::run(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),

@@ -85,7 +85,7 @@ impl ExitStatus {
 }
 
 /// Everything the engine asks of an OS.
-pub trait Platform {
+pub trait Platform: Send + Sync {
     /// Create the directory skeleton (or datasets) of a root.
     fn prepare_root(&self, root: &Path) -> Result<()>;
 

@@ -1,0 +1,311 @@
+//! `container::…`: create, run, list and look up containers; the
+//! `Container` handle with its lifecycle methods. A handle names a
+//! container by ID; its getters read the current state.
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map};
+
+use super::image::opt_str;
+use super::{fail, with, RResult};
+use crate::engine::exec::ExecConfig;
+use crate::engine::lifecycle::Attach;
+use crate::engine::{ContainerConfig, MountConfig, Status};
+
+/// A container, by ID.
+#[derive(Debug, Clone)]
+pub struct ContainerH {
+    pub id: String,
+}
+
+fn string_list(opts: &Map, key: &str) -> RResult<Vec<String>> {
+    match opts.get(key) {
+        None => Ok(vec![]),
+        Some(v) if v.is_array() => v
+            .clone()
+            .into_array()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|x| x.into_string().or_else(|t| fail("invalid", format!("option '{key}' must hold strings, not {t}"))))
+            .collect(),
+        Some(v) if v.is_map() => Ok(v
+            .clone()
+            .cast::<Map>()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()),
+        Some(v) => fail("invalid", format!("option '{key}' must be an array, not {v}")),
+    }
+}
+
+fn strings_of(a: &Array, what: &str) -> RResult<Vec<String>> {
+    a.iter()
+        .map(|x| x.clone().into_string().or_else(|t| fail("invalid", format!("{what} must hold strings, not {t}"))))
+        .collect()
+}
+
+/// Options map → create configuration (the CLI's options, by name).
+fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig> {
+    let known = ["name", "env", "user", "workdir", "mounts", "network", "ports", "restart", "persist", "detach", "rm", "fly"];
+    if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
+        return fail("invalid", format!("unknown container option '{k}' (known: {})", known.join(", ")));
+    }
+    if opts.get("network").is_some_and(|v| !v.is_unit()) || !string_list(opts, "ports")?.is_empty() {
+        return fail("unsupported", "networks and published ports are not supported on Linux yet");
+    }
+    let env = string_list(opts, "env")?;
+    crate::engine::container::check_env(&env).map_err(super::to_rhai)?;
+    let mounts = string_list(opts, "mounts")?
+        .iter()
+        .map(|m| MountConfig::parse(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(super::to_rhai)?;
+    let flag = |k: &str| opts.get(k).map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
+    Ok(ContainerConfig {
+        image: image.to_string(),
+        name: opt_str(opts, "name")?,
+        cmd,
+        env,
+        user: opt_str(opts, "user")?.unwrap_or_default(),
+        workdir: opt_str(opts, "workdir")?.unwrap_or_default(),
+        mounts,
+        jail_param: vec![],
+        persist: flag("persist"),
+        restart_policy: opt_str(opts, "restart")?.unwrap_or_else(|| "no".into()).parse().map_err(super::to_rhai)?,
+        auto_remove: flag("rm"),
+        fly: flag("fly"),
+    })
+}
+
+fn status_of(id: &str) -> RResult<Status> {
+    with(|e| e.container(id)).map(|c| c.status)
+}
+
+#[export_module]
+pub mod api {
+    use super::*;
+
+    /// Create a container from `image`. Options: `name`, `env` (array of
+    /// `K=V` or a map), `user`, `workdir`, `mounts` (array of
+    /// `SRC:DEST[:ro|rw]`), `restart`, `persist`, `rm`.
+    ///
+    /// ```rhai
+    /// let c = container::create("base", #{name: "web", env: ["PORT=80"]});
+    /// c.start();
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn create(image: &str, opts: Map) -> RResult<ContainerH> {
+        let cfg = config(image, vec![], &opts)?;
+        with(|e| e.container_create(&cfg)).map(|c| ContainerH { id: c.id })
+    }
+
+    /// Create and start a container running `cmd` (empty: the image's
+    /// command). Attached (the default) its output goes to the script's
+    /// and `run` returns when it exits; with `detach: true` it returns at
+    /// once. Options as `create`, plus `detach`.
+    ///
+    /// ```rhai
+    /// let c = container::run("base", ["echo", "hi"], #{});
+    /// print(c.exit_code);   // 0
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn run(image: &str, cmd: Array, opts: Map) -> RResult<ContainerH> {
+        let cfg = config(image, strings_of(&cmd, "the command")?, &opts)?;
+        let detach = opts.get("detach").map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
+        let attach = if detach { Attach::Detached } else { Attach::Attached { tty: false, stdin: false } };
+        with(|e| e.container_run(&cfg, attach)).map(|(c, _)| ContainerH { id: c.id })
+    }
+
+    /// Running containers, newest first.
+    ///
+    /// ```rhai
+    /// for c in container::list() { print(c.name); }
+    /// ```
+    #[rhai_fn(return_raw, name = "list")]
+    pub fn list_running() -> RResult<Array> {
+        with(|e| e.containers(false)).map(|v| v.into_iter().map(|c| Dynamic::from(ContainerH { id: c.id })).collect())
+    }
+
+    /// Containers, newest first; all of them when `all` is true.
+    ///
+    /// ```rhai
+    /// let every = container::list(true);
+    /// ```
+    #[rhai_fn(return_raw, name = "list")]
+    pub fn list_all(all: bool) -> RResult<Array> {
+        with(|e| e.containers(all)).map(|v| v.into_iter().map(|c| Dynamic::from(ContainerH { id: c.id })).collect())
+    }
+
+    /// Look a container up by name, ID or unique ID prefix.
+    ///
+    /// ```rhai
+    /// let web = container::get("web");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn get(ident: &str) -> RResult<ContainerH> {
+        with(|e| e.container(ident)).map(|c| ContainerH { id: c.id })
+    }
+
+    /// Start the container in the background.
+    ///
+    /// ```rhai
+    /// container::get("web").start();
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn start(c: &mut ContainerH) -> RResult<()> {
+        with(|e| e.container_start(&c.id, Attach::Detached)).map(drop)
+    }
+
+    /// Stop: SIGTERM, then SIGKILL after 10 seconds.
+    ///
+    /// ```rhai
+    /// container::get("web").stop();
+    /// ```
+    #[rhai_fn(global, return_raw, name = "stop")]
+    pub fn stop(c: &mut ContainerH) -> RResult<()> {
+        with(|e| e.container_stop(&c.id, std::time::Duration::from_secs(10))).map(drop)
+    }
+
+    /// Stop with SIGKILL after `timeout` seconds.
+    ///
+    /// ```rhai
+    /// container::get("web").stop(2);
+    /// ```
+    #[rhai_fn(global, return_raw, name = "stop")]
+    pub fn stop_after(c: &mut ContainerH, timeout: i64) -> RResult<()> {
+        with(|e| e.container_stop(&c.id, std::time::Duration::from_secs(timeout.max(0) as u64))).map(drop)
+    }
+
+    /// Stop (if running) and start again in the background.
+    ///
+    /// ```rhai
+    /// container::get("web").restart();
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn restart(c: &mut ContainerH) -> RResult<()> {
+        with(|e| e.container_restart(&c.id, std::time::Duration::from_secs(10))).map(drop)
+    }
+
+    /// Remove the container (it must not be running).
+    ///
+    /// ```rhai
+    /// container::get("old").remove();
+    /// ```
+    #[rhai_fn(global, return_raw, name = "remove")]
+    pub fn remove(c: &mut ContainerH) -> RResult<()> {
+        with(|e| e.container_remove(&c.id, false)).map(drop)
+    }
+
+    /// Remove the container; with `force`, kill it first if it runs.
+    ///
+    /// ```rhai
+    /// container::get("web").remove(true);
+    /// ```
+    #[rhai_fn(global, return_raw, name = "remove")]
+    pub fn remove_force(c: &mut ContainerH, force: bool) -> RResult<()> {
+        with(|e| e.container_remove(&c.id, force)).map(drop)
+    }
+
+    /// Rename the container.
+    ///
+    /// ```rhai
+    /// container::get("web").rename("frontend");
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn rename(c: &mut ContainerH, name: &str) -> RResult<()> {
+        with(|e| e.container_rename(&c.id, name)).map(drop)
+    }
+
+    /// Run `cmd` in the running container and collect
+    /// `#{exit_code, stdout, stderr}`. Options: `env`, `user`, `workdir`.
+    ///
+    /// ```rhai
+    /// let r = container::get("web").exec(["cat", "/etc/hostname"], #{});
+    /// print(r.stdout);
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn exec(c: &mut ContainerH, cmd: Array, opts: Map) -> RResult<Map> {
+        let cfg = ExecConfig {
+            cmd: strings_of(&cmd, "the command")?,
+            env: string_list(&opts, "env")?,
+            user: opt_str(&opts, "user")?.unwrap_or_default(),
+            workdir: opt_str(&opts, "workdir")?.unwrap_or_default(),
+        };
+        let (code, out, err) = with(|e| e.container_exec_capture(&c.id, &cfg))?;
+        let mut m = Map::new();
+        m.insert("exit_code".into(), (code as i64).into());
+        m.insert("stdout".into(), String::from_utf8_lossy(&out).into_owned().into());
+        m.insert("stderr".into(), String::from_utf8_lossy(&err).into_owned().into());
+        Ok(m)
+    }
+
+    /// Wait until the container is not running; returns its exit code.
+    ///
+    /// ```rhai
+    /// let code = container::run("base", ["sleep", "1"], #{detach: true}).wait();
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn wait(c: &mut ContainerH) -> RResult<i64> {
+        loop {
+            match status_of(&c.id)? {
+                Status::Running { .. } => std::thread::sleep(std::time::Duration::from_millis(20)),
+                Status::Exited { code, .. } => return Ok(code.unwrap_or(-1) as i64),
+                Status::Created => return Ok(0),
+            }
+        }
+    }
+
+    /// What a detached container has printed so far.
+    ///
+    /// ```rhai
+    /// print(container::get("web").logs());
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn logs(c: &mut ContainerH) -> RResult<String> {
+        with(|e| e.container_logs(&c.id)).map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// The container's ID.
+    #[rhai_fn(global, get = "id", pure)]
+    pub fn id(c: &mut ContainerH) -> String {
+        c.id.clone()
+    }
+    /// The container's name.
+    #[rhai_fn(global, get = "name", pure, return_raw)]
+    pub fn name(c: &mut ContainerH) -> RResult<String> {
+        with(|e| e.container(&c.id)).map(|c| c.name)
+    }
+    /// `"created"`, `"running"` or `"exited"`.
+    #[rhai_fn(global, get = "status", pure, return_raw)]
+    pub fn status(c: &mut ContainerH) -> RResult<String> {
+        Ok(match status_of(&c.id)? {
+            Status::Created => "created",
+            Status::Running { .. } => "running",
+            Status::Exited { .. } => "exited",
+        }
+        .into())
+    }
+    /// The exit code once it exited (`()` before, or when unknown).
+    #[rhai_fn(global, get = "exit_code", pure, return_raw)]
+    pub fn exit_code(c: &mut ContainerH) -> RResult<Dynamic> {
+        Ok(match status_of(&c.id)? {
+            Status::Exited { code: Some(n), .. } => (n as i64).into(),
+            _ => Dynamic::UNIT,
+        })
+    }
+    /// The container's IP address ("" until networking lands).
+    #[rhai_fn(global, get = "ip", pure)]
+    pub fn ip(c: &mut ContainerH) -> String {
+        let _ = c;
+        String::new()
+    }
+    /// The container's name, for printing.
+    #[rhai_fn(global, name = "to_string", pure)]
+    pub fn to_string(c: &mut ContainerH) -> String {
+        with(|e| e.container(&c.id)).map(|x| x.name).unwrap_or_else(|_| c.id.clone())
+    }
+}
+
+pub fn register(e: &mut rhai::Engine) {
+    e.register_type_with_name::<ContainerH>("Container");
+    e.register_static_module("container", rhai::exported_module!(api).into());
+}

@@ -1,0 +1,191 @@
+//! `image::…`: base images, builds, tags, removal; the `Image` handle.
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map};
+
+use super::{fail, with, RResult};
+use crate::engine::image_create::{CreateOptions, Source};
+
+/// An image (a snapshot of its metadata).
+#[derive(Debug, Clone)]
+pub struct ImageH(pub crate::engine::Image);
+
+fn opt_bool(opts: &Map, key: &str, default: bool) -> RResult<bool> {
+    match opts.get(key) {
+        None => Ok(default),
+        Some(v) => v.as_bool().or_else(|_| fail("invalid", format!("option '{key}' must be true or false, not {v}"))),
+    }
+}
+
+pub fn opt_str(opts: &Map, key: &str) -> RResult<Option<String>> {
+    match opts.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => v
+            .clone()
+            .into_string()
+            .map(Some)
+            .or_else(|_| fail("invalid", format!("option '{key}' must be a string, not {v}"))),
+    }
+}
+
+fn strings(v: &[String]) -> Array {
+    v.iter().map(|s| Dynamic::from(s.clone())).collect()
+}
+
+#[export_module]
+pub mod api {
+    use super::*;
+
+    /// Create a base image. `method` is `"host"` (the host's userland,
+    /// offline), `"dir"` (`source` is a directory) or `"tar"` (`source` is a
+    /// .tar/.tar.gz/.tar.xz/.txz). Options: `tag`, `dns`, `localtime`.
+    ///
+    /// ```rhai
+    /// let base = image::create("host", "", #{tag: "base"});
+    /// print(base.id);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn create(method: &str, source: &str, opts: Map) -> RResult<ImageH> {
+        let src = Source::parse(method, (!source.is_empty()).then_some(source)).map_err(super::super::to_rhai)?;
+        let o = CreateOptions {
+            tag: opt_str(&opts, "tag")?.unwrap_or_default(),
+            dns: opt_bool(&opts, "dns", true)?,
+            localtime: opt_bool(&opts, "localtime", true)?,
+        };
+        with(|e| e.image_create(&src, &o, &mut ())).map(ImageH)
+    }
+
+    /// Build an image from a Dockerfile in `context`. Options: `file`
+    /// (default `Dockerfile` in the context), `tag`, `build_args` (a map),
+    /// `no_cache`, `keep_failed`.
+    ///
+    /// ```rhai
+    /// let app = image::build("./app", #{tag: "app:1", build_args: #{VERSION: "1"}});
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn build(context: &str, opts: Map) -> RResult<ImageH> {
+        super::super::build::dockerfile_build(context, &opts)
+    }
+
+    /// All images, newest first.
+    ///
+    /// ```rhai
+    /// for i in image::list() { print(`${i.name}:${i.tag} ${i.id}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn list() -> RResult<Array> {
+        with(|e| e.images()).map(|v| v.into_iter().map(|i| Dynamic::from(ImageH(i))).collect())
+    }
+
+    /// Look an image up by `name[:tag]`, ID or unique ID prefix.
+    ///
+    /// ```rhai
+    /// let base = image::get("base");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn get(ident: &str) -> RResult<ImageH> {
+        with(|e| e.image(ident)).map(ImageH)
+    }
+
+    /// Give an image the name `nametag` (`name[:tag]`); the previous holder
+    /// of the name is untagged.
+    ///
+    /// ```rhai
+    /// image::tag("base", "base:stable");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn tag(ident: &str, nametag: &str) -> RResult<ImageH> {
+        with(|e| e.image_tag(ident, nametag)).map(ImageH)
+    }
+
+    /// Remove an image; refused while containers or images use it. Returns its ID.
+    ///
+    /// ```rhai
+    /// image::remove("old:1");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn remove(ident: &str) -> RResult<String> {
+        with(|e| e.image_remove(ident)).map(|i| i.id)
+    }
+
+    /// Remove unused untagged images (with `all`, every unused image).
+    /// Returns the removed IDs.
+    ///
+    /// ```rhai
+    /// let gone = image::prune(false);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn prune(all: bool) -> RResult<Array> {
+        with(|e| e.image_prune(all)).map(|v| strings(&v))
+    }
+
+    /// The image's ID.
+    #[rhai_fn(global, get = "id", pure)]
+    pub fn id(i: &mut ImageH) -> String {
+        i.0.id.clone()
+    }
+    /// The image's name ("" when untagged).
+    #[rhai_fn(global, get = "name", pure)]
+    pub fn name(i: &mut ImageH) -> String {
+        i.0.name.clone()
+    }
+    /// The image's tag ("" when untagged).
+    #[rhai_fn(global, get = "tag", pure)]
+    pub fn tag_of(i: &mut ImageH) -> String {
+        i.0.tag.clone()
+    }
+    /// The environment containers inherit (`KEY=VALUE` strings).
+    #[rhai_fn(global, get = "env", pure)]
+    pub fn env(i: &mut ImageH) -> Array {
+        strings(&i.0.env)
+    }
+    /// The default command.
+    #[rhai_fn(global, get = "cmd", pure)]
+    pub fn cmd(i: &mut ImageH) -> Array {
+        strings(&i.0.cmd)
+    }
+    /// The entrypoint.
+    #[rhai_fn(global, get = "entrypoint", pure)]
+    pub fn entrypoint(i: &mut ImageH) -> Array {
+        strings(&i.0.entrypoint)
+    }
+    /// The default user.
+    #[rhai_fn(global, get = "user", pure)]
+    pub fn user(i: &mut ImageH) -> String {
+        i.0.user.clone()
+    }
+    /// The working directory containers start in.
+    #[rhai_fn(global, get = "workdir", pure)]
+    pub fn workdir(i: &mut ImageH) -> String {
+        i.0.workdir.clone()
+    }
+    /// Build snapshots: `#{id, instruction}` maps; `image@id` names one.
+    #[rhai_fn(global, get = "snapshots", pure)]
+    pub fn snapshots(i: &mut ImageH) -> Array {
+        i.0.snapshots
+            .iter()
+            .map(|s| {
+                let mut m = Map::new();
+                m.insert("id".into(), s.id.clone().into());
+                m.insert("instruction".into(), s.instruction.clone().into());
+                Dynamic::from_map(m)
+            })
+            .collect()
+    }
+    /// When the image was created (ISO-8601 UTC).
+    #[rhai_fn(global, get = "created", pure)]
+    pub fn created(i: &mut ImageH) -> String {
+        i.0.created.clone()
+    }
+    /// `name:tag`, or the ID when untagged.
+    #[rhai_fn(global, name = "to_string", pure)]
+    pub fn to_string(i: &mut ImageH) -> String {
+        i.0.display()
+    }
+}
+
+pub fn register(e: &mut rhai::Engine) {
+    e.register_type_with_name::<ImageH>("Image");
+    e.register_static_module("image", rhai::exported_module!(api).into());
+}

@@ -1,0 +1,180 @@
+//! The Rhai DSL: every engine primitive as a native function, grouped in
+//! one module per object (`image`, `container`, `volume`, `network`,
+//! `build`), typed handles with getters and methods, a confined module
+//! resolver, limits, and codespan diagnostics. Scripts, the REPL and
+//! translated Dockerfiles all run here, on the same engine as the CLI.
+
+mod build;
+mod container;
+pub mod diagnostic;
+mod image;
+mod network;
+pub mod resolver;
+pub mod translate;
+mod volume;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rhai::{Dynamic, EvalAltResult, Map, Position, Scope};
+
+use crate::engine::Engine as Kleene;
+
+/// The one engine scripts drive (a script process has one).
+static KLEENE: Mutex<Option<Kleene>> = Mutex::new(None);
+
+pub type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// `#{kind: …, message: …}`: what `catch (e)` receives.
+pub fn error_map(kind: &str, message: &str) -> Dynamic {
+    let mut m = Map::new();
+    m.insert("kind".into(), kind.into());
+    m.insert("message".into(), message.into());
+    m.into()
+}
+
+pub fn fail<T>(kind: &str, message: impl Into<String>) -> RResult<T> {
+    Err(EvalAltResult::ErrorRuntime(error_map(kind, &message.into()), Position::NONE).into())
+}
+
+fn to_rhai(e: crate::engine::Error) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(error_map(e.kind(), &e.to_string()), Position::NONE).into()
+}
+
+/// Run `f` on the engine, turning its errors into catchable script errors.
+pub fn with<T>(f: impl FnOnce(&mut Kleene) -> crate::engine::Result<T>) -> RResult<T> {
+    let mut g = KLEENE.lock().unwrap_or_else(|p| p.into_inner());
+    match g.as_mut() {
+        Some(e) => f(e).map_err(to_rhai),
+        None => fail("state", "the kleene engine is not open"),
+    }
+}
+
+/// Limits that stop runaway scripts; every one can be raised by a flag.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub operations: u64,
+    pub call_levels: usize,
+    pub expr_depth: usize,
+    pub string_size: usize,
+    pub array_size: usize,
+    pub map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            operations: 50_000_000,
+            call_levels: 64,
+            expr_depth: 64,
+            string_size: 16 * 1024 * 1024,
+            array_size: 1_000_000,
+            map_size: 1_000_000,
+        }
+    }
+}
+
+/// Where `import` may look: the stdlib, the script's directory, KLEENE_PATH.
+pub fn module_roots(script_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut roots = vec![stdlib_dir()];
+    if let Some(d) = script_dir {
+        roots.push(d.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("KLEENE_PATH") {
+        roots.extend(std::env::split_paths(&p));
+    }
+    roots
+}
+
+/// The stdlib: `KLEENE_STDLIB`, else `stdlib/` beside the executable's
+/// install prefix (`<prefix>/share/kleene/stdlib`), else the source tree's.
+pub fn stdlib_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("KLEENE_STDLIB") {
+        return PathBuf::from(d);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(prefix) = exe.parent().and_then(Path::parent) {
+            let installed = prefix.join("share/kleene/stdlib");
+            if installed.is_dir() {
+                return installed;
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stdlib")
+}
+
+/// A Rhai engine with the kleene modules, limits and resolver.
+pub fn new_engine(limits: Limits, script_dir: Option<&Path>) -> rhai::Engine {
+    let mut e = rhai::Engine::new();
+    e.set_max_operations(limits.operations)
+        .set_max_call_levels(limits.call_levels)
+        .set_max_expr_depths(limits.expr_depth, limits.expr_depth)
+        .set_max_string_size(limits.string_size)
+        .set_max_array_size(limits.array_size)
+        .set_max_map_size(limits.map_size)
+        .set_max_modules(256);
+    e.set_module_resolver(resolver::Confined::new(module_roots(script_dir)));
+    image::register(&mut e);
+    container::register(&mut e);
+    volume::register(&mut e);
+    network::register(&mut e);
+    build::register(&mut e);
+    // exit(n) ends the script with that exit code (uncatchable); the code is
+    // told apart from a script's final value by its type.
+    e.register_fn("exit", |n: i64| -> RResult<()> { Err(EvalAltResult::Exit(Dynamic::from(ExitCode(n)), Position::NONE).into()) });
+    e.register_fn("exit", || -> RResult<()> { Err(EvalAltResult::Exit(Dynamic::from(ExitCode(0)), Position::NONE).into()) });
+    e.register_fn("sleep", |secs: f64| std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))));
+    e.register_fn("sleep", |secs: i64| std::thread::sleep(std::time::Duration::from_secs(secs.max(0) as u64)));
+    e
+}
+
+/// The value `exit(n)` carries.
+#[derive(Debug, Clone, Copy)]
+struct ExitCode(i64);
+
+/// Open the engine scripts will drive.
+pub fn open(root: &Path) -> crate::engine::Result<()> {
+    let k = Kleene::open(root)?;
+    *KLEENE.lock().unwrap_or_else(|p| p.into_inner()) = Some(k);
+    Ok(())
+}
+
+/// Run a script file with `args` in `ARGS`; returns the exit code: 0,
+/// the value given to `exit(n)`, or 1 after printing the error.
+pub fn run_file(path: &Path, args: &[String], limits: Limits) -> i32 {
+    let src = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot read script '{}': {e}", path.display());
+            return 1;
+        }
+    };
+    // A shebang line is a comment to us.
+    let body = if src.starts_with("#!") { src.replacen("#!", "//", 1) } else { src.clone() };
+    let dir = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d });
+    let engine = new_engine(limits, dir);
+    let name = path.display().to_string();
+    let mut ast = match engine.compile(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("{}", diagnostic::render(&name, &src, &EvalAltResult::from(e)));
+            return 1;
+        }
+    };
+    ast.set_source(name.clone());
+    let mut scope = Scope::new();
+    let argv: rhai::Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
+    scope.push_constant("ARGS", argv);
+    match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
+        Ok(v) => v.try_cast::<ExitCode>().map(|c| c.0 as i32).unwrap_or(0),
+        Err(e) => match *e {
+            ref err => {
+                if std::env::var_os("KLEENE_DEBUG_SCRIPT").is_some() {
+                    eprintln!("{err:?}");
+                }
+                eprint!("{}", diagnostic::render(&name, &src, err));
+                1
+            }
+        },
+    }
+}
