@@ -120,7 +120,10 @@ pub fn run(cmd: DockerfileCmd) -> Result<Outcome, Error> {
                     Ok(Outcome::Ok)
                 }
                 Err(e) => {
-                    eprint!("{}", render_diagnostic(&name, &src, &e.message, e.span, "here"));
+                    eprint!(
+                        "{}",
+                        render_diagnostic(&name, &src, &e.message, e.span, "here")
+                    );
                     Ok(Outcome::Code(1))
                 }
             }

@@ -118,7 +118,9 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let r = match cli.command {
-        Command::Dockerfile(_) | Command::Script(_) => unreachable!("handled before the engine opens"),
+        Command::Dockerfile(_) | Command::Script(_) => {
+            unreachable!("handled before the engine opens")
+        }
         Command::Container(c) => container::run(&mut engine, c),
         Command::Build(a) => build::run(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),

@@ -37,7 +37,10 @@ fn quote(s: &str) -> String {
 /// An instruction as if written in a Dockerfile.
 fn inst(name: &str, flags: Vec<String>, args: Vec<String>, json: bool) -> Instruction {
     let shown = if json {
-        format!("[{}]", args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", "))
+        format!(
+            "[{}]",
+            args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+        )
     } else {
         args.join(" ")
     };
@@ -69,7 +72,11 @@ impl BuildH {
 
 fn strs(a: &Array) -> RResult<Vec<String>> {
     a.iter()
-        .map(|x| x.clone().into_string().or_else(|t| fail("invalid", format!("expected strings, not {t}"))))
+        .map(|x| {
+            x.clone()
+                .into_string()
+                .or_else(|t| fail("invalid", format!("expected strings, not {t}")))
+        })
         .collect()
 }
 
@@ -78,7 +85,12 @@ fn copy_flags(opts: &Map) -> RResult<Vec<String>> {
     for (k, v) in opts {
         match k.as_str() {
             "from" | "chown" => flags.push(format!("--{k}={v}")),
-            other => return fail("invalid", format!("unknown copy option '{other}' (known: from, chown)")),
+            other => {
+                return fail(
+                    "invalid",
+                    format!("unknown copy option '{other}' (known: from, chown)"),
+                )
+            }
         }
     }
     Ok(flags)
@@ -87,14 +99,29 @@ fn copy_flags(opts: &Map) -> RResult<Vec<String>> {
 /// `image::build`: a Dockerfile build, as `klee build`.
 pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
     let ctx = std::path::PathBuf::from(context);
-    let file = opt_str(opts, "file")?.map(std::path::PathBuf::from).unwrap_or_else(|| ctx.join("Dockerfile"));
-    let text = std::fs::read_to_string(&file)
-        .or_else(|e| fail("invalid", format!("cannot read Dockerfile '{}': {e}", file.display())))?;
+    let file = opt_str(opts, "file")?
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ctx.join("Dockerfile"));
+    let text = std::fs::read_to_string(&file).or_else(|e| {
+        fail(
+            "invalid",
+            format!("cannot read Dockerfile '{}': {e}", file.display()),
+        )
+    })?;
     let build_args = match opts.get("build_args") {
-        Some(v) if v.is_map() => v.clone().cast::<Map>().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        Some(v) if v.is_map() => v
+            .clone()
+            .cast::<Map>()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         _ => vec![],
     };
-    let flag = |k: &str| opts.get(k).map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
+    let flag = |k: &str| {
+        opts.get(k)
+            .map(|v| v.as_bool().unwrap_or(false))
+            .unwrap_or(false)
+    };
     let req = BuildRequest {
         context: ctx,
         dockerfile: text,
@@ -123,16 +150,25 @@ pub mod api {
     #[rhai_fn(return_raw, name = "new")]
     pub fn new_with(context: &str, opts: Map) -> RResult<BuildH> {
         let args: Vec<(String, String)> = match opts.get("build_args") {
-            Some(v) if v.is_map() => v.clone().cast::<Map>().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            Some(v) if v.is_map() => v
+                .clone()
+                .cast::<Map>()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _ => vec![],
         };
-        let no_cache = opts.get("no_cache").map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
+        let no_cache = opts
+            .get("no_cache")
+            .map(|v| v.as_bool().unwrap_or(false))
+            .unwrap_or(false);
         let escape = match opt_str(&opts, "escape")?.as_deref() {
             None | Some("\\") => '\\',
             Some("`") => '`',
             Some(o) => return fail("invalid", format!("escape token '{o}' is not \\ or `")),
         };
-        let b = Builder::new(std::path::Path::new(context), &args, no_cache, escape).map_err(build_err)?;
+        let b = Builder::new(std::path::Path::new(context), &args, no_cache, escape)
+            .map_err(build_err)?;
         Ok(BuildH(Arc::new(Mutex::new(Some(b)))))
     }
 
@@ -185,7 +221,12 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "from")]
     pub fn stage_from_named(b: &mut BuildH, image: &str, name: &str) -> RResult<()> {
-        b.apply(&inst("from", vec![], vec![image.into(), "AS".into(), name.into()], false))
+        b.apply(&inst(
+            "from",
+            vec![],
+            vec![image.into(), "AS".into(), name.into()],
+            false,
+        ))
     }
 
     /// FROM … AS `name` (same as `from(image, name)`).
@@ -259,7 +300,12 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn copy_from(b: &mut BuildH, stage: &str, src: &str, dest: &str) -> RResult<()> {
-        b.apply(&inst("copy", vec![format!("--from={stage}")], vec![src.into(), dest.into()], false))
+        b.apply(&inst(
+            "copy",
+            vec![format!("--from={stage}")],
+            vec![src.into(), dest.into()],
+            false,
+        ))
     }
 
     /// ADD: as COPY, and local tar archives are unpacked.
@@ -291,7 +337,12 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn env(b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
-        b.apply(&inst("env", vec![], vec![key.into(), value.into(), "=".into()], false))
+        b.apply(&inst(
+            "env",
+            vec![],
+            vec![key.into(), value.into(), "=".into()],
+            false,
+        ))
     }
 
     /// ARG: `NAME` or `NAME=default` (a build argument, not kept).
@@ -371,7 +422,12 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn label(b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
-        b.apply(&inst("label", vec![], vec![key.into(), value.into(), "=".into()], false))
+        b.apply(&inst(
+            "label",
+            vec![],
+            vec![key.into(), value.into(), "=".into()],
+            false,
+        ))
     }
 
     /// EXPOSE a port (`80`, `53/udp`).
@@ -422,7 +478,8 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn dockerfile(b: &mut BuildH, text: &str) -> RResult<()> {
-        let df = parse(text).or_else(|e| fail("invalid", format!("Dockerfile text: {}", e.message)))?;
+        let df =
+            parse(text).or_else(|e| fail("invalid", format!("Dockerfile text: {}", e.message)))?;
         for i in &df.instructions {
             b.apply(i)?;
         }

@@ -25,7 +25,14 @@ fn string_list(opts: &Map, key: &str) -> RResult<Vec<String>> {
             .into_array()
             .unwrap_or_default()
             .into_iter()
-            .map(|x| x.into_string().or_else(|t| fail("invalid", format!("option '{key}' must hold strings, not {t}"))))
+            .map(|x| {
+                x.into_string().or_else(|t| {
+                    fail(
+                        "invalid",
+                        format!("option '{key}' must hold strings, not {t}"),
+                    )
+                })
+            })
             .collect(),
         Some(v) if v.is_map() => Ok(v
             .clone()
@@ -33,24 +40,44 @@ fn string_list(opts: &Map, key: &str) -> RResult<Vec<String>> {
             .into_iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect()),
-        Some(v) => fail("invalid", format!("option '{key}' must be an array, not {v}")),
+        Some(v) => fail(
+            "invalid",
+            format!("option '{key}' must be an array, not {v}"),
+        ),
     }
 }
 
 fn strings_of(a: &Array, what: &str) -> RResult<Vec<String>> {
     a.iter()
-        .map(|x| x.clone().into_string().or_else(|t| fail("invalid", format!("{what} must hold strings, not {t}"))))
+        .map(|x| {
+            x.clone()
+                .into_string()
+                .or_else(|t| fail("invalid", format!("{what} must hold strings, not {t}")))
+        })
         .collect()
 }
 
 /// Options map → create configuration (the CLI's options, by name).
 fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig> {
-    let known = ["name", "env", "user", "workdir", "mounts", "network", "ports", "restart", "persist", "detach", "rm", "fly"];
+    let known = [
+        "name", "env", "user", "workdir", "mounts", "network", "ports", "restart", "persist",
+        "detach", "rm", "fly",
+    ];
     if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
-        return fail("invalid", format!("unknown container option '{k}' (known: {})", known.join(", ")));
+        return fail(
+            "invalid",
+            format!(
+                "unknown container option '{k}' (known: {})",
+                known.join(", ")
+            ),
+        );
     }
-    if opts.get("network").is_some_and(|v| !v.is_unit()) || !string_list(opts, "ports")?.is_empty() {
-        return fail("unsupported", "networks and published ports are not supported on Linux yet");
+    if opts.get("network").is_some_and(|v| !v.is_unit()) || !string_list(opts, "ports")?.is_empty()
+    {
+        return fail(
+            "unsupported",
+            "networks and published ports are not supported on Linux yet",
+        );
     }
     let env = string_list(opts, "env")?;
     crate::engine::container::check_env(&env).map_err(super::to_rhai)?;
@@ -59,7 +86,11 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         .map(|m| MountConfig::parse(m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(super::to_rhai)?;
-    let flag = |k: &str| opts.get(k).map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
+    let flag = |k: &str| {
+        opts.get(k)
+            .map(|v| v.as_bool().unwrap_or(false))
+            .unwrap_or(false)
+    };
     Ok(ContainerConfig {
         image: image.to_string(),
         name: opt_str(opts, "name")?,
@@ -70,7 +101,10 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         mounts,
         jail_param: vec![],
         persist: flag("persist"),
-        restart_policy: opt_str(opts, "restart")?.unwrap_or_else(|| "no".into()).parse().map_err(super::to_rhai)?,
+        restart_policy: opt_str(opts, "restart")?
+            .unwrap_or_else(|| "no".into())
+            .parse()
+            .map_err(super::to_rhai)?,
         auto_remove: flag("rm"),
         fly: flag("fly"),
     })
@@ -110,8 +144,18 @@ pub mod api {
     #[rhai_fn(return_raw)]
     pub fn run(image: &str, cmd: Array, opts: Map) -> RResult<ContainerH> {
         let cfg = config(image, strings_of(&cmd, "the command")?, &opts)?;
-        let detach = opts.get("detach").map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
-        let attach = if detach { Attach::Detached } else { Attach::Attached { tty: false, stdin: false } };
+        let detach = opts
+            .get("detach")
+            .map(|v| v.as_bool().unwrap_or(false))
+            .unwrap_or(false);
+        let attach = if detach {
+            Attach::Detached
+        } else {
+            Attach::Attached {
+                tty: false,
+                stdin: false,
+            }
+        };
         with(|e| e.container_run(&cfg, attach)).map(|(c, _)| ContainerH { id: c.id })
     }
 
@@ -122,7 +166,11 @@ pub mod api {
     /// ```
     #[rhai_fn(return_raw, name = "list")]
     pub fn list_running() -> RResult<Array> {
-        with(|e| e.containers(false)).map(|v| v.into_iter().map(|c| Dynamic::from(ContainerH { id: c.id })).collect())
+        with(|e| e.containers(false)).map(|v| {
+            v.into_iter()
+                .map(|c| Dynamic::from(ContainerH { id: c.id }))
+                .collect()
+        })
     }
 
     /// Containers, newest first; all of them when `all` is true.
@@ -132,7 +180,11 @@ pub mod api {
     /// ```
     #[rhai_fn(return_raw, name = "list")]
     pub fn list_all(all: bool) -> RResult<Array> {
-        with(|e| e.containers(all)).map(|v| v.into_iter().map(|c| Dynamic::from(ContainerH { id: c.id })).collect())
+        with(|e| e.containers(all)).map(|v| {
+            v.into_iter()
+                .map(|c| Dynamic::from(ContainerH { id: c.id }))
+                .collect()
+        })
     }
 
     /// Look a container up by name, ID or unique ID prefix.
@@ -172,7 +224,8 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "stop")]
     pub fn stop_after(c: &mut ContainerH, timeout: i64) -> RResult<()> {
-        with(|e| e.container_stop(&c.id, std::time::Duration::from_secs(timeout.max(0) as u64))).map(drop)
+        with(|e| e.container_stop(&c.id, std::time::Duration::from_secs(timeout.max(0) as u64)))
+            .map(drop)
     }
 
     /// Stop (if running) and start again in the background.
@@ -233,8 +286,14 @@ pub mod api {
         let (code, out, err) = with(|e| e.container_exec_capture(&c.id, &cfg))?;
         let mut m = Map::new();
         m.insert("exit_code".into(), (code as i64).into());
-        m.insert("stdout".into(), String::from_utf8_lossy(&out).into_owned().into());
-        m.insert("stderr".into(), String::from_utf8_lossy(&err).into_owned().into());
+        m.insert(
+            "stdout".into(),
+            String::from_utf8_lossy(&out).into_owned().into(),
+        );
+        m.insert(
+            "stderr".into(),
+            String::from_utf8_lossy(&err).into_owned().into(),
+        );
         Ok(m)
     }
 
@@ -301,7 +360,9 @@ pub mod api {
     /// The container's name, for printing.
     #[rhai_fn(global, name = "to_string", pure)]
     pub fn to_string(c: &mut ContainerH) -> String {
-        with(|e| e.container(&c.id)).map(|x| x.name).unwrap_or_else(|_| c.id.clone())
+        with(|e| e.container(&c.id))
+            .map(|x| x.name)
+            .unwrap_or_else(|_| c.id.clone())
     }
 }
 

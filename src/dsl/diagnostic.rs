@@ -38,7 +38,11 @@ fn offset(src: &str, pos: Position) -> Option<usize> {
     let mut start = 0;
     for (i, l) in src.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let byte = l.char_indices().nth(col.saturating_sub(1)).map(|(b, _)| b).unwrap_or(0);
+            let byte = l
+                .char_indices()
+                .nth(col.saturating_sub(1))
+                .map(|(b, _)| b)
+                .unwrap_or(0);
             return Some(start + byte);
         }
         start += l.len();
@@ -72,7 +76,10 @@ pub fn render(path: &str, src: &str, err: &EvalAltResult) -> String {
         match cur {
             EvalAltResult::ErrorInFunctionCall(name, source, inner, pos) => {
                 if let Some(o) = offset(&file_src, *pos) {
-                    labels.push(Label::secondary(file, token(&file_src, o)).with_message(format!("in this call to '{name}'")));
+                    labels.push(
+                        Label::secondary(file, token(&file_src, o))
+                            .with_message(format!("in this call to '{name}'")),
+                    );
                 }
                 if !source.is_empty() {
                     if let Ok(text) = std::fs::read_to_string(source) {
@@ -84,7 +91,10 @@ pub fn render(path: &str, src: &str, err: &EvalAltResult) -> String {
             }
             EvalAltResult::ErrorInModule(name, inner, pos) => {
                 if let Some(o) = offset(&file_src, *pos) {
-                    labels.push(Label::secondary(file, token(&file_src, o)).with_message(format!("importing '{name}'")));
+                    labels.push(
+                        Label::secondary(file, token(&file_src, o))
+                            .with_message(format!("importing '{name}'")),
+                    );
                 }
                 if let Ok(text) = std::fs::read_to_string(name) {
                     file = files.add(name.clone(), text.clone());
@@ -95,12 +105,16 @@ pub fn render(path: &str, src: &str, err: &EvalAltResult) -> String {
             other => {
                 let pos = other.position();
                 match offset(&file_src, pos) {
-                    Some(o) => labels.push(Label::primary(file, token(&file_src, o)).with_message("here")),
+                    Some(o) => {
+                        labels.push(Label::primary(file, token(&file_src, o)).with_message("here"))
+                    }
                     // Errors from native functions called by module path carry
                     // no position: the innermost call site is the best place.
                     None => {
                         if let Some(last) = labels.pop() {
-                            labels.push(Label::primary(last.file_id, last.range).with_message(last.message));
+                            labels.push(
+                                Label::primary(last.file_id, last.range).with_message(last.message),
+                            );
                         }
                     }
                 }
@@ -109,9 +123,14 @@ pub fn render(path: &str, src: &str, err: &EvalAltResult) -> String {
         }
     }
     labels.reverse();
-    let d = Diagnostic::error().with_message(message_of(err)).with_labels(labels);
-    let mut buf = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { Buffer::ansi() } else { Buffer::no_color() };
+    let d = Diagnostic::error()
+        .with_message(message_of(err))
+        .with_labels(labels);
+    let mut buf = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Buffer::ansi()
+    } else {
+        Buffer::no_color()
+    };
     let _ = term::emit(&mut buf, &term::Config::default(), &files, &d);
     String::from_utf8_lossy(buf.as_slice()).into_owned()
 }
-

@@ -13,7 +13,12 @@ pub struct ImageH(pub crate::engine::Image);
 fn opt_bool(opts: &Map, key: &str, default: bool) -> RResult<bool> {
     match opts.get(key) {
         None => Ok(default),
-        Some(v) => v.as_bool().or_else(|_| fail("invalid", format!("option '{key}' must be true or false, not {v}"))),
+        Some(v) => v.as_bool().or_else(|_| {
+            fail(
+                "invalid",
+                format!("option '{key}' must be true or false, not {v}"),
+            )
+        }),
     }
 }
 
@@ -21,11 +26,12 @@ pub fn opt_str(opts: &Map, key: &str) -> RResult<Option<String>> {
     match opts.get(key) {
         None => Ok(None),
         Some(v) if v.is_unit() => Ok(None),
-        Some(v) => v
-            .clone()
-            .into_string()
-            .map(Some)
-            .or_else(|_| fail("invalid", format!("option '{key}' must be a string, not {v}"))),
+        Some(v) => v.clone().into_string().map(Some).or_else(|_| {
+            fail(
+                "invalid",
+                format!("option '{key}' must be a string, not {v}"),
+            )
+        }),
     }
 }
 
@@ -47,7 +53,8 @@ pub mod api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn create(method: &str, source: &str, opts: Map) -> RResult<ImageH> {
-        let src = Source::parse(method, (!source.is_empty()).then_some(source)).map_err(super::super::to_rhai)?;
+        let src = Source::parse(method, (!source.is_empty()).then_some(source))
+            .map_err(super::super::to_rhai)?;
         let o = CreateOptions {
             tag: opt_str(&opts, "tag")?.unwrap_or_default(),
             dns: opt_bool(&opts, "dns", true)?,

@@ -121,10 +121,18 @@ pub fn new_engine(limits: Limits, script_dir: Option<&Path>) -> rhai::Engine {
     build::register(&mut e);
     // exit(n) ends the script with that exit code (uncatchable); the code is
     // told apart from a script's final value by its type.
-    e.register_fn("exit", |n: i64| -> RResult<()> { Err(EvalAltResult::Exit(Dynamic::from(ExitCode(n)), Position::NONE).into()) });
-    e.register_fn("exit", || -> RResult<()> { Err(EvalAltResult::Exit(Dynamic::from(ExitCode(0)), Position::NONE).into()) });
-    e.register_fn("sleep", |secs: f64| std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))));
-    e.register_fn("sleep", |secs: i64| std::thread::sleep(std::time::Duration::from_secs(secs.max(0) as u64)));
+    e.register_fn("exit", |n: i64| -> RResult<()> {
+        Err(EvalAltResult::Exit(Dynamic::from(ExitCode(n)), Position::NONE).into())
+    });
+    e.register_fn("exit", || -> RResult<()> {
+        Err(EvalAltResult::Exit(Dynamic::from(ExitCode(0)), Position::NONE).into())
+    });
+    e.register_fn("sleep", |secs: f64| {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)))
+    });
+    e.register_fn("sleep", |secs: i64| {
+        std::thread::sleep(std::time::Duration::from_secs(secs.max(0) as u64))
+    });
     e
 }
 
@@ -150,14 +158,27 @@ pub fn run_file(path: &Path, args: &[String], limits: Limits) -> i32 {
         }
     };
     // A shebang line is a comment to us.
-    let body = if src.starts_with("#!") { src.replacen("#!", "//", 1) } else { src.clone() };
-    let dir = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d });
+    let body = if src.starts_with("#!") {
+        src.replacen("#!", "//", 1)
+    } else {
+        src.clone()
+    };
+    let dir = path.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }
+    });
     let engine = new_engine(limits, dir);
     let name = path.display().to_string();
     let mut ast = match engine.compile(&body) {
         Ok(a) => a,
         Err(e) => {
-            eprint!("{}", diagnostic::render(&name, &src, &EvalAltResult::from(e)));
+            eprint!(
+                "{}",
+                diagnostic::render(&name, &src, &EvalAltResult::from(e))
+            );
             return 1;
         }
     };
@@ -167,14 +188,12 @@ pub fn run_file(path: &Path, args: &[String], limits: Limits) -> i32 {
     scope.push_constant("ARGS", argv);
     match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
         Ok(v) => v.try_cast::<ExitCode>().map(|c| c.0 as i32).unwrap_or(0),
-        Err(e) => match *e {
-            ref err => {
-                if std::env::var_os("KLEENE_DEBUG_SCRIPT").is_some() {
-                    eprintln!("{err:?}");
-                }
-                eprint!("{}", diagnostic::render(&name, &src, err));
-                1
+        Err(err) => {
+            if std::env::var_os("KLEENE_DEBUG_SCRIPT").is_some() {
+                eprintln!("{err:?}");
             }
-        },
+            eprint!("{}", diagnostic::render(&name, &src, &err));
+            1
+        }
     }
 }

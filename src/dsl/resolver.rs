@@ -14,12 +14,21 @@ pub struct Confined {
 
 impl Confined {
     pub fn new(roots: Vec<PathBuf>) -> Confined {
-        Confined { roots: roots.into_iter().filter_map(|r| r.canonicalize().ok()).collect() }
+        Confined {
+            roots: roots
+                .into_iter()
+                .filter_map(|r| r.canonicalize().ok())
+                .collect(),
+        }
     }
 
     fn find(&self, path: &str, pos: Position) -> Result<PathBuf, Box<EvalAltResult>> {
         let refuse = |why: &str| -> Box<EvalAltResult> {
-            EvalAltResult::ErrorRuntime(crate::dsl::error_map("import", &format!("cannot import '{path}': {why}")), pos).into()
+            EvalAltResult::ErrorRuntime(
+                crate::dsl::error_map("import", &format!("cannot import '{path}': {why}")),
+                pos,
+            )
+            .into()
         };
         let p = Path::new(path);
         if p.is_absolute() {
@@ -28,23 +37,41 @@ impl Confined {
         if p.components().any(|c| matches!(c, Component::ParentDir)) {
             return Err(refuse("'..' is not allowed in import paths"));
         }
-        let file = if path.ends_with(".rhai") { path.to_string() } else { format!("{path}.rhai") };
+        let file = if path.ends_with(".rhai") {
+            path.to_string()
+        } else {
+            format!("{path}.rhai")
+        };
         for root in &self.roots {
             let candidate = root.join(&file);
             if let Ok(real) = candidate.canonicalize() {
                 if !real.starts_with(root) {
-                    return Err(refuse(&format!("'{}' leads outside '{}'", candidate.display(), root.display())));
+                    return Err(refuse(&format!(
+                        "'{}' leads outside '{}'",
+                        candidate.display(),
+                        root.display()
+                    )));
                 }
                 return Ok(real);
             }
         }
         let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
-        Err(EvalAltResult::ErrorModuleNotFound(format!("{path} (searched {})", roots.join(", ")), pos).into())
+        Err(EvalAltResult::ErrorModuleNotFound(
+            format!("{path} (searched {})", roots.join(", ")),
+            pos,
+        )
+        .into())
     }
 }
 
 impl ModuleResolver for Confined {
-    fn resolve(&self, engine: &Engine, _source: Option<&str>, path: &str, pos: Position) -> Result<SharedModule, Box<EvalAltResult>> {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        _source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
         let file = self.find(path, pos)?;
         let name = file.display().to_string();
         let mut ast = engine

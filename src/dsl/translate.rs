@@ -25,7 +25,13 @@ pub fn rhai_string(s: &str) -> String {
 }
 
 fn array(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| rhai_string(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|s| rhai_string(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn call(method: &str, args: &[String]) -> String {
@@ -37,7 +43,9 @@ fn one(i: &Instruction) -> Option<String> {
     let q = |s: &String| rhai_string(s);
     Some(match (i.name.as_str(), i.args.as_slice()) {
         ("from", [image]) if i.flags.is_empty() => call("from", &[q(image)]),
-        ("from", [image, as_, name]) if i.flags.is_empty() && as_.eq_ignore_ascii_case("as") => call("from", &[q(image), q(name)]),
+        ("from", [image, as_, name]) if i.flags.is_empty() && as_.eq_ignore_ascii_case("as") => {
+            call("from", &[q(image), q(name)])
+        }
         ("run", args) if plain && i.flags.is_empty() => {
             if i.json {
                 call("run", &[array(args)])
@@ -62,10 +70,17 @@ fn one(i: &Instruction) -> Option<String> {
             call(&i.name, &a)
         }
         ("env" | "label", triples) if i.flags.is_empty() => {
-            let calls: Vec<String> = triples.chunks(3).map(|kv| call(&i.name, &[q(&kv[0]), q(&kv[1])])).collect();
+            let calls: Vec<String> = triples
+                .chunks(3)
+                .map(|kv| call(&i.name, &[q(&kv[0]), q(&kv[1])]))
+                .collect();
             calls.join("\n")
         }
-        ("arg", words) if i.flags.is_empty() => words.iter().map(|w| call("arg", &[q(w)])).collect::<Vec<_>>().join("\n"),
+        ("arg", words) if i.flags.is_empty() => words
+            .iter()
+            .map(|w| call("arg", &[q(w)]))
+            .collect::<Vec<_>>()
+            .join("\n"),
         ("workdir" | "user" | "stopsignal", [a]) if i.flags.is_empty() => call(&i.name, &[q(a)]),
         ("cmd" | "entrypoint", args) if i.flags.is_empty() => {
             if i.json {
@@ -75,8 +90,16 @@ fn one(i: &Instruction) -> Option<String> {
             }
         }
         ("shell", args) if i.json && i.flags.is_empty() => call("shell", &[array(args)]),
-        ("expose", ports) if i.flags.is_empty() => ports.iter().map(|p| call("expose", &[q(p)])).collect::<Vec<_>>().join("\n"),
-        ("volume", paths) if i.flags.is_empty() => paths.iter().map(|p| call("volume", &[q(p)])).collect::<Vec<_>>().join("\n"),
+        ("expose", ports) if i.flags.is_empty() => ports
+            .iter()
+            .map(|p| call("expose", &[q(p)]))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ("volume", paths) if i.flags.is_empty() => paths
+            .iter()
+            .map(|p| call("volume", &[q(p)]))
+            .collect::<Vec<_>>()
+            .join("\n"),
         _ => return None,
     })
 }
@@ -91,15 +114,24 @@ pub fn translate(df: &Dockerfile, file: &str, source: &str) -> String {
          let context = if ARGS.len() > 0 {{ ARGS[0] }} else {{ \".\" }};\n\
          let tag = if ARGS.len() > 1 {{ ARGS[1] }} else {{ \"\" }};\n"
     ));
-    let escape = if df.escape == '`' { ", escape: \"`\"" } else { "" };
-    out.push_str(&format!("let b = build::new(context, #{{build_args: #{{}}{escape}}});\n\n"));
+    let escape = if df.escape == '`' {
+        ", escape: \"`\""
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "let b = build::new(context, #{{build_args: #{{}}{escape}}});\n\n"
+    ));
     let lines: Vec<&str> = source.lines().collect();
     for i in &df.instructions {
         let text = lines
             .get(i.start_line.saturating_sub(1)..i.end_line.min(lines.len()))
             .map(|l| l.join("\n"))
             .unwrap_or_else(|| i.original.clone());
-        out.push_str(&format!("// {}\n", i.original.lines().next().unwrap_or_default()));
+        out.push_str(&format!(
+            "// {}\n",
+            i.original.lines().next().unwrap_or_default()
+        ));
         match one(i) {
             Some(c) => out.push_str(&c),
             None => out.push_str(&call("dockerfile", &[rhai_string(&text)])),
@@ -126,8 +158,14 @@ mod tests {
         let s = translate(&df, "Dockerfile", src);
         assert!(s.contains("b.from(\"base\", \"b\");"), "{s}");
         assert!(s.contains("b.run(\"echo \\\"$X\\\"\");"), "{s}");
-        assert!(s.contains("b.copy([\"a\", \"c\"], \"/d/\", #{from: \"b\", chown: \"1\"});"), "{s}");
-        assert!(s.contains("b.env(\"A\", \"1\");\nb.env(\"B\", \"\\\"two\\\"\");"), "{s}");
+        assert!(
+            s.contains("b.copy([\"a\", \"c\"], \"/d/\", #{from: \"b\", chown: \"1\"});"),
+            "{s}"
+        );
+        assert!(
+            s.contains("b.env(\"A\", \"1\");\nb.env(\"B\", \"\\\"two\\\"\");"),
+            "{s}"
+        );
         assert!(s.contains("b.cmd([\"x\"]);"), "{s}");
         assert!(s.contains("b.dockerfile(\"HEALTHCHECK CMD true\");"), "{s}");
         assert!(s.contains("b.dockerfile(\"RUN <<EOF\\nhi\\nEOF\");"), "{s}");

@@ -21,18 +21,38 @@ pub struct ExecConfig {
 impl Engine {
     /// The running container `ident`, its init's pid and the spec `cfg`
     /// gives inside it.
-    fn exec_target(&self, ident: &str, cfg: &ExecConfig, tty: bool) -> Result<(super::Container, i32, ExecSpec)> {
+    fn exec_target(
+        &self,
+        ident: &str,
+        cfg: &ExecConfig,
+        tty: bool,
+    ) -> Result<(super::Container, i32, ExecSpec)> {
         let c = self.container(ident)?;
         let Status::Running { pid, .. } = c.status else {
-            return Err(Error::State(format!("container '{}' ({}) is not running", c.name, c.id)));
+            return Err(Error::State(format!(
+                "container '{}' ({}) is not running",
+                c.name, c.id
+            )));
         };
         let mut env = c.env.clone();
         env.extend(cfg.env.iter().cloned());
         let spec = ExecSpec {
-            cmd: if cfg.cmd.is_empty() { c.cmd.clone() } else { cfg.cmd.clone() },
+            cmd: if cfg.cmd.is_empty() {
+                c.cmd.clone()
+            } else {
+                cfg.cmd.clone()
+            },
             env: dedup_env(&env),
-            user: if cfg.user.is_empty() { c.user.clone() } else { cfg.user.clone() },
-            workdir: if cfg.workdir.is_empty() { c.workdir.clone() } else { cfg.workdir.clone() },
+            user: if cfg.user.is_empty() {
+                c.user.clone()
+            } else {
+                cfg.user.clone()
+            },
+            workdir: if cfg.workdir.is_empty() {
+                c.workdir.clone()
+            } else {
+                cfg.workdir.clone()
+            },
             tty,
         };
         Ok((c, pid, spec))
@@ -40,21 +60,46 @@ impl Engine {
 
     /// Run `cfg` in the running container and collect its exit code, stdout
     /// and stderr (for scripts).
-    pub fn container_exec_capture(&mut self, ident: &str, cfg: &ExecConfig) -> Result<(i32, Vec<u8>, Vec<u8>)> {
+    pub fn container_exec_capture(
+        &mut self,
+        ident: &str,
+        cfg: &ExecConfig,
+    ) -> Result<(i32, Vec<u8>, Vec<u8>)> {
         use std::os::fd::AsRawFd;
         let (c, pid, spec) = self.exec_target(ident, cfg, false)?;
         let tmp = self.root.join("tmp");
         let id = super::id::new_id();
-        let (po, pe) = (tmp.join(format!("exec-{id}.out")), tmp.join(format!("exec-{id}.err")));
-        let open = |p: &std::path::Path| std::fs::File::options().read(true).write(true).create_new(true).open(p).map_err(|e| Error::io("cannot create", p, e));
+        let (po, pe) = (
+            tmp.join(format!("exec-{id}.out")),
+            tmp.join(format!("exec-{id}.err")),
+        );
+        let open = |p: &std::path::Path| {
+            std::fs::File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .map_err(|e| Error::io("cannot create", p, e))
+        };
         let result = (|| {
             let (out, err) = (open(&po)?, open(&pe)?);
             let started = self
                 .platform
-                .exec(pid, &spec, &Stdio::Files { out: out.as_raw_fd(), err: err.as_raw_fd() })
-                .map_err(|e| Error::Exec { container: c.name.clone(), reason: e.to_string() })?;
+                .exec(
+                    pid,
+                    &spec,
+                    &Stdio::Files {
+                        out: out.as_raw_fd(),
+                        err: err.as_raw_fd(),
+                    },
+                )
+                .map_err(|e| Error::Exec {
+                    container: c.name.clone(),
+                    reason: e.to_string(),
+                })?;
             let status = self.platform.wait(started.pid)?;
-            let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| Error::io("cannot read", p, e));
+            let read =
+                |p: &std::path::Path| std::fs::read(p).map_err(|e| Error::io("cannot read", p, e));
             Ok((status.code(), read(&po)?, read(&pe)?))
         })();
         let _ = std::fs::remove_file(&po);
