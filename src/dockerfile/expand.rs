@@ -79,6 +79,11 @@ impl Lexer {
         Lexer { escape }
     }
 
+    /// The escape token (`\` or `` ` ``).
+    pub fn escape(&self) -> char {
+        self.escape
+    }
+
     /// Expand one word: quotes removed, variables substituted.
     pub fn word(&self, input: &str, env: Env) -> Result<String, ExpandError> {
         self.process(input, env).map(|(w, _)| w)

@@ -201,6 +201,11 @@ impl Builder {
         }
     }
 
+    /// The escape token of the Dockerfile this build follows.
+    pub fn escape(&self) -> char {
+        self.lexer.escape()
+    }
+
     /// The current stage's image configuration so far.
     pub fn config(&self) -> Option<&Image> {
         self.current.as_ref().map(|s| &s.stage.config)
@@ -512,12 +517,18 @@ impl Builder {
                 Self::snapshot(log, st, snap);
             }
             "env" => {
+                // Every value sees the environment from before this
+                // instruction, as in Docker (`ENV a=1 b=$a` uses the old a).
+                let mut pairs = Vec::new();
                 for kv in i.args.chunks(3) {
-                    let k = self.word(Some(st), i, &kv[0])?;
-                    let v = self.word(Some(st), i, &kv[1])?;
-                    st.stage.config.env.push(format!("{k}={v}"));
-                    st.stage.config.env = dedup_env(&st.stage.config.env);
+                    pairs.push(format!(
+                        "{}={}",
+                        self.word(Some(st), i, &kv[0])?,
+                        self.word(Some(st), i, &kv[1])?
+                    ));
                 }
+                st.stage.config.env.extend(pairs);
+                st.stage.config.env = dedup_env(&st.stage.config.env);
                 e.build_note(&mut st.stage, &text, "");
             }
             "arg" => {

@@ -144,10 +144,10 @@ pub mod api {
     /// `build_args` (a map), `no_cache`, `escape` (`"\\"` or `` "`" ``).
     ///
     /// ```rhai
-    /// let b = build::new(".", #{build_args: #{VERSION: "2"}});
+    /// let b = build::start(".", #{build_args: #{VERSION: "2"}});
     /// b.from("base");
     /// ```
-    #[rhai_fn(return_raw, name = "new")]
+    #[rhai_fn(return_raw, name = "start")]
     pub fn new_with(context: &str, opts: Map) -> RResult<BuildH> {
         let args: Vec<(String, String)> = match opts.get("build_args") {
             Some(v) if v.is_map() => v
@@ -186,7 +186,7 @@ pub mod api {
         Ok(b)
     }
 
-    /// Start a build from `image`. Options as `build::new` plus `context`
+    /// Start a build from `image`. Options as `build::start` plus `context`
     /// and `name` (the stage name).
     ///
     /// ```rhai
@@ -478,8 +478,20 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn dockerfile(b: &mut BuildH, text: &str) -> RResult<()> {
+        let escape =
+            b.0.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|x| x.escape())
+                .unwrap_or('\\');
+        // The text follows the build's escape token.
+        let text = if escape == '`' {
+            format!("# escape=`\n{text}")
+        } else {
+            text.to_string()
+        };
         let df =
-            parse(text).or_else(|e| fail("invalid", format!("Dockerfile text: {}", e.message)))?;
+            parse(&text).or_else(|e| fail("invalid", format!("Dockerfile text: {}", e.message)))?;
         for i in &df.instructions {
             b.apply(i)?;
         }

@@ -69,7 +69,9 @@ fn one(i: &Instruction) -> Option<String> {
             }
             call(&i.name, &a)
         }
-        ("env" | "label", triples) if i.flags.is_empty() => {
+        // One pair per call; several pairs stay one instruction (their values
+        // see the environment from before it).
+        ("env" | "label", triples) if i.flags.is_empty() && triples.len() == 3 => {
             let calls: Vec<String> = triples
                 .chunks(3)
                 .map(|kv| call(&i.name, &[q(&kv[0]), q(&kv[1])]))
@@ -110,9 +112,18 @@ pub fn translate(df: &Dockerfile, file: &str, source: &str) -> String {
     out.push_str(&format!(
         "// {file}, translated by `klee dockerfile translate`: the same build as\n\
          // `klee build`, step by step, on the `build` module.\n\
-         // Run it with: klee script THIS_FILE [CONTEXT] [TAG]\n\n\
+         // Run it with: klee script THIS_FILE [CONTEXT] [TAG] [BUILD_ARG=VALUE]...\n\n\
          let context = if ARGS.len() > 0 {{ ARGS[0] }} else {{ \".\" }};\n\
-         let tag = if ARGS.len() > 1 {{ ARGS[1] }} else {{ \"\" }};\n"
+         let tag = if ARGS.len() > 1 {{ ARGS[1] }} else {{ \"\" }};\n\
+         let build_args = #{{}};\n\
+         if ARGS.len() > 2 {{\n\
+         \x20   for n in 2..ARGS.len() {{\n\
+         \x20       let kv = ARGS[n];\n\
+         \x20       let i = kv.index_of(\"=\");\n\
+         \x20       if i < 0 {{ throw `build argument '${{kv}}' is not KEY=VALUE`; }}\n\
+         \x20       build_args[kv.sub_string(0, i)] = kv.sub_string(i + 1);\n\
+         \x20   }}\n\
+         }}\n"
     ));
     let escape = if df.escape == '`' {
         ", escape: \"`\""
@@ -120,7 +131,7 @@ pub fn translate(df: &Dockerfile, file: &str, source: &str) -> String {
         ""
     };
     out.push_str(&format!(
-        "let b = build::new(context, #{{build_args: #{{}}{escape}}});\n\n"
+        "let b = build::start(context, #{{build_args: build_args{escape}}});\n\n"
     ));
     let lines: Vec<&str> = source.lines().collect();
     for i in &df.instructions {
@@ -153,7 +164,7 @@ mod tests {
 
     #[test]
     fn instructions_become_calls() {
-        let src = "FROM base AS b\nRUN echo \"$X\"\nCOPY --from=b --chown=1 a c /d/\nENV A=1 B=\"two\"\nCMD [\"x\"]\nHEALTHCHECK CMD true\nRUN <<EOF\nhi\nEOF\n";
+        let src = "FROM base AS b\nRUN echo \"$X\"\nCOPY --from=b --chown=1 a c /d/\nENV A=1\nENV B=\"two\" C=3\nCMD [\"x\"]\nHEALTHCHECK CMD true\nRUN <<EOF\nhi\nEOF\n";
         let df = crate::dockerfile::parse(src).unwrap();
         let s = translate(&df, "Dockerfile", src);
         assert!(s.contains("b.from(\"base\", \"b\");"), "{s}");
@@ -162,8 +173,9 @@ mod tests {
             s.contains("b.copy([\"a\", \"c\"], \"/d/\", #{from: \"b\", chown: \"1\"});"),
             "{s}"
         );
+        assert!(s.contains("b.env(\"A\", \"1\");"), "{s}");
         assert!(
-            s.contains("b.env(\"A\", \"1\");\nb.env(\"B\", \"\\\"two\\\"\");"),
+            s.contains("b.dockerfile(\"ENV B=\\\"two\\\" C=3\");"),
             "{s}"
         );
         assert!(s.contains("b.cmd([\"x\"]);"), "{s}");
