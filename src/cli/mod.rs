@@ -46,6 +46,11 @@ enum Command {
     Volume(volume::VolumeCmd),
     /// Run a Rhai script (ARGS holds its arguments)
     Script(script::ScriptArgs),
+    /// An interactive Rhai session on the engine
+    Repl,
+    /// Print the DSL reference (docs/dsl.md) from the function metadata
+    #[command(name = "dsl-docs", hide = true)]
+    DslDocs,
     /// Parse Dockerfiles and expand their variables (no build)
     #[command(subcommand)]
     Dockerfile(dockerfile::DockerfileCmd),
@@ -102,8 +107,24 @@ pub type CmdResult = Result<Outcome, Error>;
 pub fn main() -> ExitCode {
     crate::platform::term::default_sigpipe();
     let cli = Cli::parse();
-    if let Command::Script(a) = cli.command {
-        return ExitCode::from(script::run(&cli.root, a).clamp(0, 255) as u8);
+    match cli.command {
+        Command::Script(a) => return ExitCode::from(script::run(&cli.root, a).clamp(0, 255) as u8),
+        Command::Repl => {
+            return ExitCode::from(
+                crate::dsl::repl::run(&cli.root, crate::dsl::Limits::default()).clamp(0, 255) as u8,
+            )
+        }
+        Command::DslDocs => {
+            print!(
+                "{}",
+                crate::dsl::docs::markdown(&crate::dsl::new_engine(
+                    crate::dsl::Limits::default(),
+                    None
+                ))
+            );
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     // Front-end commands that need no engine (and no root).
     if let Command::Dockerfile(c) = cli.command {
@@ -118,7 +139,7 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let r = match cli.command {
-        Command::Dockerfile(_) | Command::Script(_) => {
+        Command::Dockerfile(_) | Command::Script(_) | Command::Repl | Command::DslDocs => {
             unreachable!("handled before the engine opens")
         }
         Command::Container(c) => container::run(&mut engine, c),

@@ -7,8 +7,10 @@
 mod build;
 mod container;
 pub mod diagnostic;
+pub mod docs;
 mod image;
 mod network;
+pub mod repl;
 pub mod resolver;
 pub mod translate;
 mod volume;
