@@ -22,11 +22,12 @@ impl Repl {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // SAFETY: openpty with valid out-pointers.
-        assert_eq!(
-            unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) },
-            0
-        );
+        // SAFETY: openpty with valid out-pointers, then a winsize ioctl.
+        unsafe {
+            let null = std::ptr::null_mut();
+            assert_eq!(libc::openpty(&mut m, &mut s, null, null as _, null as _), 0);
+            libc::ioctl(m, libc::TIOCSWINSZ, &ws);
+        }
         // SAFETY: fresh fds we own.
         let slave = unsafe { OwnedFd::from_raw_fd(s) };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_klee"));
