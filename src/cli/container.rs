@@ -71,6 +71,9 @@ pub struct CreateArgs {
     /// Remove the container when it exits (Docker's --rm)
     #[arg(long)]
     rm: bool,
+    /// Replace the image's entrypoint (a command line split on whitespace; "" clears it)
+    #[arg(long)]
+    entrypoint: Option<String>,
     /// Image to use: NAME[:TAG][@SNAPSHOT] or ID
     image: String,
     /// Command and arguments (default: the image's command)
@@ -238,6 +241,9 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
         image: a.image,
         name: a.name,
         cmd: a.command,
+        entrypoint: a
+            .entrypoint
+            .map(|e| e.split_whitespace().map(str::to_string).collect()),
         env: a.env,
         user: a.user,
         workdir: a.workdir,

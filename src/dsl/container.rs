@@ -95,6 +95,7 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         image: image.to_string(),
         name: opt_str(opts, "name")?,
         cmd,
+        entrypoint: None,
         env,
         user: opt_str(opts, "user")?.unwrap_or_default(),
         workdir: opt_str(opts, "workdir")?.unwrap_or_default(),

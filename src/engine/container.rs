@@ -44,6 +44,8 @@ pub struct ContainerConfig {
     pub name: Option<String>,
     /// Empty: the image's command.
     pub cmd: Vec<String>,
+    /// Replaces the image's entrypoint (`Some(vec![])` clears it).
+    pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
     /// Empty: the image's user.
     pub user: String,
@@ -283,10 +285,22 @@ impl Engine {
             image_id: image.id.clone(),
             image_ref: cfg.image.clone(),
             created: time::now(),
-            cmd: if cfg.cmd.is_empty() {
-                [image.entrypoint.clone(), image.cmd.clone()].concat()
-            } else {
-                [image.entrypoint.clone(), cfg.cmd.clone()].concat()
+            cmd: {
+                // Docker's rules: the entrypoint, then the run's command or
+                // the image's CMD (a replaced entrypoint drops the image's CMD).
+                let (ep, default_cmd) = match &cfg.entrypoint {
+                    Some(ep) => (ep.clone(), vec![]),
+                    None => (image.entrypoint.clone(), image.cmd.clone()),
+                };
+                [
+                    ep,
+                    if cfg.cmd.is_empty() {
+                        default_cmd
+                    } else {
+                        cfg.cmd.clone()
+                    },
+                ]
+                .concat()
             },
             env: dedup_env(&env),
             user: if cfg.user.is_empty() {
