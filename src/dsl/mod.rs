@@ -159,11 +159,13 @@ pub fn run_file(path: &Path, args: &[String], limits: Limits) -> i32 {
             return 1;
         }
     };
-    // A shebang line is a comment to us.
-    let body = if src.starts_with("#!") {
-        src.replacen("#!", "//", 1)
-    } else {
-        src.clone()
+    // A shebang line is blanked (keeping the line count for diagnostics).
+    let body = match src.strip_prefix("#!") {
+        Some(rest) => rest
+            .find('\n')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or_default(),
+        None => src.clone(),
     };
     let dir = path.parent().map(|d| {
         if d.as_os_str().is_empty() {
