@@ -4,6 +4,10 @@
 //! cleanup behave exactly alike. Arguments are Dockerfile words: they are
 //! expanded (`$VAR`, quotes) as a Dockerfile's would be.
 
+// The immediately called closures collect a native function's errors so
+// `dsl::here` can give them the position of the call.
+#![allow(clippy::redundant_closure_call)]
+
 use std::sync::{Arc, Mutex};
 
 use rhai::plugin::*;
@@ -136,6 +140,30 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
     r.map(ImageH).map_err(build_err)
 }
 
+fn start_build(context: &str, opts: Map) -> RResult<BuildH> {
+    let args: Vec<(String, String)> = match opts.get("build_args") {
+        Some(v) if v.is_map() => v
+            .clone()
+            .cast::<Map>()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        _ => vec![],
+    };
+    let no_cache = opts
+        .get("no_cache")
+        .map(|v| v.as_bool().unwrap_or(false))
+        .unwrap_or(false);
+    let escape = match opt_str(&opts, "escape")?.as_deref() {
+        None | Some("\\") => '\\',
+        Some("`") => '`',
+        Some(o) => return fail("invalid", format!("escape token '{o}' is not \\ or `")),
+    };
+    let b =
+        Builder::new(std::path::Path::new(context), &args, no_cache, escape).map_err(build_err)?;
+    Ok(BuildH(Arc::new(Mutex::new(Some(b)))))
+}
+
 #[export_module]
 pub mod api {
     use super::*;
@@ -148,28 +176,8 @@ pub mod api {
     /// b.from("base");
     /// ```
     #[rhai_fn(return_raw, name = "start")]
-    pub fn new_with(context: &str, opts: Map) -> RResult<BuildH> {
-        let args: Vec<(String, String)> = match opts.get("build_args") {
-            Some(v) if v.is_map() => v
-                .clone()
-                .cast::<Map>()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            _ => vec![],
-        };
-        let no_cache = opts
-            .get("no_cache")
-            .map(|v| v.as_bool().unwrap_or(false))
-            .unwrap_or(false);
-        let escape = match opt_str(&opts, "escape")?.as_deref() {
-            None | Some("\\") => '\\',
-            Some("`") => '`',
-            Some(o) => return fail("invalid", format!("escape token '{o}' is not \\ or `")),
-        };
-        let b = Builder::new(std::path::Path::new(context), &args, no_cache, escape)
-            .map_err(build_err)?;
-        Ok(BuildH(Arc::new(Mutex::new(Some(b)))))
+    pub fn new_with(ctx: NativeCallContext, context: &str, opts: Map) -> RResult<BuildH> {
+        crate::dsl::here(&ctx, start_build(context, opts))
     }
 
     /// Start a build from `image` (FROM), with the current directory as context.
@@ -180,10 +188,15 @@ pub mod api {
     /// let img = b.commit("hello:1");
     /// ```
     #[rhai_fn(return_raw, name = "from")]
-    pub fn from_image(image: &str) -> RResult<BuildH> {
-        let b = new_with(".", Map::new())?;
-        b.apply(&inst("from", vec![], vec![image.into()], false))?;
-        Ok(b)
+    pub fn from_image(ctx: NativeCallContext, image: &str) -> RResult<BuildH> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let b = start_build(".", Map::new())?;
+                b.apply(&inst("from", vec![], vec![image.into()], false))?;
+                Ok(b)
+            })(),
+        )
     }
 
     /// Start a build from `image`. Options as `build::start` plus `context`
@@ -193,15 +206,20 @@ pub mod api {
     /// let b = build::from("base", #{context: "./app", name: "builder"});
     /// ```
     #[rhai_fn(return_raw, name = "from")]
-    pub fn from_image_opts(image: &str, opts: Map) -> RResult<BuildH> {
-        let ctx = opt_str(&opts, "context")?.unwrap_or_else(|| ".".into());
-        let b = new_with(&ctx, opts.clone())?;
-        let mut args = vec![image.to_string()];
-        if let Some(n) = opt_str(&opts, "name")? {
-            args.extend(["AS".to_string(), n]);
-        }
-        b.apply(&inst("from", vec![], args, false))?;
-        Ok(b)
+    pub fn from_image_opts(ctx: NativeCallContext, image: &str, opts: Map) -> RResult<BuildH> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let ctx_dir = opt_str(&opts, "context")?.unwrap_or_else(|| ".".into());
+                let b = start_build(&ctx_dir, opts.clone())?;
+                let mut args = vec![image.to_string()];
+                if let Some(n) = opt_str(&opts, "name")? {
+                    args.extend(["AS".to_string(), n]);
+                }
+                b.apply(&inst("from", vec![], args, false))?;
+                Ok(b)
+            })(),
+        )
     }
 
     /// FROM: begin a (further) stage.
@@ -210,8 +228,11 @@ pub mod api {
     /// b.stage("base", "final");
     /// ```
     #[rhai_fn(global, return_raw, name = "from")]
-    pub fn stage_from(b: &mut BuildH, image: &str) -> RResult<()> {
-        b.apply(&inst("from", vec![], vec![image.into()], false))
+    pub fn stage_from(ctx: NativeCallContext, b: &mut BuildH, image: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("from", vec![], vec![image.into()], false)),
+        )
     }
 
     /// FROM … AS `name`: begin a named stage.
@@ -220,13 +241,23 @@ pub mod api {
     /// b.from("base", "builder");
     /// ```
     #[rhai_fn(global, return_raw, name = "from")]
-    pub fn stage_from_named(b: &mut BuildH, image: &str, name: &str) -> RResult<()> {
-        b.apply(&inst(
-            "from",
-            vec![],
-            vec![image.into(), "AS".into(), name.into()],
-            false,
-        ))
+    pub fn stage_from_named(
+        ctx: NativeCallContext,
+        b: &mut BuildH,
+        image: &str,
+        name: &str,
+    ) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                b.apply(&inst(
+                    "from",
+                    vec![],
+                    vec![image.into(), "AS".into(), name.into()],
+                    false,
+                ))
+            })(),
+        )
     }
 
     /// FROM … AS `name` (same as `from(image, name)`).
@@ -235,8 +266,18 @@ pub mod api {
     /// b.stage("base", "runtime");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn stage(b: &mut BuildH, image: &str, name: &str) -> RResult<()> {
-        stage_from_named(b, image, name)
+    pub fn stage(ctx: NativeCallContext, b: &mut BuildH, image: &str, name: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                b.apply(&inst(
+                    "from",
+                    vec![],
+                    vec![image.into(), "AS".into(), name.into()],
+                    false,
+                ))
+            })(),
+        )
     }
 
     /// RUN in shell form (the stage's SHELL, `/bin/sh -c` by default).
@@ -245,8 +286,8 @@ pub mod api {
     /// b.run("apt-get update && apt-get install -y curl");
     /// ```
     #[rhai_fn(global, return_raw, name = "run")]
-    pub fn run_shell(b: &mut BuildH, cmd: &str) -> RResult<()> {
-        b.apply(&inst("run", vec![], vec![cmd.into()], false))
+    pub fn run_shell(ctx: NativeCallContext, b: &mut BuildH, cmd: &str) -> RResult<()> {
+        crate::dsl::here(&ctx, b.apply(&inst("run", vec![], vec![cmd.into()], false)))
     }
 
     /// RUN in exec form.
@@ -255,8 +296,8 @@ pub mod api {
     /// b.run(["/bin/mkdir", "-p", "/srv"]);
     /// ```
     #[rhai_fn(global, return_raw, name = "run")]
-    pub fn run_exec(b: &mut BuildH, argv: Array) -> RResult<()> {
-        b.apply(&inst("run", vec![], strs(&argv)?, true))
+    pub fn run_exec(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
+        crate::dsl::here(&ctx, b.apply(&inst("run", vec![], strs(&argv)?, true)))
     }
 
     /// COPY `src` (a path or glob in the context) to `dest`.
@@ -265,8 +306,11 @@ pub mod api {
     /// b.copy("app.conf", "/etc/app/");
     /// ```
     #[rhai_fn(global, return_raw, name = "copy")]
-    pub fn copy_one(b: &mut BuildH, src: &str, dest: &str) -> RResult<()> {
-        b.apply(&inst("copy", vec![], vec![src.into(), dest.into()], false))
+    pub fn copy_one(ctx: NativeCallContext, b: &mut BuildH, src: &str, dest: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("copy", vec![], vec![src.into(), dest.into()], false)),
+        )
     }
 
     /// COPY several sources to `dest`.
@@ -275,10 +319,20 @@ pub mod api {
     /// b.copy(["a.txt", "b.txt"], "/data/");
     /// ```
     #[rhai_fn(global, return_raw, name = "copy")]
-    pub fn copy_many(b: &mut BuildH, srcs: Array, dest: &str) -> RResult<()> {
-        let mut args = strs(&srcs)?;
-        args.push(dest.into());
-        b.apply(&inst("copy", vec![], args, false))
+    pub fn copy_many(
+        ctx: NativeCallContext,
+        b: &mut BuildH,
+        srcs: Array,
+        dest: &str,
+    ) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let mut args = strs(&srcs)?;
+                args.push(dest.into());
+                b.apply(&inst("copy", vec![], args, false))
+            })(),
+        )
     }
 
     /// COPY with options `from` (a stage or image) and `chown`.
@@ -287,10 +341,21 @@ pub mod api {
     /// b.copy(["/artifact"], "/usr/local/bin/", #{from: "builder", chown: "root:root"});
     /// ```
     #[rhai_fn(global, return_raw, name = "copy")]
-    pub fn copy_opts(b: &mut BuildH, srcs: Array, dest: &str, opts: Map) -> RResult<()> {
-        let mut args = strs(&srcs)?;
-        args.push(dest.into());
-        b.apply(&inst("copy", copy_flags(&opts)?, args, false))
+    pub fn copy_opts(
+        ctx: NativeCallContext,
+        b: &mut BuildH,
+        srcs: Array,
+        dest: &str,
+        opts: Map,
+    ) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let mut args = strs(&srcs)?;
+                args.push(dest.into());
+                b.apply(&inst("copy", copy_flags(&opts)?, args, false))
+            })(),
+        )
     }
 
     /// COPY --from=`stage` `src` `dest`.
@@ -299,13 +364,24 @@ pub mod api {
     /// b.copy_from("builder", "/out/app", "/usr/local/bin/app");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn copy_from(b: &mut BuildH, stage: &str, src: &str, dest: &str) -> RResult<()> {
-        b.apply(&inst(
-            "copy",
-            vec![format!("--from={stage}")],
-            vec![src.into(), dest.into()],
-            false,
-        ))
+    pub fn copy_from(
+        ctx: NativeCallContext,
+        b: &mut BuildH,
+        stage: &str,
+        src: &str,
+        dest: &str,
+    ) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                b.apply(&inst(
+                    "copy",
+                    vec![format!("--from={stage}")],
+                    vec![src.into(), dest.into()],
+                    false,
+                ))
+            })(),
+        )
     }
 
     /// ADD: as COPY, and local tar archives are unpacked.
@@ -314,8 +390,11 @@ pub mod api {
     /// b.add("rootfs.tar.xz", "/");
     /// ```
     #[rhai_fn(global, return_raw, name = "add")]
-    pub fn add_one(b: &mut BuildH, src: &str, dest: &str) -> RResult<()> {
-        b.apply(&inst("add", vec![], vec![src.into(), dest.into()], false))
+    pub fn add_one(ctx: NativeCallContext, b: &mut BuildH, src: &str, dest: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("add", vec![], vec![src.into(), dest.into()], false)),
+        )
     }
 
     /// ADD several sources, with options (`chown`).
@@ -324,10 +403,21 @@ pub mod api {
     /// b.add(["a.tar"], "/opt/", #{chown: "1000"});
     /// ```
     #[rhai_fn(global, return_raw, name = "add")]
-    pub fn add_opts(b: &mut BuildH, srcs: Array, dest: &str, opts: Map) -> RResult<()> {
-        let mut args = strs(&srcs)?;
-        args.push(dest.into());
-        b.apply(&inst("add", copy_flags(&opts)?, args, false))
+    pub fn add_opts(
+        ctx: NativeCallContext,
+        b: &mut BuildH,
+        srcs: Array,
+        dest: &str,
+        opts: Map,
+    ) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let mut args = strs(&srcs)?;
+                args.push(dest.into());
+                b.apply(&inst("add", copy_flags(&opts)?, args, false))
+            })(),
+        )
     }
 
     /// ENV `key`=`value` (kept in the image).
@@ -336,13 +426,18 @@ pub mod api {
     /// b.env("PATH", "/opt/bin:$PATH");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn env(b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
-        b.apply(&inst(
-            "env",
-            vec![],
-            vec![key.into(), value.into(), "=".into()],
-            false,
-        ))
+    pub fn env(ctx: NativeCallContext, b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                b.apply(&inst(
+                    "env",
+                    vec![],
+                    vec![key.into(), value.into(), "=".into()],
+                    false,
+                ))
+            })(),
+        )
     }
 
     /// ARG: `NAME` or `NAME=default` (a build argument, not kept).
@@ -351,8 +446,11 @@ pub mod api {
     /// b.arg("VERSION=1.0");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn arg(b: &mut BuildH, spec: &str) -> RResult<()> {
-        b.apply(&inst("arg", vec![], vec![spec.into()], false))
+    pub fn arg(ctx: NativeCallContext, b: &mut BuildH, spec: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("arg", vec![], vec![spec.into()], false)),
+        )
     }
 
     /// WORKDIR: created if missing, kept in the image.
@@ -361,8 +459,11 @@ pub mod api {
     /// b.workdir("/srv/app");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn workdir(b: &mut BuildH, path: &str) -> RResult<()> {
-        b.apply(&inst("workdir", vec![], vec![path.into()], false))
+    pub fn workdir(ctx: NativeCallContext, b: &mut BuildH, path: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("workdir", vec![], vec![path.into()], false)),
+        )
     }
 
     /// USER for later steps and containers.
@@ -371,8 +472,11 @@ pub mod api {
     /// b.user("www-data");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn user(b: &mut BuildH, user: &str) -> RResult<()> {
-        b.apply(&inst("user", vec![], vec![user.into()], false))
+    pub fn user(ctx: NativeCallContext, b: &mut BuildH, user: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("user", vec![], vec![user.into()], false)),
+        )
     }
 
     /// CMD in exec form.
@@ -381,8 +485,8 @@ pub mod api {
     /// b.cmd(["nginx", "-g", "daemon off;"]);
     /// ```
     #[rhai_fn(global, return_raw, name = "cmd")]
-    pub fn cmd_exec(b: &mut BuildH, argv: Array) -> RResult<()> {
-        b.apply(&inst("cmd", vec![], strs(&argv)?, true))
+    pub fn cmd_exec(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
+        crate::dsl::here(&ctx, b.apply(&inst("cmd", vec![], strs(&argv)?, true)))
     }
 
     /// CMD in shell form.
@@ -391,8 +495,8 @@ pub mod api {
     /// b.cmd("exec nginx -g 'daemon off;'");
     /// ```
     #[rhai_fn(global, return_raw, name = "cmd")]
-    pub fn cmd_shell(b: &mut BuildH, cmd: &str) -> RResult<()> {
-        b.apply(&inst("cmd", vec![], vec![cmd.into()], false))
+    pub fn cmd_shell(ctx: NativeCallContext, b: &mut BuildH, cmd: &str) -> RResult<()> {
+        crate::dsl::here(&ctx, b.apply(&inst("cmd", vec![], vec![cmd.into()], false)))
     }
 
     /// ENTRYPOINT in exec form.
@@ -401,8 +505,11 @@ pub mod api {
     /// b.entrypoint(["/usr/bin/tini", "--"]);
     /// ```
     #[rhai_fn(global, return_raw, name = "entrypoint")]
-    pub fn entrypoint_exec(b: &mut BuildH, argv: Array) -> RResult<()> {
-        b.apply(&inst("entrypoint", vec![], strs(&argv)?, true))
+    pub fn entrypoint_exec(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("entrypoint", vec![], strs(&argv)?, true)),
+        )
     }
 
     /// ENTRYPOINT in shell form.
@@ -411,8 +518,11 @@ pub mod api {
     /// b.entrypoint("exec /app/start");
     /// ```
     #[rhai_fn(global, return_raw, name = "entrypoint")]
-    pub fn entrypoint_shell(b: &mut BuildH, cmd: &str) -> RResult<()> {
-        b.apply(&inst("entrypoint", vec![], vec![cmd.into()], false))
+    pub fn entrypoint_shell(ctx: NativeCallContext, b: &mut BuildH, cmd: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("entrypoint", vec![], vec![cmd.into()], false)),
+        )
     }
 
     /// LABEL `key`=`value`.
@@ -421,13 +531,18 @@ pub mod api {
     /// b.label("org.opencontainers.image.version", "1.0");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn label(b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
-        b.apply(&inst(
-            "label",
-            vec![],
-            vec![key.into(), value.into(), "=".into()],
-            false,
-        ))
+    pub fn label(ctx: NativeCallContext, b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                b.apply(&inst(
+                    "label",
+                    vec![],
+                    vec![key.into(), value.into(), "=".into()],
+                    false,
+                ))
+            })(),
+        )
     }
 
     /// EXPOSE a port (`80`, `53/udp`).
@@ -436,8 +551,11 @@ pub mod api {
     /// b.expose("8080");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn expose(b: &mut BuildH, port: &str) -> RResult<()> {
-        b.apply(&inst("expose", vec![], vec![port.into()], false))
+    pub fn expose(ctx: NativeCallContext, b: &mut BuildH, port: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("expose", vec![], vec![port.into()], false)),
+        )
     }
 
     /// VOLUME: mark a path as a volume.
@@ -446,8 +564,11 @@ pub mod api {
     /// b.volume("/var/lib/data");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn volume(b: &mut BuildH, path: &str) -> RResult<()> {
-        b.apply(&inst("volume", vec![], vec![path.into()], false))
+    pub fn volume(ctx: NativeCallContext, b: &mut BuildH, path: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("volume", vec![], vec![path.into()], false)),
+        )
     }
 
     /// SHELL: the shell for later shell-form instructions.
@@ -456,8 +577,8 @@ pub mod api {
     /// b.shell(["/bin/bash", "-euo", "pipefail", "-c"]);
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn shell(b: &mut BuildH, argv: Array) -> RResult<()> {
-        b.apply(&inst("shell", vec![], strs(&argv)?, true))
+    pub fn shell(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
+        crate::dsl::here(&ctx, b.apply(&inst("shell", vec![], strs(&argv)?, true)))
     }
 
     /// STOPSIGNAL for containers of the image.
@@ -466,8 +587,11 @@ pub mod api {
     /// b.stopsignal("SIGINT");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn stopsignal(b: &mut BuildH, signal: &str) -> RResult<()> {
-        b.apply(&inst("stopsignal", vec![], vec![signal.into()], false))
+    pub fn stopsignal(ctx: NativeCallContext, b: &mut BuildH, signal: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            b.apply(&inst("stopsignal", vec![], vec![signal.into()], false)),
+        )
     }
 
     /// Any instruction(s) in Dockerfile syntax (heredocs, ONBUILD,
@@ -477,25 +601,30 @@ pub mod api {
     /// b.dockerfile("ONBUILD RUN echo child build");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn dockerfile(b: &mut BuildH, text: &str) -> RResult<()> {
-        let escape =
-            b.0.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-                .map(|x| x.escape())
-                .unwrap_or('\\');
-        // The text follows the build's escape token.
-        let text = if escape == '`' {
-            format!("# escape=`\n{text}")
-        } else {
-            text.to_string()
-        };
-        let df =
-            parse(&text).or_else(|e| fail("invalid", format!("Dockerfile text: {}", e.message)))?;
-        for i in &df.instructions {
-            b.apply(i)?;
-        }
-        Ok(())
+    pub fn dockerfile(ctx: NativeCallContext, b: &mut BuildH, text: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let escape =
+                    b.0.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_ref()
+                        .map(|x| x.escape())
+                        .unwrap_or('\\');
+                // The text follows the build's escape token.
+                let text = if escape == '`' {
+                    format!("# escape=`\n{text}")
+                } else {
+                    text.to_string()
+                };
+                let df = parse(&text)
+                    .or_else(|e| fail("invalid", format!("Dockerfile text: {}", e.message)))?;
+                for i in &df.instructions {
+                    b.apply(i)?;
+                }
+                Ok(())
+            })(),
+        )
     }
 
     /// Finish: the last stage becomes an image named `tag` ("" for none).
@@ -505,17 +634,22 @@ pub mod api {
     /// print(img.id);
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn commit(b: &mut BuildH, tag: &str) -> RResult<ImageH> {
-        let mut g = b.0.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(mut builder) = g.take() else {
-            return fail("state", "this build was already committed");
-        };
-        let r = with(|e| {
-            let r = builder.finish(e, tag, &mut Print);
-            e.platform().release_views(e.root());
-            Ok(r)
-        })?;
-        r.map(ImageH).map_err(build_err)
+    pub fn commit(ctx: NativeCallContext, b: &mut BuildH, tag: &str) -> RResult<ImageH> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let mut g = b.0.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(mut builder) = g.take() else {
+                    return fail("state", "this build was already committed");
+                };
+                let r = with(|e| {
+                    let r = builder.finish(e, tag, &mut Print);
+                    e.platform().release_views(e.root());
+                    Ok(r)
+                })?;
+                r.map(ImageH).map_err(build_err)
+            })(),
+        )
     }
 
     /// Give up: remove everything this build made.
@@ -524,16 +658,21 @@ pub mod api {
     /// b.abort();
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn abort(b: &mut BuildH) -> RResult<()> {
-        let mut g = b.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(mut builder) = g.take() {
-            with(|e| {
-                builder.abort(e, None);
-                e.platform().release_views(e.root());
+    pub fn abort(ctx: NativeCallContext, b: &mut BuildH) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let mut g = b.0.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(mut builder) = g.take() {
+                    with(|e| {
+                        builder.abort(e, None);
+                        e.platform().release_views(e.root());
+                        Ok(())
+                    })?;
+                }
                 Ok(())
-            })?;
-        }
-        Ok(())
+            })(),
+        )
     }
 }
 

@@ -2,6 +2,10 @@
 //! `Container` handle with its lifecycle methods. A handle names a
 //! container by ID; its getters read the current state.
 
+// The immediately called closures collect a native function's errors so
+// `dsl::here` can give them the position of the call.
+#![allow(clippy::redundant_closure_call)]
+
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
@@ -128,9 +132,14 @@ pub mod api {
     /// c.start();
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn create(image: &str, opts: Map) -> RResult<ContainerH> {
-        let cfg = config(image, vec![], &opts)?;
-        with(|e| e.container_create(&cfg)).map(|c| ContainerH { id: c.id })
+    pub fn create(ctx: NativeCallContext, image: &str, opts: Map) -> RResult<ContainerH> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let cfg = config(image, vec![], &opts)?;
+                with(|e| e.container_create(&cfg)).map(|c| ContainerH { id: c.id })
+            })(),
+        )
     }
 
     /// Create and start a container running `cmd` (empty: the image's
@@ -143,21 +152,26 @@ pub mod api {
     /// print(c.exit_code);   // 0
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn run(image: &str, cmd: Array, opts: Map) -> RResult<ContainerH> {
-        let cfg = config(image, strings_of(&cmd, "the command")?, &opts)?;
-        let detach = opts
-            .get("detach")
-            .map(|v| v.as_bool().unwrap_or(false))
-            .unwrap_or(false);
-        let attach = if detach {
-            Attach::Detached
-        } else {
-            Attach::Attached {
-                tty: false,
-                stdin: false,
-            }
-        };
-        with(|e| e.container_run(&cfg, attach)).map(|(c, _)| ContainerH { id: c.id })
+    pub fn run(ctx: NativeCallContext, image: &str, cmd: Array, opts: Map) -> RResult<ContainerH> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let cfg = config(image, strings_of(&cmd, "the command")?, &opts)?;
+                let detach = opts
+                    .get("detach")
+                    .map(|v| v.as_bool().unwrap_or(false))
+                    .unwrap_or(false);
+                let attach = if detach {
+                    Attach::Detached
+                } else {
+                    Attach::Attached {
+                        tty: false,
+                        stdin: false,
+                    }
+                };
+                with(|e| e.container_run(&cfg, attach)).map(|(c, _)| ContainerH { id: c.id })
+            })(),
+        )
     }
 
     /// Running containers, newest first.
@@ -166,12 +180,17 @@ pub mod api {
     /// for c in container::list() { print(c.name); }
     /// ```
     #[rhai_fn(return_raw, name = "list")]
-    pub fn list_running() -> RResult<Array> {
-        with(|e| e.containers(false)).map(|v| {
-            v.into_iter()
-                .map(|c| Dynamic::from(ContainerH { id: c.id }))
-                .collect()
-        })
+    pub fn list_running(ctx: NativeCallContext) -> RResult<Array> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                with(|e| e.containers(false)).map(|v| {
+                    v.into_iter()
+                        .map(|c| Dynamic::from(ContainerH { id: c.id }))
+                        .collect()
+                })
+            })(),
+        )
     }
 
     /// Containers, newest first; all of them when `all` is true.
@@ -180,12 +199,17 @@ pub mod api {
     /// let every = container::list(true);
     /// ```
     #[rhai_fn(return_raw, name = "list")]
-    pub fn list_all(all: bool) -> RResult<Array> {
-        with(|e| e.containers(all)).map(|v| {
-            v.into_iter()
-                .map(|c| Dynamic::from(ContainerH { id: c.id }))
-                .collect()
-        })
+    pub fn list_all(ctx: NativeCallContext, all: bool) -> RResult<Array> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                with(|e| e.containers(all)).map(|v| {
+                    v.into_iter()
+                        .map(|c| Dynamic::from(ContainerH { id: c.id }))
+                        .collect()
+                })
+            })(),
+        )
     }
 
     /// Look a container up by name, ID or unique ID prefix.
@@ -194,8 +218,11 @@ pub mod api {
     /// let web = container::get("web");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn get(ident: &str) -> RResult<ContainerH> {
-        with(|e| e.container(ident)).map(|c| ContainerH { id: c.id })
+    pub fn get(ctx: NativeCallContext, ident: &str) -> RResult<ContainerH> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.container(ident)).map(|c| ContainerH { id: c.id }),
+        )
     }
 
     /// Start the container in the background.
@@ -204,8 +231,11 @@ pub mod api {
     /// container::get("web").start();
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn start(c: &mut ContainerH) -> RResult<()> {
-        with(|e| e.container_start(&c.id, Attach::Detached)).map(drop)
+    pub fn start(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.container_start(&c.id, Attach::Detached)).map(drop),
+        )
     }
 
     /// Stop: SIGTERM, then SIGKILL after 10 seconds.
@@ -214,8 +244,11 @@ pub mod api {
     /// container::get("web").stop();
     /// ```
     #[rhai_fn(global, return_raw, name = "stop")]
-    pub fn stop(c: &mut ContainerH) -> RResult<()> {
-        with(|e| e.container_stop(&c.id, std::time::Duration::from_secs(10))).map(drop)
+    pub fn stop(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.container_stop(&c.id, std::time::Duration::from_secs(10))).map(drop),
+        )
     }
 
     /// Stop with SIGKILL after `timeout` seconds.
@@ -224,9 +257,16 @@ pub mod api {
     /// container::get("web").stop(2);
     /// ```
     #[rhai_fn(global, return_raw, name = "stop")]
-    pub fn stop_after(c: &mut ContainerH, timeout: i64) -> RResult<()> {
-        with(|e| e.container_stop(&c.id, std::time::Duration::from_secs(timeout.max(0) as u64)))
-            .map(drop)
+    pub fn stop_after(ctx: NativeCallContext, c: &mut ContainerH, timeout: i64) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                with(|e| {
+                    e.container_stop(&c.id, std::time::Duration::from_secs(timeout.max(0) as u64))
+                })
+                .map(drop)
+            })(),
+        )
     }
 
     /// Stop (if running) and start again in the background.
@@ -235,8 +275,12 @@ pub mod api {
     /// container::get("web").restart();
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn restart(c: &mut ContainerH) -> RResult<()> {
-        with(|e| e.container_restart(&c.id, std::time::Duration::from_secs(10))).map(drop)
+    pub fn restart(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| with(|e| e.container_restart(&c.id, std::time::Duration::from_secs(10))).map(drop))(
+            ),
+        )
     }
 
     /// Remove the container (it must not be running).
@@ -245,8 +289,8 @@ pub mod api {
     /// container::get("old").remove();
     /// ```
     #[rhai_fn(global, return_raw, name = "remove")]
-    pub fn remove(c: &mut ContainerH) -> RResult<()> {
-        with(|e| e.container_remove(&c.id, false)).map(drop)
+    pub fn remove(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<()> {
+        crate::dsl::here(&ctx, with(|e| e.container_remove(&c.id, false)).map(drop))
     }
 
     /// Remove the container; with `force`, kill it first if it runs.
@@ -255,8 +299,8 @@ pub mod api {
     /// container::get("web").remove(true);
     /// ```
     #[rhai_fn(global, return_raw, name = "remove")]
-    pub fn remove_force(c: &mut ContainerH, force: bool) -> RResult<()> {
-        with(|e| e.container_remove(&c.id, force)).map(drop)
+    pub fn remove_force(ctx: NativeCallContext, c: &mut ContainerH, force: bool) -> RResult<()> {
+        crate::dsl::here(&ctx, with(|e| e.container_remove(&c.id, force)).map(drop))
     }
 
     /// Rename the container.
@@ -265,8 +309,8 @@ pub mod api {
     /// container::get("web").rename("frontend");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn rename(c: &mut ContainerH, name: &str) -> RResult<()> {
-        with(|e| e.container_rename(&c.id, name)).map(drop)
+    pub fn rename(ctx: NativeCallContext, c: &mut ContainerH, name: &str) -> RResult<()> {
+        crate::dsl::here(&ctx, with(|e| e.container_rename(&c.id, name)).map(drop))
     }
 
     /// Run `cmd` in the running container and collect
@@ -277,25 +321,30 @@ pub mod api {
     /// print(r.stdout);
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn exec(c: &mut ContainerH, cmd: Array, opts: Map) -> RResult<Map> {
-        let cfg = ExecConfig {
-            cmd: strings_of(&cmd, "the command")?,
-            env: string_list(&opts, "env")?,
-            user: opt_str(&opts, "user")?.unwrap_or_default(),
-            workdir: opt_str(&opts, "workdir")?.unwrap_or_default(),
-        };
-        let (code, out, err) = with(|e| e.container_exec_capture(&c.id, &cfg))?;
-        let mut m = Map::new();
-        m.insert("exit_code".into(), (code as i64).into());
-        m.insert(
-            "stdout".into(),
-            String::from_utf8_lossy(&out).into_owned().into(),
-        );
-        m.insert(
-            "stderr".into(),
-            String::from_utf8_lossy(&err).into_owned().into(),
-        );
-        Ok(m)
+    pub fn exec(ctx: NativeCallContext, c: &mut ContainerH, cmd: Array, opts: Map) -> RResult<Map> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let cfg = ExecConfig {
+                    cmd: strings_of(&cmd, "the command")?,
+                    env: string_list(&opts, "env")?,
+                    user: opt_str(&opts, "user")?.unwrap_or_default(),
+                    workdir: opt_str(&opts, "workdir")?.unwrap_or_default(),
+                };
+                let (code, out, err) = with(|e| e.container_exec_capture(&c.id, &cfg))?;
+                let mut m = Map::new();
+                m.insert("exit_code".into(), (code as i64).into());
+                m.insert(
+                    "stdout".into(),
+                    String::from_utf8_lossy(&out).into_owned().into(),
+                );
+                m.insert(
+                    "stderr".into(),
+                    String::from_utf8_lossy(&err).into_owned().into(),
+                );
+                Ok(m)
+            })(),
+        )
     }
 
     /// Wait until the container is not running; returns its exit code.
@@ -304,9 +353,9 @@ pub mod api {
     /// let code = container::run("base", ["sleep", "1"], #{detach: true}).wait();
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn wait(c: &mut ContainerH) -> RResult<i64> {
+    pub fn wait(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<i64> {
         loop {
-            match status_of(&c.id)? {
+            match crate::dsl::here(&ctx, status_of(&c.id))? {
                 Status::Running { .. } => std::thread::sleep(std::time::Duration::from_millis(20)),
                 Status::Exited { code, .. } => return Ok(code.unwrap_or(-1) as i64),
                 Status::Created => return Ok(0),
@@ -320,8 +369,13 @@ pub mod api {
     /// print(container::get("web").logs());
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn logs(c: &mut ContainerH) -> RResult<String> {
-        with(|e| e.container_logs(&c.id)).map(|b| String::from_utf8_lossy(&b).into_owned())
+    pub fn logs(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<String> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                with(|e| e.container_logs(&c.id)).map(|b| String::from_utf8_lossy(&b).into_owned())
+            })(),
+        )
     }
 
     /// The container's ID.
@@ -331,26 +385,36 @@ pub mod api {
     }
     /// The container's name.
     #[rhai_fn(global, get = "name", pure, return_raw)]
-    pub fn name(c: &mut ContainerH) -> RResult<String> {
-        with(|e| e.container(&c.id)).map(|c| c.name)
+    pub fn name(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<String> {
+        crate::dsl::here(&ctx, with(|e| e.container(&c.id)).map(|c| c.name))
     }
     /// `"created"`, `"running"` or `"exited"`.
     #[rhai_fn(global, get = "status", pure, return_raw)]
-    pub fn status(c: &mut ContainerH) -> RResult<String> {
-        Ok(match status_of(&c.id)? {
-            Status::Created => "created",
-            Status::Running { .. } => "running",
-            Status::Exited { .. } => "exited",
-        }
-        .into())
+    pub fn status(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<String> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                Ok(match status_of(&c.id)? {
+                    Status::Created => "created",
+                    Status::Running { .. } => "running",
+                    Status::Exited { .. } => "exited",
+                }
+                .into())
+            })(),
+        )
     }
     /// The exit code once it exited (`()` before, or when unknown).
     #[rhai_fn(global, get = "exit_code", pure, return_raw)]
-    pub fn exit_code(c: &mut ContainerH) -> RResult<Dynamic> {
-        Ok(match status_of(&c.id)? {
-            Status::Exited { code: Some(n), .. } => (n as i64).into(),
-            _ => Dynamic::UNIT,
-        })
+    pub fn exit_code(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<Dynamic> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                Ok(match status_of(&c.id)? {
+                    Status::Exited { code: Some(n), .. } => (n as i64).into(),
+                    _ => Dynamic::UNIT,
+                })
+            })(),
+        )
     }
     /// The container's IP address ("" until networking lands).
     #[rhai_fn(global, get = "ip", pure)]

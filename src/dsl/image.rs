@@ -1,5 +1,9 @@
 //! `image::…`: base images, builds, tags, removal; the `Image` handle.
 
+// The immediately called closures collect a native function's errors so
+// `dsl::here` can give them the position of the call.
+#![allow(clippy::redundant_closure_call)]
+
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
@@ -52,15 +56,25 @@ pub mod api {
     /// print(base.id);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn create(method: &str, source: &str, opts: Map) -> RResult<ImageH> {
-        let src = Source::parse(method, (!source.is_empty()).then_some(source))
-            .map_err(super::super::to_rhai)?;
-        let o = CreateOptions {
-            tag: opt_str(&opts, "tag")?.unwrap_or_default(),
-            dns: opt_bool(&opts, "dns", true)?,
-            localtime: opt_bool(&opts, "localtime", true)?,
-        };
-        with(|e| e.image_create(&src, &o, &mut ())).map(ImageH)
+    pub fn create(
+        ctx: NativeCallContext,
+        method: &str,
+        source: &str,
+        opts: Map,
+    ) -> RResult<ImageH> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let src = Source::parse(method, (!source.is_empty()).then_some(source))
+                    .map_err(super::super::to_rhai)?;
+                let o = CreateOptions {
+                    tag: opt_str(&opts, "tag")?.unwrap_or_default(),
+                    dns: opt_bool(&opts, "dns", true)?,
+                    localtime: opt_bool(&opts, "localtime", true)?,
+                };
+                with(|e| e.image_create(&src, &o, &mut ())).map(ImageH)
+            })(),
+        )
     }
 
     /// Build an image from a Dockerfile in `context`. Options: `file`
@@ -71,8 +85,8 @@ pub mod api {
     /// let app = image::build("./app", #{tag: "app:1", build_args: #{VERSION: "1"}});
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn build(context: &str, opts: Map) -> RResult<ImageH> {
-        super::super::build::dockerfile_build(context, &opts)
+    pub fn build(ctx: NativeCallContext, context: &str, opts: Map) -> RResult<ImageH> {
+        crate::dsl::here(&ctx, super::super::build::dockerfile_build(context, &opts))
     }
 
     /// All images, newest first.
@@ -81,8 +95,14 @@ pub mod api {
     /// for i in image::list() { print(`${i.name}:${i.tag} ${i.id}`); }
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn list() -> RResult<Array> {
-        with(|e| e.images()).map(|v| v.into_iter().map(|i| Dynamic::from(ImageH(i))).collect())
+    pub fn list(ctx: NativeCallContext) -> RResult<Array> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                with(|e| e.images())
+                    .map(|v| v.into_iter().map(|i| Dynamic::from(ImageH(i))).collect())
+            })(),
+        )
     }
 
     /// Look an image up by `name[:tag]`, ID or unique ID prefix.
@@ -91,8 +111,8 @@ pub mod api {
     /// let base = image::get("base");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn get(ident: &str) -> RResult<ImageH> {
-        with(|e| e.image(ident)).map(ImageH)
+    pub fn get(ctx: NativeCallContext, ident: &str) -> RResult<ImageH> {
+        crate::dsl::here(&ctx, with(|e| e.image(ident)).map(ImageH))
     }
 
     /// Give an image the name `nametag` (`name[:tag]`); the previous holder
@@ -102,8 +122,8 @@ pub mod api {
     /// image::tag("base", "base:stable");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn tag(ident: &str, nametag: &str) -> RResult<ImageH> {
-        with(|e| e.image_tag(ident, nametag)).map(ImageH)
+    pub fn tag(ctx: NativeCallContext, ident: &str, nametag: &str) -> RResult<ImageH> {
+        crate::dsl::here(&ctx, with(|e| e.image_tag(ident, nametag)).map(ImageH))
     }
 
     /// Remove an image; refused while containers or images use it. Returns its ID.
@@ -112,8 +132,8 @@ pub mod api {
     /// image::remove("old:1");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn remove(ident: &str) -> RResult<String> {
-        with(|e| e.image_remove(ident)).map(|i| i.id)
+    pub fn remove(ctx: NativeCallContext, ident: &str) -> RResult<String> {
+        crate::dsl::here(&ctx, with(|e| e.image_remove(ident)).map(|i| i.id))
     }
 
     /// Remove unused untagged images (with `all`, every unused image).
@@ -123,8 +143,8 @@ pub mod api {
     /// let gone = image::prune(false);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn prune(all: bool) -> RResult<Array> {
-        with(|e| e.image_prune(all)).map(|v| strings(&v))
+    pub fn prune(ctx: NativeCallContext, all: bool) -> RResult<Array> {
+        crate::dsl::here(&ctx, with(|e| e.image_prune(all)).map(|v| strings(&v)))
     }
 
     /// The image's ID.

@@ -43,6 +43,17 @@ fn to_rhai(e: crate::engine::Error) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(error_map(e.kind(), &e.to_string()), Position::NONE).into()
 }
 
+/// Give an error from a native function the position of its call (rhai
+/// leaves module-qualified calls without one).
+pub fn here<T>(ctx: &rhai::NativeCallContext, r: RResult<T>) -> RResult<T> {
+    r.map_err(|mut e| {
+        if e.position().is_none() {
+            e.set_position(ctx.call_position());
+        }
+        e
+    })
+}
+
 /// Run `f` on the engine, turning its errors into catchable script errors.
 pub fn with<T>(f: impl FnOnce(&mut Kleene) -> crate::engine::Result<T>) -> RResult<T> {
     let mut g = KLEENE.lock().unwrap_or_else(|p| p.into_inner());

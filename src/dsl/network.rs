@@ -2,6 +2,10 @@
 //! issue #6; until it lands every call fails with a catchable
 //! `unsupported` error, so scripts can be written against the final API.
 
+// The immediately called closures collect a native function's errors so
+// `dsl::here` can give them the position of the call.
+#![allow(clippy::redundant_closure_call)]
+
 use rhai::plugin::*;
 use rhai::{Array, Map};
 
@@ -21,9 +25,14 @@ pub mod api {
     /// catch (e) { print(e.kind); }   // "unsupported" until networking lands
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn create(name: &str, opts: Map) -> RResult<()> {
-        let _ = (name, opts);
-        fail("unsupported", WHY)
+    pub fn create(ctx: NativeCallContext, name: &str, opts: Map) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let _ = (name, opts);
+                fail("unsupported", WHY)
+            })(),
+        )
     }
     /// All networks.
     ///
@@ -31,8 +40,8 @@ pub mod api {
     /// let nets = network::list();
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn list() -> RResult<Array> {
-        fail("unsupported", WHY)
+    pub fn list(ctx: NativeCallContext) -> RResult<Array> {
+        crate::dsl::here(&ctx, fail("unsupported", WHY))
     }
     /// Look a network up.
     ///
@@ -40,9 +49,14 @@ pub mod api {
     /// let n = network::get("backend");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn get(ident: &str) -> RResult<()> {
-        let _ = ident;
-        fail("unsupported", WHY)
+    pub fn get(ctx: NativeCallContext, ident: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let _ = ident;
+                fail("unsupported", WHY)
+            })(),
+        )
     }
     /// Remove a network.
     ///
@@ -50,9 +64,14 @@ pub mod api {
     /// network::remove("backend");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn remove(ident: &str) -> RResult<()> {
-        let _ = ident;
-        fail("unsupported", WHY)
+    pub fn remove(ctx: NativeCallContext, ident: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let _ = ident;
+                fail("unsupported", WHY)
+            })(),
+        )
     }
     /// Remove networks without containers.
     ///
@@ -60,8 +79,8 @@ pub mod api {
     /// network::prune();
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn prune() -> RResult<Array> {
-        fail("unsupported", WHY)
+    pub fn prune(ctx: NativeCallContext) -> RResult<Array> {
+        crate::dsl::here(&ctx, fail("unsupported", WHY))
     }
     /// Connect a container to a network.
     ///
@@ -69,9 +88,14 @@ pub mod api {
     /// network::connect("backend", "web");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn connect(network: &str, container: &str) -> RResult<()> {
-        let _ = (network, container);
-        fail("unsupported", WHY)
+    pub fn connect(ctx: NativeCallContext, network: &str, container: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let _ = (network, container);
+                fail("unsupported", WHY)
+            })(),
+        )
     }
     /// Disconnect a container from a network.
     ///
@@ -79,9 +103,14 @@ pub mod api {
     /// network::disconnect("backend", "web");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn disconnect(network: &str, container: &str) -> RResult<()> {
-        let _ = (network, container);
-        fail("unsupported", WHY)
+    pub fn disconnect(ctx: NativeCallContext, network: &str, container: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let _ = (network, container);
+                fail("unsupported", WHY)
+            })(),
+        )
     }
 }
 

@@ -1,5 +1,9 @@
 //! `volume::…`: named storage for containers; the `Volume` handle.
 
+// The immediately called closures collect a native function's errors so
+// `dsl::here` can give them the position of the call.
+#![allow(clippy::redundant_closure_call)]
+
 use rhai::plugin::*;
 use rhai::{Array, Dynamic};
 
@@ -19,8 +23,8 @@ pub mod api {
     /// let data = volume::create("data");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn create(name: &str) -> RResult<VolumeH> {
-        with(|e| e.volume_create(name)).map(VolumeH)
+    pub fn create(ctx: NativeCallContext, name: &str) -> RResult<VolumeH> {
+        crate::dsl::here(&ctx, with(|e| e.volume_create(name)).map(VolumeH))
     }
     /// All volumes, newest first.
     ///
@@ -28,8 +32,14 @@ pub mod api {
     /// for v in volume::list() { print(v.name); }
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn list() -> RResult<Array> {
-        with(|e| e.volumes()).map(|v| v.into_iter().map(|x| Dynamic::from(VolumeH(x))).collect())
+    pub fn list(ctx: NativeCallContext) -> RResult<Array> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                with(|e| e.volumes())
+                    .map(|v| v.into_iter().map(|x| Dynamic::from(VolumeH(x))).collect())
+            })(),
+        )
     }
     /// Look a volume up by name.
     ///
@@ -37,8 +47,8 @@ pub mod api {
     /// let v = volume::get("data");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn get(name: &str) -> RResult<VolumeH> {
-        with(|e| e.volume(name)).map(VolumeH)
+    pub fn get(ctx: NativeCallContext, name: &str) -> RResult<VolumeH> {
+        crate::dsl::here(&ctx, with(|e| e.volume(name)).map(VolumeH))
     }
     /// Remove a volume; refused while a container uses it.
     ///
@@ -46,8 +56,8 @@ pub mod api {
     /// volume::remove("data");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn remove(name: &str) -> RResult<String> {
-        with(|e| e.volume_remove(name)).map(|v| v.name)
+    pub fn remove(ctx: NativeCallContext, name: &str) -> RResult<String> {
+        crate::dsl::here(&ctx, with(|e| e.volume_remove(name)).map(|v| v.name))
     }
     /// Remove every volume no container uses; returns their names.
     ///
@@ -55,8 +65,11 @@ pub mod api {
     /// let gone = volume::prune();
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn prune() -> RResult<Array> {
-        with(|e| e.volume_prune()).map(|v| v.into_iter().map(Dynamic::from).collect())
+    pub fn prune(ctx: NativeCallContext) -> RResult<Array> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.volume_prune()).map(|v| v.into_iter().map(Dynamic::from).collect()),
+        )
     }
     /// The volume's name.
     #[rhai_fn(global, get = "name", pure)]
