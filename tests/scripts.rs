@@ -94,3 +94,30 @@ fn scripts() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn examples_run() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let out = r.ok(&["script", ex.join("quickstart.rhai").to_str().unwrap(), "bb"]);
+    assert!(
+        out.contains("hello from") && out.contains("removed; done."),
+        "{out}"
+    );
+    let stack = ex.join("stack.rhai");
+    let out = r.ok(&["script", stack.to_str().unwrap(), "bb", "up"]);
+    assert!(
+        out.contains("store: example_store running")
+            && out.contains("worker: example_worker running"),
+        "{out}"
+    );
+    // up again is idempotent
+    r.ok(&["script", stack.to_str().unwrap(), "bb", "up"]);
+    assert_eq!(r.container_ids().len(), 2);
+    r.ok(&["script", stack.to_str().unwrap(), "bb", "down"]);
+    assert!(r.container_ids().is_empty());
+}
