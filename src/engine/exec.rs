@@ -37,6 +37,7 @@ impl Engine {
         let mut env = c.env.clone();
         env.extend(cfg.env.iter().cloned());
         let spec = ExecSpec {
+            container: c.id.clone(),
             cmd: if cfg.cmd.is_empty() {
                 c.cmd.clone()
             } else {

@@ -277,7 +277,8 @@ impl Engine {
         }
         // Only the layers no remaining image or container still uses.
         let in_use = self.layers_in_use()?;
-        for layer in image.layers.iter().filter(|l| !in_use.contains(*l)) {
+        // Top layers first: on ZFS a layer is a clone of the one below.
+        for layer in image.layers.iter().rev().filter(|l| !in_use.contains(*l)) {
             self.cache_forget_layer(layer)?;
             if let Err(e) = self.platform.destroy_layer(&self.root, layer) {
                 // Put the row back: the image stays whole rather than half-removed.

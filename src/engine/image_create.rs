@@ -305,7 +305,7 @@ impl Engine {
             _ => {}
         }
         let id = id::new_id();
-        let dest = self.platform.begin_layer(&self.root, &id)?;
+        let dest = self.platform.begin_layer(&self.root, &id, None)?;
         let filled = (|| -> Result<()> {
             match source {
                 Source::Host => fill_host(&dest, progress)?,

@@ -61,6 +61,7 @@ impl Engine {
                 })
                 .collect(),
             process: ExecSpec {
+                container: c.id.clone(),
                 cmd: c.cmd.clone(),
                 env: c.env.clone(),
                 user: c.user.clone(),
@@ -69,11 +70,13 @@ impl Engine {
             },
             fly: c.fly,
             ephemeral: c.auto_remove,
+            jail_params: c.jail_param.clone(),
+            network_driver: c.network_driver.clone(),
         }
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {
-        self.platform.container_dir(&self.root, id).join("log")
+        self.platform.log_path(&self.root, id)
     }
 
     /// Mark the container as starting, claimed by this process; refuse if it
@@ -231,6 +234,7 @@ impl Engine {
         }
         let status = self.platform.wait(started.pid)?;
         term::forward_signals_to(0);
+        let _ = self.platform.after_exit(&self.run_spec(c, false));
         if c.auto_remove {
             // It has just been reaped: remove it without recording an exit
             // nobody will read.
@@ -281,6 +285,7 @@ impl Engine {
                         }
                         report(b"OK");
                         let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
+                        let _ = this.platform.after_exit(&spec);
                         let _ = this.record_exit(&c.id, started.pid, code);
                         if c.auto_remove {
                             let _ = this.container_remove(&c.id, false);
@@ -359,10 +364,10 @@ impl Engine {
             }
         };
         if !timeout.is_zero() {
-            self.platform.signal(pid, libc::SIGTERM)?;
+            self.platform.stop_container(&c.id, pid, libc::SIGTERM)?;
         }
         if !gone(self, timeout) {
-            self.platform.signal(pid, libc::SIGKILL)?;
+            self.platform.stop_container(&c.id, pid, libc::SIGKILL)?;
             if !gone(self, Duration::from_secs(10)) {
                 return Err(Error::State(format!(
                     "container '{}' ({}) did not die after SIGKILL",

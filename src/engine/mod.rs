@@ -38,6 +38,12 @@ pub struct Engine {
 impl Engine {
     /// Open the engine on `root`, creating its layout and store if needed.
     pub fn open(root: impl Into<PathBuf>) -> Result<Engine> {
+        Engine::open_on(root, platform::native())
+    }
+
+    /// Open the engine on another platform (the FreeBSD back end on a
+    /// recording runner, in golden tests).
+    pub fn open_on(root: impl Into<PathBuf>, platform: &'static dyn Platform) -> Result<Engine> {
         let root = root.into();
         let root = if root.is_absolute() {
             root
@@ -46,7 +52,6 @@ impl Engine {
                 .map_err(|e| Error::io("cannot resolve root", &root, e))?
                 .join(root)
         };
-        let platform = platform::native();
         if !root.join("metadata.sqlite").exists() {
             platform.prepare_root(&root)?;
         }

@@ -3,13 +3,15 @@
 //! the [`Platform`] trait, whose operations are *ours* (make a layer, start a
 //! container), not syscalls.
 
+pub mod cmd;
 pub mod daemon;
 pub mod failpoint;
 pub mod fsutil;
 pub mod spec;
 pub mod term;
 
-#[cfg(target_os = "freebsd")]
+// Compiled everywhere: it only builds command lines, so it is golden-tested
+// on Linux through a recording runner.
 pub mod freebsd;
 #[cfg(target_os = "linux")]
 pub mod linux;
@@ -89,8 +91,10 @@ pub trait Platform: Send + Sync {
     /// Create the directory skeleton (or datasets) of a root.
     fn prepare_root(&self, root: &Path) -> Result<()>;
 
-    /// Begin a new layer: an empty directory to fill, not yet visible as a layer.
-    fn begin_layer(&self, root: &Path, id: &str) -> Result<PathBuf>;
+    /// Begin a new layer on top of `parent`: a directory to fill, not yet
+    /// visible as a layer. (Linux layers hold only their changes, so it starts
+    /// empty; a ZFS layer is a whole filesystem, a clone of its parent.)
+    fn begin_layer(&self, root: &Path, id: &str, parent: Option<&str>) -> Result<PathBuf>;
     /// Make a filled layer permanent.
     fn commit_layer(&self, root: &Path, id: &str) -> Result<()>;
     /// Remove a layer (committed or not); absent layers are not an error.
@@ -120,6 +124,8 @@ pub trait Platform: Send + Sync {
     fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()>;
     /// The container's own directory (log, upper layer, …).
     fn container_dir(&self, root: &Path, id: &str) -> PathBuf;
+    /// Where a detached container's output goes.
+    fn log_path(&self, root: &Path, id: &str) -> PathBuf;
 
     fn create_volume(&self, root: &Path, name: &str) -> Result<PathBuf>;
     fn destroy_volume(&self, root: &Path, name: &str) -> Result<()>;
@@ -137,8 +143,50 @@ pub trait Platform: Send + Sync {
     fn alive(&self, pid: i32, start_time: u64) -> bool;
     /// Send a signal to a process.
     fn signal(&self, pid: i32, signal: i32) -> Result<()>;
+    /// Stop container `id` whose init is `pid`: SIGTERM asks, SIGKILL forces.
+    fn stop_container(&self, id: &str, pid: i32, signal: i32) -> Result<()>;
     /// Wait for a child process of ours to end.
     fn wait(&self, pid: i32) -> Result<ExitStatus>;
+    /// Undo what `start` set up around the container, once its init ended
+    /// (FreeBSD: nullfs and devfs mounts; Linux: nothing, the mount
+    /// namespace took them along).
+    fn after_exit(&self, spec: &RunSpec) -> Result<()> {
+        let _ = spec;
+        Ok(())
+    }
+}
+
+/// Wait for a child process of ours to end (any Unix).
+pub fn wait_pid(pid: i32) -> Result<ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(Error::io("cannot wait for process", pid.to_string(), e));
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        Ok(ExitStatus::Signal(libc::WTERMSIG(status)))
+    } else {
+        Ok(ExitStatus::Code(libc::WEXITSTATUS(status)))
+    }
+}
+
+/// Send `signal` to `pid`; a process that is already gone is not an error.
+pub fn kill_pid(pid: i32, signal: i32) -> Result<()> {
+    // SAFETY: plain kill(2).
+    if unsafe { libc::kill(pid, signal) } < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            return Err(Error::io("cannot signal process", pid.to_string(), e));
+        }
+    }
+    Ok(())
 }
 
 /// The platform this binary was built for.
@@ -149,6 +197,6 @@ pub fn native() -> &'static dyn Platform {
     }
     #[cfg(target_os = "freebsd")]
     {
-        &freebsd::FreeBsd
+        &freebsd::SYSTEM
     }
 }

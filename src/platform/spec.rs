@@ -29,6 +29,10 @@ pub struct RunSpec {
     pub process: ExecSpec,
     /// rkt's fly mode: chroot only, the host's pid, network, uts and ipc.
     pub fly: bool,
+    /// jail(8) parameters given by the user (FreeBSD).
+    pub jail_params: Vec<String>,
+    /// `disabled`, `host`, `ipnet` or `vnet`.
+    pub network_driver: String,
     /// The writable layer lives in a tmpfs of the container's own mount
     /// namespace (containers removed when they exit): nothing to create or
     /// delete on disk, and no filesystem sync when it goes away.
@@ -36,8 +40,10 @@ pub struct RunSpec {
 }
 
 /// A process to run inside a container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecSpec {
+    /// The container's ID (its jail name on FreeBSD).
+    pub container: String,
     pub cmd: Vec<String>,
     /// `KEY=VALUE` entries layered over the login environment (later wins).
     pub env: Vec<String>,

@@ -155,9 +155,8 @@ impl Engine {
             ));
         }
         let cid = id::new_id();
-        let dir =
-            self.platform
-                .create_container_fs(&self.root, &cid, &stage.config.layers, false)?;
+        self.platform
+            .create_container_fs(&self.root, &cid, &stage.config.layers, false)?;
         let result = (|| -> Result<Option<String>> {
             // Build args first: ENV of the same name wins, as in Docker.
             let mut env_all = env.to_vec();
@@ -171,9 +170,10 @@ impl Engine {
                     .iter()
                     .map(|l| self.platform.layer_path(&self.root, l))
                     .collect(),
-                container_dir: dir.clone(),
+                container_dir: self.platform.container_dir(&self.root, &cid),
                 mounts: vec![],
                 process: ExecSpec {
+                    container: cid.clone(),
                     cmd: argv.to_vec(),
                     env: super::container::dedup_env(&env_all),
                     user: stage.config.user.clone(),
@@ -186,9 +186,12 @@ impl Engine {
                 },
                 fly: false,
                 ephemeral: false,
+                jail_params: vec![],
+                network_driver: "disabled".into(),
             };
+            let log_path = self.platform.log_path(&self.root, &cid);
             let quiet_log = if log.quiet() {
-                let p = dir.join("log");
+                let p = log_path.clone();
                 Some(
                     std::fs::File::create(&p)
                         .map_err(|e| Error::io("cannot create build log", &p, e))?,
@@ -211,9 +214,10 @@ impl Engine {
                 .start(&spec, &stdio)
                 .map_err(|e| Error::invalid("RUN", text, e.to_string()))?;
             let status = self.platform.wait(started.pid)?;
+            let _ = self.platform.after_exit(&spec);
             if status.code() != 0 {
                 if quiet_log.is_some() {
-                    if let Ok(out) = std::fs::read_to_string(dir.join("log")) {
+                    if let Ok(out) = std::fs::read_to_string(&log_path) {
                         eprint!("{out}");
                     }
                 }
@@ -302,7 +306,11 @@ impl Engine {
             None => None,
         };
         let layer = id::new_id();
-        let dir = self.platform.begin_layer(&self.root, &layer)?;
+        let dir = self.platform.begin_layer(
+            &self.root,
+            &layer,
+            stage.config.layers.last().map(String::as_str),
+        )?;
         let filled = (|| -> Result<()> {
             self.make_parents(stage, &dir, &dest_abs, into_dir)?;
             for p in &paths {
@@ -388,7 +396,11 @@ impl Engine {
             }
         }
         let layer = id::new_id();
-        let dir = self.platform.begin_layer(&self.root, &layer)?;
+        let dir = self.platform.begin_layer(
+            &self.root,
+            &layer,
+            stage.config.layers.last().map(String::as_str),
+        )?;
         let made = self.make_parents(stage, &dir, &abs, true);
         self.add_layer(stage, &layer, made, key)
     }
@@ -427,7 +439,8 @@ impl Engine {
     /// Remove layers a failed or finished build made that no image uses.
     pub fn build_discard(&mut self, layers: &[String]) -> Result<()> {
         let in_use = self.layers_in_use()?;
-        for l in layers.iter().filter(|l| !in_use.contains(*l)) {
+        // Top layers first: on ZFS a layer is a clone of the one below.
+        for l in layers.iter().rev().filter(|l| !in_use.contains(*l)) {
             self.cache_forget_layer(l)?;
             self.platform.destroy_layer(&self.root, l)?;
         }

@@ -26,25 +26,7 @@ fn mkdir(p: &Path, mode: u32) -> Result<()> {
     }
 }
 
-pub fn wait(pid: i32) -> Result<ExitStatus> {
-    let mut status = 0;
-    loop {
-        // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            break;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(Error::io("cannot wait for process", pid.to_string(), e));
-        }
-    }
-    if libc::WIFSIGNALED(status) {
-        Ok(ExitStatus::Signal(libc::WTERMSIG(status)))
-    } else {
-        Ok(ExitStatus::Code(libc::WEXITSTATUS(status)))
-    }
-}
+pub use super::wait_pid as wait;
 
 impl Platform for Linux {
     fn prepare_root(&self, root: &Path) -> Result<()> {
@@ -55,7 +37,7 @@ impl Platform for Linux {
         Ok(())
     }
 
-    fn begin_layer(&self, root: &Path, id: &str) -> Result<PathBuf> {
+    fn begin_layer(&self, root: &Path, id: &str, _parent: Option<&str>) -> Result<PathBuf> {
         // Filled in tmp/ and renamed into layers/ on commit, so a layer that
         // exists is always complete.
         let p = root.join("tmp").join(id);
@@ -132,6 +114,10 @@ impl Platform for Linux {
         root.join("containers").join(id)
     }
 
+    fn log_path(&self, root: &Path, id: &str) -> PathBuf {
+        self.container_dir(root, id).join("log")
+    }
+
     fn create_volume(&self, root: &Path, name: &str) -> Result<PathBuf> {
         let p = self.volume_path(root, name);
         mkdir(&p, 0o755)?;
@@ -167,14 +153,12 @@ impl Platform for Linux {
     }
 
     fn signal(&self, pid: i32, signal: i32) -> Result<()> {
-        // SAFETY: plain kill(2).
-        if unsafe { libc::kill(pid, signal) } < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(Error::io("cannot signal process", pid.to_string(), e));
-            }
-        }
-        Ok(())
+        super::kill_pid(pid, signal)
+    }
+
+    fn stop_container(&self, _id: &str, pid: i32, signal: i32) -> Result<()> {
+        // The init is pid 1 of its namespace: when it goes, everything does.
+        super::kill_pid(pid, signal)
     }
 
     fn wait(&self, pid: i32) -> Result<ExitStatus> {

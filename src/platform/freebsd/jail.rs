@@ -1,0 +1,242 @@
+//! Jails: `jail -c` to start (kleened's parameters and defaults), `jexec`
+//! to run more, `jail -r` to stop, nullfs for mounts.
+
+use std::path::Path;
+
+use super::{dataset, FreeBsd};
+use crate::platform::{fsutil, Error, ExecSpec, Result, RunSpec, Started, Stdio};
+
+/// kleened's defaults, each prepended unless a given parameter starts with
+/// one of its prefixes (§4.2).
+fn with_defaults(id: &str, user: &str, given: &[String]) -> Vec<String> {
+    let user = if user.is_empty() { "root" } else { user };
+    let defaults: [(String, &[&str]); 5] = [
+        (format!("host.hostname={id}"), &["host.hostname"]),
+        (format!("exec.jail_user={user}"), &["exec.jail_user"]),
+        ("exec.clean=true".into(), &["exec.clean", "exec.noclean"]),
+        (
+            "exec.stop=\"/bin/sh /etc/rc.shutdown\"".into(),
+            &["exec.stop", "exec.nostop"],
+        ),
+        ("mount.devfs=true".into(), &["mount.devfs", "mount.nodevfs"]),
+    ];
+    let mut out: Vec<String> = defaults
+        .into_iter()
+        .filter(|(_, prefixes)| {
+            !given
+                .iter()
+                .any(|g| prefixes.iter().any(|p| g.starts_with(p)))
+        })
+        .map(|(d, _)| d)
+        .collect();
+    out.extend(given.iter().cloned());
+    out
+}
+
+/// The network parameters of a driver with no networks attached (§4.2).
+fn network_params(driver: &str) -> Result<Vec<String>> {
+    match driver {
+        "" | "disabled" => Ok(vec!["ip4=disable".into(), "ip6=disable".into()]),
+        "host" => Ok(vec!["ip4=inherit".into(), "ip6=inherit".into()]),
+        other => Err(Error::Unsupported(if other == "vnet" {
+            "the vnet driver (networks, issue #6)"
+        } else {
+            "the ipnet driver (networks, issue #6)"
+        })),
+    }
+}
+
+/// `/usr/bin/env [-C dir] K=V… cmd…`: the environment is passed as kleened
+/// does; a working directory uses env(1)'s `-C` (kleened ignored it).
+fn env_command(spec: &ExecSpec) -> Vec<String> {
+    let mut v = vec!["/usr/bin/env".to_string()];
+    if !spec.workdir.is_empty() {
+        v.extend(["-C".to_string(), spec.workdir.clone()]);
+    }
+    v.extend(spec.env.iter().cloned());
+    v.extend(spec.cmd.iter().cloned());
+    v
+}
+
+fn stdio_fds(stdio: &Stdio) -> Result<[Option<i32>; 3]> {
+    match *stdio {
+        Stdio::Inherit { stdin: true } => Ok([None, None, None]),
+        Stdio::Inherit { stdin: false } => Ok([Some(null_fd()?), None, None]),
+        Stdio::Files { out, err } => Ok([Some(null_fd()?), Some(out), Some(err)]),
+        Stdio::Pty => Err(Error::Unsupported("a terminal (-t) for jails")),
+    }
+}
+
+fn null_fd() -> Result<i32> {
+    // SAFETY: opening /dev/null; the fd is closed by the runner's spawn (it dups).
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::io(
+            "cannot open",
+            "/dev/null",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(fd)
+}
+
+/// nullfs mounts into the jail's root before it starts.
+fn mount_all(fb: &FreeBsd, root: &Path, spec: &RunSpec) -> Result<()> {
+    for m in &spec.mounts {
+        let dest = root.join(m.destination.trim_start_matches('/'));
+        if m.source.is_dir() {
+            std::fs::create_dir_all(&dest)
+                .map_err(|e| Error::io("cannot create mount point", &dest, e))?;
+            if m.populate && fsutil::dir_is_empty(&m.source) && !fsutil::dir_is_empty(&dest) {
+                fsutil::copy_tree(&dest, &m.source, fsutil::Mode::Copy, &|_| false, &mut ())?;
+            }
+        } else {
+            if let Some(p) = dest.parent() {
+                std::fs::create_dir_all(p)
+                    .map_err(|e| Error::io("cannot create mount point", p, e))?;
+            }
+            if !dest.exists() {
+                std::fs::write(&dest, b"")
+                    .map_err(|e| Error::io("cannot create mount point", &dest, e))?;
+            }
+        }
+        let (src, dst) = (m.source.display().to_string(), dest.display().to_string());
+        let mut argv = vec!["/sbin/mount_nullfs"];
+        if m.read_only {
+            argv.extend(["-o", "ro"]);
+        }
+        argv.extend([src.as_str(), dst.as_str()]);
+        fb.run(&argv)?;
+    }
+    Ok(())
+}
+
+/// Undo what `start` set up around the jail: nullfs mounts and devfs.
+pub fn cleanup(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
+    let root = fb.mountpoint(&dataset(&spec.container_dir))?;
+    for m in spec.mounts.iter().rev() {
+        let dest = root
+            .join(m.destination.trim_start_matches('/'))
+            .display()
+            .to_string();
+        let _ = fb.run(&["/sbin/umount", &dest]);
+    }
+    let dev = root.join("dev").display().to_string();
+    let _ = fb.run(&["/sbin/umount", &dev]);
+    Ok(())
+}
+
+pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
+    if spec.fly {
+        return Err(Error::Unsupported(
+            "--fly (a jail is the lightest isolation FreeBSD has)",
+        ));
+    }
+    let fds = stdio_fds(stdio)?;
+    let root = fb.mountpoint(&dataset(&spec.container_dir))?;
+    crate::platform::failpoint::check("container.start.mounts")?;
+    if let Err(e) = mount_all(fb, &root, spec) {
+        let _ = cleanup(fb, spec);
+        return Err(e);
+    }
+    let mut argv: Vec<String> = vec![
+        "/usr/sbin/jail".into(),
+        "-c".into(),
+        format!("path={}", root.display()),
+        format!("name={}", spec.id),
+    ];
+    argv.extend(network_params(&spec.network_driver)?);
+    argv.extend(with_defaults(
+        &spec.id,
+        &spec.process.user,
+        &spec.jail_params,
+    ));
+    let env = env_command(&spec.process);
+    argv.push(format!("command={}", env[0]));
+    argv.extend(env[1..].iter().cloned());
+    crate::platform::failpoint::check("container.start.exec")?;
+    let pid = fb.runner.spawn(&argv, fds).map_err(|e| {
+        let _ = cleanup(fb, spec);
+        Error::Failed(format!("cannot run '/usr/sbin/jail': {e}"))
+    })?;
+    Ok(Started {
+        pid,
+        start_time: 0,
+        pty_master: None,
+    })
+}
+
+pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
+    let fds = stdio_fds(stdio)?;
+    let user = if spec.user.is_empty() {
+        "root"
+    } else {
+        spec.user.as_str()
+    };
+    let mut argv: Vec<String> = vec![
+        "/usr/sbin/jexec".into(),
+        "-l".into(),
+        "-U".into(),
+        user.into(),
+        spec.container.clone(),
+    ];
+    argv.extend(env_command(spec));
+    let pid = fb
+        .runner
+        .spawn(&argv, fds)
+        .map_err(|e| Error::Failed(format!("cannot run '/usr/sbin/jexec': {e}")))?;
+    Ok(Started {
+        pid,
+        start_time: 0,
+        pty_master: None,
+    })
+}
+
+pub fn stop(fb: &FreeBsd, id: &str) -> Result<()> {
+    fb.run(&["/usr/sbin/jail", "-r", id]).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_their_suppression() {
+        assert_eq!(
+            with_defaults("abc", "", &[]),
+            [
+                "host.hostname=abc",
+                "exec.jail_user=root",
+                "exec.clean=true",
+                "exec.stop=\"/bin/sh /etc/rc.shutdown\"",
+                "mount.devfs=true"
+            ]
+        );
+        let given = vec![
+            "exec.noclean".to_string(),
+            "mount.nodevfs".into(),
+            "host.hostname=web".into(),
+            "allow.raw_sockets".into(),
+        ];
+        assert_eq!(
+            with_defaults("abc", "www", &given),
+            [
+                "exec.jail_user=www",
+                "exec.stop=\"/bin/sh /etc/rc.shutdown\"",
+                "exec.noclean",
+                "mount.nodevfs",
+                "host.hostname=web",
+                "allow.raw_sockets"
+            ]
+        );
+        assert_eq!(
+            network_params("disabled").unwrap(),
+            ["ip4=disable", "ip6=disable"]
+        );
+        assert_eq!(
+            network_params("host").unwrap(),
+            ["ip4=inherit", "ip6=inherit"]
+        );
+        assert!(network_params("vnet").is_err());
+    }
+}

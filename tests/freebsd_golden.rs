@@ -1,0 +1,309 @@
+//! The FreeBSD back end, golden-tested on any OS: the engine drives it
+//! through a recording command runner, and the exact, ordered command lines
+//! (zfs, jail, jexec, mount_nullfs, umount) are compared with what kleened
+//! runs (`reference/kleened.md` §4).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use kleene::dockerfile::plan::{build, BuildRequest};
+use kleene::engine::build::BuildLog;
+use kleene::engine::image_create::{CreateOptions, Source};
+use kleene::engine::lifecycle::Attach;
+use kleene::engine::{ContainerConfig, Engine, MountConfig};
+use kleene::platform::cmd::{normalise_ids, Output, Recorder};
+use kleene::platform::freebsd::FreeBsd;
+use kleene::platform::{ExecSpec, Platform, Stdio};
+
+// The recorder is process-wide (the platform is 'static): one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    rec: &'static Recorder,
+    fb: &'static FreeBsd,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("zroot/kleene");
+    std::fs::create_dir_all(&root).unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let rec: &'static Recorder = Box::leak(Box::new(Recorder::new()));
+    // Every dataset is "mounted" on the scratch directory, so files really
+    // get copied where the engine puts them.
+    rec.respond(
+        "/sbin/zfs list -H -o mountpoint",
+        Output::ok(&format!("{}\n", mnt.display())),
+    );
+    let fb: &'static FreeBsd = Box::leak(Box::new(FreeBsd::with_runner(rec)));
+    Setup {
+        _dir: dir,
+        root,
+        rec,
+        fb,
+    }
+}
+
+impl Setup {
+    /// The recorded lines with IDs, the root dataset and the scratch
+    /// mountpoint replaced by stable names.
+    fn lines(&self) -> Vec<String> {
+        let ds = self
+            .root
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_string();
+        let mnt = self
+            .root
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("mnt")
+            .display()
+            .to_string();
+        let lines: Vec<String> = self
+            .rec
+            .calls()
+            .iter()
+            .map(|l| l.replace(&mnt, "/MNT").replace(&ds, "zroot/kleene"))
+            .collect();
+        self.rec.clear();
+        normalise_ids(&lines)
+    }
+}
+
+fn assert_lines(got: Vec<String>, want: &[&str]) {
+    let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    assert_eq!(got, want, "\ngot:\n{}\n", got.join("\n"));
+}
+
+struct Quiet;
+impl BuildLog for Quiet {
+    fn line(&mut self, _: &str) {}
+    fn quiet(&self) -> bool {
+        true
+    }
+}
+
+fn base_image(s: &Setup, e: &mut Engine) -> String {
+    let src = s.root.parent().unwrap().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/passwd"), "root:*:0:0::/root:/bin/sh\n").unwrap();
+    let opts = CreateOptions {
+        tag: "base".into(),
+        dns: false,
+        localtime: false,
+    };
+    e.image_create(&Source::Dir(src), &opts, &mut ())
+        .unwrap()
+        .id
+}
+
+#[test]
+fn root_image_container_volume_lifecycle() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    // A new root: nothing exists yet.
+    s.rec.respond(
+        "/sbin/zfs list -H -o name",
+        Output::fail(1, "dataset does not exist"),
+    );
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs list -H -o name zroot/kleene",
+            "/sbin/zfs create zroot/kleene",
+            "/sbin/zfs list -H -o name zroot/kleene/image",
+            "/sbin/zfs create zroot/kleene/image",
+            "/sbin/zfs list -H -o name zroot/kleene/container",
+            "/sbin/zfs create zroot/kleene/container",
+            "/sbin/zfs list -H -o name zroot/kleene/volumes",
+            "/sbin/zfs create zroot/kleene/volumes",
+        ],
+    );
+
+    // Base image (from a directory): dataset, fill, @image snapshot.
+    base_image(&s, &mut e);
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs create zroot/kleene/image/<1>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<1>",
+            "/sbin/zfs snapshot zroot/kleene/image/<1>@image",
+        ],
+    );
+
+    // A container with a new volume: volume dataset, then a clone of @image.
+    let cfg = ContainerConfig {
+        image: "base".into(),
+        name: Some("web".into()),
+        cmd: vec!["/bin/sh".into(), "-c".into(), "echo hi".into()],
+        env: vec!["A=1".into()],
+        user: "www".into(),
+        mounts: vec![
+            MountConfig::parse("data:/data").unwrap(),
+            MountConfig::parse("/etc:/hostetc:ro").unwrap(),
+        ],
+        jail_param: vec!["allow.raw_sockets".into(), "exec.noclean".into()],
+        ..Default::default()
+    };
+    let c = e.container_create(&cfg).unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs create zroot/kleene/volumes/data",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/volumes/data",
+            "/sbin/zfs clone zroot/kleene/image/<1>@image zroot/kleene/container/<2>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>",
+        ],
+    );
+
+    // Start (attached): nullfs mounts, then jail -c with kleened's defaults
+    // (exec.clean suppressed by exec.noclean), then cleanup after exit.
+    let code = e
+        .container_start(
+            "web",
+            Attach::Attached {
+                tty: false,
+                stdin: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(code, Some(0));
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            // A volume's mountpoint is its default one, as kleened assumes.
+            "/sbin/mount_nullfs /zroot/kleene/volumes/data /MNT/data",
+            "/sbin/mount_nullfs -o ro /etc /MNT/hostetc",
+            "/usr/sbin/jail -c path=/MNT name=<1> ip4=disable ip6=disable host.hostname=<1> exec.jail_user=www exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true allow.raw_sockets exec.noclean command=/usr/bin/env A=1 /bin/sh -c echo hi",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/sbin/umount /MNT/hostetc",
+            "/sbin/umount /MNT/data",
+            "/sbin/umount /MNT/dev",
+        ],
+    );
+    assert_eq!(e.container("web").unwrap().id, c.id);
+
+    // exec and stop, as jexec and jail -r.
+    let spec = ExecSpec {
+        container: c.id.clone(),
+        cmd: vec!["id".into()],
+        env: vec!["B=2".into()],
+        user: "www".into(),
+        workdir: "/srv".into(),
+        tty: false,
+    };
+    let started =
+        s.fb.exec(0, &spec, &Stdio::Inherit { stdin: false })
+            .unwrap();
+    s.fb.wait(started.pid).unwrap();
+    s.fb.stop_container(&c.id, 0, libc::SIGTERM).unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/usr/sbin/jexec -l -U www <1> /usr/bin/env -C /srv B=2 id",
+            "/usr/sbin/jail -r <1>",
+        ],
+    );
+
+    // Removal: datasets go, each after an existence check (they exist now).
+    s.rec.clear_responses();
+    s.rec
+        .respond("/sbin/zfs list -H -o mountpoint", Output::ok("/MNT\n"));
+    e.container_remove("web", false).unwrap();
+    e.volume_remove("data").unwrap();
+    e.image_remove("base").unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
+            "/sbin/zfs destroy -r -f zroot/kleene/container/<1>",
+            "/sbin/zfs list -H -o name zroot/kleene/volumes/data",
+            "/sbin/zfs destroy -f zroot/kleene/volumes/data",
+            "/sbin/zfs list -H -o name zroot/kleene/image/<2>",
+            "/sbin/zfs destroy -r -f zroot/kleene/image/<2>",
+        ],
+    );
+}
+
+#[test]
+fn build_with_run_copy_and_a_failure() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    base_image(&s, &mut e);
+    s.rec.clear();
+    let ctx = s.root.parent().unwrap().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f.txt"), "f").unwrap();
+    let req = |df: &str| BuildRequest {
+        context: ctx.clone(),
+        dockerfile: df.to_string(),
+        dockerfile_name: "Dockerfile".into(),
+        tag: "built".into(),
+        ..Default::default()
+    };
+    build(
+        &mut e,
+        &req("FROM base\nRUN echo hi > /f\nCOPY f.txt /f.txt\n"),
+        &mut Quiet,
+    )
+    .unwrap();
+    let got = s.lines();
+    assert_lines(
+        got.clone(),
+        &[
+            // RUN: a container cloned from the base layer, a jail, and the
+            // container promoted to a layer (kleened's zfs rename -f).
+            "/sbin/zfs clone zroot/kleene/image/<1>@image zroot/kleene/container/<2>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>",
+            "/usr/sbin/jail -c path=/MNT name=<2> ip4=disable ip6=disable host.hostname=<2> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env -C / /bin/sh -c echo hi > /f",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>",
+            "/sbin/umount /MNT/dev",
+            "/sbin/zfs rename -f zroot/kleene/container/<2> zroot/kleene/image/<3>",
+            "/sbin/zfs snapshot zroot/kleene/image/<3>@image",
+            "/sbin/zfs list -H -o name zroot/kleene/container/<2>",
+            "/sbin/zfs destroy -r -f zroot/kleene/container/<2>",
+            // COPY: a clone of the previous layer, files copied, @image.
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<3>",
+            "/sbin/zfs clone zroot/kleene/image/<3>@image zroot/kleene/image/<4>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<4>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<3>",
+            "/sbin/zfs snapshot zroot/kleene/image/<4>@image",
+        ],
+    );
+    let img = e.image("built").unwrap();
+    assert_eq!(img.layers.len(), 3);
+    assert_eq!(img.snapshots.len(), 2);
+
+    // A failing RUN: the step's container and the layers this build made go.
+    s.rec.spawn_exit(3);
+    let err = build(
+        &mut e,
+        &req("FROM base\nCOPY f.txt /g.txt\nRUN exit 3\n"),
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("non-zero code: 3"), "{}", err.message);
+    let got = s.lines();
+    let destroys: Vec<&String> = got.iter().filter(|l| l.contains("destroy")).collect();
+    assert_eq!(destroys.len(), 2, "{got:#?}");
+    assert!(
+        destroys[0].starts_with("/sbin/zfs destroy -r -f zroot/kleene/container/"),
+        "{got:#?}"
+    );
+    assert!(
+        destroys[1].starts_with("/sbin/zfs destroy -r -f zroot/kleene/image/"),
+        "{got:#?}"
+    );
+    s.rec.spawn_exit(0);
+    let _ = Path::new("/");
+}
