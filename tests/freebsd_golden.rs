@@ -97,6 +97,7 @@ fn base_image(s: &Setup, e: &mut Engine) -> String {
         tag: "base".into(),
         dns: false,
         localtime: false,
+        update: false,
     };
     e.image_create(&Source::Dir(src), &opts, &mut ())
         .unwrap()
@@ -306,4 +307,96 @@ fn build_with_run_copy_and_a_failure() {
     );
     s.rec.spawn_exit(0);
     let _ = Path::new("/");
+}
+
+#[test]
+fn base_images_from_datasets_and_downloads() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    s.rec.clear();
+    let opts = CreateOptions {
+        tag: "b".into(),
+        dns: false,
+        localtime: false,
+        update: false,
+    };
+
+    // zfs-copy: snapshot the source, send | receive, @image, drop the source snapshot.
+    e.image_create(&Source::ZfsCopy("zroot/mybase".into()), &opts, &mut ())
+        .unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs list -H -o name zroot/mybase",
+            "/sbin/zfs snapshot zroot/mybase@<1>",
+            "/bin/sh -c /sbin/zfs send -v zroot/mybase@<1> | /sbin/zfs receive zroot/kleene/image/<1>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<1>",
+            "/sbin/zfs snapshot zroot/kleene/image/<1>@image",
+            "/sbin/zfs destroy -f zroot/mybase@<1>",
+        ],
+    );
+
+    // zfs-clone keeps the source snapshot (the clone depends on it), and --update.
+    let upd = CreateOptions {
+        update: true,
+        ..opts.clone()
+    };
+    e.image_create(&Source::ZfsClone("zroot/mybase".into()), &upd, &mut ())
+        .unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs list -H -o name zroot/mybase",
+            "/sbin/zfs snapshot zroot/mybase@<1>",
+            "/sbin/zfs clone zroot/mybase@<1> zroot/kleene/image/<1>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<1>",
+            "/usr/sbin/freebsd-update -b /MNT --not-running-from-cron fetch",
+            "/usr/sbin/freebsd-update -b /MNT install",
+            "/sbin/zfs snapshot zroot/kleene/image/<1>@image",
+        ],
+    );
+
+    // A dataset path is refused before anything runs.
+    let err = e
+        .image_create(&Source::ZfsCopy("/zroot/mybase".into()), &opts, &mut ())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid dataset '/zroot/mybase'"),
+        "{err}"
+    );
+    assert!(s.lines().is_empty());
+
+    // fetch-auto: the URL from uname (arm64 maps to arm64/aarch64); the
+    // download is recorded, not made, so unpacking fails and the layer goes.
+    s.rec
+        .respond("/usr/bin/uname -r", Output::ok("14.1-RELEASE-p3\n"));
+    s.rec.respond("/usr/bin/uname -m", Output::ok("arm64\n"));
+    let err = e
+        .image_create(&Source::FetchAuto, &opts, &mut ())
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot open archive"), "{err}");
+    let root = s.root.display().to_string();
+    let got: Vec<String> = s
+        .lines()
+        .into_iter()
+        .map(|l| l.replace(&root, "ROOT"))
+        .collect();
+    assert_lines(
+        got,
+        &[
+            "/sbin/zfs create zroot/kleene/image/<1>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<1>",
+            "/usr/bin/uname -r",
+            "/usr/bin/uname -m",
+            "/usr/bin/fetch https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/base.txz -o /zroot/kleene/tmp/base-<1>.txz",
+            "/sbin/zfs list -H -o name zroot/kleene/image/<1>",
+            "/sbin/zfs destroy -r -f zroot/kleene/image/<1>",
+        ],
+    );
+    assert_eq!(
+        e.images().unwrap().len(),
+        2,
+        "a failed create leaves no image row"
+    );
 }

@@ -11,7 +11,7 @@ use crate::engine::{time, Engine};
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCmd {
-    /// Create a base image: `host` (the host's userland, offline), `dir PATH` or `tar FILE`
+    /// Create a base image: `host` (the host's userland, offline), `dir PATH`, `tar FILE`; FreeBSD: `fetch URL`, `fetch-auto`, `zfs-copy DATASET`, `zfs-clone DATASET`
     Create(CreateArgs),
     /// List images
     Ls(LsArgs),
@@ -44,9 +44,12 @@ pub struct CreateArgs {
     /// Do not copy /etc/localtime
     #[arg(long = "no-localtime")]
     no_localtime: bool,
-    /// host, dir or tar
+    /// Update the base system with freebsd-update (FreeBSD)
+    #[arg(long)]
+    update: bool,
+    /// host, dir, tar; on FreeBSD also fetch, fetch-auto, zfs-copy, zfs-clone
     method: String,
-    /// The directory (dir) or archive (tar: .tar, .tar.gz, .tgz, .tar.xz, .txz)
+    /// The directory (dir), archive (tar), URL (fetch) or dataset (zfs-copy, zfs-clone)
     source: Option<String>,
 }
 
@@ -133,6 +136,7 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
                 tag: a.tag,
                 dns: !a.no_dns,
                 localtime: !a.no_localtime,
+                update: a.update,
             };
             let image = {
                 let mut bar = Bar::new();

@@ -49,7 +49,9 @@ pub mod api {
 
     /// Create a base image. `method` is `"host"` (the host's userland,
     /// offline), `"dir"` (`source` is a directory) or `"tar"` (`source` is a
-    /// .tar/.tar.gz/.tar.xz/.txz). Options: `tag`, `dns`, `localtime`.
+    /// .tar/.tar.gz/.tar.xz/.txz); on FreeBSD also `"fetch"` (a URL),
+    /// `"fetch-auto"`, `"zfs-copy"` and `"zfs-clone"` (a dataset).
+    /// Options: `tag`, `dns`, `localtime`, `update`.
     ///
     /// ```rhai
     /// let base = image::create("host", "", #{tag: "base"});
@@ -71,6 +73,7 @@ pub mod api {
                     tag: opt_str(&opts, "tag")?.unwrap_or_default(),
                     dns: opt_bool(&opts, "dns", true)?,
                     localtime: opt_bool(&opts, "localtime", true)?,
+                    update: opt_bool(&opts, "update", false)?,
                 };
                 with(|e| e.image_create(&src, &o, &mut ())).map(ImageH)
             })(),

@@ -20,6 +20,14 @@ pub enum Source {
     Host,
     Dir(PathBuf),
     Tar(PathBuf),
+    /// Download a base system archive (FreeBSD's base.txz) and unpack it.
+    Fetch(String),
+    /// `Fetch` of the base.txz matching the host's release and machine.
+    FetchAuto,
+    /// Copy a ZFS dataset (send | receive).
+    ZfsCopy(String),
+    /// Clone a ZFS dataset (it must outlive the image).
+    ZfsClone(String),
 }
 
 impl Source {
@@ -38,10 +46,18 @@ impl Source {
             "host" => Ok(Source::Host),
             "dir" => Ok(Source::Dir(need("a directory")?)),
             "tar" => Ok(Source::Tar(need("an archive file")?)),
+            "fetch" => Ok(Source::Fetch(need("a URL")?.display().to_string())),
+            "fetch-auto" => Ok(Source::FetchAuto),
+            "zfs-copy" => Ok(Source::ZfsCopy(
+                need("a ZFS dataset")?.display().to_string(),
+            )),
+            "zfs-clone" => Ok(Source::ZfsClone(
+                need("a ZFS dataset")?.display().to_string(),
+            )),
             other => Err(Error::invalid(
                 "image create method",
                 other,
-                "expected one of: host, dir, tar",
+                "expected one of: host, dir, tar, fetch, fetch-auto, zfs-copy, zfs-clone",
             )),
         }
     }
@@ -51,6 +67,10 @@ impl Source {
             Source::Host => "host",
             Source::Dir(_) => "dir",
             Source::Tar(_) => "tar",
+            Source::Fetch(_) => "fetch",
+            Source::FetchAuto => "fetch-auto",
+            Source::ZfsCopy(_) => "zfs-copy",
+            Source::ZfsClone(_) => "zfs-clone",
         }
     }
 }
@@ -62,6 +82,8 @@ pub struct CreateOptions {
     pub dns: bool,
     /// Copy the host's /etc/localtime.
     pub localtime: bool,
+    /// Bring the base system up to date (freebsd-update).
+    pub update: bool,
 }
 
 impl Default for CreateOptions {
@@ -70,6 +92,7 @@ impl Default for CreateOptions {
             tag: String::new(),
             dns: true,
             localtime: true,
+            update: false,
         }
     }
 }
@@ -275,6 +298,25 @@ fn copy_host_file(dest: &Path, rel: &str, progress: &mut dyn Progress) -> Result
 }
 
 impl Engine {
+    /// Download `url` next to the layer and unpack it into `dest`.
+    fn fetch_base(
+        &self,
+        dest: &Path,
+        id: &str,
+        url: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let archive = self.root.join("tmp").join(format!("base-{id}.txz"));
+        progress.message(&format!("fetching {url}"));
+        let r = self
+            .platform
+            .download(url, &archive)
+            .map_err(Error::from)
+            .and_then(|_| extract_tar(dest, &archive, progress));
+        let _ = fs::remove_file(&archive);
+        r
+    }
+
     /// Create a base image from `source`.
     pub fn image_create(
         &mut self,
@@ -305,9 +347,27 @@ impl Engine {
             _ => {}
         }
         let id = id::new_id();
-        let dest = self.platform.begin_layer(&self.root, &id, None)?;
+        let dest = match source {
+            Source::ZfsCopy(ds) => self
+                .platform
+                .layer_from_dataset(&self.root, &id, ds, false)?,
+            Source::ZfsClone(ds) => self
+                .platform
+                .layer_from_dataset(&self.root, &id, ds, true)?,
+            _ => self.platform.begin_layer(&self.root, &id, None)?,
+        };
         let filled = (|| -> Result<()> {
             match source {
+                Source::ZfsCopy(_) | Source::ZfsClone(_) => {}
+                Source::Fetch(url) => self.fetch_base(&dest, &id, url, progress)?,
+                Source::FetchAuto => {
+                    let (release, machine) = self.platform.host_release()?;
+                    let url = crate::platform::freebsd::fetch::base_url(&release, &machine)?;
+                    progress.message(&format!(
+                        "fetching the base system of FreeBSD {release} ({machine}): {url}"
+                    ));
+                    self.fetch_base(&dest, &id, &url, progress)?;
+                }
                 Source::Host => fill_host(&dest, progress)?,
                 Source::Dir(d) => {
                     progress.message(&format!("copying {}", d.display()));
@@ -323,16 +383,27 @@ impl Engine {
             if opts.localtime {
                 copy_host_file(&dest, "etc/localtime", progress)?;
             }
+            if opts.update {
+                progress.message("updating the base system with freebsd-update");
+                self.platform.update_base(&dest)?;
+            }
             failpoint::check("image.create.fill")?;
             Ok(())
         })();
         if let Err(e) = filled {
             let _ = self.platform.destroy_layer(&self.root, &id);
+            if let Source::ZfsCopy(ds) | Source::ZfsClone(ds) = source {
+                let _ = self.platform.release_dataset_snapshot(ds, &id);
+            }
             return Err(e);
         }
         if let Err(e) = self.platform.commit_layer(&self.root, &id) {
             let _ = self.platform.destroy_layer(&self.root, &id);
             return Err(e.into());
+        }
+        // A copy no longer needs the snapshot it was sent from; a clone does.
+        if let Source::ZfsCopy(ds) = source {
+            let _ = self.platform.release_dataset_snapshot(ds, &id);
         }
         let image = Image {
             id: id.clone(),

@@ -101,6 +101,39 @@ pub trait Platform: Send + Sync {
     fn destroy_layer(&self, root: &Path, id: &str) -> Result<()>;
     /// Where a committed layer's files are.
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf;
+    /// A base layer made from an existing dataset (`zfs-copy`, `zfs-clone`);
+    /// returns where its files are.
+    fn layer_from_dataset(
+        &self,
+        root: &Path,
+        id: &str,
+        dataset: &str,
+        clone: bool,
+    ) -> Result<PathBuf> {
+        let _ = (root, id, dataset, clone);
+        Err(Error::Unsupported("creating images from ZFS datasets"))
+    }
+    /// Remove the snapshot `dataset@id` a copy or clone was made from.
+    fn release_dataset_snapshot(&self, dataset: &str, id: &str) -> Result<()> {
+        let _ = (dataset, id);
+        Ok(())
+    }
+    /// Download `url` to `dest` (FreeBSD: fetch(1)).
+    fn download(&self, url: &str, dest: &Path) -> Result<()> {
+        let _ = dest;
+        Err(Error::Failed(format!(
+            "cannot fetch '{url}': downloading base systems is supported on FreeBSD only"
+        )))
+    }
+    /// The host's release and machine (`uname -r`, `uname -m`).
+    fn host_release(&self) -> Result<(String, String)> {
+        Err(Error::Unsupported("fetch-auto (FreeBSD releases)"))
+    }
+    /// Bring a base system at `path` up to date (freebsd-update).
+    fn update_base(&self, path: &Path) -> Result<()> {
+        let _ = path;
+        Err(Error::Unsupported("--update (freebsd-update)"))
+    }
     /// Turn a stopped container's changes into the layer `layer_id` (a build
     /// step); returns false when there were no changes (no layer made).
     fn commit_container(&self, root: &Path, id: &str, layer_id: &str) -> Result<bool>;

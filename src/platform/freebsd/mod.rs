@@ -10,6 +10,7 @@
 //! `zfs clone <root>/image/L@image <root>/container/<id>`; a build step's
 //! container becomes a layer by `zfs rename -f` (as kleened promotes a build).
 
+pub mod fetch;
 pub mod jail;
 pub mod pf;
 
@@ -150,6 +151,32 @@ impl Platform for FreeBsd {
 
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
         root.join("image").join(id)
+    }
+
+    fn layer_from_dataset(
+        &self,
+        root: &Path,
+        id: &str,
+        dataset: &str,
+        clone: bool,
+    ) -> Result<PathBuf> {
+        self.layer_from_dataset_impl(root, id, dataset, clone)
+    }
+
+    fn release_dataset_snapshot(&self, dataset: &str, id: &str) -> Result<()> {
+        self.release_snapshot_impl(dataset, id)
+    }
+
+    fn download(&self, url: &str, dest: &Path) -> Result<()> {
+        self.download_impl(url, dest)
+    }
+
+    fn host_release(&self) -> Result<(String, String)> {
+        self.host_release_impl()
+    }
+
+    fn update_base(&self, path: &Path) -> Result<()> {
+        self.update_base_impl(path)
     }
 
     fn commit_container(&self, root: &Path, id: &str, layer_id: &str) -> Result<bool> {
