@@ -8,6 +8,7 @@ pub mod exec;
 pub mod id;
 pub mod image;
 pub mod image_create;
+pub mod ipnet;
 pub mod lifecycle;
 pub mod mount;
 mod names;
