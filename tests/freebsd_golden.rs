@@ -400,3 +400,207 @@ fn base_images_from_datasets_and_downloads() {
         "a failed create leaves no image row"
     );
 }
+
+#[test]
+fn networks_links_addresses_and_pf() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    base_image(&s, &mut e);
+    s.rec.respond(
+        "/usr/bin/netstat --libxo json -rn",
+        Output::ok(r#"{"statistics":{"route-information":{"route-table":{"rt-family":[{"address-family":"Internet","rt-entry":[{"destination":"default","interface-name":"em0"}]}]}}}}"#),
+    );
+    // Interfaces do not exist until created, except em0 (custom networks).
+    s.rec.respond("/sbin/ifconfig em0$", Output::ok(""));
+    for i in ["kleene0", "kleene1", "kleene2", "nosuch"] {
+        s.rec.respond(
+            &format!("/sbin/ifconfig {i}$"),
+            Output::fail(1, "does not exist"),
+        );
+    }
+    s.rec.clear();
+    use kleene::engine::network::NetworkConfig;
+
+    // A bridge with an <auto> gateway: created, gateway aliased, pf reloaded.
+    let cfg = NetworkConfig {
+        name: "web".into(),
+        kind: "bridge".into(),
+        subnet: "10.13.37.0/30".into(),
+        gateway: "<auto>".into(),
+        ..Default::default()
+    };
+    e.network_create(&cfg).unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/ifconfig kleene0",
+            "/usr/bin/netstat --libxo json -rn",
+            "/sbin/ifconfig bridge create name kleene0",
+            "/sbin/ifconfig kleene0 inet 10.13.37.1/30 alias",
+            "/usr/bin/netstat --libxo json -rn",
+            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+        ],
+    );
+    let conf = std::fs::read_to_string(s.root.join("pf.conf")).unwrap();
+    assert!(
+        conf.contains("kleenet_host_gw_if=\"em0\"") && conf.contains("nat on $kleenet_"),
+        "{conf}"
+    );
+
+    // Loopback and custom networks; errors as kleened's, and for overlaps.
+    e.network_create(&NetworkConfig {
+        name: "lo".into(),
+        subnet: "10.20.0.0/24".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    e.network_create(&NetworkConfig {
+        name: "ext".into(),
+        kind: "custom".into(),
+        interface: "em0".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let got = s.lines();
+    assert!(
+        got.contains(&"/sbin/ifconfig lo create name kleene1".to_string()),
+        "{got:#?}"
+    );
+    assert!(
+        !got.iter().any(|l| l.contains("create name em0")),
+        "custom interfaces are never created"
+    );
+    let err = |c: NetworkConfig| e.network_create(&c).unwrap_err().to_string();
+    let mut e2 = Engine::open_on(&s.root, s.fb).unwrap();
+    let mut err2 = |c: NetworkConfig| e2.network_create(&c).unwrap_err().to_string();
+    assert_eq!(
+        err2(NetworkConfig {
+            name: "web".into(),
+            ..Default::default()
+        }),
+        "network name is already taken"
+    );
+    assert!(err2(NetworkConfig {
+        name: "x1".into(),
+        subnet: "10.13.37.0/24".into(),
+        ..Default::default()
+    })
+    .contains("overlaps"));
+    assert!(err2(NetworkConfig {
+        name: "x2".into(),
+        kind: "custom".into(),
+        interface: "nosuch".into(),
+        ..Default::default()
+    })
+    .contains("no such interface"));
+    assert!(err2(NetworkConfig {
+        name: "x3".into(),
+        subnet6: "10.0.0.0/8".into(),
+        ..Default::default()
+    })
+    .contains("wrong IP protocol"));
+    let _ = &err;
+    drop(e2);
+
+    // Containers: the driver/type matrix, and address allocation in a /30.
+    let mk = |e: &mut Engine, name: &str, driver: &str| {
+        let cfg = ContainerConfig {
+            image: "base".into(),
+            name: Some(name.into()),
+            network_driver: driver.into(),
+            ..Default::default()
+        };
+        e.container_create(&cfg).unwrap().id
+    };
+    mk(&mut e, "a1", "ipnet");
+    mk(&mut e, "a2", "ipnet");
+    mk(&mut e, "a3", "ipnet");
+    mk(&mut e, "v1", "vnet");
+    mk(&mut e, "h1", "host");
+    mk(&mut e, "d1", "disabled");
+    assert_eq!(
+        e.network_connect("web", "a1", "<auto>", "")
+            .unwrap()
+            .ip_address,
+        "10.13.37.2"
+    );
+    let full = e
+        .network_connect("web", "a2", "<auto>", "")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(full, "no more inet IP's left in the network");
+    let outside = e
+        .network_connect("lo", "a2", "10.99.0.5", "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        outside.contains("not a host address of the network's subnet 10.20.0.0/24"),
+        "{outside}"
+    );
+    assert_eq!(
+        e.network_connect("lo", "a2", "10.20.0.5", "")
+            .unwrap()
+            .ip_address,
+        "10.20.0.5"
+    );
+    assert!(e
+        .network_connect("lo", "a3", "10.20.0.5", "")
+        .unwrap_err()
+        .to_string()
+        .contains("already in use"));
+    assert_eq!(
+        e.network_connect("lo", "a2", "<auto>", "")
+            .unwrap_err()
+            .to_string(),
+        "container already connected to the network"
+    );
+    assert_eq!(
+        e.network_connect("lo", "v1", "<auto>", "")
+            .unwrap_err()
+            .to_string(),
+        "containers using the 'vnet' network-driver can't connect to loopback networks"
+    );
+    assert_eq!(
+        e.network_connect("web", "h1", "<auto>", "")
+            .unwrap_err()
+            .to_string(),
+        "containers with the 'host' network-driver cannot connect to networks."
+    );
+    assert_eq!(
+        e.network_connect("web", "d1", "<auto>", "")
+            .unwrap_err()
+            .to_string(),
+        "containers with the 'disabled' network-driver cannot connect to networks."
+    );
+    assert!(
+        e.network_connect("web", "v1", "<auto>", "").is_err(),
+        "the /30 is full"
+    );
+
+    // Disconnect reloads pf (kleened did not); removing a network
+    // disconnects its containers and destroys its interface.
+    s.rec.clear();
+    e.network_disconnect("web", "a1").unwrap();
+    assert!(s.lines().iter().any(|l| l.starts_with("/sbin/pfctl -f")));
+    e.network_connect("web", "a1", "<auto>", "").unwrap();
+    s.rec.clear();
+    e.network_remove("web").unwrap();
+    let got = s.lines();
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("/sbin/ifconfig kleene0 destroy"),
+        "{got:#?}"
+    );
+    assert_eq!(
+        got.iter()
+            .filter(|l| l.starts_with("/sbin/pfctl -f"))
+            .count(),
+        2,
+        "{got:#?}"
+    );
+    // A container's endpoints go with it.
+    e.container_remove("a2", false).unwrap();
+    assert!(e.endpoints().unwrap().is_empty());
+    assert_eq!(e.network_prune().unwrap().len(), 2);
+}

@@ -74,6 +74,18 @@ pub struct CreateArgs {
     /// Replace the image's entrypoint (a command line split on whitespace; "" clears it)
     #[arg(long)]
     entrypoint: Option<String>,
+    /// Network driver: ipnet, vnet, host or disabled (default: disabled, or ipnet with --network)
+    #[arg(short = 'l', long)]
+    driver: Option<String>,
+    /// Connect to this network after creating the container
+    #[arg(short = 'n', long)]
+    network: Option<String>,
+    /// IPv4 address in --network ("<auto>" to allocate one)
+    #[arg(long)]
+    ip: Option<String>,
+    /// IPv6 address in --network ("<auto>" to allocate one)
+    #[arg(long)]
+    ip6: Option<String>,
     /// Image to use: NAME[:TAG][@SNAPSHOT] or ID
     image: String,
     /// Command and arguments (default: the image's command)
@@ -230,6 +242,32 @@ pub struct RenameArgs {
     new_name: String,
 }
 
+/// The network to connect a new container to, and its addresses.
+fn connection(a: &CreateArgs) -> Option<(String, String, String)> {
+    a.network.as_ref().map(|n| {
+        (
+            n.clone(),
+            a.ip.clone().unwrap_or_else(|| "<auto>".into()),
+            a.ip6.clone().unwrap_or_default(),
+        )
+    })
+}
+
+/// Connect a just-created container, or remove it again.
+fn connect_new(
+    e: &mut Engine,
+    id: &str,
+    conn: &Option<(String, String, String)>,
+) -> Result<(), Error> {
+    if let Some((net, ip, ip6)) = conn {
+        if let Err(err) = e.network_connect(net, id, ip, ip6) {
+            let _ = e.container_remove(id, true);
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
     check_env(&a.env)?;
     let mounts = a
@@ -253,6 +291,13 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
         restart_policy: a.restart.parse::<RestartPolicy>()?,
         auto_remove: a.rm,
         fly,
+        network_driver: a.driver.clone().unwrap_or_else(|| {
+            if a.network.is_some() {
+                "ipnet".into()
+            } else {
+                String::new()
+            }
+        }),
     })
 }
 
@@ -266,12 +311,28 @@ fn code(o: Option<i32>) -> Outcome {
 pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
     match cmd {
         ContainerCmd::Create(a) => {
+            let conn = connection(&a);
             let c = e.container_create(&config(a, false)?)?;
+            connect_new(e, &c.id, &conn)?;
             println!("{}", c.id);
         }
         ContainerCmd::Run(a) => {
             let mode = a.attach.mode()?;
-            let (c, r) = e.container_run(&config(a.create, a.fly)?, mode)?;
+            let conn = connection(&a.create);
+            let (c, r) = if conn.is_some() {
+                // Connected before it starts, as klee does (create, connect, start).
+                let c = e.container_create(&config(a.create, a.fly)?)?;
+                connect_new(e, &c.id, &conn)?;
+                match e.container_start(&c.id, mode) {
+                    Ok(r) => (c, r),
+                    Err(err) => {
+                        let _ = e.container_remove(&c.id, true);
+                        return Err(err);
+                    }
+                }
+            } else {
+                e.container_run(&config(a.create, a.fly)?, mode)?
+            };
             if mode == Attach::Detached {
                 println!("{}", c.id);
             }

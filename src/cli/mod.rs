@@ -6,6 +6,7 @@ mod build;
 mod container;
 mod dockerfile;
 mod image;
+mod network;
 mod render;
 mod script;
 mod volume;
@@ -44,6 +45,9 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
     /// Run a Rhai script (ARGS holds its arguments)
     Script(script::ScriptArgs),
     /// An interactive Rhai session on the engine
@@ -94,6 +98,12 @@ enum Command {
     Rmv(volume::RmArgs),
     /// Inspect a volume (shortcut for `volume inspect`)
     Isv(volume::InspectArgs),
+    /// List networks (shortcut for `network ls`)
+    Lsn(network::LsArgs),
+    /// Remove networks (shortcut for `network rm`)
+    Rmn(network::RmArgs),
+    /// Inspect a network (shortcut for `network inspect`)
+    Isn(network::InspectArgs),
 }
 
 /// How a command ended: success, or an exit code of its own (a container's).
@@ -146,6 +156,10 @@ pub fn main() -> ExitCode {
         Command::Build(a) => build::run(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
+        Command::Network(c) => network::run(&mut engine, c),
+        Command::Lsn(a) => network::run(&mut engine, network::NetworkCmd::Ls(a)),
+        Command::Rmn(a) => network::run(&mut engine, network::NetworkCmd::Rm(a)),
+        Command::Isn(a) => network::run(&mut engine, network::NetworkCmd::Inspect(a)),
         Command::Run(a) => container::run(&mut engine, container::ContainerCmd::Run(a)),
         Command::Create(a) => container::run(&mut engine, container::ContainerCmd::Create(a)),
         Command::Start(a) => container::run(&mut engine, container::ContainerCmd::Start(a)),

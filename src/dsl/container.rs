@@ -112,6 +112,7 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             .map_err(super::to_rhai)?,
         auto_remove: flag("rm"),
         fly: flag("fly"),
+        network_driver: String::new(),
     })
 }
 

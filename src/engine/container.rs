@@ -56,6 +56,8 @@ pub struct ContainerConfig {
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
     pub fly: bool,
+    /// `disabled` (loopback only, the default), `host`, `ipnet` or `vnet`.
+    pub network_driver: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -320,7 +322,17 @@ impl Engine {
             restart_policy: cfg.restart_policy,
             auto_remove: cfg.auto_remove,
             fly: cfg.fly,
-            network_driver: "disabled".into(),
+            network_driver: match cfg.network_driver.as_str() {
+                "" => "disabled".to_string(),
+                d @ ("disabled" | "host" | "ipnet" | "vnet") => d.to_string(),
+                other => {
+                    return Err(Error::invalid(
+                        "network driver",
+                        other,
+                        "expected ipnet, vnet, host or disabled",
+                    ))
+                }
+            },
             status: Status::Created,
         };
 

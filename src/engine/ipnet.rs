@@ -37,8 +37,15 @@ impl FromStr for Subnet {
         if prefix > width {
             return Err(bad());
         }
-        let mask = if prefix == 0 { 0 } else { (!0u128 << (width - prefix)) & (if width == 32 { 0xffff_ffff } else { !0 }) };
-        Ok(Subnet { addr: from_bits(v & mask, width == 128), prefix })
+        let mask = if prefix == 0 {
+            0
+        } else {
+            (!0u128 << (width - prefix)) & (if width == 32 { 0xffff_ffff } else { !0 })
+        };
+        Ok(Subnet {
+            addr: from_bits(v & mask, width == 128),
+            prefix,
+        })
     }
 }
 
@@ -55,7 +62,11 @@ impl Subnet {
 
     fn range(&self) -> (u128, u128) {
         let (v, width) = bits(self.addr);
-        let size = if width - self.prefix >= 128 { u128::MAX } else { (1u128 << (width - self.prefix)) - 1 };
+        let size = if width - self.prefix >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << (width - self.prefix)) - 1
+        };
         (v, v + size)
     }
 
@@ -93,7 +104,11 @@ impl Subnet {
     /// The lowest host address not in `taken`.
     pub fn allocate(&self, taken: &[IpAddr]) -> Option<IpAddr> {
         let (lo, hi) = self.hosts();
-        let mut used: Vec<u128> = taken.iter().filter(|t| self.contains(**t)).map(|t| bits(*t).0).collect();
+        let mut used: Vec<u128> = taken
+            .iter()
+            .filter(|t| self.contains(**t))
+            .map(|t| bits(*t).0)
+            .collect();
         used.sort_unstable();
         let mut candidate = lo;
         for u in used {
@@ -126,8 +141,14 @@ mod tests {
     fn parse_and_normalise() {
         let s: Subnet = "10.13.37.5/24".parse().unwrap();
         assert_eq!(s.to_string(), "10.13.37.0/24");
-        assert_eq!("fd00::1/64".parse::<Subnet>().unwrap().to_string(), "fd00::/64");
-        assert_eq!("172.18.0.0-16".parse::<Subnet>().unwrap_err(), "could not parse cidr block: \"172.18.0.0-16\"");
+        assert_eq!(
+            "fd00::1/64".parse::<Subnet>().unwrap().to_string(),
+            "fd00::/64"
+        );
+        assert_eq!(
+            "172.18.0.0-16".parse::<Subnet>().unwrap_err(),
+            "could not parse cidr block: \"172.18.0.0-16\""
+        );
         assert!("10.0.0.0/33".parse::<Subnet>().is_err());
     }
 
@@ -139,12 +160,17 @@ mod tests {
         assert_eq!(s.allocate(&[ip("10.0.0.1")]), Some(ip("10.0.0.2")));
         // A /30 has two hosts: kleened also handed out the broadcast address.
         assert_eq!(s.allocate(&[ip("10.0.0.1"), ip("10.0.0.2")]), None);
-        assert!(!s.is_host(ip("10.0.0.3")) && !s.is_host(ip("10.0.0.0")) && s.is_host(ip("10.0.0.2")));
+        assert!(
+            !s.is_host(ip("10.0.0.3")) && !s.is_host(ip("10.0.0.0")) && s.is_host(ip("10.0.0.2"))
+        );
         let v6: Subnet = "fd00::/126".parse().unwrap();
         assert_eq!(v6.allocate(&[ip("fd00::1")]), Some(ip("fd00::2")));
         // Gaps are filled from the bottom.
         let s: Subnet = "192.168.1.0/24".parse().unwrap();
-        assert_eq!(s.allocate(&[ip("192.168.1.2"), ip("192.168.1.1"), ip("192.168.1.4")]), Some(ip("192.168.1.3")));
+        assert_eq!(
+            s.allocate(&[ip("192.168.1.2"), ip("192.168.1.1"), ip("192.168.1.4")]),
+            Some(ip("192.168.1.3"))
+        );
     }
 
     #[test]

@@ -442,6 +442,7 @@ impl Engine {
                     c.name, c.id
                 )));
             }
+            Engine::forget_endpoints(tx, &c.id).map_err(|e| store_err(&path, e))?;
             tx.execute("DELETE FROM containers WHERE id = ?1", [&c.id])
                 .map_err(|e| store_err(&path, e))?;
             Ok((data, rs))

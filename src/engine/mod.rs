@@ -12,6 +12,7 @@ pub mod ipnet;
 pub mod lifecycle;
 pub mod mount;
 mod names;
+pub mod network;
 pub mod status;
 pub mod store;
 pub mod time;

@@ -106,7 +106,8 @@ impl Recorder {
         Recorder::default()
     }
 
-    /// Answer commands whose line starts with `prefix` with `out`.
+    /// Answer commands whose line starts with `prefix` with `out` (a prefix
+    /// ending in `$` must match the whole line).
     pub fn respond(&self, prefix: &str, out: Output) {
         self.responses
             .lock()
@@ -152,7 +153,10 @@ impl Runner for Recorder {
         let responses = self.responses.lock().unwrap_or_else(|p| p.into_inner());
         Ok(responses
             .iter()
-            .find(|(p, _)| line.starts_with(p.as_str()))
+            .find(|(p, _)| match p.strip_suffix('$') {
+                Some(exact) => line == exact,
+                None => line.starts_with(p.as_str()),
+            })
             .map(|(_, o)| o.clone())
             .unwrap_or_default())
     }

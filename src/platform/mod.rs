@@ -20,7 +20,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub use daemon::daemonize;
-pub use spec::{ExecSpec, MountSpec, RunSpec, Stdio};
+pub use spec::{
+    ExecSpec, Firewall, FirewallNetwork, FirewallPort, MountSpec, NetworkSpec, RunSpec, Stdio,
+};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -133,6 +135,34 @@ pub trait Platform: Send + Sync {
     fn update_base(&self, path: &Path) -> Result<()> {
         let _ = path;
         Err(Error::Unsupported("--update (freebsd-update)"))
+    }
+    /// Does a network interface of this name exist on the host?
+    fn interface_exists(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+    /// The interface of the host's default route, if any.
+    fn host_gateway(&self) -> Option<String> {
+        None
+    }
+    /// Create a network's link (interface, gateway addresses).
+    fn create_network(&self, net: &NetworkSpec) -> Result<()> {
+        let _ = net;
+        Err(Error::Unsupported(
+            "networks (Linux networking is issue #6)",
+        ))
+    }
+    /// Remove a network's link (`members`: interfaces to detach first).
+    fn destroy_network(&self, net: &NetworkSpec, members: &[String]) -> Result<()> {
+        let _ = (net, members);
+        Err(Error::Unsupported(
+            "networks (Linux networking is issue #6)",
+        ))
+    }
+    /// Load the firewall generated from `fw` (replacing kleene's previous rules).
+    fn apply_firewall(&self, root: &Path, fw: &Firewall) -> Result<()> {
+        let _ = (root, fw);
+        Ok(())
     }
     /// Turn a stopped container's changes into the layer `layer_id` (a build
     /// step); returns false when there were no changes (no layer made).

@@ -64,3 +64,55 @@ pub enum Stdio {
     /// A new pty inside the container; its master comes back in `Started`.
     Pty,
 }
+
+/// A network's link as the platform creates it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkSpec {
+    /// `loopback`, `bridge` or `custom`.
+    pub kind: String,
+    pub interface: String,
+    /// Gateway addresses to put on the interface (resolved `<auto>`), with
+    /// their prefix lengths, or "".
+    pub gateway: String,
+    pub gateway6: String,
+}
+
+/// A network as the firewall sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirewallNetwork {
+    pub id: String,
+    pub interface: String,
+    /// IPv4 CIDR, or "".
+    pub subnet: String,
+    /// IPv6 CIDR, or "".
+    pub subnet6: String,
+    /// The interface NAT goes out of, or "" for no NAT.
+    pub nat_if: String,
+    pub icc: bool,
+    pub internal: bool,
+    /// Host ends of vnet containers' links on the network.
+    pub epairs: Vec<String>,
+}
+
+/// A published port of a container, with the addresses it resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirewallPort {
+    pub interfaces: Vec<String>,
+    /// `N` or `A:B`.
+    pub host_port: String,
+    /// `N`, or `N:*` with a host range.
+    pub container_port: String,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    pub ip4: String,
+    pub ip6: String,
+}
+
+/// Everything the firewall is generated from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Firewall {
+    /// The interface of the default route, if known.
+    pub host_gateway: Option<String>,
+    pub networks: Vec<FirewallNetwork>,
+    pub ports: Vec<FirewallPort>,
+}

@@ -47,6 +47,22 @@ pub const MIGRATIONS: &[&str] = &[
         created TEXT NOT NULL
     );
     "#,
+    // v3 -> v4: networks and the endpoints connecting containers to them.
+    r#"
+    CREATE TABLE networks (
+        id      TEXT PRIMARY KEY,
+        name    TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL,
+        data    TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        id           TEXT PRIMARY KEY,
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL REFERENCES containers(id),
+        data         TEXT NOT NULL,
+        UNIQUE (container_id, network_id)
+    );
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -12,12 +12,15 @@
 
 pub mod fetch;
 pub mod jail;
+pub mod net;
 pub mod pf;
 
 use std::path::{Path, PathBuf};
 
 use super::cmd::{Output, Runner, System};
-use super::{Error, ExecSpec, ExitStatus, Platform, Result, RunSpec, Started, Stdio};
+use super::{
+    Error, ExecSpec, ExitStatus, Firewall, NetworkSpec, Platform, Result, RunSpec, Started, Stdio,
+};
 
 pub struct FreeBsd {
     runner: &'static dyn Runner,
@@ -151,6 +154,26 @@ impl Platform for FreeBsd {
 
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
         root.join("image").join(id)
+    }
+
+    fn interface_exists(&self, name: &str) -> bool {
+        self.interface_exists_impl(name)
+    }
+
+    fn host_gateway(&self) -> Option<String> {
+        self.host_gateway_impl()
+    }
+
+    fn create_network(&self, net: &NetworkSpec) -> Result<()> {
+        self.create_network_impl(net)
+    }
+
+    fn destroy_network(&self, net: &NetworkSpec, members: &[String]) -> Result<()> {
+        self.destroy_network_impl(net, members)
+    }
+
+    fn apply_firewall(&self, root: &Path, fw: &Firewall) -> Result<()> {
+        self.apply_firewall_impl(root, fw)
     }
 
     fn layer_from_dataset(

@@ -10,44 +10,9 @@
 //! - the cross-network pass rule of a published port keeps its protocol
 //!   (kleened always wrote `proto tcp`, which broke UDP).
 
-/// A network as pf sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Network {
-    pub id: String,
-    pub interface: String,
-    /// IPv4 CIDR, or "".
-    pub subnet: String,
-    /// IPv6 CIDR, or "".
-    pub subnet6: String,
-    /// The interface NAT goes out of, or "" for no NAT.
-    pub nat_if: String,
-    pub icc: bool,
-    pub internal: bool,
-    /// epair host ends (`epair3a`) of vnet containers on the network.
-    pub epairs: Vec<String>,
-}
-
-/// A published port of a container, with the addresses it resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    pub interfaces: Vec<String>,
-    /// `N` or `A:B`.
-    pub host_port: String,
-    /// `N`, or `N:*` with a host range.
-    pub container_port: String,
-    /// `tcp` or `udp`.
-    pub protocol: String,
-    pub ip4: String,
-    pub ip6: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Input {
-    /// The interface of the default route, if known.
-    pub host_gateway: Option<String>,
-    pub networks: Vec<Network>,
-    pub ports: Vec<Port>,
-}
+pub use crate::platform::spec::{
+    Firewall as Input, FirewallNetwork as Network, FirewallPort as Port,
+};
 
 /// The template kleene installs (`pf.conf.kleene`): user rules may go
 /// around the markers; kleene fills the three sections.

@@ -1,0 +1,618 @@
+//! Networks (kleened's model: `loopback`, `bridge` or `custom`; IPv4 and
+//! IPv6 subnets; `<auto>` gateways and addresses; NAT, icc, internal) and the
+//! endpoints connecting containers to them. The platform makes the links
+//! and loads the firewall, which is regenerated after every change.
+
+use std::net::IpAddr;
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, Result};
+use super::id::{self, Match};
+use super::ipnet::Subnet;
+use super::store::{is_unique_violation, store_err};
+use super::{time, Engine};
+use crate::platform::{Firewall, FirewallNetwork, NetworkSpec};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    /// `loopback`, `bridge` or `custom`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub interface: String,
+    #[serde(default)]
+    pub subnet: String,
+    #[serde(default)]
+    pub subnet6: String,
+    /// As given: "", an address, or `<auto>`.
+    #[serde(default)]
+    pub gateway: String,
+    #[serde(default)]
+    pub gateway6: String,
+    /// The NAT interface (resolved), or "" for none.
+    #[serde(default)]
+    pub nat: String,
+    pub icc: bool,
+    pub internal: bool,
+    pub created: String,
+}
+
+/// What `network create` takes.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    pub name: String,
+    pub kind: String,
+    /// "" picks the first unused `kleeneN`.
+    pub interface: String,
+    pub subnet: String,
+    pub subnet6: String,
+    pub gateway: String,
+    pub gateway6: String,
+    /// `None`: through the host's default-route interface; `Some("")`: no NAT.
+    pub nat: Option<String>,
+    pub icc: bool,
+    pub internal: bool,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            name: String::new(),
+            kind: "loopback".into(),
+            interface: String::new(),
+            subnet: String::new(),
+            subnet6: String::new(),
+            gateway: String::new(),
+            gateway6: String::new(),
+            nat: None,
+            icc: true,
+            internal: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub network_id: String,
+    pub container_id: String,
+    /// The vnet link's base name while the container runs.
+    #[serde(default)]
+    pub epair: Option<String>,
+    #[serde(default)]
+    pub ip_address: String,
+    #[serde(default)]
+    pub ip_address6: String,
+}
+
+fn parse_subnet(field: &'static str, s: &str, v6: bool) -> Result<Option<Subnet>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let net: Subnet = s.parse().map_err(|e: String| Error::invalid(field, s, e))?;
+    if net.is_v6() != v6 {
+        return Err(Error::invalid(field, s, "wrong IP protocol"));
+    }
+    Ok(Some(net))
+}
+
+fn check_gateway(field: &'static str, g: &str, subnet: Option<&Subnet>, v6: bool) -> Result<()> {
+    if g.is_empty() || g == "<auto>" {
+        return Ok(());
+    }
+    let ip: IpAddr = g
+        .parse()
+        .map_err(|_| Error::invalid(field, g, "not an IP address"))?;
+    if ip.is_ipv6() != v6 {
+        return Err(Error::invalid(field, g, "wrong IP protocol"));
+    }
+    if let Some(s) = subnet {
+        if !s.is_host(ip) {
+            return Err(Error::invalid(
+                field,
+                g,
+                format!("not a host address of {s}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The gateway address to put on the interface (`<auto>`: the first host).
+fn gateway_address(g: &str, subnet: Option<&Subnet>) -> String {
+    match (g, subnet) {
+        ("<auto>", Some(s)) => format!("{}/{}", s.first_host(), s.prefix),
+        ("", _) | ("<auto>", None) => String::new(),
+        (ip, Some(s)) => format!("{ip}/{}", s.prefix),
+        (ip, None) => ip.to_string(),
+    }
+}
+
+impl Network {
+    pub fn spec(&self) -> NetworkSpec {
+        let s4 = self.subnet.parse::<Subnet>().ok();
+        let s6 = self.subnet6.parse::<Subnet>().ok();
+        NetworkSpec {
+            kind: self.kind.clone(),
+            interface: self.interface.clone(),
+            gateway: if self.kind == "bridge" {
+                gateway_address(&self.gateway, s4.as_ref())
+            } else {
+                String::new()
+            },
+            gateway6: if self.kind == "bridge" {
+                gateway_address(&self.gateway6, s6.as_ref())
+            } else {
+                String::new()
+            },
+        }
+    }
+}
+
+fn corrupt<'a>(kind: &'static str, id: &'a str) -> impl Fn(serde_json::Error) -> Error + 'a {
+    move |e| Error::Corrupt {
+        kind,
+        id: id.to_string(),
+        source: e,
+    }
+}
+
+impl Engine {
+    pub fn networks(&self) -> Result<Vec<Network>> {
+        let rows: Vec<(String, String)> = self.store.read(|c| {
+            let mut st = c.prepare("SELECT id, data FROM networks ORDER BY name")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(id, d)| serde_json::from_str(&d).map_err(corrupt("network", &id)))
+            .collect()
+    }
+
+    /// Look a network up by ID, exact name or unique ID prefix.
+    pub fn network(&self, ident: &str) -> Result<Network> {
+        if ident.is_empty() {
+            return Err(Error::EmptyIdent { kind: "network" });
+        }
+        let cands: Vec<(String, String)> = self
+            .networks()?
+            .into_iter()
+            .map(|n| (n.id, n.name))
+            .collect();
+        match id::resolve(ident, &cands) {
+            Match::One(id) => {
+                let id = id.to_string();
+                self.networks()?
+                    .into_iter()
+                    .find(|n| n.id == id)
+                    .ok_or(Error::NotFound {
+                        kind: "network",
+                        ident: ident.into(),
+                    })
+            }
+            Match::None => Err(Error::NotFound {
+                kind: "network",
+                ident: ident.into(),
+            }),
+            Match::Ambiguous(candidates) => Err(Error::Ambiguous {
+                kind: "network",
+                ident: ident.into(),
+                candidates,
+            }),
+        }
+    }
+
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
+        let rows: Vec<(String, String)> = self.store.read(|c| {
+            let mut st = c.prepare("SELECT id, data FROM endpoints ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(id, d)| serde_json::from_str(&d).map_err(corrupt("endpoint", &id)))
+            .collect()
+    }
+
+    /// Create a network: validate, make its link, store it, reload the firewall.
+    pub fn network_create(&mut self, cfg: &NetworkConfig) -> Result<Network> {
+        if !id::valid_name(&cfg.name) {
+            return Err(Error::invalid(
+                "network name",
+                cfg.name.as_str(),
+                "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
+            ));
+        }
+        if !matches!(cfg.kind.as_str(), "loopback" | "bridge" | "custom") {
+            return Err(Error::invalid(
+                "network type",
+                cfg.kind.as_str(),
+                "expected loopback, bridge or custom",
+            ));
+        }
+        let existing = self.networks()?;
+        if existing.iter().any(|n| n.name == cfg.name) {
+            return Err(Error::Conflict("network name is already taken".into()));
+        }
+        let s4 = parse_subnet("subnet", &cfg.subnet, false)?;
+        let s6 = parse_subnet("subnet6", &cfg.subnet6, true)?;
+        check_gateway("gateway", &cfg.gateway, s4.as_ref(), false)?;
+        check_gateway("gateway6", &cfg.gateway6, s6.as_ref(), true)?;
+        for n in &existing {
+            for (mine, theirs) in [
+                (s4, n.subnet.parse::<Subnet>().ok()),
+                (s6, n.subnet6.parse::<Subnet>().ok()),
+            ] {
+                if let (Some(a), Some(b)) = (mine, theirs) {
+                    if a.overlaps(&b) {
+                        return Err(Error::Conflict(format!(
+                            "subnet {a} overlaps {b} of network '{}'",
+                            n.name
+                        )));
+                    }
+                }
+            }
+        }
+        let interface = if cfg.interface.is_empty() {
+            if cfg.kind == "custom" {
+                return Err(Error::invalid(
+                    "network",
+                    cfg.name.as_str(),
+                    "a custom network needs --interface",
+                ));
+            }
+            let used: Vec<&str> = existing.iter().map(|n| n.interface.as_str()).collect();
+            (0..)
+                .map(|n| format!("kleene{n}"))
+                .find(|i| !used.contains(&i.as_str()) && !self.platform.interface_exists(i))
+                .expect("an unused interface name exists")
+        } else {
+            if cfg.interface.len() > 15 {
+                return Err(Error::invalid(
+                    "interface",
+                    cfg.interface.as_str(),
+                    "at most 15 characters",
+                ));
+            }
+            if let Some(n) = existing.iter().find(|n| n.interface == cfg.interface) {
+                return Err(Error::Conflict(format!(
+                    "interface '{}' is already used by network '{}'",
+                    cfg.interface, n.name
+                )));
+            }
+            match cfg.kind.as_str() {
+                "custom" if !self.platform.interface_exists(&cfg.interface) => {
+                    return Err(Error::invalid(
+                        "interface",
+                        cfg.interface.as_str(),
+                        "no such interface on the host",
+                    ))
+                }
+                // Never take over (and destroy) an interface someone uses (kleened did).
+                "loopback" | "bridge" if self.platform.interface_exists(&cfg.interface) => {
+                    return Err(Error::Conflict(format!(
+                        "interface '{}' already exists on the host",
+                        cfg.interface
+                    )))
+                }
+                _ => {}
+            }
+            cfg.interface.clone()
+        };
+        let nat = match &cfg.nat {
+            None => self.platform.host_gateway().unwrap_or_default(),
+            Some(n) => n.clone(),
+        };
+        let net = Network {
+            id: id::new_id(),
+            name: cfg.name.clone(),
+            kind: cfg.kind.clone(),
+            interface,
+            subnet: s4.map(|s| s.to_string()).unwrap_or_default(),
+            subnet6: s6.map(|s| s.to_string()).unwrap_or_default(),
+            gateway: cfg.gateway.clone(),
+            gateway6: cfg.gateway6.clone(),
+            nat,
+            icc: cfg.icc,
+            internal: cfg.internal,
+            created: time::now(),
+        };
+        if net.kind != "custom" {
+            self.platform.create_network(&net.spec())?;
+        }
+        let data = serde_json::to_string(&net).expect("network serialises");
+        let path = self.store.path().to_path_buf();
+        let inserted = self.store.write(|tx| {
+            tx.execute(
+                "INSERT INTO networks (id, name, created, data) VALUES (?1, ?2, ?3, ?4)",
+                params![net.id, net.name, net.created, data],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict("network name is already taken".into())
+                } else {
+                    store_err(&path, e)
+                }
+            })
+        });
+        if let Err(e) = inserted {
+            if net.kind != "custom" {
+                let _ = self.platform.destroy_network(&net.spec(), &[]);
+            }
+            return Err(e);
+        }
+        self.reload_firewall()?;
+        Ok(net)
+    }
+
+    /// Remove a network: disconnect its containers, drop its link and row.
+    pub fn network_remove(&mut self, ident: &str) -> Result<Network> {
+        let net = self.network(ident)?;
+        for ep in self
+            .endpoints()?
+            .into_iter()
+            .filter(|e| e.network_id == net.id)
+        {
+            self.network_disconnect(&net.id, &ep.container_id)?;
+        }
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])
+                .map_err(|e| store_err(&path, e))
+                .map(drop)
+        })?;
+        self.reload_firewall()?;
+        if net.kind != "custom" {
+            self.platform.destroy_network(&net.spec(), &[])?;
+        }
+        Ok(net)
+    }
+
+    /// Remove every network without endpoints.
+    pub fn network_prune(&mut self) -> Result<Vec<String>> {
+        let used: Vec<String> = self
+            .endpoints()?
+            .into_iter()
+            .map(|e| e.network_id)
+            .collect();
+        let mut removed = Vec::new();
+        for n in self.networks()? {
+            if !used.contains(&n.id) {
+                self.network_remove(&n.id)?;
+                removed.push(n.id);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Connect a container to a network; `ip`/`ip6` are "" (none), `<auto>`
+    /// or an address that must be a free host address of the subnet.
+    pub fn network_connect(
+        &mut self,
+        network: &str,
+        container: &str,
+        ip: &str,
+        ip6: &str,
+    ) -> Result<Endpoint> {
+        let net = self.network(network)?;
+        let c = self.container(container)?;
+        match (c.network_driver.as_str(), net.kind.as_str()) {
+            ("disabled", _) => {
+                return Err(Error::State(
+                    "containers with the 'disabled' network-driver cannot connect to networks."
+                        .into(),
+                ))
+            }
+            ("host", _) => {
+                return Err(Error::State(
+                    "containers with the 'host' network-driver cannot connect to networks.".into(),
+                ))
+            }
+            ("vnet", "loopback" | "custom") => {
+                return Err(Error::State(format!(
+                    "containers using the 'vnet' network-driver can't connect to {} networks",
+                    net.kind
+                )))
+            }
+            ("vnet", _) if c.status.is_running() => {
+                return Err(Error::State(
+                    "cannot connect a running vnet container to a network".into(),
+                ))
+            }
+            ("ipnet" | "vnet", _) => {}
+            (other, _) => {
+                return Err(Error::invalid(
+                    "network driver",
+                    other,
+                    "expected ipnet, vnet, host or disabled",
+                ))
+            }
+        }
+        let endpoints = self.endpoints()?;
+        if endpoints
+            .iter()
+            .any(|e| e.network_id == net.id && e.container_id == c.id)
+        {
+            return Err(Error::Conflict(
+                "container already connected to the network".into(),
+            ));
+        }
+        let taken = |v6: bool| -> Vec<IpAddr> {
+            let mut t: Vec<IpAddr> = endpoints
+                .iter()
+                .filter(|e| e.network_id == net.id)
+                .filter_map(|e| {
+                    if v6 {
+                        e.ip_address6.parse().ok()
+                    } else {
+                        e.ip_address.parse().ok()
+                    }
+                })
+                .collect();
+            // The bridge's own gateway address is taken too.
+            let gw = if v6 { &net.gateway6 } else { &net.gateway };
+            let subnet = if v6 { &net.subnet6 } else { &net.subnet };
+            if net.kind == "bridge" {
+                if let Ok(s) = subnet.parse::<Subnet>() {
+                    match gw.as_str() {
+                        "<auto>" => t.push(s.first_host()),
+                        g => t.extend(g.parse::<IpAddr>().ok()),
+                    }
+                }
+            }
+            t
+        };
+        let pick = |want: &str, subnet: &str, v6: bool| -> Result<String> {
+            let family = if v6 { "IPv6" } else { "IPv4" };
+            match (want, subnet.parse::<Subnet>().ok()) {
+                ("", _) => Ok(String::new()),
+                ("<auto>", None) => Ok(String::new()),
+                (_, None) => Err(Error::State(format!(
+                    "cannot set ip address because there is no {family} subnet defined for this network"
+                ))),
+                ("<auto>", Some(s)) => s
+                    .allocate(&taken(v6))
+                    .map(|a| a.to_string())
+                    .ok_or_else(|| Error::State(format!("no more {} IP's left in the network", if v6 { "inet6" } else { "inet" }))),
+                (addr, Some(s)) => {
+                    let a: IpAddr = addr.parse().map_err(|_| Error::invalid("address", addr, "not an IP address"))?;
+                    if !s.is_host(a) {
+                        return Err(Error::invalid("address", addr, format!("not a host address of the network's subnet {s}")));
+                    }
+                    if taken(v6).contains(&a) {
+                        return Err(Error::Conflict(format!("address {addr} is already in use in network '{}'", net.name)));
+                    }
+                    Ok(a.to_string())
+                }
+            }
+        };
+        let ep = Endpoint {
+            id: id::new_id(),
+            network_id: net.id.clone(),
+            container_id: c.id.clone(),
+            epair: None,
+            ip_address: pick(ip, &net.subnet, false)?,
+            ip_address6: pick(ip6, &net.subnet6, true)?,
+        };
+        let data = serde_json::to_string(&ep).expect("endpoint serialises");
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            tx.execute(
+                "INSERT INTO endpoints (id, network_id, container_id, data) VALUES (?1, ?2, ?3, ?4)",
+                params![ep.id, ep.network_id, ep.container_id, data],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict("container already connected to the network".into())
+                } else {
+                    store_err(&path, e)
+                }
+            })
+            .map(drop)
+        })?;
+        self.reload_firewall()?;
+        Ok(ep)
+    }
+
+    pub fn network_disconnect(&mut self, network: &str, container: &str) -> Result<()> {
+        let net = self.network(network)?;
+        let c = self.container(container)?;
+        let path = self.store.path().to_path_buf();
+        let n = self.store.write(|tx| {
+            tx.execute(
+                "DELETE FROM endpoints WHERE network_id = ?1 AND container_id = ?2",
+                params![net.id, c.id],
+            )
+            .map_err(|e| store_err(&path, e))
+        })?;
+        if n == 0 {
+            return Err(Error::NotFound {
+                kind: "endpoint",
+                ident: format!("{} in network {}", c.name, net.name),
+            });
+        }
+        // pf forgets the container's addresses now (kleened did not reload here).
+        self.reload_firewall()
+    }
+
+    /// The endpoint rows of a container are removed with it.
+    pub(crate) fn forget_endpoints(
+        tx: &rusqlite::Transaction,
+        container_id: &str,
+    ) -> rusqlite::Result<usize> {
+        tx.execute(
+            "DELETE FROM endpoints WHERE container_id = ?1",
+            [container_id],
+        )
+    }
+
+    /// The firewall's input: networks with their vnet links.
+    pub fn firewall(&self) -> Result<Firewall> {
+        let endpoints = self.endpoints()?;
+        Ok(Firewall {
+            host_gateway: self.platform.host_gateway(),
+            networks: self
+                .networks()?
+                .into_iter()
+                .map(|n| FirewallNetwork {
+                    epairs: endpoints
+                        .iter()
+                        .filter(|e| e.network_id == n.id)
+                        .filter_map(|e| e.epair.as_ref().map(|p| format!("{p}a")))
+                        .collect(),
+                    id: n.id,
+                    interface: n.interface,
+                    subnet: n.subnet,
+                    subnet6: n.subnet6,
+                    nat_if: n.nat,
+                    icc: n.icc,
+                    internal: n.internal,
+                })
+                .collect(),
+            ports: vec![],
+        })
+    }
+
+    /// Regenerate and load the firewall (after every change that affects it).
+    pub fn reload_firewall(&mut self) -> Result<()> {
+        let fw = self.firewall()?;
+        self.platform
+            .apply_firewall(&self.root, &fw)
+            .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateways() {
+        let s: Subnet = "10.1.0.0/24".parse().unwrap();
+        assert_eq!(gateway_address("<auto>", Some(&s)), "10.1.0.1/24");
+        assert_eq!(gateway_address("10.1.0.9", Some(&s)), "10.1.0.9/24");
+        assert_eq!(gateway_address("", Some(&s)), "");
+        assert!(check_gateway("gateway", "fd00::1", Some(&s), false)
+            .unwrap_err()
+            .to_string()
+            .contains("wrong IP protocol"));
+        assert!(check_gateway("gateway", "10.2.0.1", Some(&s), false)
+            .unwrap_err()
+            .to_string()
+            .contains("not a host address"));
+        assert_eq!(
+            parse_subnet("subnet6", "10.0.0.0/8", true)
+                .unwrap_err()
+                .to_string(),
+            "invalid subnet6 '10.0.0.0/8': wrong IP protocol"
+        );
+        assert_eq!(
+            parse_subnet("subnet", "172.18.0.0-16", false)
+                .unwrap_err()
+                .to_string(),
+            "invalid subnet '172.18.0.0-16': could not parse cidr block: \"172.18.0.0-16\""
+        );
+    }
+}
