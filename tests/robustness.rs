@@ -273,8 +273,10 @@ fn base_images_from_tar_archives() {
     std::fs::write(&junk, b"not gzip at all").unwrap();
     let e = r.fails(&["image", "create", "tar", junk.to_str().unwrap()], 1);
     assert!(e.contains("invalid archive"), "{e}");
+    let e = r.fails(&["image", "create", "bogus"], 1);
+    assert!(e.contains("invalid image create method 'bogus'"), "{e}");
     let e = r.fails(&["image", "create", "fetch"], 1);
-    assert!(e.contains("invalid image create method 'fetch'"), "{e}");
+    assert!(e.contains("method 'fetch' needs a URL"), "{e}");
     assert!(r.entries("tmp").is_empty());
 }
 
