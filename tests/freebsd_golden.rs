@@ -604,3 +604,99 @@ fn networks_links_addresses_and_pf() {
     assert!(e.endpoints().unwrap().is_empty());
     assert_eq!(e.network_prune().unwrap().len(), 2);
 }
+
+#[test]
+fn vnet_and_ipnet_containers_start_with_their_links() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    base_image(&s, &mut e);
+    s.rec
+        .respond("/sbin/ifconfig kleene0$", Output::fail(1, "does not exist"));
+    s.rec
+        .respond("/sbin/ifconfig kleene1$", Output::fail(1, "does not exist"));
+    s.rec
+        .respond("/sbin/ifconfig epair create", Output::ok("epair7a\n"));
+    use kleene::engine::network::NetworkConfig;
+    let bridge = NetworkConfig {
+        name: "br".into(),
+        kind: "bridge".into(),
+        subnet: "10.5.0.0/24".into(),
+        gateway: "<auto>".into(),
+        nat: Some(String::new()),
+        ..Default::default()
+    };
+    e.network_create(&bridge).unwrap();
+    e.network_create(&NetworkConfig {
+        name: "lo".into(),
+        subnet: "10.6.0.0/24".into(),
+        nat: Some(String::new()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mk = |e: &mut Engine, name: &str, driver: &str| {
+        let cfg = ContainerConfig {
+            image: "base".into(),
+            name: Some(name.into()),
+            network_driver: driver.into(),
+            cmd: vec!["true".into()],
+            ..Default::default()
+        };
+        e.container_create(&cfg).unwrap();
+    };
+    mk(&mut e, "vv", "vnet");
+    mk(&mut e, "ii", "ipnet");
+    e.network_connect("br", "vv", "<auto>", "").unwrap();
+    e.network_connect("lo", "ii", "<auto>", "").unwrap();
+    s.rec.clear();
+
+    e.container_start(
+        "vv",
+        Attach::Attached {
+            tty: false,
+            stdin: false,
+        },
+    )
+    .unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/ifconfig epair create",
+            "/usr/bin/netstat --libxo json -rn",
+            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/usr/sbin/jail -c path=/MNT name=<1> vnet vnet.interface=epair7b exec.prestart=ifconfig kleene0 addm epair7a exec.prestart=ifconfig epair7a up exec.start=ifconfig epair7b inet 10.5.0.2/24 exec.start=route add -inet default 10.5.0.1 host.hostname=<1> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env true",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/sbin/umount /MNT/dev",
+            "/sbin/ifconfig kleene0 deletem epair7a",
+            "/sbin/ifconfig epair7a destroy",
+            "/usr/bin/netstat --libxo json -rn",
+            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+        ],
+    );
+    // While it ran, pf knew its link; afterwards the endpoint forgets it.
+    assert!(e.endpoints().unwrap().iter().all(|ep| ep.epair.is_none()));
+
+    e.container_start(
+        "ii",
+        Attach::Attached {
+            tty: false,
+            stdin: false,
+        },
+    )
+    .unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/usr/bin/netstat --libxo json -rn",
+            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/usr/sbin/jail -c path=/MNT name=<1> exec.prestart=ifconfig kleene1 inet 10.6.0.1/32 alias ip4.addr=10.6.0.1 host.hostname=<1> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env true",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/sbin/umount /MNT/dev",
+            "/sbin/ifconfig kleene1 inet 10.6.0.1 -alias",
+            "/usr/bin/netstat --libxo json -rn",
+            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+        ],
+    );
+}

@@ -72,6 +72,7 @@ impl Engine {
             ephemeral: c.auto_remove,
             jail_params: c.jail_param.clone(),
             network_driver: c.network_driver.clone(),
+            attachments: self.attachments(&c.id).unwrap_or_default(),
         }
     }
 
@@ -196,6 +197,27 @@ impl Engine {
         }
     }
 
+    /// Links and firewall for a container about to start; the spec gets
+    /// the links' names.
+    fn prepare_start(&mut self, spec: &mut RunSpec) -> Result<()> {
+        if spec.attachments.is_empty() {
+            return Ok(());
+        }
+        self.platform.prepare_links(spec)?;
+        self.save_links(&spec.attachments, false)?;
+        // pf must know the new links before the jail starts (kleened's order).
+        self.reload_firewall()
+    }
+
+    /// After the init ended (or the start failed): mounts and links go.
+    fn finish_run(&mut self, spec: &RunSpec) {
+        let _ = self.platform.after_exit(spec);
+        if !spec.attachments.is_empty() {
+            let _ = self.save_links(&spec.attachments, true);
+            let _ = self.reload_firewall();
+        }
+    }
+
     fn start_attached(
         &mut self,
         c: &Container,
@@ -203,13 +225,16 @@ impl Engine {
         tty: bool,
         stdin: bool,
     ) -> Result<i32> {
-        let spec = self.run_spec(c, tty);
-        let started = match self
-            .platform
-            .start(&spec, &Attach::Attached { tty, stdin }.stdio())
-        {
+        let mut spec = self.run_spec(c, tty);
+        let started = self.prepare_start(&mut spec).and_then(|_| {
+            self.platform
+                .start(&spec, &Attach::Attached { tty, stdin }.stdio())
+                .map_err(Into::into)
+        });
+        let started = match started {
             Ok(s) => s,
             Err(e) => {
+                self.finish_run(&spec);
                 self.restore_state(&c.id, &prev);
                 return Err(Error::Start {
                     container: c.name.clone(),
@@ -217,12 +242,18 @@ impl Engine {
                 });
             }
         };
-        self.supervise(c, started, stdin)
+        self.supervise(c, started, stdin, &spec)
     }
 
     /// Wait for the container's init, with signals forwarded and the pty
     /// relayed, then record how it ended.
-    fn supervise(&mut self, c: &Container, started: Started, stdin: bool) -> Result<i32> {
+    fn supervise(
+        &mut self,
+        c: &Container,
+        started: Started,
+        stdin: bool,
+        spec: &RunSpec,
+    ) -> Result<i32> {
         if let Err(e) = self.record_running(&c.id, &started) {
             let _ = self.platform.signal(started.pid, libc::SIGKILL);
             let _ = self.platform.wait(started.pid);
@@ -234,7 +265,7 @@ impl Engine {
         }
         let status = self.platform.wait(started.pid)?;
         term::forward_signals_to(0);
-        let _ = self.platform.after_exit(&self.run_spec(c, false));
+        self.finish_run(spec);
         if c.auto_remove {
             // It has just been reaped: remove it without recording an exit
             // nobody will read.
@@ -266,13 +297,16 @@ impl Engine {
                     report(b"Ecannot open the metadata store in the monitor");
                     return;
                 }
-                let spec = this.run_spec(c, false);
+                let mut spec = this.run_spec(c, false);
                 let fd = log.as_raw_fd();
-                match this
-                    .platform
-                    .start(&spec, &Stdio::Files { out: fd, err: fd })
-                {
+                let started = this.prepare_start(&mut spec).and_then(|_| {
+                    this.platform
+                        .start(&spec, &Stdio::Files { out: fd, err: fd })
+                        .map_err(Into::into)
+                });
+                match started {
                     Err(e) => {
+                        this.finish_run(&spec);
                         this.restore_state(&c.id, &prev);
                         report(format!("E{e}").as_bytes());
                     }
@@ -285,7 +319,7 @@ impl Engine {
                         }
                         report(b"OK");
                         let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
-                        let _ = this.platform.after_exit(&spec);
+                        this.finish_run(&spec);
                         let _ = this.record_exit(&c.id, started.pid, code);
                         if c.auto_remove {
                             let _ = this.container_remove(&c.id, false);

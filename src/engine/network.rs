@@ -537,6 +537,78 @@ impl Engine {
         self.reload_firewall()
     }
 
+    /// The container's attachments, for the platform to start it with.
+    pub(crate) fn attachments(
+        &self,
+        container_id: &str,
+    ) -> Result<Vec<crate::platform::Attachment>> {
+        let eps: Vec<Endpoint> = self
+            .endpoints()?
+            .into_iter()
+            .filter(|e| e.container_id == container_id)
+            .collect();
+        if eps.is_empty() {
+            return Ok(vec![]);
+        }
+        let nets = self.networks()?;
+        Ok(eps
+            .into_iter()
+            .filter_map(|e| {
+                let n = nets.iter().find(|n| n.id == e.network_id)?;
+                let s4 = n.subnet.parse::<Subnet>().ok();
+                let s6 = n.subnet6.parse::<Subnet>().ok();
+                let gw = |g: &str, s: Option<&Subnet>| match (g, s) {
+                    ("<auto>", Some(s)) => s.first_host().to_string(),
+                    ("<auto>", None) => String::new(),
+                    (g, _) => g.to_string(),
+                };
+                Some(crate::platform::Attachment {
+                    endpoint: e.id,
+                    interface: n.interface.clone(),
+                    ip: e.ip_address,
+                    ip6: e.ip_address6,
+                    prefix: s4.map(|s| s.prefix).unwrap_or(32),
+                    prefix6: s6.map(|s| s.prefix).unwrap_or(128),
+                    gateway: if s4.is_some() {
+                        gw(&n.gateway, s4.as_ref())
+                    } else {
+                        String::new()
+                    },
+                    gateway6: if s6.is_some() {
+                        gw(&n.gateway6, s6.as_ref())
+                    } else {
+                        String::new()
+                    },
+                    epair: e.epair,
+                })
+            })
+            .collect())
+    }
+
+    /// Record (or, with `None`, forget) the vnet links of a start.
+    pub(crate) fn save_links(
+        &mut self,
+        attachments: &[crate::platform::Attachment],
+        clear: bool,
+    ) -> Result<()> {
+        let path = self.store.path().to_path_buf();
+        let eps = self.endpoints()?;
+        self.store.write(|tx| {
+            for a in attachments {
+                if let Some(mut ep) = eps.iter().find(|e| e.id == a.endpoint).cloned() {
+                    ep.epair = if clear { None } else { a.epair.clone() };
+                    let data = serde_json::to_string(&ep).expect("endpoint serialises");
+                    tx.execute(
+                        "UPDATE endpoints SET data = ?2 WHERE id = ?1",
+                        params![ep.id, data],
+                    )
+                    .map_err(|e| store_err(&path, e))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// The endpoint rows of a container are removed with it.
     pub(crate) fn forget_endpoints(
         tx: &rusqlite::Transaction,

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 pub use daemon::daemonize;
 pub use spec::{
-    ExecSpec, Firewall, FirewallNetwork, FirewallPort, MountSpec, NetworkSpec, RunSpec, Stdio,
+    Attachment, ExecSpec, Firewall, FirewallNetwork, FirewallPort, MountSpec, NetworkSpec, RunSpec,
+    Stdio,
 };
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -158,6 +159,12 @@ pub trait Platform: Send + Sync {
         Err(Error::Unsupported(
             "networks (Linux networking is issue #6)",
         ))
+    }
+    /// Make the per-container links a start needs (FreeBSD vnet: an epair
+    /// for each attachment, recorded in it).
+    fn prepare_links(&self, spec: &mut RunSpec) -> Result<()> {
+        let _ = spec;
+        Ok(())
     }
     /// Load the firewall generated from `fw` (replacing kleene's previous rules).
     fn apply_firewall(&self, root: &Path, fw: &Firewall) -> Result<()> {

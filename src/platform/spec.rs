@@ -33,10 +33,31 @@ pub struct RunSpec {
     pub jail_params: Vec<String>,
     /// `disabled`, `host`, `ipnet` or `vnet`.
     pub network_driver: String,
+    /// The networks the container is connected to.
+    pub attachments: Vec<Attachment>,
     /// The writable layer lives in a tmpfs of the container's own mount
     /// namespace (containers removed when they exit): nothing to create or
     /// delete on disk, and no filesystem sync when it goes away.
     pub ephemeral: bool,
+}
+
+/// A container's place in one network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    /// The endpoint's ID (to save the link name in).
+    pub endpoint: String,
+    /// The network's interface (a bridge for vnet).
+    pub interface: String,
+    pub ip: String,
+    pub ip6: String,
+    /// Prefix lengths of the network's subnets.
+    pub prefix: u8,
+    pub prefix6: u8,
+    /// Default gateways inside the container (vnet), resolved, or "".
+    pub gateway: String,
+    pub gateway6: String,
+    /// The vnet link's base name (`epair3`), once made.
+    pub epair: Option<String>,
 }
 
 /// A process to run inside a container.

@@ -188,6 +188,7 @@ impl Engine {
                 ephemeral: false,
                 jail_params: vec![],
                 network_driver: "disabled".into(),
+                attachments: vec![],
             };
             let log_path = self.platform.log_path(&self.root, &cid);
             let quiet_log = if log.quiet() {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{dataset, FreeBsd};
-use crate::platform::{fsutil, Error, ExecSpec, Result, RunSpec, Started, Stdio};
+use crate::platform::{fsutil, Attachment, Error, ExecSpec, Result, RunSpec, Started, Stdio};
 
 /// kleened's defaults, each prepended unless a given parameter starts with
 /// one of its prefixes (§4.2).
@@ -33,17 +33,128 @@ fn with_defaults(id: &str, user: &str, given: &[String]) -> Vec<String> {
     out
 }
 
-/// The network parameters of a driver with no networks attached (§4.2).
-fn network_params(driver: &str) -> Result<Vec<String>> {
+/// The network parameters of a jail (§4.2), with kleened's bugs fixed:
+/// IPv6 addresses go to `ip6.addr`, never `ip4.addr`, and each family's
+/// addresses form one comma-separated parameter.
+fn network_params(driver: &str, attachments: &[Attachment]) -> Result<Vec<String>> {
     match driver {
         "" | "disabled" => Ok(vec!["ip4=disable".into(), "ip6=disable".into()]),
         "host" => Ok(vec!["ip4=inherit".into(), "ip6=inherit".into()]),
-        other => Err(Error::Unsupported(if other == "vnet" {
-            "the vnet driver (networks, issue #6)"
-        } else {
-            "the ipnet driver (networks, issue #6)"
-        })),
+        "ipnet" => {
+            let mut out = Vec::new();
+            for a in attachments {
+                if !a.ip.is_empty() {
+                    out.push(format!(
+                        "exec.prestart=ifconfig {} inet {}/32 alias",
+                        a.interface, a.ip
+                    ));
+                }
+                if !a.ip6.is_empty() {
+                    out.push(format!(
+                        "exec.prestart=ifconfig {} inet6 {}/128 alias",
+                        a.interface, a.ip6
+                    ));
+                }
+            }
+            let v4: Vec<&str> = attachments
+                .iter()
+                .map(|a| a.ip.as_str())
+                .filter(|s| !s.is_empty())
+                .collect();
+            let v6: Vec<&str> = attachments
+                .iter()
+                .map(|a| a.ip6.as_str())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if !v4.is_empty() {
+                out.push(format!("ip4.addr={}", v4.join(",")));
+            }
+            if !v6.is_empty() {
+                out.push(format!("ip6.addr={}", v6.join(",")));
+            }
+            Ok(out)
+        }
+        "vnet" => {
+            let mut out = vec!["vnet".to_string()];
+            for a in attachments {
+                let e = a.epair.as_ref().ok_or_else(|| {
+                    Error::Failed(format!(
+                        "no epair was made for the attachment to {}",
+                        a.interface
+                    ))
+                })?;
+                out.push(format!("vnet.interface={e}b"));
+                out.push(format!("exec.prestart=ifconfig {} addm {e}a", a.interface));
+                out.push(format!("exec.prestart=ifconfig {e}a up"));
+                if !a.ip.is_empty() {
+                    out.push(format!(
+                        "exec.start=ifconfig {e}b inet {}/{}",
+                        a.ip, a.prefix
+                    ));
+                    if !a.gateway.is_empty() {
+                        out.push(format!("exec.start=route add -inet default {}", a.gateway));
+                    }
+                }
+                if !a.ip6.is_empty() {
+                    out.push(format!(
+                        "exec.start=ifconfig {e}b inet6 {}/{}",
+                        a.ip6, a.prefix6
+                    ));
+                    if !a.gateway6.is_empty() {
+                        out.push(format!(
+                            "exec.start=route add -inet6 default {}",
+                            a.gateway6
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        other => Err(Error::Failed(format!("unknown network driver '{other}'"))),
     }
+}
+
+/// vnet: one epair per attachment (`ifconfig epair create` prints `epairNa`).
+pub fn prepare_links(fb: &FreeBsd, spec: &mut RunSpec) -> Result<()> {
+    if spec.network_driver != "vnet" {
+        return Ok(());
+    }
+    for i in 0..spec.attachments.len() {
+        let out = match fb.run(&["/sbin/ifconfig", "epair", "create"]) {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = remove_links(fb, spec);
+                return Err(e);
+            }
+        };
+        let name = out.stdout.trim().trim_end_matches('a').to_string();
+        spec.attachments[i].epair = Some(name);
+    }
+    Ok(())
+}
+
+/// Take down what `prepare_links` and the ipnet aliases made.
+fn remove_links(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
+    for a in &spec.attachments {
+        match spec.network_driver.as_str() {
+            "vnet" => {
+                if let Some(e) = &a.epair {
+                    let _ = fb.run(&["/sbin/ifconfig", &a.interface, "deletem", &format!("{e}a")]);
+                    let _ = fb.run(&["/sbin/ifconfig", &format!("{e}a"), "destroy"]);
+                }
+            }
+            "ipnet" => {
+                if !a.ip.is_empty() {
+                    let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet", &a.ip, "-alias"]);
+                }
+                if !a.ip6.is_empty() {
+                    let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet6", &a.ip6, "-alias"]);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `/usr/bin/env [-C dir] K=V… cmd…`: the environment is passed as kleened
@@ -123,7 +234,7 @@ pub fn cleanup(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
     }
     let dev = root.join("dev").display().to_string();
     let _ = fb.run(&["/sbin/umount", &dev]);
-    Ok(())
+    remove_links(fb, spec)
 }
 
 pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
@@ -145,7 +256,7 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
         format!("path={}", root.display()),
         format!("name={}", spec.id),
     ];
-    argv.extend(network_params(&spec.network_driver)?);
+    argv.extend(network_params(&spec.network_driver, &spec.attachments)?);
     argv.extend(with_defaults(
         &spec.id,
         &spec.process.user,

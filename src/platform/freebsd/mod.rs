@@ -176,6 +176,10 @@ impl Platform for FreeBsd {
         self.apply_firewall_impl(root, fw)
     }
 
+    fn prepare_links(&self, spec: &mut RunSpec) -> Result<()> {
+        jail::prepare_links(self, spec)
+    }
+
     fn layer_from_dataset(
         &self,
         root: &Path,
