@@ -341,13 +341,59 @@ mod tests {
             ]
         );
         assert_eq!(
-            network_params("disabled").unwrap(),
+            network_params("disabled", &[]).unwrap(),
             ["ip4=disable", "ip6=disable"]
         );
         assert_eq!(
-            network_params("host").unwrap(),
+            network_params("host", &[]).unwrap(),
             ["ip4=inherit", "ip6=inherit"]
         );
-        assert!(network_params("vnet").is_err());
+        assert!(network_params("bogus", &[]).is_err());
+    }
+
+    fn att(ip: &str, ip6: &str) -> Attachment {
+        Attachment {
+            endpoint: "e".into(),
+            interface: "kleene0".into(),
+            ip: ip.into(),
+            ip6: ip6.into(),
+            prefix: 24,
+            prefix6: 64,
+            gateway: "10.0.0.1".into(),
+            gateway6: String::new(),
+            epair: Some("epair4".into()),
+        }
+    }
+
+    #[test]
+    fn ipnet_addresses_by_family() {
+        let mut b = att("10.1.0.3", "");
+        b.interface = "kleene1".into();
+        assert_eq!(
+            network_params("ipnet", &[att("10.0.0.2", "fd00::2"), b]).unwrap(),
+            [
+                "exec.prestart=ifconfig kleene0 inet 10.0.0.2/32 alias",
+                "exec.prestart=ifconfig kleene0 inet6 fd00::2/128 alias",
+                "exec.prestart=ifconfig kleene1 inet 10.1.0.3/32 alias",
+                "ip4.addr=10.0.0.2,10.1.0.3",
+                "ip6.addr=fd00::2",
+            ]
+        );
+    }
+
+    #[test]
+    fn vnet_links_and_routes() {
+        assert_eq!(
+            network_params("vnet", &[att("10.0.0.2", "fd00::2")]).unwrap(),
+            [
+                "vnet",
+                "vnet.interface=epair4b",
+                "exec.prestart=ifconfig kleene0 addm epair4a",
+                "exec.prestart=ifconfig epair4a up",
+                "exec.start=ifconfig epair4b inet 10.0.0.2/24",
+                "exec.start=route add -inet default 10.0.0.1",
+                "exec.start=ifconfig epair4b inet6 fd00::2/64",
+            ]
+        );
     }
 }
