@@ -86,6 +86,9 @@ pub struct CreateArgs {
     /// IPv6 address in --network ("<auto>" to allocate one)
     #[arg(long)]
     ip6: Option<String>,
+    /// Publish a port: [INTERFACE:]HOST[:CONTAINER][/udp], HOST may be a range A-B (repeatable)
+    #[arg(short, long = "publish", value_name = "[IF:]HOST[:CONTAINER][/udp]")]
+    publish: Vec<String>,
     /// Image to use: NAME[:TAG][@SNAPSHOT] or ID
     image: String,
     /// Command and arguments (default: the image's command)
@@ -298,6 +301,11 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
                 String::new()
             }
         }),
+        public_ports: a
+            .publish
+            .iter()
+            .map(|p| crate::engine::ports::PublishedPort::parse(p))
+            .collect::<Result<_, _>>()?,
     })
 }
 

@@ -61,11 +61,28 @@ fn strings_of(a: &Array, what: &str) -> RResult<Vec<String>> {
         .collect()
 }
 
+/// Create, and connect to `network` (an address is allocated); a failed
+/// connect removes the container again.
+fn create_connected(
+    e: &mut crate::engine::Engine,
+    cfg: &ContainerConfig,
+    network: Option<&str>,
+) -> crate::engine::Result<String> {
+    let c = e.container_create(cfg)?;
+    if let Some(net) = network {
+        if let Err(err) = e.network_connect(net, &c.id, "<auto>", "") {
+            let _ = e.container_remove(&c.id, true);
+            return Err(err);
+        }
+    }
+    Ok(c.id)
+}
+
 /// Options map → create configuration (the CLI's options, by name).
 fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig> {
     let known = [
-        "name", "env", "user", "workdir", "mounts", "network", "ports", "restart", "persist",
-        "detach", "rm", "fly",
+        "name", "env", "user", "workdir", "mounts", "driver", "network", "ports", "restart",
+        "persist", "detach", "rm", "fly",
     ];
     if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
         return fail(
@@ -76,13 +93,11 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             ),
         );
     }
-    if opts.get("network").is_some_and(|v| !v.is_unit()) || !string_list(opts, "ports")?.is_empty()
-    {
-        return fail(
-            "unsupported",
-            "networks and published ports are not supported on Linux yet",
-        );
-    }
+    let public_ports = string_list(opts, "ports")?
+        .iter()
+        .map(|p| crate::engine::ports::PublishedPort::parse(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(super::to_rhai)?;
     let env = string_list(opts, "env")?;
     crate::engine::container::check_env(&env).map_err(super::to_rhai)?;
     let mounts = string_list(opts, "mounts")?
@@ -112,7 +127,14 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             .map_err(super::to_rhai)?,
         auto_remove: flag("rm"),
         fly: flag("fly"),
-        network_driver: String::new(),
+        network_driver: opt_str(opts, "driver")?.unwrap_or_else(|| {
+            if opts.get("network").is_some_and(|v| !v.is_unit()) {
+                "ipnet".into()
+            } else {
+                String::new()
+            }
+        }),
+        public_ports,
     })
 }
 
@@ -126,7 +148,9 @@ pub mod api {
 
     /// Create a container from `image`. Options: `name`, `env` (array of
     /// `K=V` or a map), `user`, `workdir`, `mounts` (array of
-    /// `SRC:DEST[:ro|rw]`), `restart`, `persist`, `rm`.
+    /// `SRC:DEST[:ro|rw]`), `driver`, `network` (connected with an
+    /// allocated address), `ports` (`[IF:]HOST[:CONTAINER][/udp]`),
+    /// `restart`, `persist`, `rm`.
     ///
     /// ```rhai
     /// let c = container::create("base", #{name: "web", env: ["PORT=80"]});
@@ -138,7 +162,8 @@ pub mod api {
             &ctx,
             (|| {
                 let cfg = config(image, vec![], &opts)?;
-                with(|e| e.container_create(&cfg)).map(|c| ContainerH { id: c.id })
+                let net = opt_str(&opts, "network")?;
+                with(|e| create_connected(e, &cfg, net.as_deref())).map(|id| ContainerH { id })
             })(),
         )
     }
@@ -170,7 +195,19 @@ pub mod api {
                         stdin: false,
                     }
                 };
-                with(|e| e.container_run(&cfg, attach)).map(|(c, _)| ContainerH { id: c.id })
+                match opt_str(&opts, "network")? {
+                    None => with(|e| e.container_run(&cfg, attach))
+                        .map(|(c, _)| ContainerH { id: c.id }),
+                    // Connected before it starts, as the CLI does.
+                    Some(net) => with(|e| {
+                        let id = create_connected(e, &cfg, Some(&net))?;
+                        if let Err(err) = e.container_start(&id, attach) {
+                            let _ = e.container_remove(&id, true);
+                            return Err(err);
+                        }
+                        Ok(ContainerH { id })
+                    }),
+                }
             })(),
         )
     }

@@ -1,102 +1,152 @@
-//! `network::…`: the script API networks will have. Linux networking is
-//! issue #6; until it lands every call fails with a catchable
-//! `unsupported` error, so scripts can be written against the final API.
+//! `network::…`: networks and connections. On Linux, creating a network
+//! fails with a catchable `unsupported` error until Linux networking lands
+//! (issue #6); the API is final, so scripts need not change.
 
 // The immediately called closures collect a native function's errors so
 // `dsl::here` can give them the position of the call.
 #![allow(clippy::redundant_closure_call)]
 
 use rhai::plugin::*;
-use rhai::{Array, Map};
+use rhai::{Array, Dynamic, Map};
 
-use super::{fail, RResult};
+use super::image::opt_str;
+use super::{fail, with, RResult};
+use crate::engine::network::NetworkConfig;
 
-const WHY: &str = "networks are not supported on Linux yet (containers have loopback only)";
+fn to_map<T: serde::Serialize>(v: &T) -> RResult<Dynamic> {
+    rhai::serde::to_dynamic(v)
+}
+
+fn flag(opts: &Map, key: &str, default: bool) -> RResult<bool> {
+    match opts.get(key) {
+        None => Ok(default),
+        Some(v) => v.as_bool().or_else(|_| {
+            fail(
+                "invalid",
+                format!("option '{key}' must be true or false, not {v}"),
+            )
+        }),
+    }
+}
 
 #[export_module]
 pub mod api {
     use super::*;
 
-    /// Create a network. Options as `klee network create`: `type`,
-    /// `subnet`, `subnet6`, `gateway`, `nat`, `icc`, `internal`.
+    /// Create a network. Options as `klee network create`: `type`
+    /// (loopback, bridge, custom), `interface`, `subnet`, `subnet6`,
+    /// `gateway`, `gateway6` (an address or `"<auto>"`), `nat` (true, false
+    /// or an interface), `icc`, `internal`. Returns the network as a map.
     ///
     /// ```rhai
-    /// try { network::create("backend", #{type: "bridge", subnet: "10.2.0.0/24"}); }
-    /// catch (e) { print(e.kind); }   // "unsupported" until networking lands
+    /// try { network::create("backend", #{type: "bridge", subnet: "10.2.0.0/24", gateway: "<auto>"}); }
+    /// catch (e) { print(e.kind); }   // "unsupported" on Linux until networking lands
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn create(ctx: NativeCallContext, name: &str, opts: Map) -> RResult<()> {
+    pub fn create(ctx: NativeCallContext, name: &str, opts: Map) -> RResult<Dynamic> {
         crate::dsl::here(
             &ctx,
             (|| {
-                let _ = (name, opts);
-                fail("unsupported", WHY)
+                let nat = match opts.get("nat") {
+                    None => None,
+                    Some(v) if v.is_bool() => {
+                        if v.as_bool().unwrap_or(true) {
+                            None
+                        } else {
+                            Some(String::new())
+                        }
+                    }
+                    Some(v) => Some(v.to_string()),
+                };
+                let cfg = NetworkConfig {
+                    name: name.to_string(),
+                    kind: opt_str(&opts, "type")?.unwrap_or_else(|| "loopback".into()),
+                    interface: opt_str(&opts, "interface")?.unwrap_or_default(),
+                    subnet: opt_str(&opts, "subnet")?.unwrap_or_default(),
+                    subnet6: opt_str(&opts, "subnet6")?.unwrap_or_default(),
+                    gateway: opt_str(&opts, "gateway")?.unwrap_or_default(),
+                    gateway6: opt_str(&opts, "gateway6")?.unwrap_or_default(),
+                    nat,
+                    icc: flag(&opts, "icc", true)?,
+                    internal: flag(&opts, "internal", false)?,
+                };
+                let n = with(|e| e.network_create(&cfg))?;
+                to_map(&n)
             })(),
         )
     }
-    /// All networks.
+
+    /// All networks, by name.
     ///
     /// ```rhai
-    /// let nets = network::list();
+    /// for n in network::list() { print(n.name); }
     /// ```
     #[rhai_fn(return_raw)]
     pub fn list(ctx: NativeCallContext) -> RResult<Array> {
-        crate::dsl::here(&ctx, fail("unsupported", WHY))
-    }
-    /// Look a network up.
-    ///
-    /// ```rhai
-    /// let n = network::get("backend");
-    /// ```
-    #[rhai_fn(return_raw)]
-    pub fn get(ctx: NativeCallContext, ident: &str) -> RResult<()> {
         crate::dsl::here(
             &ctx,
             (|| {
-                let _ = ident;
-                fail("unsupported", WHY)
+                with(|e| e.networks())?
+                    .iter()
+                    .map(to_map)
+                    .collect::<RResult<Array>>()
             })(),
         )
     }
-    /// Remove a network.
+
+    /// Look a network up by name, ID or unique ID prefix.
+    ///
+    /// ```rhai
+    /// let n = network::get("backend");
+    /// print(n.subnet);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn get(ctx: NativeCallContext, ident: &str) -> RResult<Dynamic> {
+        crate::dsl::here(&ctx, (|| to_map(&with(|e| e.network(ident))?))())
+    }
+
+    /// Remove a network (its containers are disconnected). Returns its ID.
     ///
     /// ```rhai
     /// network::remove("backend");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn remove(ctx: NativeCallContext, ident: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            (|| {
-                let _ = ident;
-                fail("unsupported", WHY)
-            })(),
-        )
+    pub fn remove(ctx: NativeCallContext, ident: &str) -> RResult<String> {
+        crate::dsl::here(&ctx, with(|e| e.network_remove(ident)).map(|n| n.id))
     }
-    /// Remove networks without containers.
+
+    /// Remove networks without containers; returns their IDs.
     ///
     /// ```rhai
     /// network::prune();
     /// ```
     #[rhai_fn(return_raw)]
     pub fn prune(ctx: NativeCallContext) -> RResult<Array> {
-        crate::dsl::here(&ctx, fail("unsupported", WHY))
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.network_prune()).map(|v| v.into_iter().map(Dynamic::from).collect()),
+        )
     }
-    /// Connect a container to a network.
+
+    /// Connect a container to a network with an allocated address; returns
+    /// the endpoint (`#{ip_address, ip_address6, …}`).
     ///
     /// ```rhai
-    /// network::connect("backend", "web");
+    /// let ep = network::connect("backend", "web");
+    /// print(ep.ip_address);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn connect(ctx: NativeCallContext, network: &str, container: &str) -> RResult<()> {
+    pub fn connect(ctx: NativeCallContext, network: &str, container: &str) -> RResult<Dynamic> {
         crate::dsl::here(
             &ctx,
             (|| {
-                let _ = (network, container);
-                fail("unsupported", WHY)
+                to_map(&with(|e| {
+                    e.network_connect(network, container, "<auto>", "")
+                })?)
             })(),
         )
     }
+
     /// Disconnect a container from a network.
     ///
     /// ```rhai
@@ -104,13 +154,7 @@ pub mod api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn disconnect(ctx: NativeCallContext, network: &str, container: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            (|| {
-                let _ = (network, container);
-                fail("unsupported", WHY)
-            })(),
-        )
+        crate::dsl::here(&ctx, with(|e| e.network_disconnect(network, container)))
     }
 }
 

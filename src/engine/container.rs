@@ -58,6 +58,7 @@ pub struct ContainerConfig {
     pub fly: bool,
     /// `disabled` (loopback only, the default), `host`, `ipnet` or `vnet`.
     pub network_driver: String,
+    pub public_ports: Vec<super::ports::PublishedPort>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -94,6 +95,8 @@ pub struct Container {
     pub fly: bool,
     #[serde(default)]
     pub network_driver: String,
+    #[serde(default)]
+    pub public_ports: Vec<super::ports::PublishedPort>,
     /// Runtime state, kept in its own columns; filled on read.
     #[serde(skip_deserializing, default = "created")]
     pub status: Status,
@@ -265,6 +268,24 @@ impl Engine {
         let image = self.image(&cfg.image)?;
         let layers = image.layers_at(snap)?;
         let generated = cfg.name.is_none();
+        if !cfg.public_ports.is_empty()
+            && matches!(cfg.network_driver.as_str(), "" | "disabled" | "host")
+        {
+            let driver = if cfg.network_driver.is_empty() {
+                "disabled"
+            } else {
+                cfg.network_driver.as_str()
+            };
+            return Err(Error::invalid(
+                "published ports",
+                cfg.public_ports
+                    .iter()
+                    .map(|p| format!("{}:{}", p.host_port, p.container_port))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                format!("cannot publish ports of a container using the '{driver}' network driver"),
+            ));
+        }
         if let Some(other) = self.name_taken(&name)?.filter(|_| !generated) {
             return Err(Error::Conflict(format!(
                 "container name '{name}' is already in use by container {other}"
@@ -333,6 +354,7 @@ impl Engine {
                     ))
                 }
             },
+            public_ports: cfg.public_ports.clone(),
             status: Status::Created,
         };
 

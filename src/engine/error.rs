@@ -77,6 +77,7 @@ impl Error {
             Error::State(_) => "state",
             Error::Start { .. } => "start",
             Error::Exec { .. } => "exec",
+            Error::Platform(crate::platform::Error::Unsupported(_)) => "unsupported",
             Error::Io { .. } | Error::Platform(_) => "os",
             Error::Store { .. } | Error::Corrupt { .. } => "store",
         }

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod mount;
 mod names;
 pub mod network;
+pub mod ports;
 pub mod status;
 pub mod store;
 pub mod time;

@@ -620,11 +620,55 @@ impl Engine {
         )
     }
 
-    /// The firewall's input: networks with their vnet links.
+    /// The firewall's input: networks with their vnet links, and every
+    /// published port at its container's first IPv4/IPv6 address.
     pub fn firewall(&self) -> Result<Firewall> {
         let endpoints = self.endpoints()?;
+        let host_gateway = self.platform.host_gateway();
+        let mut ports = Vec::new();
+        for c in self.containers(true)? {
+            if c.public_ports.is_empty() {
+                continue;
+            }
+            let mine: Vec<&Endpoint> = endpoints
+                .iter()
+                .filter(|e| e.container_id == c.id)
+                .collect();
+            let ip4 = mine
+                .iter()
+                .map(|e| e.ip_address.clone())
+                .find(|a| !a.is_empty())
+                .unwrap_or_default();
+            let ip6 = mine
+                .iter()
+                .map(|e| e.ip_address6.clone())
+                .find(|a| !a.is_empty())
+                .unwrap_or_default();
+            if ip4.is_empty() && ip6.is_empty() {
+                continue;
+            }
+            for p in &c.public_ports {
+                let interfaces = if p.interfaces.is_empty() {
+                    host_gateway.iter().cloned().collect()
+                } else {
+                    p.interfaces.clone()
+                };
+                if interfaces.is_empty() {
+                    continue;
+                }
+                ports.push(crate::platform::FirewallPort {
+                    interfaces,
+                    host_port: p.host_port.clone(),
+                    container_port: p.container_port.clone(),
+                    protocol: p.protocol.clone(),
+                    ip4: ip4.clone(),
+                    ip6: ip6.clone(),
+                });
+            }
+        }
         Ok(Firewall {
-            host_gateway: self.platform.host_gateway(),
+            host_gateway,
+            ports,
             networks: self
                 .networks()?
                 .into_iter()
@@ -643,7 +687,6 @@ impl Engine {
                     internal: n.internal,
                 })
                 .collect(),
-            ports: vec![],
         })
     }
 
