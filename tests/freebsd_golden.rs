@@ -700,3 +700,84 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
         ],
     );
 }
+
+#[test]
+fn published_ports_reach_pf_and_running_jails_are_relinked() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    base_image(&s, &mut e);
+    s.rec.respond(
+        "/usr/bin/netstat --libxo json -rn",
+        Output::ok(r#"{"statistics":{"route-information":{"route-table":{"rt-family":[{"address-family":"Internet","rt-entry":[{"destination":"default","interface-name":"em0"}]}]}}}}"#),
+    );
+    s.rec
+        .respond("/sbin/ifconfig kleene0$", Output::fail(1, "does not exist"));
+    use kleene::engine::network::NetworkConfig;
+    use kleene::engine::ports::PublishedPort;
+    e.network_create(&NetworkConfig {
+        name: "pub".into(),
+        subnet: "10.7.0.0/24".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    // Ports need a driver with addresses.
+    let mut cfg = ContainerConfig {
+        image: "base".into(),
+        name: Some("srv".into()),
+        public_ports: vec![
+            PublishedPort::parse("8080:80").unwrap(),
+            PublishedPort::parse("em1:5353-5354:53/udp").unwrap(),
+        ],
+        ..Default::default()
+    };
+    let err = e.container_create(&cfg).unwrap_err().to_string();
+    assert!(
+        err.contains("cannot publish ports of a container using the 'disabled' network driver"),
+        "{err}"
+    );
+    cfg.network_driver = "ipnet".into();
+    e.container_create(&cfg).unwrap();
+    e.network_connect("pub", "srv", "<auto>", "").unwrap();
+    let conf = std::fs::read_to_string(s.root.join("pf.conf")).unwrap();
+    for want in [
+        "rdr on em0 inet proto tcp from any to (em0) port 8080 -> 10.7.0.1 port 80",
+        "rdr on em1 inet proto udp from any to (em1) port 5353:5354 -> 10.7.0.1 port 53:*",
+        "pass quick on em1 inet proto udp from any to 10.7.0.1 port 53:54",
+        "pass quick on $kleenet_network_interfaces inet proto udp from any to 10.7.0.1 port 53:54",
+    ] {
+        assert!(conf.contains(want), "missing {want:?} in\n{conf}");
+    }
+    // Removing the container takes its rules away (kleened left stale rdr).
+    e.container_remove("srv", false).unwrap();
+    let conf = std::fs::read_to_string(s.root.join("pf.conf")).unwrap();
+    assert!(!conf.contains("rdr on"), "{conf}");
+
+    // A running ipnet jail gains and loses addresses in place.
+    s.rec.clear();
+    let att = |ep: &str, ip: &str, ip6: &str| kleene::platform::Attachment {
+        endpoint: ep.into(),
+        interface: "kleene0".into(),
+        ip: ip.into(),
+        ip6: ip6.into(),
+        ..Default::default()
+    };
+    let one = vec![att("e1", "10.7.0.2", "")];
+    let two = vec![att("e1", "10.7.0.2", ""), att("e2", "10.7.0.3", "fd07::3")];
+    s.fb.relink("abcdef012345", "ipnet", &one, &two).unwrap();
+    s.fb.relink("abcdef012345", "ipnet", &two, &one).unwrap();
+    s.fb.update_params("abcdef012345", &["allow.raw_sockets".to_string()])
+        .unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/ifconfig kleene0 inet 10.7.0.3/32 alias",
+            "/sbin/ifconfig kleene0 inet6 fd07::3/128 alias",
+            "/usr/sbin/jail -m name=<1> ip4.addr=10.7.0.2,10.7.0.3 ip6.addr=fd07::3",
+            "/sbin/ifconfig kleene0 inet 10.7.0.3 -alias",
+            "/sbin/ifconfig kleene0 inet6 fd07::3 -alias",
+            "/usr/sbin/jail -m name=<1> ip4.addr=10.7.0.2 ip6.addr=",
+            "/usr/sbin/jail -m name=<1> allow.raw_sockets",
+        ],
+    );
+}

@@ -505,6 +505,11 @@ impl Engine {
         }
         if !u.jail_param.is_empty() {
             c.jail_param = u.jail_param.clone();
+            // A running jail takes the new parameters now; if it refuses,
+            // nothing is saved (kleened's rule).
+            if c.status.is_running() {
+                self.platform.update_params(&c.id, &c.jail_param)?;
+            }
         }
         if let Some(p) = u.persist {
             c.persist = p;

@@ -449,7 +449,12 @@ impl Engine {
             };
             self.kill_and_wait(&c, pid, Duration::ZERO)?;
         }
+        let attached = !self.attachments(&c.id)?.is_empty();
         self.remove_exited(&c)?;
+        if attached {
+            // Its addresses and published ports leave the firewall now.
+            self.reload_firewall()?;
+        }
         Ok(c)
     }
 

@@ -488,6 +488,11 @@ impl Engine {
                 }
             }
         };
+        let before = if c.status.is_running() {
+            self.attachments(&c.id)?
+        } else {
+            vec![]
+        };
         let ep = Endpoint {
             id: id::new_id(),
             network_id: net.id.clone(),
@@ -512,6 +517,21 @@ impl Engine {
             })
             .map(drop)
         })?;
+        if c.status.is_running() {
+            let after = self.attachments(&c.id)?;
+            if let Err(e) = self
+                .platform
+                .relink(&c.id, &c.network_driver, &before, &after)
+            {
+                let path = self.store.path().to_path_buf();
+                let _ = self.store.write(|tx| {
+                    tx.execute("DELETE FROM endpoints WHERE id = ?1", [&ep.id])
+                        .map_err(|e| store_err(&path, e))
+                        .map(drop)
+                });
+                return Err(e.into());
+            }
+        }
         self.reload_firewall()?;
         Ok(ep)
     }
@@ -519,6 +539,11 @@ impl Engine {
     pub fn network_disconnect(&mut self, network: &str, container: &str) -> Result<()> {
         let net = self.network(network)?;
         let c = self.container(container)?;
+        let before = if c.status.is_running() {
+            self.attachments(&c.id)?
+        } else {
+            vec![]
+        };
         let path = self.store.path().to_path_buf();
         let n = self.store.write(|tx| {
             tx.execute(
@@ -532,6 +557,11 @@ impl Engine {
                 kind: "endpoint",
                 ident: format!("{} in network {}", c.name, net.name),
             });
+        }
+        if c.status.is_running() {
+            let after = self.attachments(&c.id)?;
+            self.platform
+                .relink(&c.id, &c.network_driver, &before, &after)?;
         }
         // pf forgets the container's addresses now (kleened did not reload here).
         self.reload_firewall()

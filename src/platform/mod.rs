@@ -166,6 +166,23 @@ pub trait Platform: Send + Sync {
         let _ = spec;
         Ok(())
     }
+    /// A running container's attachments changed (ipnet connect/disconnect):
+    /// adjust its addresses.
+    fn relink(
+        &self,
+        id: &str,
+        driver: &str,
+        before: &[Attachment],
+        after: &[Attachment],
+    ) -> Result<()> {
+        let _ = (id, driver, before, after);
+        Ok(())
+    }
+    /// Apply changed parameters to a running container (FreeBSD: `jail -m`).
+    fn update_params(&self, id: &str, params: &[String]) -> Result<()> {
+        let _ = (id, params);
+        Ok(())
+    }
     /// Load the firewall generated from `fw` (replacing kleene's previous rules).
     fn apply_firewall(&self, root: &Path, fw: &Firewall) -> Result<()> {
         let _ = (root, fw);

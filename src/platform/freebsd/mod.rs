@@ -180,6 +180,20 @@ impl Platform for FreeBsd {
         jail::prepare_links(self, spec)
     }
 
+    fn relink(
+        &self,
+        id: &str,
+        driver: &str,
+        before: &[super::Attachment],
+        after: &[super::Attachment],
+    ) -> Result<()> {
+        jail::relink(self, id, driver, before, after)
+    }
+
+    fn update_params(&self, id: &str, params: &[String]) -> Result<()> {
+        jail::update_params(self, id, params)
+    }
+
     fn layer_from_dataset(
         &self,
         root: &Path,
