@@ -307,6 +307,73 @@ pub fn stop(fb: &FreeBsd, id: &str) -> Result<()> {
     fb.run(&["/usr/sbin/jail", "-r", id]).map(drop)
 }
 
+/// ipnet: add the new aliases, drop the old ones, and tell the jail its
+/// addresses (`jail -m`); IPv6 never goes to `ip4.addr` (a kleened bug).
+pub fn relink(
+    fb: &FreeBsd,
+    id: &str,
+    driver: &str,
+    before: &[Attachment],
+    after: &[Attachment],
+) -> Result<()> {
+    if driver != "ipnet" {
+        return Ok(());
+    }
+    let has = |set: &[Attachment], a: &Attachment| set.iter().any(|b| b.endpoint == a.endpoint);
+    for a in after.iter().filter(|a| !has(before, a)) {
+        if !a.ip.is_empty() {
+            fb.run(&[
+                "/sbin/ifconfig",
+                &a.interface,
+                "inet",
+                &format!("{}/32", a.ip),
+                "alias",
+            ])?;
+        }
+        if !a.ip6.is_empty() {
+            fb.run(&[
+                "/sbin/ifconfig",
+                &a.interface,
+                "inet6",
+                &format!("{}/128", a.ip6),
+                "alias",
+            ])?;
+        }
+    }
+    for a in before.iter().filter(|a| !has(after, a)) {
+        if !a.ip.is_empty() {
+            let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet", &a.ip, "-alias"]);
+        }
+        if !a.ip6.is_empty() {
+            let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet6", &a.ip6, "-alias"]);
+        }
+    }
+    let v4: Vec<&str> = after
+        .iter()
+        .map(|a| a.ip.as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let v6: Vec<&str> = after
+        .iter()
+        .map(|a| a.ip6.as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (p4, p6) = (
+        format!("ip4.addr={}", v4.join(",")),
+        format!("ip6.addr={}", v6.join(",")),
+    );
+    fb.run(&["/usr/sbin/jail", "-m", &format!("name={id}"), &p4, &p6])
+        .map(drop)
+}
+
+/// `jail -m name=<id> <params…>` for a running jail.
+pub fn update_params(fb: &FreeBsd, id: &str, params: &[String]) -> Result<()> {
+    let name = format!("name={id}");
+    let mut argv: Vec<&str> = vec!["/usr/sbin/jail", "-m", &name];
+    argv.extend(params.iter().map(String::as_str));
+    fb.run(&argv).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,71 +463,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// ipnet: add the new aliases, drop the old ones, and tell the jail its
-/// addresses (`jail -m`); IPv6 never goes to `ip4.addr` (a kleened bug).
-pub fn relink(
-    fb: &FreeBsd,
-    id: &str,
-    driver: &str,
-    before: &[Attachment],
-    after: &[Attachment],
-) -> Result<()> {
-    if driver != "ipnet" {
-        return Ok(());
-    }
-    let has = |set: &[Attachment], a: &Attachment| set.iter().any(|b| b.endpoint == a.endpoint);
-    for a in after.iter().filter(|a| !has(before, a)) {
-        if !a.ip.is_empty() {
-            fb.run(&[
-                "/sbin/ifconfig",
-                &a.interface,
-                "inet",
-                &format!("{}/32", a.ip),
-                "alias",
-            ])?;
-        }
-        if !a.ip6.is_empty() {
-            fb.run(&[
-                "/sbin/ifconfig",
-                &a.interface,
-                "inet6",
-                &format!("{}/128", a.ip6),
-                "alias",
-            ])?;
-        }
-    }
-    for a in before.iter().filter(|a| !has(after, a)) {
-        if !a.ip.is_empty() {
-            let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet", &a.ip, "-alias"]);
-        }
-        if !a.ip6.is_empty() {
-            let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet6", &a.ip6, "-alias"]);
-        }
-    }
-    let v4: Vec<&str> = after
-        .iter()
-        .map(|a| a.ip.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let v6: Vec<&str> = after
-        .iter()
-        .map(|a| a.ip6.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let (p4, p6) = (
-        format!("ip4.addr={}", v4.join(",")),
-        format!("ip6.addr={}", v6.join(",")),
-    );
-    fb.run(&["/usr/sbin/jail", "-m", &format!("name={id}"), &p4, &p6])
-        .map(drop)
-}
-
-/// `jail -m name=<id> <params…>` for a running jail.
-pub fn update_params(fb: &FreeBsd, id: &str, params: &[String]) -> Result<()> {
-    let name = format!("name={id}");
-    let mut argv: Vec<&str> = vec!["/usr/sbin/jail", "-m", &name];
-    argv.extend(params.iter().map(String::as_str));
-    fb.run(&argv).map(drop)
 }
