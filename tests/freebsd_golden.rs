@@ -500,6 +500,20 @@ fn networks_links_addresses_and_pf() {
         ..Default::default()
     })
     .contains("wrong IP protocol"));
+    // An interface that already exists is never taken over (kleened destroyed
+    // and recreated it, breaking whoever used it).
+    s.rec.respond("/sbin/ifconfig busy0$", Output::ok(""));
+    s.rec.clear();
+    let busy = err2(NetworkConfig {
+        name: "x4".into(),
+        interface: "busy0".into(),
+        ..Default::default()
+    });
+    assert!(
+        busy.contains("interface 'busy0' already exists on the host"),
+        "{busy}"
+    );
+    assert!(!s.lines().iter().any(|l| l.contains("destroy")));
     let _ = &err;
     drop(e2);
 

@@ -109,6 +109,8 @@ fn created() -> Status {
 /// The raw runtime columns of a container row.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunState {
+    /// The container's ID (its jail's name on FreeBSD).
+    pub id: String,
     pub state: String,
     pub pid: Option<i32>,
     pub pid_start: Option<i64>,
@@ -124,8 +126,12 @@ pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
         Some(pid) => platform.alive(pid, rs.pid_start.unwrap_or(0) as u64),
         None => false,
     };
+    let running = |rs: &RunState| match rs.pid {
+        Some(pid) => platform.container_running(&rs.id, pid, rs.pid_start.unwrap_or(0) as u64),
+        None => false,
+    };
     match rs.state.as_str() {
-        "running" if alive(rs) => Status::Running {
+        "running" if running(rs) => Status::Running {
             pid: rs.pid.unwrap_or(0),
             started: rs.started.clone().unwrap_or_default(),
         },
@@ -151,6 +157,7 @@ pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunSta
         r.get(0)?,
         r.get(1)?,
         RunState {
+            id: r.get(0)?,
             state: r.get(2)?,
             pid: r.get(3)?,
             pid_start: r.get(4)?,
@@ -182,6 +189,25 @@ impl Engine {
             .store
             .read(|c| c.query_row(&sql, [id], row).optional())?
             .map(|(_, _, rs)| rs))
+    }
+
+    /// Every container's configuration, without asking the OS for its
+    /// status (for the firewall, which only needs addresses and ports).
+    pub(crate) fn container_configs(&self) -> Result<Vec<Container>> {
+        let rows: Vec<(String, String)> = self.store.read(|c| {
+            let mut st = c.prepare("SELECT id, data FROM containers ORDER BY created DESC, id")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(id, data)| {
+                serde_json::from_str(&data).map_err(|e| Error::Corrupt {
+                    kind: "container",
+                    id,
+                    source: e,
+                })
+            })
+            .collect()
     }
 
     /// Containers, newest first; only running ones unless `all`.

@@ -656,7 +656,7 @@ impl Engine {
         let endpoints = self.endpoints()?;
         let host_gateway = self.platform.host_gateway();
         let mut ports = Vec::new();
-        for c in self.containers(true)? {
+        for c in self.container_configs()? {
             if c.public_ports.is_empty() {
                 continue;
             }

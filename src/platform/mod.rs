@@ -228,6 +228,13 @@ pub trait Platform: Send + Sync {
     fn start_time(&self, pid: i32) -> u64;
     /// Is the process with this pid and start time still alive (not a zombie)?
     fn alive(&self, pid: i32, start_time: u64) -> bool;
+    /// Is container `id` (whose init is `pid`) still running? (Linux: its
+    /// init is alive; FreeBSD: `jls` knows the jail, which outlives its
+    /// command while daemons run in it.)
+    fn container_running(&self, id: &str, pid: i32, start_time: u64) -> bool {
+        let _ = id;
+        self.alive(pid, start_time)
+    }
     /// Send a signal to a process.
     fn signal(&self, pid: i32, signal: i32) -> Result<()>;
     /// Stop container `id` whose init is `pid`: SIGTERM asks, SIGKILL forces.

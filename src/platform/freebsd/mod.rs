@@ -331,6 +331,18 @@ impl Platform for FreeBsd {
         unsafe { libc::kill(pid, 0) == 0 }
     }
 
+    fn container_running(&self, id: &str, _pid: i32, _start_time: u64) -> bool {
+        // kleened's check: `jls --libxo=json -j <id>` exits 0 while the jail exists.
+        let argv: Vec<String> = ["/usr/sbin/jls", "--libxo=json", "-j", id]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        self.runner
+            .run(&argv)
+            .map(|o| o.status == 0)
+            .unwrap_or(false)
+    }
+
     fn signal(&self, pid: i32, signal: i32) -> Result<()> {
         super::kill_pid(pid, signal)
     }
