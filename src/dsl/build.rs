@@ -8,12 +8,12 @@
 // `dsl::here` can give them the position of the call.
 #![allow(clippy::redundant_closure_call)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::image::{opt_str, ImageH};
+use super::image::{opt_flag, opt_str, ImageH};
 use super::{fail, with, RResult};
 use crate::dockerfile::parse::{parse, Instruction};
 use crate::dockerfile::plan::{build as build_dockerfile, BuildError, BuildRequest, Builder};
@@ -64,13 +64,53 @@ fn inst(name: &str, flags: Vec<String>, args: Vec<String>, json: bool) -> Instru
 }
 
 impl BuildH {
+    /// The builder, `None` once committed or aborted. A panic elsewhere
+    /// must not make the build unusable, hence `into_inner` on poison.
+    fn state(&self) -> MutexGuard<'_, Option<Builder>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn apply(&self, i: &Instruction) -> RResult<()> {
-        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.state();
         let Some(b) = g.as_mut() else {
             return fail("state", "this build was already committed");
         };
         let r = with(|e| Ok(b.instruction(e, i, &mut Print)))?;
         r.map_err(build_err)
+    }
+
+    /// A flagless instruction with Dockerfile words as arguments; errors
+    /// carry the script's call position.
+    fn step(&self, ctx: &NativeCallContext, name: &str, args: Vec<String>) -> RResult<()> {
+        crate::dsl::here(ctx, self.apply(&inst(name, vec![], args, false)))
+    }
+
+    /// An exec-form (JSON array) instruction such as `RUN ["a", "b"]`.
+    fn exec_form(&self, ctx: &NativeCallContext, name: &str, argv: &Array) -> RResult<()> {
+        crate::dsl::here(
+            ctx,
+            strs(argv).and_then(|a| self.apply(&inst(name, vec![], a, true))),
+        )
+    }
+}
+
+/// COPY/ADD arguments: the sources, then the destination.
+fn sources_to(srcs: &Array, dest: &str) -> RResult<Vec<String>> {
+    let mut args = strs(srcs)?;
+    args.push(dest.into());
+    Ok(args)
+}
+
+/// `build_args: #{NAME: value}`; anything else means none.
+fn build_args(opts: &Map) -> Vec<(String, String)> {
+    match opts.get("build_args") {
+        Some(v) if v.is_map() => v
+            .clone()
+            .cast::<Map>()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        _ => vec![],
     }
 }
 
@@ -112,28 +152,14 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
             format!("cannot read Dockerfile '{}': {e}", file.display()),
         )
     })?;
-    let build_args = match opts.get("build_args") {
-        Some(v) if v.is_map() => v
-            .clone()
-            .cast::<Map>()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        _ => vec![],
-    };
-    let flag = |k: &str| {
-        opts.get(k)
-            .map(|v| v.as_bool().unwrap_or(false))
-            .unwrap_or(false)
-    };
     let req = BuildRequest {
         context: ctx,
         dockerfile: text,
         dockerfile_name: file.display().to_string(),
         tag: opt_str(opts, "tag")?.unwrap_or_default(),
-        build_args,
-        no_cache: flag("no_cache"),
-        keep_failed: flag("keep_failed"),
+        build_args: build_args(opts),
+        no_cache: opt_flag(opts, "no_cache"),
+        keep_failed: opt_flag(opts, "keep_failed"),
         from: None,
     };
     let r = with(|e| Ok(build_dockerfile(e, &req, &mut Print)))?;
@@ -141,19 +167,8 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
 }
 
 fn start_build(context: &str, opts: Map) -> RResult<BuildH> {
-    let args: Vec<(String, String)> = match opts.get("build_args") {
-        Some(v) if v.is_map() => v
-            .clone()
-            .cast::<Map>()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        _ => vec![],
-    };
-    let no_cache = opts
-        .get("no_cache")
-        .map(|v| v.as_bool().unwrap_or(false))
-        .unwrap_or(false);
+    let args = build_args(&opts);
+    let no_cache = opt_flag(&opts, "no_cache");
     let escape = match opt_str(&opts, "escape")?.as_deref() {
         None | Some("\\") => '\\',
         Some("`") => '`',
@@ -229,10 +244,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "from")]
     pub fn stage_from(ctx: NativeCallContext, b: &mut BuildH, image: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("from", vec![], vec![image.into()], false)),
-        )
+        b.step(&ctx, "from", vec![image.into()])
     }
 
     /// FROM … AS `name`: begin a named stage.
@@ -247,17 +259,7 @@ pub mod api {
         image: &str,
         name: &str,
     ) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            (|| {
-                b.apply(&inst(
-                    "from",
-                    vec![],
-                    vec![image.into(), "AS".into(), name.into()],
-                    false,
-                ))
-            })(),
-        )
+        b.step(&ctx, "from", vec![image.into(), "AS".into(), name.into()])
     }
 
     /// FROM … AS `name` (same as `from(image, name)`).
@@ -267,17 +269,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn stage(ctx: NativeCallContext, b: &mut BuildH, image: &str, name: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            (|| {
-                b.apply(&inst(
-                    "from",
-                    vec![],
-                    vec![image.into(), "AS".into(), name.into()],
-                    false,
-                ))
-            })(),
-        )
+        stage_from_named(ctx, b, image, name)
     }
 
     /// RUN in shell form (the stage's SHELL, `/bin/sh -c` by default).
@@ -287,7 +279,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "run")]
     pub fn run_shell(ctx: NativeCallContext, b: &mut BuildH, cmd: &str) -> RResult<()> {
-        crate::dsl::here(&ctx, b.apply(&inst("run", vec![], vec![cmd.into()], false)))
+        b.step(&ctx, "run", vec![cmd.into()])
     }
 
     /// RUN in exec form.
@@ -297,7 +289,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "run")]
     pub fn run_exec(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
-        crate::dsl::here(&ctx, b.apply(&inst("run", vec![], strs(&argv)?, true)))
+        b.exec_form(&ctx, "run", &argv)
     }
 
     /// COPY `src` (a path or glob in the context) to `dest`.
@@ -307,10 +299,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "copy")]
     pub fn copy_one(ctx: NativeCallContext, b: &mut BuildH, src: &str, dest: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("copy", vec![], vec![src.into(), dest.into()], false)),
-        )
+        b.step(&ctx, "copy", vec![src.into(), dest.into()])
     }
 
     /// COPY several sources to `dest`.
@@ -327,11 +316,7 @@ pub mod api {
     ) -> RResult<()> {
         crate::dsl::here(
             &ctx,
-            (|| {
-                let mut args = strs(&srcs)?;
-                args.push(dest.into());
-                b.apply(&inst("copy", vec![], args, false))
-            })(),
+            (|| b.apply(&inst("copy", vec![], sources_to(&srcs, dest)?, false)))(),
         )
     }
 
@@ -351,9 +336,12 @@ pub mod api {
         crate::dsl::here(
             &ctx,
             (|| {
-                let mut args = strs(&srcs)?;
-                args.push(dest.into());
-                b.apply(&inst("copy", copy_flags(&opts)?, args, false))
+                b.apply(&inst(
+                    "copy",
+                    copy_flags(&opts)?,
+                    sources_to(&srcs, dest)?,
+                    false,
+                ))
             })(),
         )
     }
@@ -391,10 +379,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "add")]
     pub fn add_one(ctx: NativeCallContext, b: &mut BuildH, src: &str, dest: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("add", vec![], vec![src.into(), dest.into()], false)),
-        )
+        b.step(&ctx, "add", vec![src.into(), dest.into()])
     }
 
     /// ADD several sources, with options (`chown`).
@@ -413,9 +398,12 @@ pub mod api {
         crate::dsl::here(
             &ctx,
             (|| {
-                let mut args = strs(&srcs)?;
-                args.push(dest.into());
-                b.apply(&inst("add", copy_flags(&opts)?, args, false))
+                b.apply(&inst(
+                    "add",
+                    copy_flags(&opts)?,
+                    sources_to(&srcs, dest)?,
+                    false,
+                ))
             })(),
         )
     }
@@ -427,17 +415,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn env(ctx: NativeCallContext, b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            (|| {
-                b.apply(&inst(
-                    "env",
-                    vec![],
-                    vec![key.into(), value.into(), "=".into()],
-                    false,
-                ))
-            })(),
-        )
+        b.step(&ctx, "env", vec![key.into(), value.into(), "=".into()])
     }
 
     /// ARG: `NAME` or `NAME=default` (a build argument, not kept).
@@ -447,10 +425,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn arg(ctx: NativeCallContext, b: &mut BuildH, spec: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("arg", vec![], vec![spec.into()], false)),
-        )
+        b.step(&ctx, "arg", vec![spec.into()])
     }
 
     /// WORKDIR: created if missing, kept in the image.
@@ -460,10 +435,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn workdir(ctx: NativeCallContext, b: &mut BuildH, path: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("workdir", vec![], vec![path.into()], false)),
-        )
+        b.step(&ctx, "workdir", vec![path.into()])
     }
 
     /// USER for later steps and containers.
@@ -473,10 +445,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn user(ctx: NativeCallContext, b: &mut BuildH, user: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("user", vec![], vec![user.into()], false)),
-        )
+        b.step(&ctx, "user", vec![user.into()])
     }
 
     /// CMD in exec form.
@@ -486,7 +455,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "cmd")]
     pub fn cmd_exec(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
-        crate::dsl::here(&ctx, b.apply(&inst("cmd", vec![], strs(&argv)?, true)))
+        b.exec_form(&ctx, "cmd", &argv)
     }
 
     /// CMD in shell form.
@@ -496,7 +465,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "cmd")]
     pub fn cmd_shell(ctx: NativeCallContext, b: &mut BuildH, cmd: &str) -> RResult<()> {
-        crate::dsl::here(&ctx, b.apply(&inst("cmd", vec![], vec![cmd.into()], false)))
+        b.step(&ctx, "cmd", vec![cmd.into()])
     }
 
     /// ENTRYPOINT in exec form.
@@ -506,10 +475,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "entrypoint")]
     pub fn entrypoint_exec(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("entrypoint", vec![], strs(&argv)?, true)),
-        )
+        b.exec_form(&ctx, "entrypoint", &argv)
     }
 
     /// ENTRYPOINT in shell form.
@@ -519,10 +485,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw, name = "entrypoint")]
     pub fn entrypoint_shell(ctx: NativeCallContext, b: &mut BuildH, cmd: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("entrypoint", vec![], vec![cmd.into()], false)),
-        )
+        b.step(&ctx, "entrypoint", vec![cmd.into()])
     }
 
     /// LABEL `key`=`value`.
@@ -532,17 +495,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn label(ctx: NativeCallContext, b: &mut BuildH, key: &str, value: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            (|| {
-                b.apply(&inst(
-                    "label",
-                    vec![],
-                    vec![key.into(), value.into(), "=".into()],
-                    false,
-                ))
-            })(),
-        )
+        b.step(&ctx, "label", vec![key.into(), value.into(), "=".into()])
     }
 
     /// EXPOSE a port (`80`, `53/udp`).
@@ -552,10 +505,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn expose(ctx: NativeCallContext, b: &mut BuildH, port: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("expose", vec![], vec![port.into()], false)),
-        )
+        b.step(&ctx, "expose", vec![port.into()])
     }
 
     /// VOLUME: mark a path as a volume.
@@ -565,10 +515,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn volume(ctx: NativeCallContext, b: &mut BuildH, path: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("volume", vec![], vec![path.into()], false)),
-        )
+        b.step(&ctx, "volume", vec![path.into()])
     }
 
     /// SHELL: the shell for later shell-form instructions.
@@ -578,7 +525,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn shell(ctx: NativeCallContext, b: &mut BuildH, argv: Array) -> RResult<()> {
-        crate::dsl::here(&ctx, b.apply(&inst("shell", vec![], strs(&argv)?, true)))
+        b.exec_form(&ctx, "shell", &argv)
     }
 
     /// STOPSIGNAL for containers of the image.
@@ -588,10 +535,7 @@ pub mod api {
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn stopsignal(ctx: NativeCallContext, b: &mut BuildH, signal: &str) -> RResult<()> {
-        crate::dsl::here(
-            &ctx,
-            b.apply(&inst("stopsignal", vec![], vec![signal.into()], false)),
-        )
+        b.step(&ctx, "stopsignal", vec![signal.into()])
     }
 
     /// Any instruction(s) in Dockerfile syntax (heredocs, ONBUILD,
@@ -605,12 +549,7 @@ pub mod api {
         crate::dsl::here(
             &ctx,
             (|| {
-                let escape =
-                    b.0.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .as_ref()
-                        .map(|x| x.escape())
-                        .unwrap_or('\\');
+                let escape = b.state().as_ref().map(|x| x.escape()).unwrap_or('\\');
                 // The text follows the build's escape token.
                 let text = if escape == '`' {
                     format!("# escape=`\n{text}")
@@ -638,7 +577,7 @@ pub mod api {
         crate::dsl::here(
             &ctx,
             (|| {
-                let mut g = b.0.lock().unwrap_or_else(|p| p.into_inner());
+                let mut g = b.state();
                 let Some(mut builder) = g.take() else {
                     return fail("state", "this build was already committed");
                 };
@@ -662,7 +601,7 @@ pub mod api {
         crate::dsl::here(
             &ctx,
             (|| {
-                let mut g = b.0.lock().unwrap_or_else(|p| p.into_inner());
+                let mut g = b.state();
                 if let Some(mut builder) = g.take() {
                     with(|e| {
                         builder.abort(e, None);

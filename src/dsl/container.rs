@@ -9,7 +9,7 @@
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::image::opt_str;
+use super::image::{opt_flag, opt_str};
 use super::{fail, with, RResult};
 use crate::engine::exec::ExecConfig;
 use crate::engine::lifecycle::Attach;
@@ -105,11 +105,7 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         .map(|m| MountConfig::parse(m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(super::to_rhai)?;
-    let flag = |k: &str| {
-        opts.get(k)
-            .map(|v| v.as_bool().unwrap_or(false))
-            .unwrap_or(false)
-    };
+    let flag = |k: &str| opt_flag(opts, k);
     Ok(ContainerConfig {
         image: image.to_string(),
         name: opt_str(opts, "name")?,
@@ -183,10 +179,7 @@ pub mod api {
             &ctx,
             (|| {
                 let cfg = config(image, strings_of(&cmd, "the command")?, &opts)?;
-                let detach = opts
-                    .get("detach")
-                    .map(|v| v.as_bool().unwrap_or(false))
-                    .unwrap_or(false);
+                let detach = opt_flag(&opts, "detach");
                 let attach = if detach {
                     Attach::Detached
                 } else {

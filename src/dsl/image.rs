@@ -14,7 +14,7 @@ use crate::engine::image_create::{CreateOptions, Source};
 #[derive(Debug, Clone)]
 pub struct ImageH(pub crate::engine::Image);
 
-fn opt_bool(opts: &Map, key: &str, default: bool) -> RResult<bool> {
+pub fn opt_bool(opts: &Map, key: &str, default: bool) -> RResult<bool> {
     match opts.get(key) {
         None => Ok(default),
         Some(v) => v.as_bool().or_else(|_| {
@@ -24,6 +24,13 @@ fn opt_bool(opts: &Map, key: &str, default: bool) -> RResult<bool> {
             )
         }),
     }
+}
+
+/// A lenient switch: true only when the option is the boolean `true`.
+pub fn opt_flag(opts: &Map, key: &str) -> bool {
+    opts.get(key)
+        .and_then(|v| v.as_bool().ok())
+        .unwrap_or(false)
 }
 
 pub fn opt_str(opts: &Map, key: &str) -> RResult<Option<String>> {

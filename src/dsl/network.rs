@@ -9,24 +9,12 @@
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::image::opt_str;
-use super::{fail, with, RResult};
+use super::image::{opt_bool, opt_str};
+use super::{with, RResult};
 use crate::engine::network::NetworkConfig;
 
 fn to_map<T: serde::Serialize>(v: &T) -> RResult<Dynamic> {
     rhai::serde::to_dynamic(v)
-}
-
-fn flag(opts: &Map, key: &str, default: bool) -> RResult<bool> {
-    match opts.get(key) {
-        None => Ok(default),
-        Some(v) => v.as_bool().or_else(|_| {
-            fail(
-                "invalid",
-                format!("option '{key}' must be true or false, not {v}"),
-            )
-        }),
-    }
 }
 
 #[export_module]
@@ -67,8 +55,8 @@ pub mod api {
                     gateway: opt_str(&opts, "gateway")?.unwrap_or_default(),
                     gateway6: opt_str(&opts, "gateway6")?.unwrap_or_default(),
                     nat,
-                    icc: flag(&opts, "icc", true)?,
-                    internal: flag(&opts, "internal", false)?,
+                    icc: opt_bool(&opts, "icc", true)?,
+                    internal: opt_bool(&opts, "internal", false)?,
                 };
                 let n = with(|e| e.network_create(&cfg))?;
                 to_map(&n)
