@@ -357,6 +357,13 @@ fn mounts_and_volumes() {
     assert!(e.contains("host path '/no/such/dir' does not exist"), "{e}");
     r.ok(&["rm", "user1", "user2"]);
     r.ok(&["volume", "create", "spare"]);
+    // Without a terminal to ask on, prune refuses and removes nothing.
+    let e = r.fails(&["volume", "prune"], 1);
+    assert!(
+        e.contains("refusing to remove all volumes no container uses without confirmation"),
+        "{e}"
+    );
+    assert_eq!(r.entries("volumes").len(), 2);
     let pruned = r.ok(&["volume", "prune", "-f"]);
     assert!(
         pruned.contains("vol") && pruned.contains("spare"),

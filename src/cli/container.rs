@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::render::{self, Format};
-use super::{confirm, CmdResult, Outcome};
+use super::{prune, CmdResult, Outcome};
 use crate::engine::container::{check_env, ContainerUpdate};
 use crate::engine::exec::ExecConfig;
 use crate::engine::lifecycle::Attach;
@@ -391,14 +391,9 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
             }
         }
         ContainerCmd::Prune(a) => {
-            if confirm("remove all stopped containers", a.force)? {
-                for id in e.container_prune()? {
-                    println!("{id}");
-                }
-            } else {
-                eprintln!("aborted");
-                return Ok(Outcome::Code(1));
-            }
+            return prune("remove all stopped containers", a.force, || {
+                e.container_prune()
+            });
         }
         ContainerCmd::Start(a) => {
             let mode = a.attach.mode()?;

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use clap::{Args, Subcommand};
 
 use super::render::{self, Format};
-use super::{confirm, CmdResult, Outcome};
+use super::{prune, CmdResult, Outcome};
 use crate::engine::image_create::{CreateOptions, Progress, Source};
 use crate::engine::{time, Engine};
 
@@ -175,13 +175,7 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
             } else {
                 "remove all untagged images without containers or child images"
             };
-            if !confirm(what, a.force)? {
-                eprintln!("aborted");
-                return Ok(Outcome::Code(1));
-            }
-            for id in e.image_prune(a.all)? {
-                println!("{id}");
-            }
+            return prune(what, a.force, || e.image_prune(a.all));
         }
         ImageCmd::Tag(a) => println!("{}", e.image_tag(&a.source, &a.nametag)?.id),
         ImageCmd::Build(a) => return super::build::run(e, a),

@@ -194,6 +194,23 @@ fn fail(e: &Error) -> ExitCode {
     }
 }
 
+/// A bulk removal: confirm, run `remove`, print what went; "aborted" and
+/// exit code 1 when the user declines.
+fn prune(
+    what: &str,
+    force: bool,
+    remove: impl FnOnce() -> Result<Vec<String>, Error>,
+) -> CmdResult {
+    if !confirm(what, force)? {
+        eprintln!("aborted");
+        return Ok(Outcome::Code(1));
+    }
+    for id in remove()? {
+        println!("{id}");
+    }
+    Ok(Outcome::Ok)
+}
+
 /// Ask before destructive bulk operations; without a terminal, refuse
 /// unless `--force` was given.
 fn confirm(what: &str, force: bool) -> Result<bool, Error> {

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::render::{self, Format};
-use super::{confirm, CmdResult, Outcome};
+use super::{prune, CmdResult, Outcome};
 use crate::engine::network::NetworkConfig;
 use crate::engine::Engine;
 
@@ -183,13 +183,9 @@ pub fn run(e: &mut Engine, cmd: NetworkCmd) -> CmdResult {
             }
         }
         NetworkCmd::Prune(a) => {
-            if !confirm("remove all networks without containers", a.force)? {
-                eprintln!("aborted");
-                return Ok(Outcome::Code(1));
-            }
-            for id in e.network_prune()? {
-                println!("{id}");
-            }
+            return prune("remove all networks without containers", a.force, || {
+                e.network_prune()
+            });
         }
         NetworkCmd::Connect(a) => {
             let ep = e.network_connect(&a.network, &a.container, &a.ip, &a.ip6)?;

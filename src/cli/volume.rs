@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::render::{self, Format};
-use super::{confirm, CmdResult, Outcome};
+use super::{prune, CmdResult, Outcome};
 use crate::engine::{time, Engine};
 
 #[derive(Subcommand, Debug)]
@@ -76,13 +76,9 @@ pub fn run(e: &mut Engine, cmd: VolumeCmd) -> CmdResult {
             }
         }
         VolumeCmd::Prune(a) => {
-            if !confirm("remove all volumes no container uses", a.force)? {
-                eprintln!("aborted");
-                return Ok(Outcome::Code(1));
-            }
-            for n in e.volume_prune()? {
-                println!("{n}");
-            }
+            return prune("remove all volumes no container uses", a.force, || {
+                e.volume_prune()
+            });
         }
     }
     Ok(Outcome::Ok)
