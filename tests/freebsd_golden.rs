@@ -795,3 +795,45 @@ fn published_ports_reach_pf_and_running_jails_are_relinked() {
         ],
     );
 }
+
+#[test]
+fn a_dataset_that_cannot_be_mounted_is_destroyed_again() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    base_image(&s, &mut e);
+    s.lines();
+    // Container datasets report no mountpoint; everything else mounts.
+    s.rec.clear_responses();
+    s.rec.respond(
+        &format!(
+            "/sbin/zfs list -H -o mountpoint {}/container/",
+            s.root.to_string_lossy().trim_start_matches('/')
+        ),
+        Output::ok("none\n"),
+    );
+    s.rec
+        .respond("/sbin/zfs list -H -o mountpoint", Output::ok("/MNT\n"));
+    let cfg = ContainerConfig {
+        image: "base".into(),
+        name: Some("unmountable".into()),
+        ..Default::default()
+    };
+    let err = e.container_create(&cfg).unwrap_err().to_string();
+    assert!(err.contains("has no mountpoint"), "{err}");
+    let lines = s.lines();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("/sbin/zfs clone "))
+            .count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("/sbin/zfs destroy -r -f zroot/kleene/container/<2>"),
+        "{lines:?}"
+    );
+    assert!(e.containers(true).unwrap().is_empty());
+}

@@ -79,6 +79,29 @@ impl FreeBsd {
         }
         Ok(PathBuf::from(mp))
     }
+
+    /// Make `ds` (a clone of layer `from`'s snapshot, or empty) and return
+    /// its mountpoint. Once made, any later failure (including `failpoint`)
+    /// destroys it again, so nothing half-made is left.
+    fn new_dataset(
+        &self,
+        root: &Path,
+        ds: &str,
+        from: Option<&str>,
+        failpoint: Option<&str>,
+    ) -> Result<PathBuf> {
+        match from {
+            Some(layer) => self.zfs(&["clone", &format!("{}@image", image_ds(root, layer)), ds])?,
+            None => self.zfs(&["create", ds])?,
+        };
+        let made = failpoint
+            .map_or(Ok(()), super::failpoint::check)
+            .and_then(|_| self.mountpoint(ds));
+        if made.is_err() {
+            let _ = self.zfs(&["destroy", "-r", "-f", ds]);
+        }
+        made
+    }
 }
 
 /// `/zroot/kleene` → `zroot/kleene`: the root dataset is mounted at its
@@ -124,18 +147,7 @@ impl Platform for FreeBsd {
     }
 
     fn begin_layer(&self, root: &Path, id: &str, parent: Option<&str>) -> Result<PathBuf> {
-        let ds = image_ds(root, id);
-        match parent {
-            None => self.zfs(&["create", &ds])?,
-            Some(p) => self.zfs(&["clone", &format!("{}@image", image_ds(root, p)), &ds])?,
-        };
-        match self.mountpoint(&ds) {
-            Ok(mp) => Ok(mp),
-            Err(e) => {
-                let _ = self.zfs(&["destroy", "-r", "-f", &ds]);
-                Err(e)
-            }
-        }
+        self.new_dataset(root, &image_ds(root, id), parent, None)
     }
 
     fn commit_layer(&self, root: &Path, id: &str) -> Result<()> {
@@ -258,19 +270,8 @@ impl Platform for FreeBsd {
         _ephemeral: bool,
     ) -> Result<PathBuf> {
         let ds = container_ds(root, id);
-        match layers.last() {
-            Some(top) => self.zfs(&["clone", &format!("{}@image", image_ds(root, top)), &ds])?,
-            None => self.zfs(&["create", &ds])?,
-        };
-        let made =
-            super::failpoint::check("container.create.fs").and_then(|_| self.mountpoint(&ds));
-        match made {
-            Ok(mp) => Ok(mp),
-            Err(e) => {
-                let _ = self.zfs(&["destroy", "-r", "-f", &ds]);
-                Err(e)
-            }
-        }
+        let top = layers.last().map(String::as_str);
+        self.new_dataset(root, &ds, top, Some("container.create.fs"))
     }
 
     fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()> {
