@@ -54,6 +54,15 @@ fn parse_errors_are_diagnostics() {
             && e.contains("ENV lonely"),
         "{e}"
     );
+    // translate reports the same diagnostic and prints no script.
+    let o = klee(&["dockerfile", "translate", "-"], "FROM x\n\nENV lonely\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("ENV must have two arguments") && e.contains("<stdin>:3:1"),
+        "{e}"
+    );
     let o = klee(&["dockerfile", "parse", "--json", "-"], "");
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("file with no instructions"));

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
+use crate::dockerfile::parse::Dockerfile;
 use crate::dockerfile::{parse, render_diagnostic, Lexer};
 use crate::engine::Error;
 
@@ -74,59 +75,57 @@ fn read_source(file: &PathBuf) -> Result<(String, String), Error> {
     Ok((file.display().to_string(), s))
 }
 
+/// Read and parse `file` into (name, source, Dockerfile); a parse error is
+/// printed as a diagnostic and gives `None`.
+fn parse_file(file: &PathBuf) -> Result<Option<(String, String, Dockerfile)>, Error> {
+    let (name, src) = read_source(file)?;
+    match parse(&src) {
+        Ok(df) => Ok(Some((name, src, df))),
+        Err(e) => {
+            eprint!(
+                "{}",
+                render_diagnostic(&name, &src, &e.message, e.span, "here")
+            );
+            Ok(None)
+        }
+    }
+}
+
 pub fn run(cmd: DockerfileCmd) -> Result<Outcome, Error> {
     match cmd {
         DockerfileCmd::Parse(a) => {
-            let (name, src) = read_source(&a.file)?;
-            match parse(&src) {
-                Ok(df) => {
-                    if a.json {
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&df).expect("serialisable")
-                        );
+            let Some((_, _, df)) = parse_file(&a.file)? else {
+                return Ok(Outcome::Code(1));
+            };
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&df).expect("serialisable")
+                );
+            } else {
+                for i in &df.instructions {
+                    let flags = if i.flags.is_empty() {
+                        String::new()
                     } else {
-                        for i in &df.instructions {
-                            let flags = if i.flags.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" {}", i.flags.join(" "))
-                            };
-                            println!(
-                                "{:>4}  {}{flags} {:?}{}",
-                                i.start_line,
-                                i.name.to_uppercase(),
-                                i.args,
-                                if i.json { " (exec form)" } else { "" }
-                            );
-                        }
-                    }
-                    Ok(Outcome::Ok)
-                }
-                Err(e) => {
-                    eprint!(
-                        "{}",
-                        render_diagnostic(&name, &src, &e.message, e.span, "here")
+                        format!(" {}", i.flags.join(" "))
+                    };
+                    println!(
+                        "{:>4}  {}{flags} {:?}{}",
+                        i.start_line,
+                        i.name.to_uppercase(),
+                        i.args,
+                        if i.json { " (exec form)" } else { "" }
                     );
-                    Ok(Outcome::Code(1))
                 }
             }
+            Ok(Outcome::Ok)
         }
         DockerfileCmd::Translate(a) => {
-            let (name, src) = read_source(&a.file)?;
-            match parse(&src) {
-                Ok(df) => {
-                    print!("{}", crate::dsl::translate::translate(&df, &name, &src));
-                    Ok(Outcome::Ok)
-                }
-                Err(e) => {
-                    eprint!(
-                        "{}",
-                        render_diagnostic(&name, &src, &e.message, e.span, "here")
-                    );
-                    Ok(Outcome::Code(1))
-                }
-            }
+            let Some((name, src, df)) = parse_file(&a.file)? else {
+                return Ok(Outcome::Code(1));
+            };
+            print!("{}", crate::dsl::translate::translate(&df, &name, &src));
+            Ok(Outcome::Ok)
         }
         DockerfileCmd::Expand(a) => {
             let mut s = String::new();
