@@ -48,6 +48,14 @@ fn setup() -> Setup {
 }
 
 impl Setup {
+    /// `netstat` reports the default route on em0 (the NAT interface).
+    fn default_route_via_em0(&self) {
+        self.rec.respond(
+            "/usr/bin/netstat --libxo json -rn",
+            Output::ok(r#"{"statistics":{"route-information":{"route-table":{"rt-family":[{"address-family":"Internet","rt-entry":[{"destination":"default","interface-name":"em0"}]}]}}}}"#),
+        );
+    }
+
     /// The recorded lines with IDs, the root dataset and the scratch
     /// mountpoint replaced by stable names.
     fn lines(&self) -> Vec<String> {
@@ -407,10 +415,7 @@ fn networks_links_addresses_and_pf() {
     let s = setup();
     let mut e = Engine::open_on(&s.root, s.fb).unwrap();
     base_image(&s, &mut e);
-    s.rec.respond(
-        "/usr/bin/netstat --libxo json -rn",
-        Output::ok(r#"{"statistics":{"route-information":{"route-table":{"rt-family":[{"address-family":"Internet","rt-entry":[{"destination":"default","interface-name":"em0"}]}]}}}}"#),
-    );
+    s.default_route_via_em0();
     // Interfaces do not exist until created, except em0 (custom networks).
     s.rec.respond("/sbin/ifconfig em0$", Output::ok(""));
     for i in ["kleene0", "kleene1", "kleene2", "nosuch"] {
@@ -721,10 +726,7 @@ fn published_ports_reach_pf_and_running_jails_are_relinked() {
     let s = setup();
     let mut e = Engine::open_on(&s.root, s.fb).unwrap();
     base_image(&s, &mut e);
-    s.rec.respond(
-        "/usr/bin/netstat --libxo json -rn",
-        Output::ok(r#"{"statistics":{"route-information":{"route-table":{"rt-family":[{"address-family":"Internet","rt-entry":[{"destination":"default","interface-name":"em0"}]}]}}}}"#),
-    );
+    s.default_route_via_em0();
     s.rec
         .respond("/sbin/ifconfig kleene0$", Output::fail(1, "does not exist"));
     use kleene::engine::network::NetworkConfig;
