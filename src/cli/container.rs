@@ -83,7 +83,7 @@ pub struct CreateArgs {
     /// IPv4 address in --network ("<auto>" to allocate one)
     #[arg(long)]
     ip: Option<String>,
-    /// IPv6 address in --network ("<auto>" to allocate one)
+    /// IPv6 address in --network ("<auto>", the default, allocates one when the network has an IPv6 subnet)
     #[arg(long)]
     ip6: Option<String>,
     /// Publish a port: [INTERFACE:]HOST[:CONTAINER][/udp], HOST may be a range A-B (repeatable)
@@ -251,7 +251,7 @@ fn connection(a: &CreateArgs) -> Option<(String, String, String)> {
         (
             n.clone(),
             a.ip.clone().unwrap_or_else(|| "<auto>".into()),
-            a.ip6.clone().unwrap_or_default(),
+            a.ip6.clone().unwrap_or_else(|| "<auto>".into()),
         )
     })
 }

@@ -98,8 +98,8 @@ pub struct ConnectArgs {
     /// IPv4 address ("<auto>" allocates one; default: <auto> when the network has a subnet)
     #[arg(long, default_value = "<auto>")]
     ip: String,
-    /// IPv6 address ("<auto>" allocates one)
-    #[arg(long, default_value = "")]
+    /// IPv6 address ("<auto>" allocates one; default: <auto> when the network has an IPv6 subnet)
+    #[arg(long, default_value = "<auto>")]
     ip6: String,
     network: String,
     container: String,

@@ -70,7 +70,7 @@ fn create_connected(
 ) -> crate::engine::Result<String> {
     let c = e.container_create(cfg)?;
     if let Some(net) = network {
-        if let Err(err) = e.network_connect(net, &c.id, "<auto>", "") {
+        if let Err(err) = e.network_connect(net, &c.id, "<auto>", "<auto>") {
             let _ = e.container_remove(&c.id, true);
             return Err(err);
         }

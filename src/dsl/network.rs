@@ -116,7 +116,8 @@ pub mod api {
         )
     }
 
-    /// Connect a container to a network with an allocated address; returns
+    /// Connect a container to a network with allocated addresses (IPv4, and
+    /// IPv6 when the network has an IPv6 subnet); returns
     /// the endpoint (`#{ip_address, ip_address6, …}`).
     ///
     /// ```rhai
@@ -129,7 +130,7 @@ pub mod api {
             &ctx,
             (|| {
                 to_map(&with(|e| {
-                    e.network_connect(network, container, "<auto>", "")
+                    e.network_connect(network, container, "<auto>", "<auto>")
                 })?)
             })(),
         )

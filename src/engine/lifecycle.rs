@@ -39,6 +39,7 @@ impl Engine {
     pub(crate) fn run_spec(&self, c: &Container, tty: bool) -> RunSpec {
         RunSpec {
             id: c.id.clone(),
+            name: c.name.clone(),
             hostname: c.id.clone(),
             layers: c
                 .layers

@@ -521,7 +521,7 @@ impl Engine {
             let after = self.attachments(&c.id)?;
             if let Err(e) = self
                 .platform
-                .relink(&c.id, &c.network_driver, &before, &after)
+                .relink(&c.id, c.status.pid().unwrap_or(0), &c.network_driver, &before, &after)
             {
                 let path = self.store.path().to_path_buf();
                 let _ = self.store.write(|tx| {
@@ -561,7 +561,7 @@ impl Engine {
         if c.status.is_running() {
             let after = self.attachments(&c.id)?;
             self.platform
-                .relink(&c.id, &c.network_driver, &before, &after)?;
+                .relink(&c.id, c.status.pid().unwrap_or(0), &c.network_driver, &before, &after)?;
         }
         // pf forgets the container's addresses now (kleened did not reload here).
         self.reload_firewall()
@@ -610,6 +610,7 @@ impl Engine {
                         String::new()
                     },
                     epair: e.epair,
+                    isolated: !n.icc,
                 })
             })
             .collect())

@@ -20,6 +20,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// The init's pid while running.
+    pub fn pid(&self) -> Option<i32> {
+        match self {
+            Status::Running { pid, .. } => Some(*pid),
+            _ => None,
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         matches!(self, Status::Running { .. })
     }

@@ -167,15 +167,16 @@ pub trait Platform: Send + Sync {
         Ok(())
     }
     /// A running container's attachments changed (ipnet connect/disconnect):
-    /// adjust its addresses.
+    /// adjust its addresses. `pid` is its init.
     fn relink(
         &self,
         id: &str,
+        pid: i32,
         driver: &str,
         before: &[Attachment],
         after: &[Attachment],
     ) -> Result<()> {
-        let _ = (id, driver, before, after);
+        let _ = (id, pid, driver, before, after);
         Ok(())
     }
     /// Apply changed parameters to a running container (FreeBSD: `jail -m`).

@@ -20,6 +20,8 @@ pub struct MountSpec {
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     pub id: String,
+    /// The container's name (for its `/etc/hosts`).
+    pub name: String,
     pub hostname: String,
     /// Read-only layers, bottom first.
     pub layers: Vec<PathBuf>,
@@ -58,6 +60,8 @@ pub struct Attachment {
     pub gateway6: String,
     /// The vnet link's base name (`epair3`), once made.
     pub epair: Option<String>,
+    /// The network has no inter-container connectivity (`icc` off).
+    pub isolated: bool,
 }
 
 /// A process to run inside a container.

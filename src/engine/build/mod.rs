@@ -163,6 +163,7 @@ impl Engine {
             env_all.extend(stage.config.env.iter().cloned());
             let spec = RunSpec {
                 id: cid.clone(),
+                name: String::new(),
                 hostname: cid.clone(),
                 layers: stage
                     .config

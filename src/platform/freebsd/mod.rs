@@ -195,6 +195,7 @@ impl Platform for FreeBsd {
     fn relink(
         &self,
         id: &str,
+        _pid: i32,
         driver: &str,
         before: &[super::Attachment],
         after: &[super::Attachment],

@@ -1,8 +1,12 @@
 //! Linux: overlayfs layers as directories, namespaces + pivot_root for
-//! isolation.
+//! isolation, bridges and veths through rtnetlink, nftables for the
+//! firewall.
 
 mod exec;
 mod handshake;
+mod net;
+mod netlink;
+mod nft;
 mod process;
 pub mod procfs;
 mod spawn;
@@ -14,7 +18,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::fsutil;
-use super::{failpoint, Error, ExecSpec, ExitStatus, Platform, Result, RunSpec, Started, Stdio};
+use super::{
+    failpoint, Attachment, Error, ExecSpec, ExitStatus, Firewall, NetworkSpec, Platform, Result,
+    RunSpec, Started, Stdio,
+};
 
 pub struct Linux;
 
@@ -134,6 +141,40 @@ impl Platform for Linux {
 
     fn volume_path(&self, root: &Path, name: &str) -> PathBuf {
         root.join("volumes").join(name)
+    }
+
+    fn interface_exists(&self, name: &str) -> bool {
+        net::interface_exists(name)
+    }
+
+    fn host_gateway(&self) -> Option<String> {
+        net::host_gateway()
+    }
+
+    fn create_network(&self, net: &NetworkSpec) -> Result<()> {
+        failpoint::check("network.create.link")?;
+        net::create_network(net)
+    }
+
+    fn destroy_network(&self, net: &NetworkSpec, _members: &[String]) -> Result<()> {
+        // A bridge's ports leave it when it is deleted.
+        net::destroy_network(net)
+    }
+
+    fn relink(
+        &self,
+        id: &str,
+        pid: i32,
+        driver: &str,
+        before: &[Attachment],
+        after: &[Attachment],
+    ) -> Result<()> {
+        net::relink(id, pid, driver, before, after)
+    }
+
+    fn apply_firewall(&self, root: &Path, fw: &Firewall) -> Result<()> {
+        failpoint::check("network.firewall")?;
+        net::apply_firewall(root, fw)
     }
 
     fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {

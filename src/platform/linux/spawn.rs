@@ -8,6 +8,8 @@
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use super::handshake::Handshake;
+use super::net;
+use super::netlink::Socket;
 use std::path::Path;
 
 use super::process;
@@ -22,9 +24,14 @@ const CONTAINER_NS: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWNET;
 
 pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
+    // Opened here, in the host's network namespace: the child makes the
+    // host ends of its links through it.
+    let host_net = net::host_socket(spec)?;
     let hs = Handshake::new(stdio)?;
     let flags = if spec.fly {
         libc::CLONE_NEWNS
+    } else if spec.network_driver == "host" {
+        CONTAINER_NS & !libc::CLONE_NEWNET
     } else {
         CONTAINER_NS
     };
@@ -51,7 +58,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     }
     if pid == 0 {
         let sock = hs.child_side();
-        match child(spec, stdio, sock) {
+        match child(spec, stdio, sock, host_net.as_ref()) {
             Err(m) => hs.fail(&m, 125),
             Ok(never) => match never {},
         }
@@ -64,10 +71,16 @@ fn child(
     spec: &RunSpec,
     stdio: &Stdio,
     pty_sock: Option<RawFd>,
+    host_net: Option<&Socket>,
 ) -> CResult<std::convert::Infallible> {
     let fp = |name: &str| failpoint::check(name).map_err(|e| e.to_string());
     if !matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, None)?;
+    }
+    let own_net = !spec.fly && spec.network_driver != "host";
+    if own_net {
+        fp("container.start.network")?;
+        net::setup_child(spec, host_net)?;
     }
     // Nothing we mount may propagate back to the host.
     mount(
@@ -93,10 +106,17 @@ fn child(
     }
     mount_overlay(spec, dir, &rootfs)?;
 
+    // The container's own /etc/hosts and /etc/resolv.conf, mounted first so
+    // the user's mounts can replace them.
+    let mut mounts = Vec::with_capacity(spec.mounts.len() + 2);
+    if own_net {
+        mounts.extend(dns_files(spec, dir)?);
+    }
+    mounts.extend(spec.mounts.iter().cloned());
+
     // Open mount sources now: after pivot_root the host paths are gone, and
     // an fd keeps naming the same directory whatever happens to its path.
-    let sources: Vec<OwnedFd> = spec
-        .mounts
+    let sources: Vec<OwnedFd> = mounts
         .iter()
         .map(|m| open_path(&m.source))
         .collect::<CResult<_>>()?;
@@ -136,7 +156,7 @@ fn child(
     }
 
     fp("container.start.mounts")?;
-    for (m, fd) in spec.mounts.iter().zip(&sources) {
+    for (m, fd) in mounts.iter().zip(&sources) {
         bind_mount(m, fd)?;
     }
     drop(sources);
@@ -149,6 +169,27 @@ fn child(
     }
     fp("container.start.exec")?;
     process::exec_process(&spec.process, &spec.hostname)
+}
+
+/// Write the container's name service files next to its layers, as mounts
+/// onto `/etc`. A container without networks gets `/etc/hosts` only.
+fn dns_files(spec: &RunSpec, dir: &str) -> CResult<Vec<MountSpec>> {
+    let file = |name: &str, text: String| -> CResult<MountSpec> {
+        let path = format!("{dir}/{name}");
+        std::fs::write(&path, text).map_err(|e| format!("write '{path}': {e}"))?;
+        Ok(MountSpec {
+            source: path.into(),
+            destination: format!("/etc/{name}"),
+            read_only: false,
+            populate: false,
+        })
+    };
+    let mut out = vec![file("hosts", net::hosts_file(spec))?];
+    if !spec.attachments.is_empty() {
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        out.push(file("resolv.conf", net::resolv_conf(&host))?);
+    }
+    Ok(out)
 }
 
 fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {

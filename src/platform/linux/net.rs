@@ -1,0 +1,482 @@
+//! Kleene's networks on Linux (see docs/networking.md):
+//!
+//! - a `bridge` network is a Linux bridge holding the gateway addresses;
+//!   a `loopback` network is a dummy interface (a name and nothing on the
+//!   wire: its containers are only reachable through the host); a `custom`
+//!   network is an interface that already exists;
+//! - a `vnet` container gets a veth pair per network: the host end is a
+//!   port of the bridge (isolated from the other ports when `icc` is off),
+//!   the other end is `ethN` in the container with its addresses and the
+//!   default routes through the gateways;
+//! - an `ipnet` container (FreeBSD: a jail restricted to some of the host's
+//!   addresses) gets one veth pair, `eth0`, carrying all its addresses as
+//!   host routes (/32, /128): the host routes each address to it, answers
+//!   ARP for everything else (proxy ARP) and is the IPv6 gateway at
+//!   `fe80::1`. Addresses come and go while it runs (connect/disconnect);
+//! - `host` shares the host's namespace; `disabled` has only `lo`.
+//!
+//! The container ends are made in the forked child between clone and exec,
+//! with a netlink socket the parent opened in the host's namespace: a failure
+//! is reported like any other start failure, and everything made for the
+//! container disappears with its network namespace when it exits (a veth
+//! dies with either end), so nothing is left to clean up.
+
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use super::netlink::{self, Route, Socket, DEVCONF_PROXY_ARP, DEVCONF_ROUTE_LOCALNET};
+use super::nft;
+use crate::platform::{Attachment, Error, Firewall, NetworkSpec, Result, RunSpec};
+
+/// The IPv6 gateway of ipnet containers: on every host end, link-local.
+const IPNET_GW6: &str = "fe80::1";
+
+fn nl(e: netlink::Error) -> Error {
+    Error::Failed(e.to_string())
+}
+
+/// The host end of a vnet container's link to one network.
+pub fn vnet_link(endpoint: &str) -> String {
+    format!("kv{}", &endpoint[..endpoint.len().min(12)])
+}
+
+/// The host end of an ipnet container's link.
+pub fn ipnet_link(container: &str) -> String {
+    format!("ki{}", &container[..container.len().min(12)])
+}
+
+/// Does the container need a link to the host made at start?
+pub fn needs_links(spec: &RunSpec) -> bool {
+    !spec.fly
+        && matches!(spec.network_driver.as_str(), "vnet" | "ipnet")
+        && !spec.attachments.is_empty()
+}
+
+pub fn interface_exists(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a valid C string.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+/// The interface of the IPv4 default route.
+pub fn host_gateway() -> Option<String> {
+    let s = Socket::open().ok()?;
+    s.default_route_oif().ok()?.and_then(netlink::index_name)
+}
+
+/// `ADDR/PREFIX` as the engine gives gateways.
+fn cidr(s: &str) -> Result<(IpAddr, u8)> {
+    let bad = || Error::Failed(format!("invalid address '{s}'"));
+    let (a, p) = s.split_once('/').ok_or_else(bad)?;
+    Ok((a.parse().map_err(|_| bad())?, p.parse().map_err(|_| bad())?))
+}
+
+pub fn create_network(net: &NetworkSpec) -> Result<()> {
+    let kind = match net.kind.as_str() {
+        "bridge" => "bridge",
+        "loopback" => "dummy",
+        other => {
+            return Err(Error::Failed(format!(
+                "cannot create an interface for a '{other}' network"
+            )))
+        }
+    };
+    let s = Socket::open().map_err(nl)?;
+    s.add_link(&net.interface, kind).map_err(nl)?;
+    let configure = || -> netlink::Result<()> {
+        let idx = s.index(&net.interface)?;
+        for g in [&net.gateway, &net.gateway6] {
+            if !g.is_empty() {
+                let (ip, prefix) = cidr(g).map_err(|e| netlink::Error {
+                    what: e.to_string(),
+                    source: std::io::Error::from_raw_os_error(libc::EINVAL),
+                })?;
+                s.add_addr(idx, &ip, prefix)?;
+            }
+        }
+        if kind == "bridge" {
+            // Answer ARP for ipnet containers on the bridge's subnet, and
+            // let DNAT from the host's localhost leave through it.
+            s.set_devconf(idx, &[(DEVCONF_PROXY_ARP, 1), (DEVCONF_ROUTE_LOCALNET, 1)])?;
+        }
+        Ok(())
+    };
+    if let Err(e) = configure() {
+        let _ = s.del_link(&net.interface);
+        return Err(nl(e));
+    }
+    Ok(())
+}
+
+pub fn destroy_network(net: &NetworkSpec) -> Result<()> {
+    if !matches!(net.kind.as_str(), "bridge" | "loopback") {
+        return Ok(());
+    }
+    Socket::open()
+        .and_then(|s| s.del_link(&net.interface))
+        .map_err(nl)
+}
+
+/// The socket the child makes the host ends with; opened before clone.
+pub fn host_socket(spec: &RunSpec) -> Result<Option<Socket>> {
+    if !needs_links(spec) {
+        return Ok(None);
+    }
+    Socket::open().map(Some).map_err(nl)
+}
+
+/// Create a veth pair; a leftover host end (its container's namespace is
+/// still being torn down by the kernel) is removed first.
+fn add_veth(host: &Socket, name: &str, master: Option<i32>, peer: &str, ns: i32) -> netlink::Result<()> {
+    match host.add_veth(name, master, peer, ns) {
+        Err(e) if e.errno() == Some(libc::EEXIST) => {
+            host.del_link(name)?;
+            host.add_veth(name, master, peer, ns)
+        }
+        r => r,
+    }
+}
+
+fn ip(s: &str) -> Option<IpAddr> {
+    s.parse().ok()
+}
+
+/// In the container's child, before exec: `lo` up, and the links to its
+/// networks. `host` was opened in the host's namespace.
+pub fn setup_child(spec: &RunSpec, host: Option<&Socket>) -> std::result::Result<(), String> {
+    let local = Socket::open().map_err(|e| e.to_string())?;
+    // `lo` is always the first link of a new namespace.
+    local.set_up(1).map_err(|e| e.to_string())?;
+    let Some(host) = host else { return Ok(()) };
+    // Our IPv6 addresses are unique by allocation: no duplicate detection
+    // (it would leave them unusable for a second or more).
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/default/accept_dad", "0");
+    let ns = super::sys::open("/proc/self/ns/net", libc::O_RDONLY | libc::O_CLOEXEC)?;
+    // SAFETY: a fresh fd we own.
+    let ns = unsafe { OwnedFd::from_raw_fd(ns) };
+    let r = match spec.network_driver.as_str() {
+        "vnet" => vnet(spec, host, &local, ns.as_raw_fd()),
+        _ => ipnet(&spec.id, host, &local, ns.as_raw_fd(), &[], &spec.attachments),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+fn vnet(spec: &RunSpec, host: &Socket, local: &Socket, ns: i32) -> netlink::Result<()> {
+    let (mut gw4, mut gw6) = (false, false);
+    for (i, a) in spec.attachments.iter().enumerate() {
+        let name = vnet_link(&a.endpoint);
+        let peer = format!("eth{i}");
+        let master = host.index(&a.interface)?;
+        add_veth(host, &name, Some(master), &peer, ns)?;
+        if a.isolated {
+            host.set_port_isolated(host.index(&name)?)?;
+        }
+        let idx = local.index(&peer)?;
+        local.set_up(idx)?;
+        for (addr, prefix) in [(ip(&a.ip), a.prefix), (ip(&a.ip6), a.prefix6)] {
+            if let Some(addr) = addr {
+                local.add_addr(idx, &addr, prefix)?;
+            }
+        }
+        // The first network with a gateway gives the default route.
+        for (gw, done, v6) in [(&a.gateway, &mut gw4, false), (&a.gateway6, &mut gw6, true)] {
+            let mine = if v6 { &a.ip6 } else { &a.ip };
+            if let (Some(gw), false, false) = (ip(gw), *done, mine.is_empty()) {
+                local.add_route(&Route {
+                    dst: None,
+                    via: Some(gw),
+                    src: None,
+                    oif: idx,
+                    v6,
+                })?;
+                *done = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn host_route(addr: IpAddr, oif: i32) -> Route {
+    let prefix = if addr.is_ipv4() { 32 } else { 128 };
+    Route {
+        dst: Some((addr, prefix)),
+        via: None,
+        src: None,
+        oif,
+        v6: addr.is_ipv6(),
+    }
+}
+
+fn addresses(list: &[Attachment]) -> Vec<IpAddr> {
+    list.iter()
+        .flat_map(|a| [ip(&a.ip), ip(&a.ip6)])
+        .flatten()
+        .collect()
+}
+
+/// Bring an ipnet container's link from `before` to `after`: make it if
+/// needed, then add and remove addresses (in the container) and their host
+/// routes (on the host).
+fn ipnet(
+    id: &str,
+    host: &Socket,
+    local: &Socket,
+    ns: i32,
+    before: &[Attachment],
+    after: &[Attachment],
+) -> netlink::Result<()> {
+    let name = ipnet_link(id);
+    let hidx = match host.link_index(&name)? {
+        Some(i) if !before.is_empty() => i,
+        _ => {
+            add_veth(host, &name, None, "eth0", ns)?;
+            let i = host.index(&name)?;
+            host.set_devconf(i, &[(DEVCONF_PROXY_ARP, 1), (DEVCONF_ROUTE_LOCALNET, 1)])?;
+            i
+        }
+    };
+    let idx = local.index("eth0")?;
+    local.set_up(idx)?;
+    let (old, new) = (addresses(before), addresses(after));
+    for a in old.iter().filter(|a| !new.contains(a)) {
+        host.del_route(&host_route(*a, hidx))?;
+        local.del_addr(idx, a, if a.is_ipv4() { 32 } else { 128 })?;
+    }
+    for a in new.iter().filter(|a| !old.contains(a)) {
+        local.add_addr(idx, a, if a.is_ipv4() { 32 } else { 128 })?;
+        host.add_route(&host_route(*a, hidx))?;
+    }
+    // Default routes: everything goes to the host (add replaces, so this is
+    // idempotent).
+    if new.iter().any(|a| a.is_ipv4()) {
+        local.add_route(&Route {
+            dst: None,
+            via: None,
+            src: None,
+            oif: idx,
+            v6: false,
+        })?;
+    }
+    if new.iter().any(|a| a.is_ipv6()) {
+        let gw: IpAddr = IPNET_GW6.parse().expect("valid address");
+        host.add_addr(hidx, &gw, 64)?;
+        local.add_route(&Route {
+            dst: None,
+            via: Some(gw),
+            src: None,
+            oif: idx,
+            v6: true,
+        })?;
+    }
+    Ok(())
+}
+
+/// A running ipnet container's networks changed.
+pub fn relink(id: &str, pid: i32, driver: &str, before: &[Attachment], after: &[Attachment]) -> Result<()> {
+    if driver != "ipnet" || pid <= 0 {
+        return Ok(());
+    }
+    let path = format!("/proc/{pid}/ns/net");
+    let ns = std::fs::File::open(&path).map_err(|e| Error::io("cannot open", &path, e))?;
+    let host = Socket::open().map_err(nl)?;
+    let local = Socket::open_in(ns.as_raw_fd()).map_err(nl)?;
+    ipnet(id, &host, &local, ns.as_raw_fd(), before, after).map_err(nl)
+}
+
+/// `/etc/hosts` of a container: localhost, and its own name at each of
+/// its addresses.
+pub fn hosts_file(spec: &RunSpec) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    );
+    let names = if spec.name.is_empty() || spec.name == spec.hostname {
+        spec.hostname.clone()
+    } else {
+        format!("{} {}", spec.hostname, spec.name)
+    };
+    let addrs = addresses(&spec.attachments);
+    if addrs.is_empty() {
+        s.push_str(&format!("127.0.1.1\t{names}\n"));
+    }
+    for a in addrs {
+        s.push_str(&format!("{a}\t{names}\n"));
+    }
+    s
+}
+
+/// `/etc/resolv.conf` of a container: the host's, without nameservers on
+/// the host's loopback (a container's `localhost` is its own).
+pub fn resolv_conf(host: &str) -> String {
+    let mut out = String::from("# generated by kleene from the host's /etc/resolv.conf\n");
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("nameserver") {
+            let loopback = words
+                .next()
+                .and_then(|a| a.parse::<IpAddr>().ok())
+                .is_some_and(|a| a.is_loopback());
+            if loopback {
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Where kleene keeps what it changed in the host's settings, to put them
+/// back when its last network is gone.
+fn saved_sysctls(root: &Path) -> std::path::PathBuf {
+    root.join("sysctl.saved")
+}
+
+/// Forwarding on while networks exist (IPv6 only with an IPv6 network);
+/// each setting's value before kleene is saved and restored afterwards.
+fn forwarding(root: &Path, fw: &Firewall) -> Result<()> {
+    let file = saved_sysctls(root);
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let mut saved: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    let v4 = !fw.networks.is_empty();
+    let v6 = fw.networks.iter().any(|n| !n.subnet6.is_empty());
+    for (key, want) in [
+        ("/proc/sys/net/ipv4/ip_forward", v4),
+        ("/proc/sys/net/ipv6/conf/all/forwarding", v6),
+    ] {
+        let pos = saved.iter().position(|(k, _)| k == key);
+        match (want, pos) {
+            (true, None) => {
+                let Ok(before) = std::fs::read_to_string(key) else {
+                    continue; // no IPv6 here
+                };
+                saved.push((key.to_string(), before.trim().to_string()));
+                std::fs::write(&file, render_saved(&saved))
+                    .map_err(|e| Error::io("cannot write", &file, e))?;
+                std::fs::write(key, "1").map_err(|e| Error::io("cannot enable forwarding in", key, e))?;
+            }
+            (false, Some(i)) => {
+                let (_, before) = saved.remove(i);
+                std::fs::write(key, &before).map_err(|e| Error::io("cannot restore", key, e))?;
+            }
+            _ => {}
+        }
+    }
+    if saved.is_empty() {
+        let _ = std::fs::remove_file(&file);
+    } else {
+        std::fs::write(&file, render_saved(&saved)).map_err(|e| Error::io("cannot write", &file, e))?;
+    }
+    Ok(())
+}
+
+fn render_saved(saved: &[(String, String)]) -> String {
+    saved.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
+/// Load kleene's nftables table (skipped when it is what was loaded last:
+/// starting and stopping containers does not change it), and set forwarding.
+pub fn apply_firewall(root: &Path, fw: &Firewall) -> Result<()> {
+    let script = nft::script(fw);
+    let last = root.join("nftables.rules");
+    let same = std::fs::read_to_string(&last).is_ok_and(|s| s == script);
+    if !same {
+        let empty = fw.networks.is_empty() && fw.ports.is_empty();
+        match run_nft(&script) {
+            Ok(()) => {}
+            // Nothing to remove where nftables is not installed.
+            Err(NftError::Missing(_)) if empty => {}
+            Err(e) => return Err(Error::Failed(e.to_string())),
+        }
+        std::fs::write(&last, &script).map_err(|e| Error::io("cannot write", &last, e))?;
+    }
+    forwarding(root, fw)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum NftError {
+    #[error("cannot run nft (install the nftables package): {0}")]
+    Missing(std::io::Error),
+    #[error("nft rejected kleene's ruleset: {0}")]
+    Rejected(String),
+}
+
+fn run_nft(script: &str) -> std::result::Result<(), NftError> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let bin = ["/usr/sbin/nft", "/sbin/nft"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("nft");
+    let mut child = Command::new(bin)
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(NftError::Missing)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(script.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(NftError::Missing)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NftError::Rejected(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_names_fit_ifnamsiz() {
+        assert_eq!(vnet_link("0123456789abcdef"), "kv0123456789ab");
+        assert_eq!(ipnet_link("0123456789ab"), "ki0123456789ab");
+        assert!(vnet_link("0123456789ab").len() <= 15);
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_nameservers() {
+        let host = "search example.org\nnameserver 127.0.0.53\nnameserver ::1\nnameserver 10.0.0.1\noptions edns0\n";
+        let r = resolv_conf(host);
+        assert!(r.contains("search example.org\n"));
+        assert!(r.contains("nameserver 10.0.0.1\n"));
+        assert!(r.contains("options edns0\n"));
+        assert!(!r.contains("127.0.0.53") && !r.contains("::1"));
+    }
+
+    #[test]
+    fn hosts_name_every_address() {
+        let spec = RunSpec {
+            id: "abc".into(),
+            name: "web".into(),
+            hostname: "abc".into(),
+            layers: vec![],
+            container_dir: "/x".into(),
+            mounts: vec![],
+            process: Default::default(),
+            fly: false,
+            jail_params: vec![],
+            network_driver: "vnet".into(),
+            attachments: vec![Attachment {
+                ip: "10.0.0.2".into(),
+                ip6: "fd00::2".into(),
+                ..Default::default()
+            }],
+            ephemeral: false,
+        };
+        let h = hosts_file(&spec);
+        assert!(h.contains("10.0.0.2\tabc web\n"), "{h}");
+        assert!(h.contains("fd00::2\tabc web\n"), "{h}");
+        assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
+    }
+}
