@@ -54,13 +54,13 @@ pub struct CreateArgs {
     #[arg(long, default_value = "auto")]
     gw6: String,
     /// NAT to the outside (true/false), through --nat-if or the host's gateway
-    #[arg(long, default_value = "true", value_parser = parse_bool)]
+    #[arg(long, default_value = "true", value_parser = parse_bool, action = clap::ArgAction::Set, value_name = "BOOL")]
     nat: bool,
     /// The interface NAT goes out of (default: the default route's)
     #[arg(long)]
     nat_if: Option<String>,
     /// Inter-container connectivity (true/false)
-    #[arg(long, default_value = "true", value_parser = parse_bool)]
+    #[arg(long, default_value = "true", value_parser = parse_bool, action = clap::ArgAction::Set, value_name = "BOOL")]
     icc: bool,
     /// Block traffic leaving the network
     #[arg(long)]

@@ -337,13 +337,24 @@ impl Engine {
                 }
             })
         });
-        if let Err(e) = inserted {
+        let loaded = inserted.and_then(|_| {
+            self.reload_firewall().inspect_err(|_| {
+                let path = self.store.path().to_path_buf();
+                let _ = self.store.write(|tx| {
+                    tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])
+                        .map_err(|e| store_err(&path, e))
+                        .map(drop)
+                });
+            })
+        });
+        if let Err(e) = loaded {
+            // Nothing of the network stays: no row, no link, no rules.
             if net.kind != "custom" {
                 let _ = self.platform.destroy_network(&net.spec(), &[]);
             }
+            let _ = self.reload_firewall();
             return Err(e);
         }
-        self.reload_firewall()?;
         Ok(net)
     }
 
@@ -519,10 +530,13 @@ impl Engine {
         })?;
         if c.status.is_running() {
             let after = self.attachments(&c.id)?;
-            if let Err(e) = self
-                .platform
-                .relink(&c.id, c.status.pid().unwrap_or(0), &c.network_driver, &before, &after)
-            {
+            if let Err(e) = self.platform.relink(
+                &c.id,
+                c.status.pid().unwrap_or(0),
+                &c.network_driver,
+                &before,
+                &after,
+            ) {
                 let path = self.store.path().to_path_buf();
                 let _ = self.store.write(|tx| {
                     tx.execute("DELETE FROM endpoints WHERE id = ?1", [&ep.id])
@@ -560,8 +574,13 @@ impl Engine {
         }
         if c.status.is_running() {
             let after = self.attachments(&c.id)?;
-            self.platform
-                .relink(&c.id, c.status.pid().unwrap_or(0), &c.network_driver, &before, &after)?;
+            self.platform.relink(
+                &c.id,
+                c.status.pid().unwrap_or(0),
+                &c.network_driver,
+                &before,
+                &after,
+            )?;
         }
         // pf forgets the container's addresses now (kleened did not reload here).
         self.reload_firewall()

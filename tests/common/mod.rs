@@ -27,6 +27,8 @@ pub fn can_run() -> bool {
 
 pub struct Root {
     pub dir: tempfile::TempDir,
+    /// Run klee in this network namespace (`ip netns exec`).
+    pub netns: Option<String>,
 }
 
 impl Root {
@@ -39,6 +41,7 @@ impl Root {
                 .prefix("kleene-test-")
                 .tempdir_in(base)
                 .unwrap(),
+            netns: None,
         }
     }
 
@@ -47,7 +50,14 @@ impl Root {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_klee"));
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_klee")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_klee")),
+        };
         c.env("KLEENE_ROOT", self.path())
             .env_remove("KLEENE_FAILPOINT")
             .args(args);

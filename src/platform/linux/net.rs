@@ -1,8 +1,10 @@
 //! Kleene's networks on Linux (see docs/networking.md):
 //!
 //! - a `bridge` network is a Linux bridge holding the gateway addresses;
-//!   a `loopback` network is a dummy interface (a name and nothing on the
-//!   wire: its containers are only reachable through the host); a `custom`
+//!   a `loopback` network is a bridge without addresses or members (a
+//!   name and nothing on the wire: its containers, ipnet only, are reached
+//!   through the host's routes; a bridge rather than a dummy interface
+//!   because kernels without `CONFIG_DUMMY` are common); a `custom`
 //!   network is an interface that already exists;
 //! - a `vnet` container gets a veth pair per network: the host end is a
 //!   port of the bridge (isolated from the other ports when `icc` is off),
@@ -76,8 +78,7 @@ fn cidr(s: &str) -> Result<(IpAddr, u8)> {
 
 pub fn create_network(net: &NetworkSpec) -> Result<()> {
     let kind = match net.kind.as_str() {
-        "bridge" => "bridge",
-        "loopback" => "dummy",
+        "bridge" | "loopback" => "bridge",
         other => {
             return Err(Error::Failed(format!(
                 "cannot create an interface for a '{other}' network"
@@ -97,10 +98,11 @@ pub fn create_network(net: &NetworkSpec) -> Result<()> {
                 s.add_addr(idx, &ip, prefix)?;
             }
         }
-        if kind == "bridge" {
+        if net.kind == "bridge" {
             // Answer ARP for ipnet containers on the bridge's subnet, and
             // let DNAT from the host's localhost leave through it.
             s.set_devconf(idx, &[(DEVCONF_PROXY_ARP, 1), (DEVCONF_ROUTE_LOCALNET, 1)])?;
+            s.set_proxy_delay_zero(idx)?;
         }
         Ok(())
     };
@@ -130,7 +132,13 @@ pub fn host_socket(spec: &RunSpec) -> Result<Option<Socket>> {
 
 /// Create a veth pair; a leftover host end (its container's namespace is
 /// still being torn down by the kernel) is removed first.
-fn add_veth(host: &Socket, name: &str, master: Option<i32>, peer: &str, ns: i32) -> netlink::Result<()> {
+fn add_veth(
+    host: &Socket,
+    name: &str,
+    master: Option<i32>,
+    peer: &str,
+    ns: i32,
+) -> netlink::Result<()> {
     match host.add_veth(name, master, peer, ns) {
         Err(e) if e.errno() == Some(libc::EEXIST) => {
             host.del_link(name)?;
@@ -159,7 +167,14 @@ pub fn setup_child(spec: &RunSpec, host: Option<&Socket>) -> std::result::Result
     let ns = unsafe { OwnedFd::from_raw_fd(ns) };
     let r = match spec.network_driver.as_str() {
         "vnet" => vnet(spec, host, &local, ns.as_raw_fd()),
-        _ => ipnet(&spec.id, host, &local, ns.as_raw_fd(), &[], &spec.attachments),
+        _ => ipnet(
+            &spec.id,
+            host,
+            &local,
+            ns.as_raw_fd(),
+            &[],
+            &spec.attachments,
+        ),
     };
     r.map_err(|e| e.to_string())
 }
@@ -235,6 +250,7 @@ fn ipnet(
             add_veth(host, &name, None, "eth0", ns)?;
             let i = host.index(&name)?;
             host.set_devconf(i, &[(DEVCONF_PROXY_ARP, 1), (DEVCONF_ROUTE_LOCALNET, 1)])?;
+            host.set_proxy_delay_zero(i)?;
             i
         }
     };
@@ -275,7 +291,25 @@ fn ipnet(
 }
 
 /// A running ipnet container's networks changed.
-pub fn relink(id: &str, pid: i32, driver: &str, before: &[Attachment], after: &[Attachment]) -> Result<()> {
+pub fn relink(
+    id: &str,
+    pid: i32,
+    driver: &str,
+    before: &[Attachment],
+    after: &[Attachment],
+) -> Result<()> {
+    if driver == "vnet" {
+        // A vnet container leaving a network loses that link (connecting a
+        // running one is refused by the engine).
+        let host = Socket::open().map_err(nl)?;
+        for a in before
+            .iter()
+            .filter(|a| !after.iter().any(|b| b.endpoint == a.endpoint))
+        {
+            host.del_link(&vnet_link(&a.endpoint)).map_err(nl)?;
+        }
+        return Ok(());
+    }
     if driver != "ipnet" || pid <= 0 {
         return Ok(());
     }
@@ -289,9 +323,7 @@ pub fn relink(id: &str, pid: i32, driver: &str, before: &[Attachment], after: &[
 /// `/etc/hosts` of a container: localhost, and its own name at each of
 /// its addresses.
 pub fn hosts_file(spec: &RunSpec) -> String {
-    let mut s = String::from(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-    );
+    let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     let names = if spec.name.is_empty() || spec.name == spec.hostname {
         spec.hostname.clone()
     } else {
@@ -341,7 +373,10 @@ fn forwarding(root: &Path, fw: &Firewall) -> Result<()> {
     let text = std::fs::read_to_string(&file).unwrap_or_default();
     let mut saved: Vec<(String, String)> = text
         .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
     let v4 = !fw.networks.is_empty();
     let v6 = fw.networks.iter().any(|n| !n.subnet6.is_empty());
@@ -358,7 +393,8 @@ fn forwarding(root: &Path, fw: &Firewall) -> Result<()> {
                 saved.push((key.to_string(), before.trim().to_string()));
                 std::fs::write(&file, render_saved(&saved))
                     .map_err(|e| Error::io("cannot write", &file, e))?;
-                std::fs::write(key, "1").map_err(|e| Error::io("cannot enable forwarding in", key, e))?;
+                std::fs::write(key, "1")
+                    .map_err(|e| Error::io("cannot enable forwarding in", key, e))?;
             }
             (false, Some(i)) => {
                 let (_, before) = saved.remove(i);
@@ -370,7 +406,8 @@ fn forwarding(root: &Path, fw: &Firewall) -> Result<()> {
     if saved.is_empty() {
         let _ = std::fs::remove_file(&file);
     } else {
-        std::fs::write(&file, render_saved(&saved)).map_err(|e| Error::io("cannot write", &file, e))?;
+        std::fs::write(&file, render_saved(&saved))
+            .map_err(|e| Error::io("cannot write", &file, e))?;
     }
     Ok(())
 }

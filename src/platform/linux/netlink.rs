@@ -27,6 +27,11 @@ const RTM_DELADDR: u16 = 21;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_DELROUTE: u16 = 25;
 const RTM_GETROUTE: u16 = 26;
+const RTM_SETNEIGHTBL: u16 = 67;
+const NDTA_NAME: u16 = 1;
+const NDTA_PARMS: u16 = 6;
+const NDTPA_IFINDEX: u16 = 1;
+const NDTPA_PROXY_DELAY: u16 = 13;
 
 const NLA_F_NESTED: u16 = 1 << 15;
 const IFLA_IFNAME: u16 = 3;
@@ -291,14 +296,7 @@ impl Socket {
     fn request(&self, what: &dyn Fn() -> String, msg: Msg) -> Result<Vec<Vec<u8>>> {
         let buf = msg.finish();
         // SAFETY: a valid buffer on our socket.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                0,
-            )
-        };
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0) };
         if n < 0 {
             return Err(fail(what(), std::io::Error::last_os_error()));
         }
@@ -306,14 +304,8 @@ impl Socket {
         let mut rbuf = vec![0u8; 32 * 1024];
         loop {
             // SAFETY: reading into our buffer.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    rbuf.as_mut_ptr().cast(),
-                    rbuf.len(),
-                    0,
-                )
-            };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), rbuf.as_mut_ptr().cast(), rbuf.len(), 0) };
             if n < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {
@@ -387,7 +379,13 @@ impl Socket {
     /// Create a veth pair: `name` here, up (in `master` if given), `peer`
     /// in the network namespace `peer_ns`, down (a veth end cannot come up
     /// before its pair exists: bring it up from its namespace).
-    pub fn add_veth(&self, name: &str, master: Option<i32>, peer: &str, peer_ns: RawFd) -> Result<()> {
+    pub fn add_veth(
+        &self,
+        name: &str,
+        master: Option<i32>,
+        peer: &str,
+        peer_ns: RawFd,
+    ) -> Result<()> {
         let mut m = Msg::new(
             RTM_NEWLINK,
             NLM_F_CREATE | NLM_F_EXCL,
@@ -442,6 +440,22 @@ impl Socket {
             .map(drop)
     }
 
+    /// Answer proxied ARP requests on link `index` at once (the kernel
+    /// delays them by up to 0.8 s by default, which first connections feel).
+    pub fn set_proxy_delay_zero(&self, index: i32) -> Result<()> {
+        let mut m = Msg::new(RTM_SETNEIGHTBL, 0, &[libc::AF_INET as u8, 0, 0, 0]);
+        m.str(NDTA_NAME, "arp_cache")
+            .begin(NDTA_PARMS)
+            .u32(NDTPA_IFINDEX, index as u32)
+            .attr(NDTPA_PROXY_DELAY, &0u64.to_ne_bytes())
+            .end();
+        self.request(
+            &|| format!("cannot set the ARP proxy delay of link {index}"),
+            m,
+        )
+        .map(drop)
+    }
+
     /// Isolate bridge port `index` from the other isolated ports (a
     /// network without inter-container connectivity).
     pub fn set_port_isolated(&self, index: i32) -> Result<()> {
@@ -450,7 +464,9 @@ impl Socket {
             0,
             &ifinfomsg(libc::AF_BRIDGE as u8, index, 0, 0),
         );
-        m.begin(IFLA_PROTINFO).attr(IFLA_BRPORT_ISOLATED, &[1]).end();
+        m.begin(IFLA_PROTINFO)
+            .attr(IFLA_BRPORT_ISOLATED, &[1])
+            .end();
         self.request(&|| format!("cannot isolate bridge port {index}"), m)
             .map(drop)
     }
@@ -588,7 +604,10 @@ mod tests {
             .str(IFLA_INFO_KIND, "veth")
             .end();
         let b = m.finish();
-        assert_eq!(u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize, b.len());
+        assert_eq!(
+            u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize,
+            b.len()
+        );
         assert_eq!(b.len() % 4, 0);
         // header 16 + ifinfomsg 16, then IFLA_IFNAME "kv1\0" (8 bytes).
         assert_eq!(&b[32..34], &8u16.to_ne_bytes());
@@ -613,7 +632,10 @@ mod tests {
         let m = r.rtmsg();
         assert_eq!(m[0], libc::AF_INET6 as u8);
         assert_eq!(m[6], RT_SCOPE_UNIVERSE);
-        assert_eq!(u32::from_ne_bytes(m[8..12].try_into().unwrap()), RTNH_F_ONLINK);
+        assert_eq!(
+            u32::from_ne_bytes(m[8..12].try_into().unwrap()),
+            RTNH_F_ONLINK
+        );
         assert_eq!(describe(&r), "default via fe80::1");
     }
 }

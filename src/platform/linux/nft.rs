@@ -282,7 +282,10 @@ mod tests {
         let fw = Firewall {
             host_gateway: Some("eth0".into()),
             networks: vec![net("10.0.0.0/24", "fd00::/64")],
-            ports: vec![port("8080", "80", "tcp"), port("9000:9002", "7000:*", "udp")],
+            ports: vec![
+                port("8080", "80", "tcp"),
+                port("9000:9002", "7000:*", "udp"),
+            ],
         };
         let s = script(&fw);
         for want in [
