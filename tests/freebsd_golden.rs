@@ -780,8 +780,8 @@ fn published_ports_reach_pf_and_running_jails_are_relinked() {
     };
     let one = vec![att("e1", "10.7.0.2", "")];
     let two = vec![att("e1", "10.7.0.2", ""), att("e2", "10.7.0.3", "fd07::3")];
-    s.fb.relink("abcdef012345", "ipnet", &one, &two).unwrap();
-    s.fb.relink("abcdef012345", "ipnet", &two, &one).unwrap();
+    s.fb.relink("abcdef012345", 0, "ipnet", &one, &two).unwrap();
+    s.fb.relink("abcdef012345", 0, "ipnet", &two, &one).unwrap();
     s.fb.update_params("abcdef012345", &["allow.raw_sockets".to_string()])
         .unwrap();
     assert_lines(

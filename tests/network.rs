@@ -733,7 +733,11 @@ fn removing_everything_leaves_the_host_as_it_was() {
     lab.serve("vv", &["-l", "vnet", "-n", "n1", "-p", "8080:80"], "80");
     lab.serve("ii", &["-l", "ipnet", "-n", "n2", "-p", "8081:80"], "80");
     lab.klee(&["network", "connect", "n1", "ii"]);
-    assert!(eventually(|| lab.outside_reaches("192.0.2.1", "8080", "vv")));
+    assert!(eventually(|| lab.outside_reaches(
+        "192.0.2.1",
+        "8080",
+        "vv"
+    )));
     assert!(lab.outside_reaches("192.0.2.1", "8081", "ii"));
     assert_ne!(lab.snapshot(), before);
     lab.klee(&["rm", "-f", "vv", "ii"]);

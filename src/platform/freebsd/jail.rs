@@ -429,6 +429,7 @@ mod tests {
             gateway: "10.0.0.1".into(),
             gateway6: String::new(),
             epair: Some("epair4".into()),
+            isolated: false,
         }
     }
 
