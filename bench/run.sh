@@ -3,10 +3,11 @@
 # floor (unshare + chroot) and crun, in one invocation of the shared peers
 # harness, and print the ratios the README reports.
 #
-#   usage: sudo bench/run.sh [--runs N] [run|build|all]   (default: 30 runs, all)
+#   usage: sudo bench/run.sh [--runs N] [run|build|net|all]   (default: 30 runs, all)
 #
 #   run    klee run --rm vs unshare+chroot and crun            (issue #2)
 #   build  klee build cold/warm vs buildah build --layers      (issue #3)
+#   net    klee run --rm without a network vs on a bridge (vnet, ipnet) (issue #6)
 #
 # Installs hyperfine, crun and busybox-static if missing; builds a static
 # release klee (as deployed); everything generated goes to $BENCH_OUT
@@ -37,9 +38,10 @@ only=()
 case "$what" in
     run) only=(host-exec chroot unshare-chroot crun-run klee-run klee-run-busybox); echo ". '$here/cases-run.sh'" > "$extra" ;;
     build) only=(buildah-build-cold buildah-build-warm klee-build-cold klee-build-warm); echo ". '$here/cases-build.sh'" > "$extra" ;;
-    all) only=(host-exec chroot unshare-chroot crun-run klee-run klee-run-busybox buildah-build-cold buildah-build-warm klee-build-cold klee-build-warm)
+    net) only=(klee-run-nonet klee-run-vnet klee-run-ipnet); echo ". '$here/cases-net.sh'" > "$extra" ;;
+    all) only=(host-exec chroot unshare-chroot crun-run klee-run klee-run-busybox buildah-build-cold buildah-build-warm klee-build-cold klee-build-warm klee-run-nonet klee-run-vnet klee-run-ipnet)
          printf ". '%s'\n. '%s'\n" "$here/cases-run.sh" "$here/cases-build.sh" > "$extra" ;;
-    *) echo "usage: bench/run.sh [--runs N] [run|build|all]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--runs N] [run|build|net|all]" >&2; exit 2 ;;
 esac
 regex="^($(IFS='|'; echo "${only[*]}"))\$"
 "$peers" --runs "$runs" --extra "$extra" --only "$regex"
@@ -62,6 +64,11 @@ if floor or crun:
         r1 = f"{m / floor:.2f}x" if floor else "-"
         r2 = f"{crun / m:.2f}x" if crun else "-"
         print(f"{c:18s}  {m:9.2f}  {r1:>16s}  {r2:>11s}")
+base = med("klee-run-nonet")
+for c in ["klee-run-vnet", "klee-run-ipnet"]:
+    m = med(c)
+    if base and m:
+        print(f"{c}: {m:.2f} ms vs {base:.2f} ms without a network: networking adds {m - base:.2f} ms")
 for kind in ["cold", "warm"]:
     b, k = med(f"buildah-build-{kind}"), med(f"klee-build-{kind}")
     if b and k:

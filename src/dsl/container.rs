@@ -447,11 +447,21 @@ pub mod api {
             })(),
         )
     }
-    /// The container's IP address ("" until networking lands).
+    /// The container's first IPv4 address in its networks ("" without one).
+    ///
+    /// ```rhai
+    /// let c = container::create("base", ["true"], #{driver: "vnet", network: "backend"});
+    /// print(c.ip);   // e.g. 10.2.0.2
+    /// ```
     #[rhai_fn(global, get = "ip", pure)]
     pub fn ip(c: &mut ContainerH) -> String {
-        let _ = c;
-        String::new()
+        with(|e| e.endpoints())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|ep| ep.container_id == c.id)
+            .map(|ep| ep.ip_address)
+            .find(|a| !a.is_empty())
+            .unwrap_or_default()
     }
     /// The container's name, for printing.
     #[rhai_fn(global, name = "to_string", pure)]

@@ -1,6 +1,6 @@
-//! `network::…`: networks and connections. On Linux, creating a network
-//! fails with a catchable `unsupported` error until Linux networking lands
-//! (issue #6); the API is final, so scripts need not change.
+//! `network::…`: networks and connections, the same on Linux (bridges,
+//! veths, nftables) and FreeBSD (ifconfig, jail parameters, pf); see
+//! docs/networking.md.
 
 // The immediately called closures collect a native function's errors so
 // `dsl::here` can give them the position of the call.
@@ -27,8 +27,8 @@ pub mod api {
     /// or an interface), `icc`, `internal`. Returns the network as a map.
     ///
     /// ```rhai
-    /// try { network::create("backend", #{type: "bridge", subnet: "10.2.0.0/24", gateway: "<auto>"}); }
-    /// catch (e) { print(e.kind); }   // "unsupported" on Linux until networking lands
+    /// let net = network::create("backend", #{type: "bridge", subnet: "10.2.0.0/24", gateway: "<auto>"});
+    /// print(net.interface);   // kleene0
     /// ```
     #[rhai_fn(return_raw)]
     pub fn create(ctx: NativeCallContext, name: &str, opts: Map) -> RResult<Dynamic> {
