@@ -329,11 +329,7 @@ pub fn hosts_file(spec: &RunSpec) -> String {
     } else {
         format!("{} {}", spec.hostname, spec.name)
     };
-    let addrs = addresses(&spec.attachments);
-    if addrs.is_empty() {
-        s.push_str(&format!("127.0.1.1\t{names}\n"));
-    }
-    for a in addrs {
+    for a in addresses(&spec.attachments) {
         s.push_str(&format!("{a}\t{names}\n"));
     }
     s

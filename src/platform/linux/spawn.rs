@@ -110,7 +110,7 @@ fn child(
     // the user's mounts can replace them.
     let mut mounts = Vec::with_capacity(spec.mounts.len() + 2);
     if own_net {
-        mounts.extend(dns_files(spec, dir, &rootfs)?);
+        mounts.extend(dns_files(spec, dir)?);
     }
     mounts.extend(spec.mounts.iter().cloned());
 
@@ -172,34 +172,30 @@ fn child(
 }
 
 /// Write the container's name service files next to its layers, as mounts
-/// onto `/etc`: `/etc/hosts` always, `/etc/resolv.conf` with networks. A
-/// file the image lacks is only created for a container with networks, so
-/// a build step without them never gains an empty `/etc/hosts`.
-fn dns_files(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<Vec<MountSpec>> {
-    let networked = !spec.attachments.is_empty();
-    let mut out = Vec::new();
-    for name in ["hosts", "resolv.conf"] {
-        let in_image = Path::new(&format!("{rootfs}/etc/{name}"))
-            .symlink_metadata()
-            .is_ok();
-        if !(networked || (in_image && name == "hosts")) {
-            continue;
-        }
-        let text = if name == "hosts" {
-            net::hosts_file(spec)
-        } else {
-            net::resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
-        };
+/// onto `/etc` (created when the image lacks them). Only containers with
+/// networks get them: without, there is no address to name, and a build
+/// step or a `disabled` container starts with one mount less.
+fn dns_files(spec: &RunSpec, dir: &str) -> CResult<Vec<MountSpec>> {
+    if spec.attachments.is_empty() {
+        return Ok(vec![]);
+    }
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    [
+        ("hosts", net::hosts_file(spec)),
+        ("resolv.conf", net::resolv_conf(&host)),
+    ]
+    .into_iter()
+    .map(|(name, text)| {
         let path = format!("{dir}/{name}");
         std::fs::write(&path, text).map_err(|e| format!("write '{path}': {e}"))?;
-        out.push(MountSpec {
+        Ok(MountSpec {
             source: path.into(),
             destination: format!("/etc/{name}"),
             read_only: false,
             populate: false,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .collect()
 }
 
 fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
