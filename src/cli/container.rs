@@ -86,6 +86,9 @@ pub struct CreateArgs {
     /// IPv6 address in --network ("<auto>", the default, allocates one when the network has an IPv6 subnet)
     #[arg(long)]
     ip6: Option<String>,
+    /// Nameserver for the container's /etc/resolv.conf instead of the host's (repeatable)
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
     /// Publish a port: [INTERFACE:]HOST[:CONTAINER][/udp], HOST may be a range A-B (repeatable)
     #[arg(short, long = "publish", value_name = "[IF:]HOST[:CONTAINER][/udp]")]
     publish: Vec<String>,
@@ -306,6 +309,7 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
             .iter()
             .map(|p| crate::engine::ports::PublishedPort::parse(p))
             .collect::<Result<_, _>>()?,
+        dns: a.dns.clone(),
     })
 }
 

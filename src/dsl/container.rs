@@ -82,7 +82,7 @@ fn create_connected(
 fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig> {
     let known = [
         "name", "env", "user", "workdir", "mounts", "driver", "network", "ports", "restart",
-        "persist", "detach", "rm", "fly",
+        "persist", "detach", "rm", "fly", "dns",
     ];
     if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
         return fail(
@@ -131,6 +131,7 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             }
         }),
         public_ports,
+        dns: string_list(opts, "dns")?,
     })
 }
 
@@ -146,7 +147,8 @@ pub mod api {
     /// `K=V` or a map), `user`, `workdir`, `mounts` (array of
     /// `SRC:DEST[:ro|rw]`), `driver`, `network` (connected with an
     /// allocated address), `ports` (`[IF:]HOST[:CONTAINER][/udp]`),
-    /// `restart`, `persist`, `rm`.
+    /// `dns` (nameserver addresses instead of the host's), `restart`,
+    /// `persist`, `rm`.
     ///
     /// ```rhai
     /// let c = container::create("base", #{name: "web", env: ["PORT=80"]});

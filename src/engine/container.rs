@@ -59,6 +59,8 @@ pub struct ContainerConfig {
     /// `disabled` (loopback only, the default), `host`, `ipnet` or `vnet`.
     pub network_driver: String,
     pub public_ports: Vec<super::ports::PublishedPort>,
+    /// Nameservers for the container's `/etc/resolv.conf` (empty: the host's).
+    pub dns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -97,6 +99,9 @@ pub struct Container {
     pub network_driver: String,
     #[serde(default)]
     pub public_ports: Vec<super::ports::PublishedPort>,
+    /// Nameservers for `/etc/resolv.conf` (empty: the host's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
     /// Runtime state, kept in its own columns; filled on read.
     #[serde(skip_deserializing, default = "created")]
     pub status: Status,
@@ -312,6 +317,17 @@ impl Engine {
                 format!("cannot publish ports of a container using the '{driver}' network driver"),
             ));
         }
+        if let Some(bad) = cfg
+            .dns
+            .iter()
+            .find(|d| d.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(Error::invalid(
+                "dns server",
+                bad.as_str(),
+                "not an IP address",
+            ));
+        }
         if let Some(other) = self.name_taken(&name)?.filter(|_| !generated) {
             return Err(Error::Conflict(format!(
                 "container name '{name}' is already in use by container {other}"
@@ -381,6 +397,7 @@ impl Engine {
                 }
             },
             public_ports: cfg.public_ports.clone(),
+            dns: cfg.dns.clone(),
             status: Status::Created,
         };
 

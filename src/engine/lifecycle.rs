@@ -74,6 +74,7 @@ impl Engine {
             jail_params: c.jail_param.clone(),
             network_driver: c.network_driver.clone(),
             attachments: self.attachments(&c.id).unwrap_or_default(),
+            dns: c.dns.clone(),
         }
     }
 

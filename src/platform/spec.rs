@@ -37,6 +37,8 @@ pub struct RunSpec {
     pub network_driver: String,
     /// The networks the container is connected to.
     pub attachments: Vec<Attachment>,
+    /// Nameservers for its `/etc/resolv.conf` (empty: the host's).
+    pub dns: Vec<String>,
     /// The writable layer lives in a tmpfs of the container's own mount
     /// namespace (containers removed when they exit): nothing to create or
     /// delete on disk, and no filesystem sync when it goes away.

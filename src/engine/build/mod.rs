@@ -190,6 +190,7 @@ impl Engine {
                 jail_params: vec![],
                 network_driver: "disabled".into(),
                 attachments: vec![],
+                dns: vec![],
             };
             let log_path = self.platform.log_path(&self.root, &cid);
             let quiet_log = if log.quiet() {

@@ -182,7 +182,7 @@ fn dns_files(spec: &RunSpec, dir: &str) -> CResult<Vec<MountSpec>> {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     [
         ("hosts", net::hosts_file(spec)),
-        ("resolv.conf", net::resolv_conf(&host)),
+        ("resolv.conf", net::resolv_conf(&host, &spec.dns)),
     ]
     .into_iter()
     .map(|(name, text)| {
