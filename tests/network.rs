@@ -832,3 +832,91 @@ fn a_failed_network_create_leaves_nothing() {
         "{now}"
     );
 }
+
+#[test]
+fn custom_networks_use_an_existing_interface() {
+    let Some(lab) = lab() else { return };
+    // The lab's uplink stands for the LAN: containers get addresses of
+    // their own, routed by the host, NATed out, published on the uplink.
+    lab.klee(&[
+        "network",
+        "create",
+        "-t",
+        "custom",
+        "-i",
+        "up0",
+        "--subnet",
+        "198.51.100.0/24",
+        "lan",
+    ]);
+    let e = lab
+        .root
+        .fails(&["create", "-l", "vnet", "-n", "lan", "bb", "true"], 1);
+    assert!(e.contains("can't connect to custom networks"), "{e}");
+    lab.serve(
+        "lansvc",
+        &[
+            "-l",
+            "ipnet",
+            "-n",
+            "lan",
+            "--ip",
+            "198.51.100.5",
+            "-p",
+            "8082:80",
+        ],
+        "80",
+    );
+    assert!(eventually(|| lab.outside_reaches(
+        "192.0.2.1",
+        "8082",
+        "lansvc"
+    )));
+    assert!(lab.host_reaches("198.51.100.5", "80", "lansvc"));
+    lab.klee(&["rm", "-f", "lansvc"]);
+    lab.klee(&["network", "rm", "lan"]);
+    assert!(
+        lab.links().contains("up0"),
+        "the custom network's interface is not kleene's to remove"
+    );
+}
+
+#[test]
+fn the_dsl_network_module_works_for_real() {
+    let Some(lab) = lab() else { return };
+    let script = lab.root.path().join("net.rhai");
+    std::fs::write(
+        &script,
+        r#"
+let net = network::create("dslnet", #{type: "bridge", subnet: "10.30.0.0/24", gateway: "<auto>"});
+print(net.interface);
+let srv = container::run("bb", ["nc", "-ll", "-p", "80", "-e", "echo", "hello dsl"], #{driver: "vnet", network: "dslnet", name: "dslsrv", detach: true});
+print(srv.ip);
+let out = "";
+for i in 0..50 {
+    let c = container::run("bb", ["nc", "-w", "1", srv.ip, "80"], #{driver: "vnet", network: "dslnet", detach: true});
+    c.wait();
+    out = c.logs();
+    c.remove();
+    if out.contains("hello dsl") { break; }
+}
+out.trim();
+print(out);
+try { network::create("other", #{type: "bridge", subnet: "10.30.0.0/16"}); } catch (e) { print(`${e.kind}: ${e.message}`); }
+srv.remove(true);
+print(network::remove("dslnet") == net.id);
+"#,
+    )
+    .unwrap();
+    let o = lab.klee(&["script", script.to_str().unwrap()]);
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(lines[0], "kleene0", "{o}");
+    assert_eq!(lines[1], "10.30.0.2", "{o}");
+    assert_eq!(lines[2], "hello dsl", "{o}");
+    assert!(
+        lines[3].starts_with("conflict: subnet 10.30.0.0/16 overlaps"),
+        "{o}"
+    );
+    assert_eq!(lines[4], "true", "{o}");
+    assert!(!lab.links().contains("kleene0"), "{o}");
+}
