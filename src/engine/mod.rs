@@ -3,8 +3,10 @@
 
 pub mod build;
 pub mod container;
+pub mod endpoint;
 pub mod error;
 pub mod exec;
+mod firewall;
 pub mod id;
 pub mod image;
 pub mod image_create;

@@ -1,7 +1,7 @@
 //! Networks (kleened's model: `loopback`, `bridge` or `custom`; IPv4 and
-//! IPv6 subnets; `<auto>` gateways and addresses; NAT, icc, internal) and the
-//! endpoints connecting containers to them. The platform makes the links
-//! and loads the firewall, which is regenerated after every change.
+//! IPv6 subnets; `<auto>` gateways; NAT, icc, internal): create, look up,
+//! remove. Containers join them through endpoints (`endpoint.rs`); the
+//! platform makes the links and loads the firewall (`firewall.rs`).
 
 use std::net::IpAddr;
 
@@ -13,7 +13,7 @@ use super::id::{self, Match};
 use super::ipnet::Subnet;
 use super::store::{is_unique_violation, store_err};
 use super::{time, Engine};
-use crate::platform::{Firewall, FirewallNetwork, NetworkSpec};
+use crate::platform::NetworkSpec;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Network {
@@ -72,20 +72,6 @@ impl Default for NetworkConfig {
             internal: false,
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Endpoint {
-    pub id: String,
-    pub network_id: String,
-    pub container_id: String,
-    /// The vnet link's base name while the container runs.
-    #[serde(default)]
-    pub epair: Option<String>,
-    #[serde(default)]
-    pub ip_address: String,
-    #[serde(default)]
-    pub ip_address6: String,
 }
 
 fn parse_subnet(field: &'static str, s: &str, v6: bool) -> Result<Option<Subnet>> {
@@ -152,7 +138,10 @@ impl Network {
     }
 }
 
-fn corrupt<'a>(kind: &'static str, id: &'a str) -> impl Fn(serde_json::Error) -> Error + 'a {
+pub(super) fn corrupt<'a>(
+    kind: &'static str,
+    id: &'a str,
+) -> impl Fn(serde_json::Error) -> Error + 'a {
     move |e| Error::Corrupt {
         kind,
         id: id.to_string(),
@@ -203,17 +192,6 @@ impl Engine {
                 candidates,
             }),
         }
-    }
-
-    pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
-        let rows: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT id, data FROM endpoints ORDER BY id")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(id, d)| serde_json::from_str(&d).map_err(corrupt("endpoint", &id)))
-            .collect()
     }
 
     /// Create a network: validate, make its link, store it, reload the firewall.
@@ -396,356 +374,6 @@ impl Engine {
             }
         }
         Ok(removed)
-    }
-
-    /// Connect a container to a network; `ip`/`ip6` are "" (none), `<auto>`
-    /// or an address that must be a free host address of the subnet.
-    pub fn network_connect(
-        &mut self,
-        network: &str,
-        container: &str,
-        ip: &str,
-        ip6: &str,
-    ) -> Result<Endpoint> {
-        let net = self.network(network)?;
-        let c = self.container(container)?;
-        match (c.network_driver.as_str(), net.kind.as_str()) {
-            ("disabled", _) => {
-                return Err(Error::State(
-                    "containers with the 'disabled' network-driver cannot connect to networks."
-                        .into(),
-                ))
-            }
-            ("host", _) => {
-                return Err(Error::State(
-                    "containers with the 'host' network-driver cannot connect to networks.".into(),
-                ))
-            }
-            ("vnet", "loopback" | "custom") => {
-                return Err(Error::State(format!(
-                    "containers using the 'vnet' network-driver can't connect to {} networks",
-                    net.kind
-                )))
-            }
-            ("vnet", _) if c.status.is_running() => {
-                return Err(Error::State(
-                    "cannot connect a running vnet container to a network".into(),
-                ))
-            }
-            ("ipnet" | "vnet", _) => {}
-            (other, _) => {
-                return Err(Error::invalid(
-                    "network driver",
-                    other,
-                    "expected ipnet, vnet, host or disabled",
-                ))
-            }
-        }
-        let endpoints = self.endpoints()?;
-        if endpoints
-            .iter()
-            .any(|e| e.network_id == net.id && e.container_id == c.id)
-        {
-            return Err(Error::Conflict(
-                "container already connected to the network".into(),
-            ));
-        }
-        let taken = |v6: bool| -> Vec<IpAddr> {
-            let mut t: Vec<IpAddr> = endpoints
-                .iter()
-                .filter(|e| e.network_id == net.id)
-                .filter_map(|e| {
-                    if v6 {
-                        e.ip_address6.parse().ok()
-                    } else {
-                        e.ip_address.parse().ok()
-                    }
-                })
-                .collect();
-            // The bridge's own gateway address is taken too.
-            let gw = if v6 { &net.gateway6 } else { &net.gateway };
-            let subnet = if v6 { &net.subnet6 } else { &net.subnet };
-            if net.kind == "bridge" {
-                if let Ok(s) = subnet.parse::<Subnet>() {
-                    match gw.as_str() {
-                        "<auto>" => t.push(s.first_host()),
-                        g => t.extend(g.parse::<IpAddr>().ok()),
-                    }
-                }
-            }
-            t
-        };
-        let pick = |want: &str, subnet: &str, v6: bool| -> Result<String> {
-            let family = if v6 { "IPv6" } else { "IPv4" };
-            match (want, subnet.parse::<Subnet>().ok()) {
-                ("", _) => Ok(String::new()),
-                ("<auto>", None) => Ok(String::new()),
-                (_, None) => Err(Error::State(format!(
-                    "cannot set ip address because there is no {family} subnet defined for this network"
-                ))),
-                ("<auto>", Some(s)) => s
-                    .allocate(&taken(v6))
-                    .map(|a| a.to_string())
-                    .ok_or_else(|| Error::State(format!("no more {} IP's left in the network", if v6 { "inet6" } else { "inet" }))),
-                (addr, Some(s)) => {
-                    let a: IpAddr = addr.parse().map_err(|_| Error::invalid("address", addr, "not an IP address"))?;
-                    if !s.is_host(a) {
-                        return Err(Error::invalid("address", addr, format!("not a host address of the network's subnet {s}")));
-                    }
-                    if taken(v6).contains(&a) {
-                        return Err(Error::Conflict(format!("address {addr} is already in use in network '{}'", net.name)));
-                    }
-                    Ok(a.to_string())
-                }
-            }
-        };
-        let before = if c.status.is_running() {
-            self.attachments(&c.id)?
-        } else {
-            vec![]
-        };
-        let ep = Endpoint {
-            id: id::new_id(),
-            network_id: net.id.clone(),
-            container_id: c.id.clone(),
-            epair: None,
-            ip_address: pick(ip, &net.subnet, false)?,
-            ip_address6: pick(ip6, &net.subnet6, true)?,
-        };
-        let data = serde_json::to_string(&ep).expect("endpoint serialises");
-        let path = self.store.path().to_path_buf();
-        self.store.write(|tx| {
-            tx.execute(
-                "INSERT INTO endpoints (id, network_id, container_id, data) VALUES (?1, ?2, ?3, ?4)",
-                params![ep.id, ep.network_id, ep.container_id, data],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::Conflict("container already connected to the network".into())
-                } else {
-                    store_err(&path, e)
-                }
-            })
-            .map(drop)
-        })?;
-        if c.status.is_running() {
-            let after = self.attachments(&c.id)?;
-            if let Err(e) = self.platform.relink(
-                &c.id,
-                c.status.pid().unwrap_or(0),
-                &c.network_driver,
-                &before,
-                &after,
-            ) {
-                let path = self.store.path().to_path_buf();
-                let _ = self.store.write(|tx| {
-                    tx.execute("DELETE FROM endpoints WHERE id = ?1", [&ep.id])
-                        .map_err(|e| store_err(&path, e))
-                        .map(drop)
-                });
-                return Err(e.into());
-            }
-        }
-        self.reload_firewall()?;
-        Ok(ep)
-    }
-
-    pub fn network_disconnect(&mut self, network: &str, container: &str) -> Result<()> {
-        let net = self.network(network)?;
-        let c = self.container(container)?;
-        let before = if c.status.is_running() {
-            self.attachments(&c.id)?
-        } else {
-            vec![]
-        };
-        let path = self.store.path().to_path_buf();
-        let n = self.store.write(|tx| {
-            tx.execute(
-                "DELETE FROM endpoints WHERE network_id = ?1 AND container_id = ?2",
-                params![net.id, c.id],
-            )
-            .map_err(|e| store_err(&path, e))
-        })?;
-        if n == 0 {
-            return Err(Error::NotFound {
-                kind: "endpoint",
-                ident: format!("{} in network {}", c.name, net.name),
-            });
-        }
-        if c.status.is_running() {
-            let after = self.attachments(&c.id)?;
-            self.platform.relink(
-                &c.id,
-                c.status.pid().unwrap_or(0),
-                &c.network_driver,
-                &before,
-                &after,
-            )?;
-        }
-        // pf forgets the container's addresses now (kleened did not reload here).
-        self.reload_firewall()
-    }
-
-    /// The container's attachments, for the platform to start it with.
-    pub(crate) fn attachments(
-        &self,
-        container_id: &str,
-    ) -> Result<Vec<crate::platform::Attachment>> {
-        let eps: Vec<Endpoint> = self
-            .endpoints()?
-            .into_iter()
-            .filter(|e| e.container_id == container_id)
-            .collect();
-        if eps.is_empty() {
-            return Ok(vec![]);
-        }
-        let nets = self.networks()?;
-        Ok(eps
-            .into_iter()
-            .filter_map(|e| {
-                let n = nets.iter().find(|n| n.id == e.network_id)?;
-                let s4 = n.subnet.parse::<Subnet>().ok();
-                let s6 = n.subnet6.parse::<Subnet>().ok();
-                let gw = |g: &str, s: Option<&Subnet>| match (g, s) {
-                    ("<auto>", Some(s)) => s.first_host().to_string(),
-                    ("<auto>", None) => String::new(),
-                    (g, _) => g.to_string(),
-                };
-                Some(crate::platform::Attachment {
-                    endpoint: e.id,
-                    interface: n.interface.clone(),
-                    ip: e.ip_address,
-                    ip6: e.ip_address6,
-                    prefix: s4.map(|s| s.prefix).unwrap_or(32),
-                    prefix6: s6.map(|s| s.prefix).unwrap_or(128),
-                    gateway: if s4.is_some() {
-                        gw(&n.gateway, s4.as_ref())
-                    } else {
-                        String::new()
-                    },
-                    gateway6: if s6.is_some() {
-                        gw(&n.gateway6, s6.as_ref())
-                    } else {
-                        String::new()
-                    },
-                    epair: e.epair,
-                    isolated: !n.icc,
-                })
-            })
-            .collect())
-    }
-
-    /// Record (or, with `None`, forget) the vnet links of a start.
-    pub(crate) fn save_links(
-        &mut self,
-        attachments: &[crate::platform::Attachment],
-        clear: bool,
-    ) -> Result<()> {
-        let path = self.store.path().to_path_buf();
-        let eps = self.endpoints()?;
-        self.store.write(|tx| {
-            for a in attachments {
-                if let Some(mut ep) = eps.iter().find(|e| e.id == a.endpoint).cloned() {
-                    ep.epair = if clear { None } else { a.epair.clone() };
-                    let data = serde_json::to_string(&ep).expect("endpoint serialises");
-                    tx.execute(
-                        "UPDATE endpoints SET data = ?2 WHERE id = ?1",
-                        params![ep.id, data],
-                    )
-                    .map_err(|e| store_err(&path, e))?;
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// The endpoint rows of a container are removed with it.
-    pub(crate) fn forget_endpoints(
-        tx: &rusqlite::Transaction,
-        container_id: &str,
-    ) -> rusqlite::Result<usize> {
-        tx.execute(
-            "DELETE FROM endpoints WHERE container_id = ?1",
-            [container_id],
-        )
-    }
-
-    /// The firewall's input: networks with their vnet links, and every
-    /// published port at its container's first IPv4/IPv6 address.
-    pub fn firewall(&self) -> Result<Firewall> {
-        let endpoints = self.endpoints()?;
-        let host_gateway = self.platform.host_gateway();
-        let mut ports = Vec::new();
-        for c in self.container_configs()? {
-            if c.public_ports.is_empty() {
-                continue;
-            }
-            let mine: Vec<&Endpoint> = endpoints
-                .iter()
-                .filter(|e| e.container_id == c.id)
-                .collect();
-            let ip4 = mine
-                .iter()
-                .map(|e| e.ip_address.clone())
-                .find(|a| !a.is_empty())
-                .unwrap_or_default();
-            let ip6 = mine
-                .iter()
-                .map(|e| e.ip_address6.clone())
-                .find(|a| !a.is_empty())
-                .unwrap_or_default();
-            if ip4.is_empty() && ip6.is_empty() {
-                continue;
-            }
-            for p in &c.public_ports {
-                let interfaces = if p.interfaces.is_empty() {
-                    host_gateway.iter().cloned().collect()
-                } else {
-                    p.interfaces.clone()
-                };
-                if interfaces.is_empty() {
-                    continue;
-                }
-                ports.push(crate::platform::FirewallPort {
-                    interfaces,
-                    host_port: p.host_port.clone(),
-                    container_port: p.container_port.clone(),
-                    protocol: p.protocol.clone(),
-                    ip4: ip4.clone(),
-                    ip6: ip6.clone(),
-                });
-            }
-        }
-        Ok(Firewall {
-            host_gateway,
-            ports,
-            networks: self
-                .networks()?
-                .into_iter()
-                .map(|n| FirewallNetwork {
-                    epairs: endpoints
-                        .iter()
-                        .filter(|e| e.network_id == n.id)
-                        .filter_map(|e| e.epair.as_ref().map(|p| format!("{p}a")))
-                        .collect(),
-                    id: n.id,
-                    interface: n.interface,
-                    subnet: n.subnet,
-                    subnet6: n.subnet6,
-                    nat_if: n.nat,
-                    icc: n.icc,
-                    internal: n.internal,
-                })
-                .collect(),
-        })
-    }
-
-    /// Regenerate and load the firewall (after every change that affects it).
-    pub fn reload_firewall(&mut self) -> Result<()> {
-        let fw = self.firewall()?;
-        self.platform
-            .apply_firewall(&self.root, &fw)
-            .map_err(Into::into)
     }
 }
 
