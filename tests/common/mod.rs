@@ -2,6 +2,8 @@
 //! binary, and a small busybox image so tests need no network.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
