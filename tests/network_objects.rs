@@ -10,81 +10,28 @@ use common::stderr;
 #[test]
 fn auto_addresses_exhaust_a_slash_30_and_bad_addresses_are_refused() {
     let Some(lab) = lab() else { return };
-    lab.klee(&[
-        "network",
-        "create",
-        "-t",
-        "bridge",
-        "--subnet",
-        "10.9.0.0/30",
-        "--gw",
-        "<auto>",
-        "tiny",
-    ]);
+    lab.k("network create -t bridge --subnet 10.9.0.0/30 --gw <auto> tiny");
     // A /30 has two hosts; the gateway takes one.
-    lab.klee(&[
-        "create", "--name", "first", "-l", "vnet", "-n", "tiny", "bb", "true",
-    ]);
-    let e = lab.root.fails(
-        &[
-            "create", "--name", "second", "-l", "vnet", "-n", "tiny", "bb", "true",
-        ],
-        1,
-    );
+    lab.k("create --name first -l vnet -n tiny bb true");
+    let e = lab.fails("create --name second -l vnet -n tiny bb true", 1);
     assert!(e.contains("no more inet IP's left in the network"), "{e}");
     assert!(
-        !lab.klee(&["container", "ls", "-a"]).contains("second"),
+        !lab.k("container ls -a").contains("second"),
         "the failed container is not kept"
     );
-    let e = lab.root.fails(
-        &[
-            "network",
-            "create",
-            "-t",
-            "bridge",
-            "--subnet",
-            "10.9.0.0/24",
-            "overlap",
-        ],
-        1,
-    );
+    let e = lab.fails("network create -t bridge --subnet 10.9.0.0/24 overlap", 1);
     assert!(e.contains("overlaps 10.9.0.0/30"), "{e}");
-    let e = lab.root.fails(
-        &[
-            "network",
-            "create",
-            "-t",
-            "bridge",
-            "--subnet",
-            "10.10.0.0/24",
-            "tiny",
-        ],
-        1,
-    );
+    let e = lab.fails("network create -t bridge --subnet 10.10.0.0/24 tiny", 1);
     assert!(e.contains("network name is already taken"), "{e}");
-    lab.klee(&[
-        "network",
-        "create",
-        "-t",
-        "bridge",
-        "--subnet",
-        "10.11.0.0/24",
-        "wide",
-    ]);
-    let e = lab.root.fails(
-        &["network", "connect", "--ip", "10.12.0.1", "wide", "first"],
-        1,
-    );
+    lab.k("network create -t bridge --subnet 10.11.0.0/24 wide");
+    let e = lab.fails("network connect --ip 10.12.0.1 wide first", 1);
     assert!(
         e.contains("10.12.0.1") && e.contains("not a host address"),
         "{e}"
     );
-    lab.klee(&["network", "connect", "--ip", "10.11.0.7", "wide", "first"]);
-    lab.klee(&["create", "--name", "third", "-l", "vnet", "bb", "true"]);
-    let e = lab.root.fails(
-        &["network", "connect", "--ip", "10.11.0.7", "wide", "third"],
-        1,
-    );
+    lab.k("network connect --ip 10.11.0.7 wide first");
+    lab.k("create --name third -l vnet bb true");
+    let e = lab.fails("network connect --ip 10.11.0.7 wide third", 1);
     assert!(e.contains("address 10.11.0.7 is already in use"), "{e}");
 }
 
@@ -92,34 +39,11 @@ fn auto_addresses_exhaust_a_slash_30_and_bad_addresses_are_refused() {
 fn removing_everything_leaves_the_host_as_it_was() {
     let Some(lab) = lab() else { return };
     let before = lab.snapshot();
-    lab.klee(&[
-        "network",
-        "create",
-        "-t",
-        "bridge",
-        "--subnet",
-        "10.12.0.0/24",
-        "--subnet6",
-        "fd12::/64",
-        "--gw",
-        "<auto>",
-        "--gw6",
-        "<auto>",
-        "--icc=false",
-        "n1",
-    ]);
-    lab.klee(&[
-        "network",
-        "create",
-        "-t",
-        "loopback",
-        "--subnet",
-        "10.13.0.0/24",
-        "n2",
-    ]);
-    lab.serve("vv", &["-l", "vnet", "-n", "n1", "-p", "8080:80"], "80");
-    lab.serve("ii", &["-l", "ipnet", "-n", "n2", "-p", "8081:80"], "80");
-    lab.klee(&["network", "connect", "n1", "ii"]);
+    lab.k("network create -t bridge --subnet 10.12.0.0/24 --subnet6 fd12::/64 --gw <auto> --gw6 <auto> --icc=false n1");
+    lab.k("network create -t loopback --subnet 10.13.0.0/24 n2");
+    lab.serve("vv", "-l vnet -n n1 -p 8080:80", "80");
+    lab.serve("ii", "-l ipnet -n n2 -p 8081:80", "80");
+    lab.k("network connect n1 ii");
     assert!(eventually(|| lab.outside_reaches(
         "192.0.2.1",
         "8080",
@@ -127,8 +51,8 @@ fn removing_everything_leaves_the_host_as_it_was() {
     )));
     assert!(lab.outside_reaches("192.0.2.1", "8081", "ii"));
     assert_ne!(lab.snapshot(), before);
-    lab.klee(&["rm", "-f", "vv", "ii"]);
-    lab.klee(&["network", "rm", "n1", "n2"]);
+    lab.k("rm -f vv ii");
+    lab.k("network rm n1 n2");
     // A veth goes when the kernel has torn its namespace down: wait for it.
     let mut after = String::new();
     assert!(
@@ -165,20 +89,10 @@ fn a_failed_network_create_leaves_nothing() {
         assert!(!o.status.success(), "{fp}");
         assert!(stderr(&o).contains(fp), "{fp}: {}", stderr(&o));
         assert_eq!(lab.snapshot(), before, "{fp}");
-        assert!(!lab.klee(&["network", "ls"]).contains("doomed"), "{fp}");
+        assert!(!lab.k("network ls").contains("doomed"), "{fp}");
     }
     // A start that fails while making its links leaves no link behind.
-    lab.klee(&[
-        "network",
-        "create",
-        "-t",
-        "bridge",
-        "--subnet",
-        "10.14.0.0/24",
-        "--gw",
-        "<auto>",
-        "ok",
-    ]);
+    lab.k("network create -t bridge --subnet 10.14.0.0/24 --gw <auto> ok");
     let with_net = lab.links();
     let o = lab
         .root

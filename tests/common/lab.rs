@@ -136,6 +136,18 @@ impl Lab {
         self.root.ok(args)
     }
 
+    /// `klee` with a command line of space-separated words; must succeed.
+    pub fn k(&self, cmdline: &str) -> String {
+        self.root
+            .ok(&cmdline.split_whitespace().collect::<Vec<_>>())
+    }
+
+    /// `klee` with a command line of words; must fail with `code`.
+    pub fn fails(&self, cmdline: &str, code: i32) -> String {
+        self.root
+            .fails(&cmdline.split_whitespace().collect::<Vec<_>>(), code)
+    }
+
     pub fn in_ns(&self, ns: &str, args: &[&str]) -> Output {
         let mut all = vec!["ip", "netns", "exec", ns];
         all.extend_from_slice(args);
@@ -143,10 +155,10 @@ impl Lab {
     }
 
     /// A detached container answering `hello NAME` on tcp `port`.
-    pub fn serve(&self, name: &str, net: &[&str], port: &str) {
+    pub fn serve(&self, name: &str, net: &str, port: &str) {
         let reply = format!("echo hello {name}");
         let mut args = vec!["run", "-d", "--name", name];
-        args.extend_from_slice(net);
+        args.extend(net.split_whitespace());
         args.extend_from_slice(&["bb", "nc", "-ll", "-p", port, "-e", "sh", "-c", &reply]);
         self.klee(&args);
     }

@@ -130,6 +130,20 @@ pub fn host_socket(spec: &RunSpec) -> Result<Option<Socket>> {
     Socket::open().map(Some).map_err(nl)
 }
 
+/// The MAC address of a container's link, derived from its address (as
+/// Docker does): an address reused by a new container keeps its MAC, so
+/// neighbour caches that still hold it (the host's, other containers')
+/// stay right instead of sending to a vanished link for seconds.
+pub fn mac_for(ip: &str, ip6: &str) -> Option<[u8; 6]> {
+    let tail: [u8; 4] = match (ip.parse::<IpAddr>(), ip6.parse::<IpAddr>()) {
+        (Ok(IpAddr::V4(a)), _) => a.octets(),
+        (_, Ok(IpAddr::V6(a))) => a.octets()[12..].try_into().ok()?,
+        _ => return None,
+    };
+    // Locally administered, unicast; 0x6b is "k".
+    Some([0x02, 0x6b, tail[0], tail[1], tail[2], tail[3]])
+}
+
 /// Create a veth pair; a leftover host end (its container's namespace is
 /// still being torn down by the kernel) is removed first.
 fn add_veth(
@@ -137,12 +151,13 @@ fn add_veth(
     name: &str,
     master: Option<i32>,
     peer: &str,
+    mac: Option<[u8; 6]>,
     ns: i32,
 ) -> netlink::Result<()> {
-    match host.add_veth(name, master, peer, ns) {
+    match host.add_veth(name, master, peer, mac, ns) {
         Err(e) if e.errno() == Some(libc::EEXIST) => {
             host.del_link(name)?;
-            host.add_veth(name, master, peer, ns)
+            host.add_veth(name, master, peer, mac, ns)
         }
         r => r,
     }
@@ -185,7 +200,7 @@ fn vnet(spec: &RunSpec, host: &Socket, local: &Socket, ns: i32) -> netlink::Resu
         let name = vnet_link(&a.endpoint);
         let peer = format!("eth{i}");
         let master = host.index(&a.interface)?;
-        add_veth(host, &name, Some(master), &peer, ns)?;
+        add_veth(host, &name, Some(master), &peer, mac_for(&a.ip, &a.ip6), ns)?;
         if a.isolated {
             host.set_port_isolated(host.index(&name)?)?;
         }
@@ -247,7 +262,8 @@ fn ipnet(
     let hidx = match host.link_index(&name)? {
         Some(i) if !before.is_empty() => i,
         _ => {
-            add_veth(host, &name, None, "eth0", ns)?;
+            let first = after.first().map(|a| mac_for(&a.ip, &a.ip6));
+            add_veth(host, &name, None, "eth0", first.flatten(), ns)?;
             let i = host.index(&name)?;
             host.set_devconf(i, &[(DEVCONF_PROXY_ARP, 1), (DEVCONF_ROUTE_LOCALNET, 1)])?;
             host.set_proxy_delay_zero(i)?;
@@ -483,6 +499,16 @@ mod tests {
         assert_eq!(vnet_link("0123456789abcdef"), "kv0123456789ab");
         assert_eq!(ipnet_link("0123456789ab"), "ki0123456789ab");
         assert!(vnet_link("0123456789ab").len() <= 15);
+    }
+
+    #[test]
+    fn macs_follow_addresses() {
+        assert_eq!(mac_for("10.1.0.2", ""), Some([0x02, 0x6b, 10, 1, 0, 2]));
+        assert_eq!(
+            mac_for("", "fd00::a:b0c"),
+            Some([0x02, 0x6b, 0, 0x0a, 0x0b, 0x0c])
+        );
+        assert_eq!(mac_for("", ""), None);
     }
 
     #[test]

@@ -34,6 +34,7 @@ const NDTPA_IFINDEX: u16 = 1;
 const NDTPA_PROXY_DELAY: u16 = 13;
 
 const NLA_F_NESTED: u16 = 1 << 15;
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
 const IFLA_PROTINFO: u16 = 12;
@@ -377,13 +378,14 @@ impl Socket {
     }
 
     /// Create a veth pair: `name` here, up (in `master` if given), `peer`
-    /// in the network namespace `peer_ns`, down (a veth end cannot come up
+    /// (with `peer_mac` if given) in the network namespace `peer_ns`, down (a veth end cannot come up
     /// before its pair exists: bring it up from its namespace).
     pub fn add_veth(
         &self,
         name: &str,
         master: Option<i32>,
         peer: &str,
+        peer_mac: Option<[u8; 6]>,
         peer_ns: RawFd,
     ) -> Result<()> {
         let mut m = Msg::new(
@@ -400,11 +402,11 @@ impl Socket {
             .begin(IFLA_INFO_DATA)
             .begin(VETH_INFO_PEER)
             .raw(&ifinfomsg(0, 0, 0, 0))
-            .str(IFLA_IFNAME, peer)
-            .u32(IFLA_NET_NS_FD, peer_ns as u32)
-            .end()
-            .end()
-            .end();
+            .str(IFLA_IFNAME, peer);
+        if let Some(mac) = peer_mac {
+            m.attr(IFLA_ADDRESS, &mac);
+        }
+        m.u32(IFLA_NET_NS_FD, peer_ns as u32).end().end().end();
         self.request(&|| format!("cannot create veth pair '{name}'/'{peer}'"), m)
             .map(drop)
     }
