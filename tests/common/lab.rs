@@ -51,6 +51,14 @@ pub fn lab() -> Option<Lab> {
     let (host, out) = (format!("{tag}h"), format!("{tag}o"));
     must(&["ip", "netns", "add", &host]);
     must(&["ip", "netns", "add", &out]);
+    // No duplicate address detection on the lab's links: addresses are
+    // usable at once and never "tentative" in a snapshot.
+    for ns in [&host, &out] {
+        must(&[
+            "ip", "netns", "exec", ns, "sh", "-c",
+            "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad; echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad",
+        ]);
+    }
     let mut root = Root::new();
     root.netns = Some(host.clone());
     let lab = Lab { root, host, out };
