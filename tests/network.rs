@@ -142,7 +142,7 @@ fn internal_networks_have_no_egress_and_nat_rewrites_the_source() {
     let seen = |target: &str| -> String {
         let mut args = world.to_vec();
         args.splice(0..0, ["run", "--rm"]);
-        args.extend_from_slice(&["bb", "nc", "-w", "1", target, "9001"]);
+        args.extend_from_slice(&["bb", "timeout", "3", "nc", "-w", "1", target, "9001"]);
         stdout(&lab.root.run(&args))
     };
     let mut v4 = String::new();

@@ -126,7 +126,7 @@ let srv = container::run("bb", ["nc", "-ll", "-p", "80", "-e", "echo", "hello ds
 print(srv.ip);
 let out = "";
 for i in 0..50 {
-    let c = container::run("bb", ["nc", "-w", "1", srv.ip, "80"], #{driver: "vnet", network: "dslnet", detach: true});
+    let c = container::run("bb", ["timeout", "3", "nc", "-w", "1", srv.ip, "80"], #{driver: "vnet", network: "dslnet", detach: true});
     c.wait();
     out = c.logs();
     c.remove();

@@ -176,17 +176,27 @@ impl Lab {
     pub fn container_reaches(&self, net: &[&str], ip: &str, port: &str, name: &str) -> bool {
         let mut args = vec!["run", "--rm"];
         args.extend_from_slice(net);
-        args.extend_from_slice(&["bb", "nc", "-w", "1", ip, port]);
+        args.extend_from_slice(&["bb", "timeout", "3", "nc", "-w", "1", ip, port]);
         stdout(&self.root.run(&args)).contains(&format!("hello {name}"))
     }
 
     pub fn outside_reaches(&self, ip: &str, port: &str, name: &str) -> bool {
-        let o = self.in_ns(&self.out, &["busybox", "nc", "-w", "1", ip, port]);
+        let o = self.in_ns(
+            &self.out,
+            &[
+                "busybox", "timeout", "3", "busybox", "nc", "-w", "1", ip, port,
+            ],
+        );
         stdout(&o).contains(&format!("hello {name}"))
     }
 
     pub fn host_reaches(&self, ip: &str, port: &str, name: &str) -> bool {
-        let o = self.in_ns(&self.host, &["busybox", "nc", "-w", "1", ip, port]);
+        let o = self.in_ns(
+            &self.host,
+            &[
+                "busybox", "timeout", "3", "busybox", "nc", "-w", "1", ip, port,
+            ],
+        );
         stdout(&o).contains(&format!("hello {name}"))
     }
 
@@ -222,9 +232,10 @@ impl Lab {
     }
 }
 
-/// Retry `f` for a few seconds (servers take a moment to listen).
+/// Retry `f` for a few seconds (servers take a moment to listen; a fresh
+/// bridge sometimes loses its first IPv6 exchange).
 pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(5);
+    let end = Instant::now() + Duration::from_secs(10);
     loop {
         if f() {
             return true;
