@@ -1,9 +1,72 @@
-//! kleened: the Kleene API server. The API lands with issue #7; until then
-//! this binary only says so, so that packaging and scripts can rely on it.
+//! kleened: the Kleene API server (REST over a UNIX socket), on the same
+//! engine and store as `klee`.
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "kleened: the HTTP API is not implemented yet; use `klee` directly (it needs no daemon)"
-    );
-    std::process::ExitCode::from(1)
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use kleene::api::server::{self, Config};
+
+/// Serve the Kleene API (kleened's REST routes) from the engine `klee` uses.
+///
+/// Settings come from flags, then the config file, then defaults. The UNIX
+/// socket is created mode 0600: only root can talk to the daemon. A TCP
+/// listener must use TLS.
+#[derive(Parser, Debug)]
+#[command(name = "kleened", version)]
+struct Args {
+    /// TOML config file (keys: root, socket, tcp, tls_cert, tls_key, tls_ca)
+    #[arg(short, long, env = "KLEENED_CONFIG")]
+    config: Option<PathBuf>,
+    /// State directory [default: /var/lib/kleene]
+    #[arg(long, env = "KLEENE_ROOT")]
+    root: Option<PathBuf>,
+    /// UNIX socket to listen on [default: /var/run/kleened.sock]
+    #[arg(short, long)]
+    socket: Option<PathBuf>,
+    /// Also listen on this TCP address (needs --tls-cert and --tls-key)
+    #[arg(long, value_name = "ADDR:PORT")]
+    tcp: Option<String>,
+    /// TLS certificate (PEM)
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM)
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let a = Args::parse();
+    let run = || -> Result<(), server::ServerError> {
+        let file = match &a.config {
+            Some(p) => Config::from_file(p)?,
+            None => Config::default(),
+        };
+        let cfg = file.merged(Config {
+            root: a.root.clone(),
+            socket: a.socket.clone(),
+            tcp: a.tcp.clone(),
+            tls_cert: a.tls_cert.clone(),
+            tls_key: a.tls_key.clone(),
+            tls_ca: a.tls_ca.clone(),
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| server::ServerError::Listen {
+                path: cfg.socket(),
+                source,
+            })?;
+        rt.block_on(server::serve(cfg))
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kleened: error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,90 @@
+//! `/exec/create` and `/exec/{id}/stop`. An exec instance lives in the
+//! daemon's memory until it is started (over the `/exec/start` WebSocket),
+//! as in kleened.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as Axum};
+
+use crate::api::body::{self, opt_bool, opt_str, opt_strs};
+use crate::api::{id, with_engine, ApiError, ApiResult, State};
+
+/// An exec created and not started yet.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub container: String,
+    pub cmd: Vec<String>,
+    pub user: String,
+    pub env: Vec<String>,
+    pub tty: bool,
+}
+
+pub async fn create(Axum(s): Axum<Arc<State>>, b: Bytes) -> ApiResult {
+    let m = body::object(&b).map_err(|e| ApiError::new(404, e))?;
+    let parse = || -> Result<Pending, String> {
+        Ok(Pending {
+            container: body::req_str(&m, "container_id")?,
+            cmd: opt_strs(&m, "cmd")?.unwrap_or_default(),
+            user: opt_str(&m, "user")?.unwrap_or_default(),
+            env: opt_strs(&m, "env")?.unwrap_or_default(),
+            tty: opt_bool(&m, "tty")?.unwrap_or(false),
+        })
+    };
+    let mut p = parse().map_err(|e| ApiError::new(404, e))?;
+    let ident = p.container.clone();
+    let cid = with_engine(&s, move |e| {
+        e.container(&ident)
+            .map(|c| c.id)
+            .map_err(|_| ApiError::new(404, "container not found"))
+    })
+    .await?;
+    p.container = cid;
+    let exec_id = crate::engine::id::new_id();
+    s.execs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(exec_id.clone(), p);
+    Ok(id(201, &exec_id))
+}
+
+/// Both query parameters are required, each `true` or `false`.
+pub async fn stop(
+    Axum(s): Axum<Arc<State>>,
+    Path(exec_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = body::query(q.as_deref());
+    for key in ["force_stop", "stop_container"] {
+        match body::query_get(&q, key) {
+            Some("true" | "false") => {}
+            Some(other) => {
+                return Err(ApiError::new(
+                    404,
+                    format!("invalid query parameter {key}: '{other}' is not true or false"),
+                ))
+            }
+            None => {
+                return Err(ApiError::new(
+                    404,
+                    format!("missing query parameter: {key}"),
+                ))
+            }
+        }
+    }
+    let pending = s
+        .execs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&exec_id);
+    match pending {
+        Some(_) => Err(ApiError::new(
+            404,
+            "execution instance have not been started",
+        )),
+        None => Err(ApiError::new(
+            404,
+            format!("could not find execution instance matching '{exec_id}'"),
+        )),
+    }
+}

@@ -1,0 +1,86 @@
+//! `/images/…`: list, remove, prune, tag, inspect. (Creating and building
+//! images are WebSocket endpoints.)
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State as Axum};
+use serde_json::{json, Value};
+
+use crate::api::body;
+use crate::api::{id, ok, schema, with_engine, ApiError, ApiResult, State};
+use crate::engine::image::Image;
+use crate::engine::Engine;
+
+fn dataset(e: &Engine, i: &Image) -> String {
+    i.layers
+        .last()
+        .map(|l| e.platform().layer_path(e.root(), l).display().to_string())
+        .unwrap_or_default()
+}
+
+pub async fn list(Axum(s): Axum<Arc<State>>) -> ApiResult {
+    with_engine(&s, |e| {
+        let mut list = e.images().map_err(|x| ApiError::new(500, x.to_string()))?;
+        list.sort_by(|a, b| b.created.cmp(&a.created));
+        let out: Vec<Value> = list
+            .iter()
+            .map(|i| schema::image(i, &dataset(e, i)))
+            .collect();
+        Ok(ok(200, Value::Array(out)))
+    })
+    .await
+}
+
+/// 200 with the identifier as given (kleened's quirk, kept: klee prints it).
+pub async fn remove(Axum(s): Axum<Arc<State>>, Path(ident): Path<String>) -> ApiResult {
+    with_engine(&s, move |e| {
+        e.image_remove(&ident).map_err(|x| match x.kind() {
+            "not_found" => ApiError::new(404, format!("Error: No such image: {ident}\n")),
+            _ => ApiError::new(404, x.to_string()),
+        })?;
+        Ok(id(200, &ident))
+    })
+    .await
+}
+
+pub async fn prune(Axum(s): Axum<Arc<State>>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = body::query(q.as_deref());
+    let all = body::query_get(&q, "all") == Some("true");
+    with_engine(&s, move |e| {
+        let ids = e
+            .image_prune(all)
+            .map_err(|x| ApiError::new(500, x.to_string()))?;
+        Ok(ok(200, json!(ids)))
+    })
+    .await
+}
+
+pub async fn tag(
+    Axum(s): Axum<Arc<State>>,
+    Path(ident): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = body::query(q.as_deref());
+    let Some(nametag) = body::query_get(&q, "nametag").map(str::to_string) else {
+        return Err(ApiError::new(404, "missing query parameter: nametag"));
+    };
+    with_engine(&s, move |e| {
+        e.image(&ident)
+            .map_err(|_| ApiError::new(404, "image not found"))?;
+        let i = e
+            .image_tag(&ident, &nametag)
+            .map_err(|x| ApiError::new(404, x.to_string()))?;
+        Ok(id(200, &i.id))
+    })
+    .await
+}
+
+pub async fn inspect(Axum(s): Axum<Arc<State>>, Path(ident): Path<String>) -> ApiResult {
+    with_engine(&s, move |e| {
+        let i = e
+            .image(&ident)
+            .map_err(|_| ApiError::new(404, "image not found"))?;
+        Ok(ok(200, schema::image(&i, &dataset(e, &i))))
+    })
+    .await
+}

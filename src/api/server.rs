@@ -1,0 +1,200 @@
+//! Running the daemon: configuration (flags over a TOML file over
+//! defaults), start-up reconciliation, and the listeners. The UNIX socket
+//! is created mode 0600 (root only); a TCP listener must have TLS.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::State;
+use crate::engine::container::RestartPolicy;
+use crate::engine::lifecycle::Attach;
+use crate::engine::Engine;
+
+/// `kleened`'s settings; every key is optional in the file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The engine's root (default `/var/lib/kleene`).
+    pub root: Option<PathBuf>,
+    /// The UNIX socket (default `/var/run/kleened.sock`).
+    pub socket: Option<PathBuf>,
+    /// A TCP address to listen on too (`127.0.0.1:8085`); needs TLS.
+    pub tcp: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA.
+    pub tls_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot read config file '{}': {source}", path.display())]
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file '{}': {message}", path.display())]
+    ParseConfig { path: PathBuf, message: String },
+    #[error("a TCP listener needs TLS: give --tls-cert and --tls-key (or tls_cert/tls_key in the config file) for '{0}'")]
+    TcpWithoutTls(String),
+    #[error(
+        "TLS listeners are not implemented yet (issue #7 is in progress); '{0}' cannot be served"
+    )]
+    TlsNotYet(String),
+    #[error("socket '{}' is in use by a running server", .0.display())]
+    SocketInUse(PathBuf),
+    #[error("cannot listen on '{}': {source}", path.display())]
+    Listen {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the engine: {0}")]
+    Engine(#[from] crate::engine::error::Error),
+}
+
+impl Config {
+    /// Read a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ServerError::ParseConfig {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// `self` with `over`'s values where it has them (flags over file).
+    pub fn merged(self, over: Config) -> Config {
+        Config {
+            root: over.root.or(self.root),
+            socket: over.socket.or(self.socket),
+            tcp: over.tcp.or(self.tcp),
+            tls_cert: over.tls_cert.or(self.tls_cert),
+            tls_key: over.tls_key.or(self.tls_key),
+            tls_ca: over.tls_ca.or(self.tls_ca),
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/var/lib/kleene"))
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/var/run/kleened.sock"))
+    }
+}
+
+/// At start: forget what interrupted operations left (read-only views),
+/// and start every stopped container whose restart policy is
+/// `on-startup`. (A container whose process died while the daemon was down
+/// is already seen as exited: status is computed from the process table.)
+/// Returns what it did, one line each, for the log.
+pub fn reconcile(root: &Path) -> Result<Vec<String>, ServerError> {
+    let mut e = Engine::open(root)?;
+    e.platform().release_views(root);
+    let mut log = Vec::new();
+    for c in e.containers(true)? {
+        if c.restart_policy == RestartPolicy::OnStartup && !c.status.is_running() {
+            match e.container_start(&c.id, Attach::Detached) {
+                Ok(_) => log.push(format!(
+                    "started container {} ({}): restart policy on-startup",
+                    c.id, c.name
+                )),
+                Err(err) => log.push(format!(
+                    "could not start container {} ({}): {err}",
+                    c.id, c.name
+                )),
+            }
+        }
+    }
+    Ok(log)
+}
+
+/// Bind the UNIX socket, mode 0600. A stale socket file (nobody answers
+/// on it) is replaced; a live one is an error.
+pub fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, ServerError> {
+    use std::os::unix::fs::PermissionsExt;
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(ServerError::SocketInUse(path.to_path_buf()));
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let listen = |source| ServerError::Listen {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Created under a tight umask, so there is no moment where others
+    // could connect before the chmod.
+    // SAFETY: umask has no preconditions; restored right after.
+    let old = unsafe { libc::umask(0o177) };
+    let l = tokio::net::UnixListener::bind(path);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    let l = l.map_err(listen)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(listen)?;
+    Ok(l)
+}
+
+/// Serve until SIGINT/SIGTERM; the socket file is removed on the way out.
+pub async fn serve(cfg: Config) -> Result<(), ServerError> {
+    if let Some(tcp) = &cfg.tcp {
+        if cfg.tls_cert.is_none() || cfg.tls_key.is_none() {
+            return Err(ServerError::TcpWithoutTls(tcp.clone()));
+        }
+        return Err(ServerError::TlsNotYet(tcp.clone()));
+    }
+    let root = cfg.root();
+    for line in reconcile(&root)? {
+        eprintln!("kleened: {line}");
+    }
+    let socket = cfg.socket();
+    let listener = bind_unix(&socket)?;
+    eprintln!("kleened: listening on {}", socket.display());
+    let app = super::router(State::new(root));
+    let shutdown = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    let r = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = std::fs::remove_file(&socket);
+    r.map_err(|source| ServerError::Listen {
+        path: socket,
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_and_flags() {
+        let c: Config = toml::from_str("root = \"/r\"\nsocket = \"/s.sock\"").unwrap();
+        assert_eq!(c.root(), PathBuf::from("/r"));
+        let flags = Config {
+            socket: Some("/t.sock".into()),
+            ..Default::default()
+        };
+        let m = c.merged(flags);
+        assert_eq!(m.socket(), PathBuf::from("/t.sock"));
+        assert_eq!(m.root(), PathBuf::from("/r"));
+        assert!(toml::from_str::<Config>("bogus = 1").is_err());
+    }
+}
