@@ -101,7 +101,7 @@ pub const ROUTES: &[(&str, &str, &str, &[u16])] = &[
         &[204, 404, 500],
     ),
     ("get", "/volumes/list", "Volume.List", &[200]),
-    ("post", "/volumes/create", "Volume.Create", &[201, 500]),
+    ("post", "/volumes/create", "Volume.Create", &[201, 400, 500]),
     (
         "delete",
         "/volumes/{volume_name}",
@@ -126,6 +126,7 @@ pub fn spec() -> Value {
                 let desc = match c {
                     200 | 201 => "success",
                     204 => "success, no content",
+                    400 => "malformed request body (ErrorResponse)",
                     404 => "not found, or invalid input (ErrorResponse)",
                     409 => "conflict (ErrorResponse)",
                     _ => "internal error (ErrorResponse)",

@@ -2,6 +2,7 @@
 //! binary, and a small busybox image so tests need no network.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod lab;
 
 use std::path::{Path, PathBuf};

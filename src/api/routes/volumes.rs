@@ -21,16 +21,18 @@ pub async fn list(Axum(s): Axum<Arc<State>>) -> ApiResult {
     .await
 }
 
-/// Idempotent: an existing volume is returned as it is. Errors are 500,
-/// the only error code klee parses here.
+/// Idempotent: an existing volume is returned as it is. Engine errors
+/// are 500, the only error code klee parses here; a malformed body (klee
+/// never sends one) is a 400, so that bad input is never a server error.
 pub async fn create(Axum(s): Axum<Arc<State>>, b: Bytes) -> ApiResult {
     let name = body::object(&b)
         .and_then(|m| body::req_str(&m, "name"))
-        .map_err(|e| ApiError::new(500, e))?;
+        .map_err(|e| ApiError::new(400, e))?;
     with_engine(&s, move |e| {
-        let v = e
-            .volume_create(&name)
-            .map_err(|x| ApiError::new(500, x.to_string()))?;
+        let v = e.volume_create(&name).map_err(|x| {
+            let code = if x.kind() == "invalid" { 400 } else { 500 };
+            ApiError::new(code, x.to_string())
+        })?;
         Ok(id(201, &v.name))
     })
     .await

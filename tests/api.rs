@@ -1,0 +1,381 @@
+//! kleened's REST API against the real daemon on a private UNIX socket:
+//! shapes and status codes klee relies on, one store shared with `klee`,
+//! start-up reconciliation, and malformed input that never gets a 500.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::api::Daemon;
+use common::{can_run, Root};
+use kleene::api::openapi::ROUTES;
+use serde_json::json;
+
+fn daemon() -> Option<Daemon> {
+    if !can_run() {
+        return None;
+    }
+    let root = Root::new();
+    root.busybox_image("bb");
+    Some(Daemon::start(root))
+}
+
+#[test]
+fn the_socket_is_root_only_and_goes_away_with_the_daemon() {
+    let Some(d) = daemon() else { return };
+    let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
+    let socket = d.socket.clone();
+    drop(d);
+    assert!(!socket.exists(), "the socket is removed on SIGTERM");
+}
+
+#[test]
+fn containers_through_the_api_are_klee_containers() {
+    let Some(d) = daemon() else { return };
+    let (code, v) = d.call(
+        "POST",
+        "/containers/create",
+        Some(
+            json!({"image": "bb", "name": "api1", "cmd": ["echo", "hi"], "persist": "true",
+                    "env": ["A=1"], "network_driver": "disabled", "unknown_key": 1}),
+        ),
+    );
+    assert_eq!(code, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    // The CLI sees it, with what the API asked for.
+    let c = d.root.json(&["container", "inspect", "api1"]);
+    assert_eq!(c["id"], id.as_str());
+    assert_eq!(c["persist"], true);
+    // And the API sees what the CLI makes.
+    d.root.ok(&["create", "--name", "cli1", "bb", "true"]);
+    let (code, list) = d.call("GET", "/containers/list?all=true", None);
+    assert_eq!(code, 200);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cli1", "api1"], "newest first");
+    for key in [
+        "id",
+        "name",
+        "image_name",
+        "image_tag",
+        "image_id",
+        "cmd",
+        "created",
+        "restart_policy",
+        "running",
+        "jid",
+    ] {
+        assert!(
+            list[0].get(key).is_some(),
+            "summary lacks {key}: {}",
+            list[0]
+        );
+    }
+    assert_eq!(list[1]["image_name"], "bb");
+    // Only running ones without all=true.
+    assert_eq!(d.call("GET", "/containers/list", None).1, json!([]));
+
+    let (code, v) = d.call("GET", "/containers/api1/inspect", None);
+    assert_eq!(code, 200);
+    assert_eq!(v["container"]["env"], json!(["A=1"]));
+    assert_eq!(v["container_endpoints"], json!([]));
+
+    // rename (klee sends only the name) keeps everything else.
+    let (code, _) = d.call(
+        "POST",
+        "/containers/api1/update",
+        Some(json!({"name": "api2"})),
+    );
+    assert_eq!(code, 201);
+    let c = d.root.json(&["container", "inspect", "api2"]);
+    assert_eq!(c["cmd"], json!(["echo", "hi"]));
+
+    let (code, v) = d.call("POST", "/containers/api2/stop", None);
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("container not running"))
+    );
+    let (code, v) = d.call("DELETE", "/containers/api2", None);
+    assert_eq!((code, v["id"].as_str()), (200, Some(id.as_str())));
+    let (code, v) = d.call("DELETE", "/containers/api2", None);
+    assert_eq!(code, 404, "{v}");
+    // persist=false containers go with prune.
+    let (code, v) = d.call("POST", "/containers/prune", None);
+    assert_eq!(code, 200);
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn images_volumes_and_their_errors() {
+    let Some(d) = daemon() else { return };
+    let (code, v) = d.call("GET", "/images/bb/inspect", None);
+    assert_eq!(code, 200);
+    assert_eq!(
+        (v["name"].as_str(), v["tag"].as_str()),
+        (Some("bb"), Some("latest"))
+    );
+    let (code, v) = d.call("POST", "/images/bb/tag?nametag=other%3A1.0", None);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        d.root.json(&["image", "inspect", "other:1.0"])["tag"],
+        "1.0"
+    );
+    let (code, v) = d.call("POST", "/images/bb/tag", None);
+    assert_eq!(code, 404, "{v}");
+    let (code, v) = d.call("DELETE", "/images/nosuch", None);
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("Error: No such image: nosuch\n"))
+    );
+    let (code, v) = d.call("GET", "/images/nosuch/inspect", None);
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("image not found"))
+    );
+
+    let (code, v) = d.call("POST", "/volumes/create", Some(json!({"name": "data"})));
+    assert_eq!((code, v["id"].as_str()), (201, Some("data")));
+    // Idempotent.
+    assert_eq!(
+        d.call("POST", "/volumes/create", Some(json!({"name": "data"})))
+            .0,
+        201
+    );
+    d.root
+        .ok(&["create", "--name", "user", "-m", "data:/data", "other:1.0", "true"]);
+    let (code, v) = d.call("GET", "/volumes/data/inspect", None);
+    assert_eq!(code, 200);
+    assert_eq!(v["mountpoints"][0]["type"], "volume");
+    assert_eq!(v["mountpoints"][0]["destination"], "/data");
+    let (code, v) = d.call("DELETE", "/volumes/data", None);
+    assert_eq!(code, 404, "in use: {v}");
+    assert!(v["message"].as_str().unwrap().contains("user"), "{v}");
+    let (code, v) = d.call("DELETE", "/volumes/nosuch", None);
+    assert_eq!((code, v["message"].as_str()), (404, Some("No such volume")));
+    d.root.ok(&["rm", "user"]);
+    let (code, v) = d.call("POST", "/volumes/prune", None);
+    assert_eq!((code, v), (200, json!(["data"])));
+}
+
+#[test]
+fn errors_are_json_with_documented_codes() {
+    let Some(d) = daemon() else { return };
+    let (code, v) = d.call("GET", "/no/such/route", None);
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("not found: GET /no/such/route"))
+    );
+    let (code, v) = d.call("DELETE", "/containers/list", None);
+    assert_eq!(code, 405, "{v}");
+    let (code, v) = d.call(
+        "POST",
+        "/containers/create",
+        Some(json!({"image": "nosuch"})),
+    );
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("no such image 'nosuch'"))
+    );
+    let (code, v) = d.call(
+        "POST",
+        "/containers/create",
+        Some(json!({"image": "bb", "name": "bad name"})),
+    );
+    assert_eq!(code, 404, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("bad name"), "{v}");
+    let (code, v) = d.call(
+        "POST",
+        "/containers/create",
+        Some(json!({"image": "bb", "persist": "maybe"})),
+    );
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("invalid persist: 'maybe' is not true or false"))
+    );
+    let (code, v) = d.raw("POST", "/volumes/create", &vec![b'x'; 2 << 20]);
+    assert_eq!(code, 413);
+    assert!(String::from_utf8_lossy(&v).contains("request body too large"));
+    let (code, v) = d.call("GET", "/networks/nosuch/inspect", None);
+    assert_eq!((code, v), (404, json!({"message": "network not found"})));
+    let (code, v) = d.call(
+        "POST",
+        "/exec/create",
+        Some(json!({"container_id": "nosuch"})),
+    );
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("container not found"))
+    );
+}
+
+#[test]
+fn every_documented_route_is_served_and_in_the_spec() {
+    let Some(d) = daemon() else { return };
+    let (code, spec) = d.call("GET", "/openapi.json", None);
+    assert_eq!(code, 200);
+    assert_eq!(ROUTES.len(), 26, "kleened's 26 REST routes");
+    for (method, path, op, _) in ROUTES {
+        assert_eq!(
+            spec["paths"][path][method]["operationId"], *op,
+            "{method} {path}"
+        );
+        let concrete = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "nosuch" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let (_, body) = d.raw(&method.to_uppercase(), &concrete, b"{}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("not found: "),
+            "{method} {path} is not routed: {text}"
+        );
+    }
+}
+
+#[test]
+fn malformed_input_never_crashes_a_handler() {
+    let Some(mut d) = daemon() else { return };
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let bodies: Vec<Vec<u8>> = [
+        "", "{", "}", "[]", "null", "1", "\"x\"", "true", "{\"name\": 1}", "{\"image\": []}",
+        "{\"image\": \"bb\", \"cmd\": \"x\"}", "{\"image\": \"bb\", \"mounts\": [1]}",
+        "{\"image\": \"bb\", \"mounts\": [{\"type\": \"tmpfs\"}]}",
+        "{\"image\": \"bb\", \"public_ports\": [{\"host_port\": 1}]}",
+        "{\"image\": \"bb\", \"public_ports\": [{\"host_port\": \"99999\", \"container_port\": \"1\"}]}",
+        "{\"image\": \"bb\", \"network_driver\": \"bogus\"}",
+        "{\"image\": \"bb\", \"restart_policy\": \"always\"}",
+        "{\"name\": \"x\", \"type\": \"bogus\"}", "{\"name\": \"\", \"type\": \"loopback\", \"subnet\": \"300.1.1.1/8\"}",
+        "{\"container\": null, \"network\": 5}", "{\"container_id\": {}}",
+        "{\"a\": 1e400}", "\u{0}\u{1}\u{2}", "{\"name\": \"\u{263a}\"}",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .chain([deep.into_bytes()])
+    .chain((0..20u32).map(|i| (0..(i * 37 % 300)).map(|j| ((i * 7919 + j * 104729) % 256) as u8).collect()))
+    .collect();
+    for (method, path, _, codes) in ROUTES {
+        let concrete = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "nosuch" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        for b in &bodies {
+            let (code, out) = d.raw(&method.to_uppercase(), &concrete, b);
+            assert_ne!(
+                code,
+                500,
+                "{method} {path} with {:?}: {}",
+                String::from_utf8_lossy(b),
+                String::from_utf8_lossy(&out)
+            );
+            assert!(
+                codes.contains(&code) || code == 413,
+                "{method} {path}: undocumented {code} for {:?}",
+                String::from_utf8_lossy(b)
+            );
+            if !out.is_empty() {
+                serde_json::from_slice::<serde_json::Value>(&out).unwrap_or_else(|_| {
+                    panic!(
+                        "{method} {path}: not JSON: {}",
+                        String::from_utf8_lossy(&out)
+                    )
+                });
+            }
+        }
+    }
+    // Query strings too.
+    for q in [
+        "all=%ZZ",
+        "all=",
+        "nametag=%00",
+        "&&&",
+        "force_stop=maybe&stop_container=true",
+    ] {
+        for p in [
+            "/containers/list",
+            "/images/prune",
+            "/images/bb/tag",
+            "/exec/x/stop",
+        ] {
+            let m = if p == "/containers/list" {
+                "GET"
+            } else {
+                "POST"
+            };
+            let (code, _) = d.raw(m, &format!("{p}?{q}"), b"");
+            assert_ne!(code, 500, "{p}?{q}");
+        }
+    }
+    assert!(d.alive(), "kleened survived");
+}
+
+#[test]
+fn on_startup_containers_start_with_the_daemon() {
+    if !can_run() {
+        return;
+    }
+    let root = Root::new();
+    root.busybox_image("bb");
+    root.ok(&[
+        "create",
+        "--name",
+        "boot",
+        "--restart",
+        "on-startup",
+        "bb",
+        "sleep",
+        "30",
+    ]);
+    root.ok(&["create", "--name", "plain", "bb", "sleep", "30"]);
+    let d = Daemon::start(root);
+    assert_eq!(d.root.status("boot")["state"], "running");
+    assert_eq!(d.root.status("plain")["state"], "created");
+    let (_, list) = d.call("GET", "/containers/list", None);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["running"], true);
+    d.root.ok(&["rm", "-f", "boot"]);
+}
+
+#[test]
+fn concurrent_clients_and_klee_share_one_store() {
+    let Some(d) = daemon() else { return };
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let d = &d;
+            s.spawn(move || {
+                for i in 0..10 {
+                    let (code, v) = d.call(
+                        "POST",
+                        "/containers/create",
+                        Some(json!({"image": "bb", "name": format!("c{t}-{i}")})),
+                    );
+                    assert_eq!(code, 201, "{v}");
+                }
+            });
+        }
+        s.spawn(|| {
+            for i in 0..10 {
+                d.root
+                    .ok(&["create", "--name", &format!("k{i}"), "bb", "true"]);
+            }
+        });
+    });
+    let (_, list) = d.call("GET", "/containers/list?all=true", None);
+    let mut ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 70);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 70, "no duplicate IDs");
+    assert_eq!(d.root.container_ids().len(), 70);
+}
