@@ -146,8 +146,15 @@ fn images_volumes_and_their_errors() {
             .0,
         201
     );
-    d.root
-        .ok(&["create", "--name", "user", "-m", "data:/data", "other:1.0", "true"]);
+    d.root.ok(&[
+        "create",
+        "--name",
+        "user",
+        "-m",
+        "data:/data",
+        "other:1.0",
+        "true",
+    ]);
     let (code, v) = d.call("GET", "/volumes/data/inspect", None);
     assert_eq!(code, 200);
     assert_eq!(v["mountpoints"][0]["type"], "volume");

@@ -13,6 +13,7 @@ pub mod openapi;
 mod routes;
 pub mod schema;
 pub mod server;
+pub mod ws;
 
 use std::path::PathBuf;
 use std::sync::Arc;

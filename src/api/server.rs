@@ -147,6 +147,8 @@ pub fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, ServerError> {
 }
 
 /// Serve until SIGINT/SIGTERM; the socket file is removed on the way out.
+/// (Call [`reconcile`] first, before any runtime threads exist: starting
+/// containers forks.)
 pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     if let Some(tcp) = &cfg.tcp {
         if cfg.tls_cert.is_none() || cfg.tls_key.is_none() {
@@ -155,9 +157,6 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
         return Err(ServerError::TlsNotYet(tcp.clone()));
     }
     let root = cfg.root();
-    for line in reconcile(&root)? {
-        eprintln!("kleened: {line}");
-    }
     let socket = cfg.socket();
     let listener = bind_unix(&socket)?;
     eprintln!("kleened: listening on {}", socket.display());

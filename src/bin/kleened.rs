@@ -53,6 +53,10 @@ fn main() -> ExitCode {
             tls_key: a.tls_key.clone(),
             tls_ca: a.tls_ca.clone(),
         });
+        // Before the runtime's threads exist: starting containers forks.
+        for line in server::reconcile(&cfg.root())? {
+            eprintln!("kleened: {line}");
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -137,6 +137,12 @@ pub trait Platform: Send + Sync {
         let _ = path;
         Err(Error::Unsupported("--update (freebsd-update)"))
     }
+    /// What a base-image method and source sent through kleened's API (whose
+    /// client offers FreeBSD's methods only) mean on this platform, as
+    /// `klee image create` arguments.
+    fn base_method_for_api(&self, method: &str, source: &str) -> (String, String) {
+        (method.to_string(), source.to_string())
+    }
     /// Does a network interface of this name exist on the host?
     fn interface_exists(&self, name: &str) -> bool {
         let _ = name;

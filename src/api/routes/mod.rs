@@ -1,11 +1,12 @@
-//! The route table: kleened's 26 REST routes (and, as they land, its
-//! WebSocket endpoints), plus `GET /openapi.json`. Unknown routes and
+//! The route table: kleened's 26 REST routes and 3 WebSocket endpoints,
+//! plus `GET /openapi.json`. Unknown routes and
 //! methods, and oversized bodies, get JSON errors too.
 
 mod containers;
 pub mod exec;
 mod images;
 mod networks;
+mod stream;
 mod volumes;
 
 use std::sync::Arc;
@@ -53,6 +54,9 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/volumes/prune", post(volumes::prune))
         .route("/volumes/{name}", delete(volumes::remove))
         .route("/volumes/{name}/inspect", get(volumes::inspect))
+        .route("/exec/start", get(stream::exec_start))
+        .route("/images/create", get(stream::image_create))
+        .route("/images/build", get(stream::image_build))
         .route("/openapi.json", get(super::openapi::handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -143,6 +143,19 @@ impl Platform for Linux {
         root.join("volumes").join(name)
     }
 
+    /// klee's `fetch-auto` (its default) is the host's userland; `fetch`
+    /// of a local archive (a path or `file://`) is `tar`; `zfs-copy` and
+    /// `zfs-clone` of a directory are `dir`.
+    fn base_method_for_api(&self, method: &str, source: &str) -> (String, String) {
+        let local = source.strip_prefix("file://").unwrap_or(source);
+        match method {
+            "fetch-auto" => ("host".into(), String::new()),
+            "fetch" if local.starts_with('/') => ("tar".into(), local.into()),
+            "zfs-copy" | "zfs-clone" if Path::new(source).is_dir() => ("dir".into(), source.into()),
+            _ => (method.into(), source.into()),
+        }
+    }
+
     fn interface_exists(&self, name: &str) -> bool {
         net::interface_exists(name)
     }
