@@ -37,6 +37,9 @@ pub struct BuildArgs {
     #[arg(long)]
     from: Option<String>,
     /// The build context
+    /// The image's ID, chosen by the caller (kleened announces it first)
+    #[arg(long, hide = true)]
+    id: Option<String>,
     path: PathBuf,
 }
 
@@ -90,6 +93,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
         no_cache: a.no_cache,
         keep_failed: a.no_rm,
         from: a.from.clone(),
+        image_id: a.id.clone(),
     };
     let mut log = Log { quiet: a.quiet };
     match build(e, &req, &mut log) {

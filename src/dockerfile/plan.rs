@@ -26,6 +26,8 @@ pub struct BuildRequest {
     pub keep_failed: bool,
     /// Replace the first stage's FROM image.
     pub from: Option<String>,
+    /// The ID the image gets (kleened announces it before the build).
+    pub image_id: Option<String>,
 }
 
 /// A build failure, located in the Dockerfile when it comes from an
@@ -58,6 +60,8 @@ pub struct Builder {
     no_cache: bool,
     /// Replaces the first FROM's image (`--from`).
     from_override: Option<String>,
+    /// The final (or kept) image's ID, when given in advance.
+    image_id: Option<String>,
     current: Option<StageState>,
     context: Source,
     lexer: Lexer,
@@ -119,6 +123,7 @@ pub fn build(
     })?;
     let mut b = Builder::new(&req.context, &req.build_args, req.no_cache, df.escape)?;
     b.from_override = req.from.clone();
+    b.image_id = req.image_id.clone();
     let total = df.instructions.len();
     let mut outcome = Ok(());
     for (n, inst) in df.instructions.iter().enumerate() {
@@ -156,6 +161,7 @@ impl Builder {
         })?;
         Ok(Builder {
             no_cache,
+            image_id: None,
             from_override: None,
             current: None,
             context,
@@ -238,11 +244,13 @@ impl Builder {
                 unused.join(" ")
             ));
         }
-        let image = e.build_commit(&last.stage, tag).map_err(|err| BuildError {
-            message: err.to_string(),
-            span: None,
-            kept: None,
-        })?;
+        let image = e
+            .build_commit(&last.stage, tag, self.image_id.as_deref())
+            .map_err(|err| BuildError {
+                message: err.to_string(),
+                span: None,
+                kept: None,
+            })?;
         let mut made: Vec<String> = std::mem::take(&mut self.made);
         made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
         let _ = e.build_discard(&made);
@@ -263,7 +271,7 @@ impl Builder {
             (Some(tag), Some(st)) => {
                 let name = tag.split_once(':').map(|(n, _)| n).unwrap_or(tag);
                 let nametag = format!("{}:failed", if name.is_empty() { "image" } else { name });
-                e.build_commit(&st.stage, &nametag)
+                e.build_commit(&st.stage, &nametag, self.image_id.as_deref())
                     .ok()
                     .map(|img| (img, st.last_snapshot))
             }

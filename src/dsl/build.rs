@@ -161,6 +161,7 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
         no_cache: opt_flag(opts, "no_cache"),
         keep_failed: opt_flag(opts, "keep_failed"),
         from: None,
+        image_id: None,
     };
     let r = with(|e| Ok(build_dockerfile(e, &req, &mut Print)))?;
     r.map(ImageH).map_err(build_err)

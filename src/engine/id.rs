@@ -23,6 +23,14 @@ pub fn new_id() -> String {
     }
 }
 
+/// Is `s` an ID as [`new_id`] makes them (12 lowercase hex, not all digits)?
+pub fn valid_id(s: &str) -> bool {
+    s.len() == 12
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && !s.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn fallback_random(buf: &mut [u8]) {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};

@@ -232,6 +232,9 @@ pub async fn image_build(up: WebSocketUpgrade, Axum(s): Axum<Arc<State>>) -> Res
 }
 
 async fn build_session(mut socket: WebSocket, s: Arc<State>) {
+    // Announced in the starting frame, as kleened does; klee needs it to
+    // report a failed build.
+    let image_id = crate::engine::id::new_id();
     let cfg = match ws::config(&mut socket).await {
         Ok(c) => c,
         Err(e) => {
@@ -249,7 +252,7 @@ async fn build_session(mut socket: WebSocket, s: Arc<State>) {
         let context = req_str(&cfg, "context")?;
         let dockerfile = opt_str(&cfg, "dockerfile")?.unwrap_or_else(|| "Dockerfile".into());
         let cleanup = opt_bool(&cfg, "cleanup")?.unwrap_or(true);
-        let mut args = vec!["build".to_string()];
+        let mut args = vec!["build".to_string(), "--id".to_string(), image_id.clone()];
         if let Some(t) = opt_str(&cfg, "tag")?.filter(|t| !t.is_empty()) {
             args.extend(["-t".to_string(), t]);
         }
@@ -293,7 +296,7 @@ async fn build_session(mut socket: WebSocket, s: Arc<State>) {
             .await
         }
     };
-    if !starting(&mut socket, "").await {
+    if !starting(&mut socket, &image_id).await {
         return;
     }
     match relay(&mut socket, &s.root, &args, false, Framing::Lines).await {

@@ -421,15 +421,31 @@ impl Engine {
             .push((text.to_string(), String::new()));
     }
 
-    /// Make the stage an image named `nametag` ("" for none).
-    pub fn build_commit(&mut self, stage: &Stage, nametag: &str) -> Result<Image> {
+    /// Make the stage an image named `nametag` ("" for none), with ID `id`
+    /// if given (it must be unused) or a new one.
+    pub fn build_commit(
+        &mut self,
+        stage: &Stage,
+        nametag: &str,
+        id: Option<&str>,
+    ) -> Result<Image> {
         let (name, tag) = if nametag.is_empty() {
             (String::new(), String::new())
         } else {
             super::image::parse_nametag(nametag)?
         };
         let mut image = stage.config.clone();
-        image.id = id::new_id();
+        image.id = match id {
+            Some(given) if id::valid_id(given) && self.image(given).is_err() => given.to_string(),
+            Some(given) => {
+                return Err(Error::invalid(
+                    "image ID",
+                    given,
+                    "not a free 12-hex-digit ID",
+                ))
+            }
+            None => id::new_id(),
+        };
         image.name = name;
         image.tag = tag;
         image.created = time::now();
