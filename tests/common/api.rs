@@ -18,8 +18,21 @@ pub struct Daemon {
 impl Daemon {
     /// Start kleened on `<root>/kleened.sock` and wait until it answers.
     pub fn start(root: Root) -> Daemon {
+        Daemon::start_in(root, None)
+    }
+
+    /// The same, in network namespace `netns` (`ip netns exec`).
+    pub fn start_in(root: Root, netns: Option<&str>) -> Daemon {
         let socket = root.path().join("kleened.sock");
-        let child = Command::new(env!("CARGO_BIN_EXE_kleened"))
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_kleened")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_kleened")),
+        };
+        let child = cmd
             .arg("--root")
             .arg(root.path())
             .arg("--socket")

@@ -30,14 +30,25 @@ fn config(m: &Map<String, Value>) -> Result<NetworkConfig, String> {
         None | Some("<host-gateway>") => None,
         Some(other) => Some(other.to_string()),
     };
+    let subnet = opt_str(m, "subnet")?.unwrap_or_default();
+    let subnet6 = opt_str(m, "subnet6")?.unwrap_or_default();
+    // klee sends `<auto>` gateways for every bridge; without a subnet of
+    // that family there is no gateway to make.
+    let gw = |g: Option<String>, net: &str| {
+        if net.is_empty() {
+            String::new()
+        } else {
+            g.unwrap_or_default()
+        }
+    };
     Ok(NetworkConfig {
         name: body::req_str(m, "name")?,
         kind: body::req_str(m, "type")?,
         interface: opt_str(m, "interface")?.unwrap_or_default(),
-        subnet: opt_str(m, "subnet")?.unwrap_or_default(),
-        subnet6: opt_str(m, "subnet6")?.unwrap_or_default(),
-        gateway: opt_str(m, "gateway")?.unwrap_or_default(),
-        gateway6: opt_str(m, "gateway6")?.unwrap_or_default(),
+        gateway: gw(opt_str(m, "gateway")?, &subnet),
+        gateway6: gw(opt_str(m, "gateway6")?, &subnet6),
+        subnet,
+        subnet6,
         nat,
         icc: opt_bool(m, "icc")?.unwrap_or(true),
         internal: opt_bool(m, "internal")?.unwrap_or(false),

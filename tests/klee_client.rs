@@ -1,0 +1,173 @@
+//! The original Python `klee` (PyPI `kleene-cli==0.1.0rc4`, unmodified)
+//! drives our `kleened` through a whole session on a UNIX socket. The
+//! daemon runs in a network namespace of its own (`common/lab.rs`), so
+//! networks never touch the machine. `scripts/test` installs klee into
+//! `target/klee-venv`; `KLEE_PY` points elsewhere.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::api::Daemon;
+use common::lab::lab;
+use common::{stderr, stdout, Root};
+
+fn klee_py() -> Option<PathBuf> {
+    let p = std::env::var_os("KLEE_PY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/klee-venv/bin/klee")
+        });
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: the Python klee is not installed at {} (scripts/test installs it: pip install kleene-cli==0.1.0rc4)",
+            p.display()
+        );
+        None
+    }
+}
+
+struct Session {
+    klee: PathBuf,
+    host: String,
+}
+
+impl Session {
+    /// Run klee; returns (exit code, stdout + stderr).
+    fn run(&self, args: &[&str]) -> (i32, String) {
+        let o = Command::new(&self.klee)
+            .args(args)
+            .env("KLEE_HOST", &self.host)
+            .env("COLUMNS", "200")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            format!("{}{}", stdout(&o), stderr(&o)),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out) = self.run(args);
+        assert_eq!(code, 0, "klee {args:?}:\n{out}");
+        assert!(!out.contains("Traceback"), "klee {args:?} crashed:\n{out}");
+        out
+    }
+}
+
+#[test]
+fn the_python_klee_drives_kleened() {
+    let Some(klee) = klee_py() else { return };
+    let Some(lab) = lab() else { return };
+    let root = Root::new();
+    root.busybox_image("bb");
+    let d = Daemon::start_in(root, Some(&lab.host));
+    let s = Session {
+        klee,
+        host: format!("http://{}", d.socket.display()),
+    };
+    let ours = |args: &[&str]| d.root.json(args);
+
+    // Images: the Linux default method (klee's fetch-auto is the host's
+    // userland here), and a build with its output and snapshot lines.
+    let out = s.ok(&["image", "create", "-t", "hostimg", "fetch-auto"]);
+    assert!(out.contains("image created"), "{out}");
+    assert_eq!(ours(&["image", "inspect", "hostimg"])["method"], "host");
+    let ctx = d.root.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb\nRUN echo built > /built\nENV B=1\n",
+    )
+    .unwrap();
+    let out = s.ok(&["build", "-t", "built:1", ctx.to_str().unwrap()]);
+    for want in [
+        "Started to build image with ID ",
+        "Step 1/3 : FROM bb",
+        "Step 2/3 : RUN echo built",
+        "--> Snapshot created: @",
+        "image created",
+    ] {
+        assert!(out.contains(want), "build output lacks {want:?}:\n{out}");
+    }
+    assert_eq!(ours(&["image", "inspect", "built:1"])["env"][0], "B=1");
+    let out = s.ok(&["lsi"]);
+    assert!(out.contains("hostimg") && out.contains("built"), "{out}");
+
+    // Containers: attached and detached runs, exec, stop, rename, update.
+    let out = s.ok(&["run", "built:1", "cat", "/built"]);
+    assert!(out.contains("built\n"), "{out}");
+    assert!(out.contains("exited with exit-code 0"), "{out}");
+    let out = s.ok(&["run", "bb", "sh", "-c", "exit 3"]);
+    assert!(out.contains("exit-code 3"), "{out}");
+    s.ok(&["run", "-d", "--name", "web", "bb", "sleep", "60"]);
+    assert_eq!(d.root.status("web")["state"], "running");
+    let out = s.ok(&["exec", "web", "echo", "inside"]);
+    assert!(
+        out.contains("inside") && out.contains("has exited with exit-code 0"),
+        "{out}"
+    );
+    let out = s.ok(&["lsc"]);
+    assert!(out.contains("web") && out.contains("running"), "{out}");
+    s.ok(&["stop", "web"]);
+    assert_ne!(d.root.status("web")["state"], "running");
+    s.ok(&["container", "rename", "web", "web2"]);
+    s.ok(&["container", "update", "--env", "A=1", "web2"]);
+    let c = ours(&["container", "inspect", "web2"]);
+    assert_eq!(c["env"][0], "A=1");
+    assert_eq!(c["cmd"][1], "60", "update keeps what it does not name");
+    let out = s.ok(&["isc", "web2"]);
+    assert!(out.contains("\"name\": \"web2\""), "{out}");
+
+    // Networks, in the lab's namespace.
+    s.ok(&[
+        "network",
+        "create",
+        "--type",
+        "bridge",
+        "--subnet",
+        "10.60.0.0/24",
+        "n1",
+    ]);
+    assert!(s.ok(&["lsn"]).contains("n1"));
+    s.ok(&["create", "--name", "c1", "-l", "vnet", "bb", "true"]);
+    s.ok(&["network", "connect", "n1", "c1"]);
+    let net = ours(&["network", "inspect", "n1"]);
+    assert_eq!(net["endpoints"][0]["ip_address"], "10.60.0.2");
+    let out = s.ok(&[
+        "run", "-l", "vnet", "-n", "n1", "bb", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(out.contains("10.60.0.3/24"), "{out}");
+    s.ok(&["network", "disconnect", "n1", "c1"]);
+    assert_eq!(
+        ours(&["network", "inspect", "n1"])["endpoints"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Volumes.
+    s.ok(&["volume", "create", "v1"]);
+    assert!(s.ok(&["lsv"]).contains("v1"));
+    s.ok(&["rmv", "v1"]);
+
+    // Removal and pruning.
+    s.ok(&["rmc", "c1"]);
+    s.ok(&["container", "prune", "-f"]);
+    assert!(
+        d.root.container_ids().is_empty(),
+        "{:?}",
+        d.root.container_ids()
+    );
+    s.ok(&["rmn", "n1"]);
+    s.ok(&["network", "prune", "-f"]);
+    s.ok(&["rmi", "hostimg"]);
+    s.ok(&["image", "prune", "-f"]);
+    let out = s.ok(&["lsi"]);
+    assert!(!out.contains("hostimg"), "{out}");
+}
