@@ -13,6 +13,7 @@ pub mod openapi;
 mod routes;
 pub mod schema;
 pub mod server;
+pub mod tls;
 pub mod ws;
 
 use std::path::PathBuf;

@@ -38,10 +38,8 @@ pub enum ServerError {
     ParseConfig { path: PathBuf, message: String },
     #[error("a TCP listener needs TLS: give --tls-cert and --tls-key (or tls_cert/tls_key in the config file) for '{0}'")]
     TcpWithoutTls(String),
-    #[error(
-        "TLS listeners are not implemented yet (issue #7 is in progress); '{0}' cannot be served"
-    )]
-    TlsNotYet(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("socket '{}' is in use by a running server", .0.display())]
     SocketInUse(PathBuf),
     #[error("cannot listen on '{}': {source}", path.display())]
@@ -146,37 +144,71 @@ pub fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, ServerError> {
     Ok(l)
 }
 
+/// The TLS settings a TCP listener needs, checked before anything starts.
+pub fn tls_settings(
+    cfg: &Config,
+) -> Result<Option<(String, std::sync::Arc<tokio_rustls::rustls::ServerConfig>)>, ServerError> {
+    let Some(tcp) = &cfg.tcp else { return Ok(None) };
+    let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) else {
+        return Err(ServerError::TcpWithoutTls(tcp.clone()));
+    };
+    let tls = super::tls::server_config(cert, key, cfg.tls_ca.as_deref())?;
+    Ok(Some((tcp.clone(), tls)))
+}
+
 /// Serve until SIGINT/SIGTERM; the socket file is removed on the way out.
 /// (Call [`reconcile`] first, before any runtime threads exist: starting
 /// containers forks.)
 pub async fn serve(cfg: Config) -> Result<(), ServerError> {
-    if let Some(tcp) = &cfg.tcp {
-        if cfg.tls_cert.is_none() || cfg.tls_key.is_none() {
-            return Err(ServerError::TcpWithoutTls(tcp.clone()));
-        }
-        return Err(ServerError::TlsNotYet(tcp.clone()));
-    }
+    let tls = tls_settings(&cfg)?;
     let root = cfg.root();
     let socket = cfg.socket();
     let listener = bind_unix(&socket)?;
-    eprintln!("kleened: listening on {}", socket.display());
     let app = super::router(State::new(root));
-    let shutdown = async {
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = tx.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let tcp = match tls {
+        Some((addr, cfg)) => {
+            let l = super::tls::TlsListener::bind(&addr, cfg).await?;
+            eprintln!("kleened: listening on https://{addr}");
+            let serve = axum::serve(l, app.clone()).with_graceful_shutdown(stopped(&stop_tx));
+            Some(tokio::spawn(async move { serve.await }))
+        }
+        None => None,
+    };
+    eprintln!("kleened: listening on {}", socket.display());
+    let unix = axum::serve(listener, app).with_graceful_shutdown(stopped(&stop_tx));
+    let unix = tokio::spawn(async move { unix.await });
+    {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).expect("signal handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-    };
-    let r = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    }
+    let _ = stop_tx.send(());
+    let r = unix.await;
+    if let Some(t) = tcp {
+        let _ = t.await;
+    }
     let _ = std::fs::remove_file(&socket);
-    r.map_err(|source| ServerError::Listen {
-        path: socket,
-        source,
-    })
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(source)) => Err(ServerError::Listen {
+            path: socket,
+            source,
+        }),
+        Err(e) => Err(ServerError::Listen {
+            path: socket,
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
 }
 
 #[cfg(test)]

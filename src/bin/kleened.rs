@@ -53,6 +53,8 @@ fn main() -> ExitCode {
             tls_key: a.tls_key.clone(),
             tls_ca: a.tls_ca.clone(),
         });
+        // Bad TLS settings stop us before anything starts.
+        server::tls_settings(&cfg)?;
         // Before the runtime's threads exist: starting containers forks.
         for line in server::reconcile(&cfg.root())? {
             eprintln!("kleened: {line}");

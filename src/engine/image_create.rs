@@ -111,7 +111,7 @@ struct Counter<'a> {
 impl fsutil::Progress for Counter<'_> {
     fn file(&mut self) {
         self.n += 1;
-        if self.n % 512 == 0 {
+        if self.n.is_multiple_of(512) {
             self.p.files(self.n);
         }
     }
@@ -266,7 +266,7 @@ pub fn extract_tar(dest: &Path, file: &Path, progress: &mut dyn Progress) -> Res
         // unpack_in refuses paths that leave `dest` ("..", absolute links).
         entry.unpack_in(dest).map_err(bad)?;
         n += 1;
-        if n % 100 == 0 {
+        if n.is_multiple_of(100) {
             progress.files(n);
         }
     }

@@ -21,8 +21,17 @@ impl Daemon {
         Daemon::start_in(root, None)
     }
 
+    /// The same, with extra flags.
+    pub fn start_with(root: Root, flags: &[&str]) -> Daemon {
+        Daemon::spawn(root, None, flags)
+    }
+
     /// The same, in network namespace `netns` (`ip netns exec`).
     pub fn start_in(root: Root, netns: Option<&str>) -> Daemon {
+        Daemon::spawn(root, netns, &[])
+    }
+
+    fn spawn(root: Root, netns: Option<&str>, flags: &[&str]) -> Daemon {
         let socket = root.path().join("kleened.sock");
         let mut cmd = match netns {
             Some(ns) => {
@@ -37,6 +46,7 @@ impl Daemon {
             .arg(root.path())
             .arg("--socket")
             .arg(&socket)
+            .args(flags)
             .env_remove("KLEENE_FAILPOINT")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
