@@ -36,6 +36,11 @@ pub struct State {
     /// Exec instances created and not yet started (kleened keeps them in
     /// memory too).
     pub execs: std::sync::Mutex<std::collections::HashMap<String, routes::exec::Pending>>,
+    /// The store's change counter, read on a connection of our own.
+    version: std::sync::Mutex<Option<rusqlite::Connection>>,
+    /// Rendered container lists (`all` = false, true) and the store
+    /// version and time they were made at.
+    pub lists: std::sync::Mutex<[Option<(i64, std::time::Instant, axum::body::Bytes)>; 2]>,
 }
 
 impl State {
@@ -43,7 +48,31 @@ impl State {
         Arc::new(State {
             root,
             execs: Default::default(),
+            version: Default::default(),
+            lists: Default::default(),
         })
+    }
+
+    /// The store's version: it changes with every commit by any process
+    /// (SQLite's `data_version`, seen from our connection). None when the
+    /// store cannot be read.
+    pub fn store_version(&self) -> Option<i64> {
+        let mut guard = self.version.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let path = self.root.join("metadata.sqlite");
+            *guard = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .ok();
+        }
+        let v = guard
+            .as_ref()?
+            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
+        if v.is_err() {
+            *guard = None;
+        }
+        v.ok()
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as Axum};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::api::body::{self, opt_bool, opt_objects, opt_str, opt_strs};
@@ -22,10 +22,30 @@ fn dataset(e: &Engine, id: &str) -> String {
         .to_string()
 }
 
+/// How long a rendered list is served while the store does not change. A
+/// container's status is also its process's: one that dies without its
+/// monitor recording it (the monitor killed too) shows within this time.
+const LIST_TTL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The list is rendered once per store change (and at most every
+/// `LIST_TTL`), so many clients listing many containers cost one render.
 pub async fn list(Axum(s): Axum<Arc<State>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = body::query(q.as_deref());
     let all = body::query_get(&q, "all").and_then(body::parse_bool) == Some(true);
-    with_engine(&s, move |e| {
+    let state = s.clone();
+    let version = tokio::task::spawn_blocking(move || state.store_version())
+        .await
+        .ok()
+        .flatten();
+    if let Some(v) = version {
+        let lists = s.lists.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cv, at, body)) = &lists[all as usize] {
+            if *cv == v && at.elapsed() < LIST_TTL {
+                return Ok(json_bytes(body.clone()));
+            }
+        }
+    }
+    let body = with_engine(&s, move |e| {
         let internal = |x: crate::engine::error::Error| ApiError::new(500, x.to_string());
         let mut list = e.containers(all).map_err(internal)?;
         list.sort_by(|a, b| b.created.cmp(&a.created));
@@ -38,9 +58,22 @@ pub async fn list(Axum(s): Axum<Arc<State>>, RawQuery(q): RawQuery) -> ApiResult
                 schema::container_summary(c, img, &eps, &dataset(e, &c.id))
             })
             .collect();
-        Ok(ok(200, Value::Array(out)))
+        Ok(axum::body::Bytes::from(Value::Array(out).to_string()))
     })
-    .await
+    .await?;
+    if let Some(v) = version {
+        let mut lists = s.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists[all as usize] = Some((v, std::time::Instant::now(), body.clone()));
+    }
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: axum::body::Bytes) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn port(m: &Map<String, Value>) -> Result<PublishedPort, String> {
