@@ -93,6 +93,8 @@ pub enum Framing {
     /// One text frame per line; lines klee highlights (build steps,
     /// snapshots) go without their newline, as kleened sends them.
     Lines,
+    /// Nothing is sent (a detached start answers with its Close only).
+    Silent,
 }
 
 /// What a child run ended with.
@@ -163,6 +165,7 @@ pub async fn relay(
                 }
                 let chunk = &buf[..n];
                 match framing {
+                    Framing::Silent => keep(&mut tail, &String::from_utf8_lossy(chunk)),
                     Framing::Chunks => {
                         keep(&mut tail, &String::from_utf8_lossy(chunk));
                         let msg = match std::str::from_utf8(chunk) {

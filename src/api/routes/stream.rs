@@ -98,7 +98,7 @@ async fn exec_session(mut socket: WebSocket, s: Arc<State>) {
     // a tty: forward them then.
     let stdin = attach && p.tty;
     if !attach {
-        let out = relay(&mut socket, &s.root, &args, false, Framing::Chunks).await;
+        let out = relay(&mut socket, &s.root, &args, false, Framing::Silent).await;
         return match out {
             Ok(o) if o.code == 0 => {
                 let msg = "succesfully started execution instance in detached mode";
