@@ -33,14 +33,18 @@ fn klee_py() -> Option<PathBuf> {
 struct Session {
     klee: PathBuf,
     host: String,
+    /// TLS flags, before the command.
+    tls: Vec<String>,
 }
 
 impl Session {
     /// Run klee; returns (exit code, stdout + stderr).
     fn run(&self, args: &[&str]) -> (i32, String) {
         let o = Command::new(&self.klee)
+            .arg("--host")
+            .arg(&self.host)
+            .args(&self.tls)
             .args(args)
-            .env("KLEE_HOST", &self.host)
             .env("COLUMNS", "200")
             .env("NO_COLOR", "1")
             .output()
@@ -69,7 +73,84 @@ fn the_python_klee_drives_kleened() {
     let s = Session {
         klee,
         host: format!("http://{}", d.socket.display()),
+        tls: vec![],
     };
+    session(&d, &s);
+}
+
+#[test]
+fn the_python_klee_drives_kleened_over_mutual_tls() {
+    let Some(klee) = klee_py() else { return };
+    let Some(lab) = lab() else { return };
+    let root = Root::new();
+    let certs = root.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    if !certificates(&certs) {
+        eprintln!(
+            "skipping: openssl(1) could not make test certificates (apt-get install openssl)"
+        );
+        return;
+    }
+    root.busybox_image("bb");
+    let p = |f: &str| certs.join(f).display().to_string();
+    // TCP inside the lab's namespace.
+    let d = Daemon::spawn(
+        root,
+        Some(&lab.host),
+        &[
+            "--tcp",
+            "127.0.0.1:8085",
+            "--tls-cert",
+            &p("server.pem"),
+            "--tls-key",
+            &p("server-key.pem"),
+            "--tls-ca",
+            &p("ca.pem"),
+        ],
+    );
+    let s = Session {
+        klee,
+        host: "https://127.0.0.1:8085".into(),
+        tls: [
+            "--tlsverify",
+            "--tlscacert",
+            &p("ca.pem"),
+            "--tlscert",
+            &p("client.pem"),
+            "--tlskey",
+            &p("client-key.pem"),
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect(),
+    };
+    // The Python klee runs in the lab's namespace too, to reach it.
+    let s = Session {
+        klee: write_wrapper(&d, &lab.host, &s.klee),
+        ..s
+    };
+    session(&d, &s);
+}
+
+/// A script running `klee` inside network namespace `ns`.
+fn write_wrapper(d: &Daemon, ns: &str, klee: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let w = d.root.path().join("klee-in-ns");
+    std::fs::write(
+        &w,
+        format!(
+            "#!/bin/sh\nexec ip netns exec {ns} {} \"$@\"\n",
+            klee.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    w
+}
+
+/// A whole klee session against `d`, asserting on klee's output and on
+/// the store.
+fn session(d: &Daemon, s: &Session) {
     let ours = |args: &[&str]| d.root.json(args);
 
     // Images: the Linux default method (klee's fetch-auto is the host's

@@ -31,7 +31,8 @@ impl Daemon {
         Daemon::spawn(root, netns, &[])
     }
 
-    fn spawn(root: Root, netns: Option<&str>, flags: &[&str]) -> Daemon {
+    /// In network namespace `netns` (if any), with extra flags.
+    pub fn spawn(root: Root, netns: Option<&str>, flags: &[&str]) -> Daemon {
         let socket = root.path().join("kleened.sock");
         let mut cmd = match netns {
             Some(ns) => {
