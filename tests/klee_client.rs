@@ -82,16 +82,9 @@ fn the_python_klee_drives_kleened() {
 fn the_python_klee_drives_kleened_over_mutual_tls() {
     let Some(klee) = klee_py() else { return };
     let Some(lab) = lab() else { return };
-    let root = Root::new();
-    let certs = root.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    if !certificates(&certs) {
-        eprintln!(
-            "skipping: openssl(1) could not make test certificates (apt-get install openssl)"
-        );
+    let Some((root, certs)) = tls_root() else {
         return;
-    }
-    root.busybox_image("bb");
+    };
     let p = |f: &str| certs.join(f).display().to_string();
     // TCP inside the lab's namespace.
     let d = Daemon::spawn(
@@ -253,6 +246,21 @@ fn session(d: &Daemon, s: &Session) {
     assert!(!out.contains("hostimg"), "{out}");
 }
 
+/// A root with the busybox image and test certificates in `<root>/certs`.
+fn tls_root() -> Option<(Root, PathBuf)> {
+    let root = Root::new();
+    let certs = root.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    if !certificates(&certs) {
+        eprintln!(
+            "skipping: openssl(1) could not make test certificates (apt-get install openssl)"
+        );
+        return None;
+    }
+    root.busybox_image("bb");
+    Some((root, certs))
+}
+
 /// A CA, a server certificate for `localhost` and `127.0.0.1`, and a
 /// client certificate, made with openssl(1) in `dir`.
 fn certificates(dir: &std::path::Path) -> bool {
@@ -279,16 +287,9 @@ fn tls_with_client_certificates() {
     if !common::can_run() {
         return;
     }
-    let root = Root::new();
-    let certs = root.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    if !certificates(&certs) {
-        eprintln!(
-            "skipping: openssl(1) could not make test certificates (apt-get install openssl)"
-        );
+    let Some((root, certs)) = tls_root() else {
         return;
-    }
-    root.busybox_image("bb");
+    };
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()

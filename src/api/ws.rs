@@ -74,6 +74,18 @@ pub async fn config(socket: &mut WebSocket) -> Result<Map<String, Value>, String
     }
 }
 
+/// The first frame as a JSON object; otherwise the session is closed
+/// (1002, `invalid json: …`) and there is nothing to do.
+pub async fn config_or_close(socket: &mut WebSocket) -> Option<Map<String, Value>> {
+    match config(socket).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            close(socket, 1002, "error", &format!("invalid json: {e}"), "").await;
+            None
+        }
+    }
+}
+
 /// The `klee` binary next to this one (or `KLEE_BIN`).
 pub fn klee_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("KLEE_BIN") {

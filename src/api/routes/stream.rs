@@ -23,18 +23,8 @@ pub async fn exec_start(up: WebSocketUpgrade, Axum(s): Axum<Arc<State>>) -> Resp
 }
 
 async fn exec_session(mut socket: WebSocket, s: Arc<State>) {
-    let cfg = match ws::config(&mut socket).await {
-        Ok(c) => c,
-        Err(e) => {
-            return close(
-                &mut socket,
-                1002,
-                "error",
-                &format!("invalid json: {e}"),
-                "",
-            )
-            .await
-        }
+    let Some(cfg) = ws::config_or_close(&mut socket).await else {
+        return;
     };
     let parsed = (|| {
         Ok::<_, String>((
@@ -145,18 +135,8 @@ pub async fn image_create(up: WebSocketUpgrade, Axum(s): Axum<Arc<State>>) -> Re
 }
 
 async fn create_session(mut socket: WebSocket, s: Arc<State>) {
-    let cfg = match ws::config(&mut socket).await {
-        Ok(c) => c,
-        Err(e) => {
-            return close(
-                &mut socket,
-                1002,
-                "error",
-                &format!("invalid json: {e}"),
-                "",
-            )
-            .await
-        }
+    let Some(cfg) = ws::config_or_close(&mut socket).await else {
+        return;
     };
     let parsed = (|| {
         let method = req_str(&cfg, "method")?;
@@ -235,18 +215,8 @@ async fn build_session(mut socket: WebSocket, s: Arc<State>) {
     // Announced in the starting frame, as kleened does; klee needs it to
     // report a failed build.
     let image_id = crate::engine::id::new_id();
-    let cfg = match ws::config(&mut socket).await {
-        Ok(c) => c,
-        Err(e) => {
-            return close(
-                &mut socket,
-                1002,
-                "error",
-                &format!("invalid json: {e}"),
-                "",
-            )
-            .await
-        }
+    let Some(cfg) = ws::config_or_close(&mut socket).await else {
+        return;
     };
     let parsed = (|| {
         let context = req_str(&cfg, "context")?;
