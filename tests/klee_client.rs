@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -295,6 +296,7 @@ fn tls_with_client_certificates() {
         l.local_addr().unwrap().port()
     };
     let p = |f: &str| certs.join(f).display().to_string();
+    let tls_sock = p("kleened-tls.sock");
     let d = Daemon::start_with(
         root,
         &[
@@ -306,6 +308,8 @@ fn tls_with_client_certificates() {
             &p("server-key.pem"),
             "--tls-ca",
             &p("ca.pem"),
+            "--tls-socket",
+            &tls_sock,
         ],
     );
     let host = format!("https://127.0.0.1:{port}");
@@ -347,5 +351,25 @@ fn tls_with_client_certificates() {
     // klee reports as its own test suite expects.
     let out = run(&["--tlsverify", "--tlscacert", &p("ca.pem")], &["lsi"]);
     assert!(out.contains("TLSV13_ALERT_CERTIFICATE_REQUIRED"), "{out}");
+    // TLS on a UNIX socket: klee's `https:///path.sock`, verified against
+    // `localhost`.
+    let over_uds = |args: &[&str]| {
+        let mut all = vec!["--host".to_string(), format!("https://{tls_sock}")];
+        all.extend(tls.iter().map(|s| s.to_string()));
+        all.extend(args.iter().map(|s| s.to_string()));
+        let o = Command::new(&klee)
+            .args(&all)
+            .env("COLUMNS", "200")
+            .output()
+            .unwrap();
+        format!("{}{}", stdout(&o), stderr(&o))
+    };
+    let mode = std::fs::metadata(&tls_sock).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = over_uds(&["run", "bb", "echo", "tls-on-a-socket"]);
+    assert!(
+        out.contains("tls-on-a-socket") && out.contains("exit-code 0"),
+        "{out}"
+    );
     drop(d);
 }

@@ -21,6 +21,8 @@ pub struct Config {
     pub socket: Option<PathBuf>,
     /// A TCP address to listen on too (`127.0.0.1:8085`); needs TLS.
     pub tcp: Option<String>,
+    /// A UNIX socket with TLS (klee's `https:///path.sock`); needs TLS.
+    pub tls_socket: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Require client certificates signed by this CA.
@@ -36,7 +38,9 @@ pub enum ServerError {
     },
     #[error("invalid config file '{}': {message}", path.display())]
     ParseConfig { path: PathBuf, message: String },
-    #[error("a TCP listener needs TLS: give --tls-cert and --tls-key (or tls_cert/tls_key in the config file) for '{0}'")]
+    #[error(
+        "'{0}' needs TLS: give --tls-cert and --tls-key (or tls_cert/tls_key in the config file)"
+    )]
     TcpWithoutTls(String),
     #[error("TLS: {0}")]
     Tls(String),
@@ -70,6 +74,7 @@ impl Config {
             root: over.root.or(self.root),
             socket: over.socket.or(self.socket),
             tcp: over.tcp.or(self.tcp),
+            tls_socket: over.tls_socket.or(self.tls_socket),
             tls_cert: over.tls_cert.or(self.tls_cert),
             tls_key: over.tls_key.or(self.tls_key),
             tls_ca: over.tls_ca.or(self.tls_ca),
@@ -144,16 +149,20 @@ pub fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, ServerError> {
     Ok(l)
 }
 
-/// The TLS settings a TCP listener needs, checked before anything starts.
+/// The TLS settings the TLS listeners need (None without any), checked
+/// before anything starts.
 pub fn tls_settings(
     cfg: &Config,
-) -> Result<Option<(String, std::sync::Arc<tokio_rustls::rustls::ServerConfig>)>, ServerError> {
-    let Some(tcp) = &cfg.tcp else { return Ok(None) };
+) -> Result<Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>, ServerError> {
+    let wanted = cfg
+        .tcp
+        .clone()
+        .or_else(|| cfg.tls_socket.as_ref().map(|p| p.display().to_string()));
+    let Some(what) = wanted else { return Ok(None) };
     let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) else {
-        return Err(ServerError::TcpWithoutTls(tcp.clone()));
+        return Err(ServerError::TcpWithoutTls(what));
     };
-    let tls = super::tls::server_config(cert, key, cfg.tls_ca.as_deref())?;
-    Ok(Some((tcp.clone(), tls)))
+    super::tls::server_config(cert, key, cfg.tls_ca.as_deref()).map(Some)
 }
 
 /// Serve until SIGINT/SIGTERM; the socket file is removed on the way out.
@@ -172,15 +181,21 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
             let _ = rx.recv().await;
         }
     };
-    let tcp = match tls {
-        Some((addr, cfg)) => {
-            let l = super::tls::TlsListener::bind(&addr, cfg).await?;
+    let mut extra = Vec::new();
+    if let Some(tls) = tls {
+        if let Some(addr) = &cfg.tcp {
+            let l = super::tls::TlsListener::tcp(addr, tls.clone()).await?;
             eprintln!("kleened: listening on https://{addr}");
             let serve = axum::serve(l, app.clone()).with_graceful_shutdown(stopped(&stop_tx));
-            Some(tokio::spawn(async move { serve.await }))
+            extra.push(tokio::spawn(async move { serve.await }));
         }
-        None => None,
-    };
+        if let Some(path) = &cfg.tls_socket {
+            let l = super::tls::TlsListener::unix(path, tls)?;
+            eprintln!("kleened: listening on https://{}", path.display());
+            let serve = axum::serve(l, app.clone()).with_graceful_shutdown(stopped(&stop_tx));
+            extra.push(tokio::spawn(async move { serve.await }));
+        }
+    }
     eprintln!("kleened: listening on {}", socket.display());
     let unix = axum::serve(listener, app).with_graceful_shutdown(stopped(&stop_tx));
     let unix = tokio::spawn(async move { unix.await });
@@ -194,10 +209,13 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     }
     let _ = stop_tx.send(());
     let r = unix.await;
-    if let Some(t) = tcp {
+    for t in extra {
         let _ = t.await;
     }
     let _ = std::fs::remove_file(&socket);
+    if let Some(p) = &cfg.tls_socket {
+        let _ = std::fs::remove_file(p);
+    }
     match r {
         Ok(Ok(())) => Ok(()),
         Ok(Err(source)) => Err(ServerError::Listen {

@@ -4,7 +4,6 @@
 //! klee's own test suite expects. Handshakes run in their own tasks, so a
 //! slow or silent client never holds up the others.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,61 +71,91 @@ pub fn server_config(
     Ok(Arc::new(cfg))
 }
 
-/// Accepted, handshaken TLS connections, for `axum::serve`.
-pub struct TlsListener {
-    addr: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+/// Accepted, handshaken TLS connections, for `axum::serve`: over TCP or
+/// over a UNIX socket (klee's `https:///path.sock`).
+pub struct TlsListener<T> {
+    name: String,
+    ready: mpsc::Receiver<TlsStream<T>>,
 }
 
-impl TlsListener {
-    pub async fn bind(addr: &str, cfg: Arc<ServerConfig>) -> Result<TlsListener, ServerError> {
+/// Handshake each accepted stream in its own task; the finished ones go
+/// to `tx`. A failed handshake (no client certificate, bad CA, plain
+/// HTTP) just ends that connection.
+fn handshake<T>(acceptor: TlsAcceptor, tx: mpsc::Sender<TlsStream<T>>, stream: T)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Ok(Ok(tls)) =
+            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+        {
+            let _ = tx.send(tls).await;
+        }
+    });
+}
+
+impl TlsListener<TcpStream> {
+    pub async fn tcp(addr: &str, cfg: Arc<ServerConfig>) -> Result<Self, ServerError> {
         let tcp = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Listen {
                 path: addr.into(),
                 source,
             })?;
-        let local = tcp.local_addr().map_err(|source| ServerError::Listen {
-            path: addr.into(),
-            source,
-        })?;
         let acceptor = TlsAcceptor::from(cfg);
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {
-                let Ok((stream, peer)) = tcp.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    // A failed handshake (no client certificate, bad CA,
-                    // plain HTTP) just ends that connection.
-                    if let Ok(Ok(tls)) =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
-                    {
-                        let _ = tx.send((tls, peer)).await;
-                    }
-                });
+                match tcp.accept().await {
+                    Ok((stream, _)) => handshake(acceptor.clone(), tx.clone(), stream),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
             }
         });
-        Ok(TlsListener { addr: local, ready })
+        Ok(TlsListener {
+            name: format!("https://{addr}"),
+            ready,
+        })
     }
 }
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
+impl TlsListener<tokio::net::UnixStream> {
+    /// TLS on a UNIX socket, created 0600 like the plain one.
+    pub fn unix(path: &Path, cfg: Arc<ServerConfig>) -> Result<Self, ServerError> {
+        let l = super::server::bind_unix(path)?;
+        let acceptor = TlsAcceptor::from(cfg);
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok((stream, _)) => handshake(acceptor.clone(), tx.clone(), stream),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        Ok(TlsListener {
+            name: format!("https://{}", path.display()),
+            ready,
+        })
+    }
+}
+
+impl<T> axum::serve::Listener for TlsListener<T>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    type Io = TlsStream<T>;
+    type Addr = String;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.ready.recv().await {
-            Some(c) => c,
+            Some(c) => (c, self.name.clone()),
             // The accept task never ends while the listener lives.
             None => std::future::pending().await,
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.addr)
+        Ok(self.name.clone())
     }
 }

@@ -15,7 +15,7 @@ use kleene::api::server::{self, Config};
 #[derive(Parser, Debug)]
 #[command(name = "kleened", version)]
 struct Args {
-    /// TOML config file (keys: root, socket, tcp, tls_cert, tls_key, tls_ca)
+    /// TOML config file (keys: root, socket, tcp, tls_socket, tls_cert, tls_key, tls_ca)
     #[arg(short, long, env = "KLEENED_CONFIG")]
     config: Option<PathBuf>,
     /// State directory [default: /var/lib/kleene]
@@ -27,6 +27,9 @@ struct Args {
     /// Also listen on this TCP address (needs --tls-cert and --tls-key)
     #[arg(long, value_name = "ADDR:PORT")]
     tcp: Option<String>,
+    /// Also listen on this UNIX socket with TLS (needs --tls-cert and --tls-key)
+    #[arg(long, value_name = "PATH")]
+    tls_socket: Option<PathBuf>,
     /// TLS certificate (PEM)
     #[arg(long)]
     tls_cert: Option<PathBuf>,
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
             root: a.root.clone(),
             socket: a.socket.clone(),
             tcp: a.tcp.clone(),
+            tls_socket: a.tls_socket.clone(),
             tls_cert: a.tls_cert.clone(),
             tls_key: a.tls_key.clone(),
             tls_ca: a.tls_ca.clone(),
