@@ -187,3 +187,64 @@ fn image_create_and_build_over_websockets() {
         announced.as_str()
     );
 }
+
+#[test]
+fn a_running_exec_is_stopped_through_the_api() {
+    let Some(d) = daemon() else { return };
+    let (_, c) = d.call(
+        "POST",
+        "/containers/create",
+        Some(json!({"image": "bb", "cmd": ["sleep", "60"], "network_driver": "disabled"})),
+    );
+    let cid = c["id"].as_str().unwrap().to_string();
+    d.root.ok(&["start", "-d", &cid]);
+    for (force, want) in [(false, 143), (true, 137)] {
+        let (_, e) = d.call(
+            "POST",
+            "/exec/create",
+            Some(json!({"container_id": cid, "cmd": ["sleep", "60"]})),
+        );
+        let exec = e["id"].as_str().unwrap().to_string();
+        let mut ws = connect(&d, "/exec/start");
+        ws.send(Message::text(
+            json!({"exec_id": exec, "attach": true, "start_container": false}).to_string(),
+        ))
+        .unwrap();
+        assert!(ws.read().unwrap().to_text().unwrap().contains("starting"));
+        // Stop it from another client once it runs.
+        let path = format!("/exec/{exec}/stop?force_stop={force}&stop_container=false");
+        let mut stopped = false;
+        for _ in 0..100 {
+            let (code, _) = d.call("POST", &path, None);
+            if code == 200 {
+                stopped = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(stopped, "the exec was never known as running");
+        let close = loop {
+            match ws.read().unwrap() {
+                Message::Close(Some(f)) => break f,
+                _ => continue,
+            }
+        };
+        assert_eq!(u16::from(close.code), 1000);
+        let r = reason(&close.reason);
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("exit-code {want}")),
+            "force={force}: {r}"
+        );
+        // Finished: unknown from now on.
+        let (code, v) = d.call("POST", &path, None);
+        assert_eq!(code, 404);
+        assert!(v["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not find execution instance"));
+    }
+    d.root.ok(&["rm", "-f", &cid]);
+}

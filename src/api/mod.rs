@@ -36,6 +36,9 @@ pub struct State {
     /// Exec instances created and not yet started (kleened keeps them in
     /// memory too).
     pub execs: std::sync::Mutex<std::collections::HashMap<String, routes::exec::Pending>>,
+    /// Attached exec sessions running now: the `klee` child relaying each
+    /// one, and its container.
+    pub running: std::sync::Mutex<std::collections::HashMap<String, (u32, String)>>,
     /// The store's change counter, read on a connection of our own.
     version: std::sync::Mutex<Option<rusqlite::Connection>>,
     /// Rendered container lists (`all` = false, true) and the store
@@ -48,6 +51,7 @@ impl State {
         Arc::new(State {
             root,
             execs: Default::default(),
+            running: Default::default(),
             version: Default::default(),
             lists: Default::default(),
         })

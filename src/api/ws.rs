@@ -142,6 +142,7 @@ pub async fn relay(
     args: &[String],
     stdin: bool,
     framing: Framing,
+    on_spawn: impl FnOnce(u32),
 ) -> std::io::Result<Outcome> {
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = tokio::process::Command::new(klee_bin());
@@ -154,6 +155,9 @@ pub async fn relay(
         .stderr(writer)
         .kill_on_drop(true);
     let mut child = cmd.spawn()?;
+    if let Some(pid) = child.id() {
+        on_spawn(pid);
+    }
     drop(cmd); // our copies of the pipe's write end
     let mut out = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?;
     let mut child_in = child.stdin.take();

@@ -244,6 +244,11 @@ pub trait Platform: Send + Sync {
     }
     /// Send a signal to a process.
     fn signal(&self, pid: i32, signal: i32) -> Result<()>;
+    /// Send a signal to a process and all its descendants (children first
+    /// found, then the process), e.g. to SIGKILL what a relay runs.
+    fn signal_tree(&self, pid: i32, signal: i32) -> Result<()> {
+        self.signal(pid, signal)
+    }
     /// Stop container `id` whose init is `pid`: SIGTERM asks, SIGKILL forces.
     fn stop_container(&self, id: &str, pid: i32, signal: i32) -> Result<()>;
     /// Wait for a child process of ours to end.

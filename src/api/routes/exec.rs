@@ -49,15 +49,20 @@ pub async fn create(Axum(s): Axum<Arc<State>>, b: Bytes) -> ApiResult {
 }
 
 /// Both query parameters are required, each `true` or `false`.
+/// `stop_container` stops the exec's container; otherwise the exec's
+/// process gets SIGTERM through the `klee` relaying it (which passes it
+/// on), or with `force_stop` SIGKILL, it and everything under it.
 pub async fn stop(
     Axum(s): Axum<Arc<State>>,
     Path(exec_id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let q = body::query(q.as_deref());
-    for key in ["force_stop", "stop_container"] {
-        match body::query_get(&q, key) {
-            Some("true" | "false") => {}
+    let mut flags = [false; 2];
+    for (i, key) in ["force_stop", "stop_container"].into_iter().enumerate() {
+        flags[i] = match body::query_get(&q, key) {
+            Some("true") => true,
+            Some("false") => false,
             Some(other) => {
                 return Err(ApiError::new(
                     404,
@@ -70,21 +75,50 @@ pub async fn stop(
                     format!("missing query parameter: {key}"),
                 ))
             }
-        }
+        };
     }
-    let pending = s
-        .execs
+    let [force, stop_container] = flags;
+    if s.execs
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .remove(&exec_id);
-    match pending {
-        Some(_) => Err(ApiError::new(
+        .remove(&exec_id)
+        .is_some()
+    {
+        return Err(ApiError::new(
             404,
             "execution instance have not been started",
-        )),
-        None => Err(ApiError::new(
+        ));
+    }
+    let running = s
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&exec_id)
+        .cloned();
+    let Some((pid, container)) = running else {
+        return Err(ApiError::new(
             404,
             format!("could not find execution instance matching '{exec_id}'"),
-        )),
+        ));
+    };
+    if stop_container {
+        with_engine(&s, move |e| {
+            e.container_stop(
+                &container,
+                std::time::Duration::from_secs(if force { 0 } else { 3 }),
+            )
+            .map(drop)
+            .map_err(|x| ApiError::new(404, x.to_string()))
+        })
+        .await?;
+    } else {
+        let platform = crate::platform::native();
+        let sent = if force {
+            platform.signal_tree(pid as i32, libc::SIGKILL)
+        } else {
+            platform.signal(pid as i32, libc::SIGTERM)
+        };
+        sent.map_err(|e| ApiError::new(404, e.to_string()))?;
     }
+    Ok(id(200, &exec_id))
 }

@@ -88,7 +88,7 @@ async fn exec_session(mut socket: WebSocket, s: Arc<State>) {
     // a tty: forward them then.
     let stdin = attach && p.tty;
     if !attach {
-        let out = relay(&mut socket, &s.root, &args, false, Framing::Silent).await;
+        let out = relay(&mut socket, &s.root, &args, false, Framing::Silent, |_| {}).await;
         return match out {
             Ok(o) if o.code == 0 => {
                 let msg = "succesfully started execution instance in detached mode";
@@ -104,7 +104,28 @@ async fn exec_session(mut socket: WebSocket, s: Arc<State>) {
     if !starting(&mut socket, "").await {
         return;
     }
-    let out = relay(&mut socket, &s.root, &args, stdin, Framing::Chunks).await;
+    // Known to `/exec/{id}/stop` while it runs.
+    let (state, id) = (s.clone(), exec_id.clone());
+    let container = p.container.clone();
+    let out = relay(
+        &mut socket,
+        &s.root,
+        &args,
+        stdin,
+        Framing::Chunks,
+        move |pid| {
+            state
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, (pid, container));
+        },
+    )
+    .await;
+    s.running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&exec_id);
     let cid = p.container.clone();
     let still = with_engine(&s, move |e| {
         Ok(e.container(&cid)
@@ -189,7 +210,7 @@ async fn create_session(mut socket: WebSocket, s: Arc<State>) {
     if !starting(&mut socket, "").await {
         return;
     }
-    match relay(&mut socket, &s.root, &args, false, Framing::Chunks).await {
+    match relay(&mut socket, &s.root, &args, false, Framing::Chunks, |_| {}).await {
         Ok(o) if o.code == 0 => {
             let id = o
                 .tail
@@ -269,7 +290,7 @@ async fn build_session(mut socket: WebSocket, s: Arc<State>) {
     if !starting(&mut socket, &image_id).await {
         return;
     }
-    match relay(&mut socket, &s.root, &args, false, Framing::Lines).await {
+    match relay(&mut socket, &s.root, &args, false, Framing::Lines, |_| {}).await {
         Ok(o) if o.abandoned => {}
         Ok(o) if o.code == 0 => {
             let id = o

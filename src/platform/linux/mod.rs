@@ -210,6 +210,16 @@ impl Platform for Linux {
         super::kill_pid(pid, signal)
     }
 
+    fn signal_tree(&self, pid: i32, signal: i32) -> Result<()> {
+        // Descendants first, so none is reparented out of reach.
+        let children =
+            fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let _ = self.signal_tree(c, signal);
+        }
+        super::kill_pid(pid, signal)
+    }
+
     fn stop_container(&self, _id: &str, pid: i32, signal: i32) -> Result<()> {
         // The init is pid 1 of its namespace: when it goes, everything does.
         super::kill_pid(pid, signal)
