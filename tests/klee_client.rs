@@ -105,18 +105,7 @@ fn the_python_klee_drives_kleened_over_mutual_tls() {
     let s = Session {
         klee,
         host: "https://127.0.0.1:8085".into(),
-        tls: [
-            "--tlsverify",
-            "--tlscacert",
-            &p("ca.pem"),
-            "--tlscert",
-            &p("client.pem"),
-            "--tlskey",
-            &p("client-key.pem"),
-        ]
-        .iter()
-        .map(|x| x.to_string())
-        .collect(),
+        tls: tls_flags(&certs),
     };
     // The Python klee runs in the lab's namespace too, to reach it.
     let s = Session {
@@ -247,6 +236,23 @@ fn session(d: &Daemon, s: &Session) {
     assert!(!out.contains("hostimg"), "{out}");
 }
 
+/// klee's flags for mutual TLS with the test certificates.
+fn tls_flags(certs: &std::path::Path) -> Vec<String> {
+    let p = |f: &str| certs.join(f).display().to_string();
+    [
+        "--tlsverify",
+        "--tlscacert",
+        &p("ca.pem"),
+        "--tlscert",
+        &p("client.pem"),
+        "--tlskey",
+        &p("client-key.pem"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// A root with the busybox image and test certificates in `<root>/certs`.
 fn tls_root() -> Option<(Root, PathBuf)> {
     let root = Root::new();
@@ -313,15 +319,8 @@ fn tls_with_client_certificates() {
         ],
     );
     let host = format!("https://127.0.0.1:{port}");
-    let tls = [
-        "--tlsverify",
-        "--tlscacert",
-        &p("ca.pem"),
-        "--tlscert",
-        &p("client.pem"),
-        "--tlskey",
-        &p("client-key.pem"),
-    ];
+    let tls = tls_flags(&certs);
+    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
     let run = |extra: &[&str], args: &[&str]| {
         let mut all = vec!["--host", host.as_str()];
         all.extend_from_slice(extra);

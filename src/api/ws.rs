@@ -86,6 +86,25 @@ pub async fn config_or_close(socket: &mut WebSocket) -> Option<Map<String, Value
     }
 }
 
+/// The parsed config, or the session closed (1002, `invalid parameters:
+/// …`).
+pub async fn params_or_close<T>(socket: &mut WebSocket, parsed: Result<T, String>) -> Option<T> {
+    match parsed {
+        Ok(p) => Some(p),
+        Err(e) => {
+            close(
+                socket,
+                1002,
+                "error",
+                &format!("invalid parameters: {e}"),
+                "",
+            )
+            .await;
+            None
+        }
+    }
+}
+
 /// The `klee` binary next to this one (or `KLEE_BIN`).
 pub fn klee_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("KLEE_BIN") {

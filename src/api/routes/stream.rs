@@ -33,12 +33,9 @@ async fn exec_session(mut socket: WebSocket, s: Arc<State>) {
             required_bool(&cfg, "start_container")?,
         ))
     })();
-    let (exec_id, attach, start_container) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            let msg = format!("invalid parameters: {e}");
-            return close(&mut socket, 1002, "error", &msg, "").await;
-        }
+    let Some((exec_id, attach, start_container)) = ws::params_or_close(&mut socket, parsed).await
+    else {
+        return;
     };
     let pending = s
         .execs
@@ -187,18 +184,8 @@ async fn create_session(mut socket: WebSocket, s: Arc<State>) {
         }
         Ok::<_, String>((args, method, source))
     })();
-    let (mut args, method, source) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            return close(
-                &mut socket,
-                1002,
-                "error",
-                &format!("invalid parameters: {e}"),
-                "",
-            )
-            .await
-        }
+    let Some((mut args, method, source)) = ws::params_or_close(&mut socket, parsed).await else {
+        return;
     };
     // klee offers FreeBSD's methods only; the platform says what they
     // mean here (on Linux, fetch-auto is the host's userland).
@@ -274,18 +261,8 @@ async fn build_session(mut socket: WebSocket, s: Arc<State>) {
         args.push(context);
         Ok::<_, String>((args, cleanup))
     })();
-    let (args, cleanup) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            return close(
-                &mut socket,
-                1002,
-                "error",
-                &format!("invalid parameters: {e}"),
-                "",
-            )
-            .await
-        }
+    let Some((args, cleanup)) = ws::params_or_close(&mut socket, parsed).await else {
+        return;
     };
     if !starting(&mut socket, &image_id).await {
         return;
