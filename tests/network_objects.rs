@@ -152,3 +152,40 @@ print(network::remove("dslnet") == net.id);
     assert_eq!(lines[4], "true", "{o}");
     assert!(!lab.links().contains("kleene0"), "{o}");
 }
+
+#[test]
+fn concurrent_network_creates_get_distinct_interfaces() {
+    let Some(lab) = lab() else { return };
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let lab = &lab;
+            s.spawn(move || {
+                lab.k(&format!(
+                    "network create -t bridge --subnet 10.{}.0.0/24 race{i}",
+                    70 + i
+                ))
+            });
+        }
+    });
+    let mut ifs: Vec<String> = (0..4)
+        .map(|i| {
+            lab.root.json(&["network", "inspect", &format!("race{i}")])["network"]["interface"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ifs.sort();
+    ifs.dedup();
+    assert_eq!(ifs.len(), 4, "{ifs:?}");
+    // vnet links follow the order of connection: eth0 is the first network.
+    lab.k("create --name multi -l vnet -n race2 bb ip -o -4 addr");
+    lab.k("network connect race0 multi");
+    let o = lab.k("start multi");
+    let eth0 = o.lines().find(|l| l.contains("eth0")).unwrap_or_default();
+    let eth1 = o.lines().find(|l| l.contains("eth1")).unwrap_or_default();
+    assert!(
+        eth0.contains("10.72.0.") && eth1.contains("10.70.0."),
+        "{o}"
+    );
+}

@@ -29,9 +29,11 @@ pub struct Endpoint {
 }
 
 impl Engine {
+    /// All endpoints, in the order they were made (a vnet container's
+    /// links are `eth0`, `eth1`, … in the order it joined its networks).
     pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
         let rows: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT id, data FROM endpoints ORDER BY id")?;
+            let mut st = c.prepare("SELECT id, data FROM endpoints ORDER BY rowid")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })?;

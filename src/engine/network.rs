@@ -297,8 +297,26 @@ impl Engine {
             internal: cfg.internal,
             created: time::now(),
         };
+        let mut net = net;
         if net.kind != "custom" {
-            self.platform.create_network(&net.spec())?;
+            // Another process may take the name we picked between our look
+            // and our create: then the next free name, a few times.
+            let mut tries = 0;
+            while let Err(e) = self.platform.create_network(&net.spec()) {
+                tries += 1;
+                let raced =
+                    cfg.interface.is_empty() && self.platform.interface_exists(&net.interface);
+                if !raced || tries == 5 {
+                    return Err(e.into());
+                }
+                net.interface = (0..)
+                    .map(|n| format!("kleene{n}"))
+                    .find(|i| {
+                        !existing.iter().any(|n| &n.interface == i)
+                            && !self.platform.interface_exists(i)
+                    })
+                    .expect("an unused interface name exists");
+            }
         }
         let data = serde_json::to_string(&net).expect("network serialises");
         let path = self.store.path().to_path_buf();
