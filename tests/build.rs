@@ -416,3 +416,29 @@ fn dockerfile_content_never_runs_on_the_host() {
     );
     assert!(!Path::new(&format!("{m}-lit")).exists());
 }
+
+#[test]
+fn run_steps_have_lo_only_unless_the_build_shares_the_host_network() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let ctx = context(&r, "net", "FROM bb\nRUN ls /sys/class/net > /nets\n", &[]);
+    r.ok(&["build", "-t", "isolated", &ctx]);
+    assert_eq!(r.ok(&["run", "--rm", "isolated", "cat", "/nets"]), "lo\n");
+    r.ok(&[
+        "build",
+        "--network",
+        "host",
+        "--no-cache",
+        "-t",
+        "shared",
+        &ctx,
+    ]);
+    let nets = r.ok(&["run", "--rm", "shared", "cat", "/nets"]);
+    assert_eq!(nets.lines().count(), host_links, "{nets}");
+    let e = r.fails(&["build", "--network", "bridge0", &ctx], 2);
+    assert!(e.contains("bridge0"), "{e}");
+}

@@ -37,6 +37,9 @@ pub struct BuildArgs {
     #[arg(long)]
     from: Option<String>,
     /// The build context
+    /// Network of RUN steps: none (only lo, the default) or host (the host's network)
+    #[arg(long, default_value = "none", value_parser = ["none", "host"])]
+    network: String,
     /// The image's ID, chosen by the caller (kleened announces it first)
     #[arg(long, hide = true)]
     id: Option<String>,
@@ -94,6 +97,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
         keep_failed: a.no_rm,
         from: a.from.clone(),
         image_id: a.id.clone(),
+        host_network: a.network == "host",
     };
     let mut log = Log { quiet: a.quiet };
     match build(e, &req, &mut log) {

@@ -28,6 +28,8 @@ pub struct BuildRequest {
     pub from: Option<String>,
     /// The ID the image gets (kleened announces it before the build).
     pub image_id: Option<String>,
+    /// RUN steps share the host's network (otherwise: `lo` only).
+    pub host_network: bool,
 }
 
 /// A build failure, located in the Dockerfile when it comes from an
@@ -62,6 +64,8 @@ pub struct Builder {
     from_override: Option<String>,
     /// The final (or kept) image's ID, when given in advance.
     image_id: Option<String>,
+    /// RUN steps share the host's network.
+    host_network: bool,
     current: Option<StageState>,
     context: Source,
     lexer: Lexer,
@@ -124,6 +128,7 @@ pub fn build(
     let mut b = Builder::new(&req.context, &req.build_args, req.no_cache, df.escape)?;
     b.from_override = req.from.clone();
     b.image_id = req.image_id.clone();
+    b.host_network = req.host_network;
     let total = df.instructions.len();
     let mut outcome = Ok(());
     for (n, inst) in df.instructions.iter().enumerate() {
@@ -162,6 +167,7 @@ impl Builder {
         Ok(Builder {
             no_cache,
             image_id: None,
+            host_network: false,
             from_override: None,
             current: None,
             context,
@@ -352,6 +358,8 @@ impl Builder {
             .image(&reference)
             .map(|img| img.onbuild)
             .unwrap_or_default();
+        let mut stage = stage;
+        stage.host_network = self.host_network;
         let mut st = StageState {
             stage,
             args: BTreeMap::new(),

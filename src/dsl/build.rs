@@ -162,6 +162,7 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
         keep_failed: opt_flag(opts, "keep_failed"),
         from: None,
         image_id: None,
+        host_network: false,
     };
     let r = with(|e| Ok(build_dockerfile(e, &req, &mut Print)))?;
     r.map(ImageH).map_err(build_err)

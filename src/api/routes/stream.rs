@@ -256,6 +256,11 @@ async fn build_session(mut socket: WebSocket, s: Arc<State>) {
             if let Some(from) = opt_str(cc, "image")?.filter(|i| !i.is_empty()) {
                 args.extend(["--from".to_string(), from]);
             }
+            // klee's default driver for builds is `host`: RUN steps share
+            // the host's network, as in kleened.
+            if opt_str(cc, "network_driver")?.as_deref() == Some("host") {
+                args.extend(["--network".to_string(), "host".to_string()]);
+            }
             let _ = opt_strs(cc, "env")?;
         }
         args.push(context);

@@ -36,6 +36,9 @@ pub struct Stage {
     pub base: String,
     /// Layers made by this build (to clean up if the build fails).
     pub made: Vec<String>,
+    /// RUN steps share the host's network (`build --network host`);
+    /// otherwise they have only `lo`.
+    pub host_network: bool,
     /// The cache key of the state so far.
     key: String,
 }
@@ -66,6 +69,7 @@ impl Engine {
                 config: Image::empty(),
                 base: String::new(),
                 made: vec![],
+                host_network: false,
                 key: Key::new("scratch").finish(),
             });
         }
@@ -84,6 +88,7 @@ impl Engine {
             config,
             base: image.id,
             made: vec![],
+            host_network: false,
             key: key.finish(),
         })
     }
@@ -188,7 +193,12 @@ impl Engine {
                 fly: false,
                 ephemeral: false,
                 jail_params: vec![],
-                network_driver: "disabled".into(),
+                network_driver: if stage.host_network {
+                    "host"
+                } else {
+                    "disabled"
+                }
+                .into(),
                 attachments: vec![],
                 dns: vec![],
             };
