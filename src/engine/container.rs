@@ -175,11 +175,7 @@ pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunSta
 
 impl Engine {
     fn to_container(&self, id: String, data: String, rs: RunState) -> Result<Container> {
-        let mut c: Container = serde_json::from_str(&data).map_err(|e| Error::Corrupt {
-            kind: "container",
-            id: id.clone(),
-            source: e,
-        })?;
+        let mut c: Container = super::error::decode("container", &id, &data)?;
         c.status = self.status_of(&rs);
         Ok(c)
     }
@@ -199,20 +195,10 @@ impl Engine {
     /// Every container's configuration, without asking the OS for its
     /// status (for the firewall, which only needs addresses and ports).
     pub(crate) fn container_configs(&self) -> Result<Vec<Container>> {
-        let rows: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT id, data FROM containers ORDER BY created DESC, id")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(id, data)| {
-                serde_json::from_str(&data).map_err(|e| Error::Corrupt {
-                    kind: "container",
-                    id,
-                    source: e,
-                })
-            })
-            .collect()
+        self.store.objects(
+            "container",
+            "SELECT id, data FROM containers ORDER BY created DESC, id",
+        )
     }
 
     /// Containers, newest first; only running ones unless `all`.

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::error::{Error, Result};
 use super::id;
 use super::ipnet::Subnet;
-use super::network::corrupt;
 use super::store::{is_unique_violation, store_err};
 use super::Engine;
 
@@ -32,14 +31,8 @@ impl Engine {
     /// All endpoints, in the order they were made (a vnet container's
     /// links are `eth0`, `eth1`, … in the order it joined its networks).
     pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
-        let rows: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT id, data FROM endpoints ORDER BY rowid")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(id, d)| serde_json::from_str(&d).map_err(corrupt("endpoint", &id)))
-            .collect()
+        self.store
+            .objects("endpoint", "SELECT id, data FROM endpoints ORDER BY rowid")
     }
 
     /// Connect a container to a network; `ip`/`ip6` are "" (none), `<auto>`

@@ -103,3 +103,16 @@ impl Error {
         }
     }
 }
+
+/// A stored object's JSON, or a `Corrupt` error naming its kind and key.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    kind: &'static str,
+    id: &str,
+    data: &str,
+) -> Result<T> {
+    serde_json::from_str(data).map_err(|source| Error::Corrupt {
+        kind,
+        id: id.to_string(),
+        source,
+    })
+}

@@ -136,11 +136,7 @@ impl Image {
 }
 
 fn row_to_image(data: String, id: &str) -> Result<Image> {
-    serde_json::from_str(&data).map_err(|e| Error::Corrupt {
-        kind: "image",
-        id: id.to_string(),
-        source: e,
-    })
+    super::error::decode("image", id, &data)
 }
 
 /// Validate a `name[:tag]` for tagging.
@@ -166,14 +162,10 @@ pub fn parse_nametag(s: &str) -> Result<(String, String)> {
 
 impl Engine {
     pub fn images(&self) -> Result<Vec<Image>> {
-        let rows: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT id, data FROM images ORDER BY created DESC, id")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(id, d)| row_to_image(d, &id))
-            .collect()
+        self.store.objects(
+            "image",
+            "SELECT id, data FROM images ORDER BY created DESC, id",
+        )
     }
 
     /// Look an image up by ID, ID prefix or `name[:tag]` (`@snap` ignored).

@@ -138,27 +138,10 @@ impl Network {
     }
 }
 
-pub(super) fn corrupt<'a>(
-    kind: &'static str,
-    id: &'a str,
-) -> impl Fn(serde_json::Error) -> Error + 'a {
-    move |e| Error::Corrupt {
-        kind,
-        id: id.to_string(),
-        source: e,
-    }
-}
-
 impl Engine {
     pub fn networks(&self) -> Result<Vec<Network>> {
-        let rows: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT id, data FROM networks ORDER BY name")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(id, d)| serde_json::from_str(&d).map_err(corrupt("network", &id)))
-            .collect()
+        self.store
+            .objects("network", "SELECT id, data FROM networks ORDER BY name")
     }
 
     /// Look a network up by ID, exact name or unique ID prefix.

@@ -16,20 +16,10 @@ pub struct Volume {
 
 impl Engine {
     pub fn volumes(&self) -> Result<Vec<Volume>> {
-        let rows: Vec<(String, String)> = self.store.read(|c| {
-            let mut st = c.prepare("SELECT name, data FROM volumes ORDER BY created DESC, name")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(n, d)| {
-                serde_json::from_str(&d).map_err(|e| Error::Corrupt {
-                    kind: "volume",
-                    id: n,
-                    source: e,
-                })
-            })
-            .collect()
+        self.store.objects(
+            "volume",
+            "SELECT name, data FROM volumes ORDER BY created DESC, name",
+        )
     }
 
     pub(crate) fn volume_opt(&self, name: &str) -> Result<Option<Volume>> {
@@ -39,14 +29,8 @@ impl Engine {
             })
             .optional()
         })?;
-        d.map(|d| {
-            serde_json::from_str(&d).map_err(|e| Error::Corrupt {
-                kind: "volume",
-                id: name.to_string(),
-                source: e,
-            })
-        })
-        .transpose()
+        d.map(|d| super::error::decode("volume", name, &d))
+            .transpose()
     }
 
     /// Volumes are looked up by exact name.

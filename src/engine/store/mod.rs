@@ -133,6 +133,23 @@ impl Store {
     }
 
     /// Run a read-only query.
+    /// Every object a `SELECT key, data …` query returns, decoded (a row
+    /// that does not decode is a `Corrupt` error naming `kind` and key).
+    pub fn objects<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &'static str,
+        sql: &str,
+    ) -> Result<Vec<T>> {
+        let rows: Vec<(String, String)> = self.read(|c| {
+            let mut st = c.prepare(sql)?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.iter()
+            .map(|(id, d)| crate::engine::error::decode(kind, id, d))
+            .collect()
+    }
+
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         f(&self.conn).map_err(|e| store_err(&self.path, e))
     }
