@@ -400,6 +400,16 @@ fn forwarding(root: &Path, fw: &Firewall) -> Result<()> {
         .collect();
     let v4 = !fw.networks.is_empty();
     let v6 = fw.networks.iter().any(|n| !n.subnet6.is_empty());
+    // The file changes only when a setting does (this runs at every
+    // firewall reload), and before the setting itself when one is taken
+    // over, so a crash never loses the value to restore.
+    let persist = |saved: &[(String, String)]| -> Result<()> {
+        if saved.is_empty() {
+            let _ = std::fs::remove_file(&file);
+            return Ok(());
+        }
+        std::fs::write(&file, render_saved(saved)).map_err(|e| Error::io("cannot write", &file, e))
+    };
     for (key, want) in [
         ("/proc/sys/net/ipv4/ip_forward", v4),
         ("/proc/sys/net/ipv6/conf/all/forwarding", v6),
@@ -411,23 +421,17 @@ fn forwarding(root: &Path, fw: &Firewall) -> Result<()> {
                     continue; // no IPv6 here
                 };
                 saved.push((key.to_string(), before.trim().to_string()));
-                std::fs::write(&file, render_saved(&saved))
-                    .map_err(|e| Error::io("cannot write", &file, e))?;
+                persist(&saved)?;
                 std::fs::write(key, "1")
                     .map_err(|e| Error::io("cannot enable forwarding in", key, e))?;
             }
             (false, Some(i)) => {
                 let (_, before) = saved.remove(i);
                 std::fs::write(key, &before).map_err(|e| Error::io("cannot restore", key, e))?;
+                persist(&saved)?;
             }
             _ => {}
         }
-    }
-    if saved.is_empty() {
-        let _ = std::fs::remove_file(&file);
-    } else {
-        std::fs::write(&file, render_saved(&saved))
-            .map_err(|e| Error::io("cannot write", &file, e))?;
     }
     Ok(())
 }
