@@ -6,19 +6,10 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::api::Daemon;
+use common::api::{daemon, Daemon};
 use common::{can_run, Root};
 use kleene::api::openapi::ROUTES;
 use serde_json::json;
-
-fn daemon() -> Option<Daemon> {
-    if !can_run() {
-        return None;
-    }
-    let root = Root::new();
-    root.busybox_image("bb");
-    Some(Daemon::start(root))
-}
 
 #[test]
 fn the_socket_is_root_only_and_goes_away_with_the_daemon() {

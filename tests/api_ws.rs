@@ -6,20 +6,10 @@ mod common;
 
 use std::os::unix::net::UnixStream;
 
-use common::api::Daemon;
-use common::{can_run, Root};
+use common::api::{daemon, Daemon};
 use serde_json::{json, Value};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
-
-fn daemon() -> Option<Daemon> {
-    if !can_run() {
-        return None;
-    }
-    let root = Root::new();
-    root.busybox_image("bb");
-    Some(Daemon::start(root))
-}
 
 fn connect(d: &Daemon, endpoint: &str) -> WebSocket<UnixStream> {
     let stream = UnixStream::connect(&d.socket).unwrap();

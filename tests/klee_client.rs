@@ -86,22 +86,11 @@ fn the_python_klee_drives_kleened_over_mutual_tls() {
     let Some((root, certs)) = tls_root() else {
         return;
     };
-    let p = |f: &str| certs.join(f).display().to_string();
     // TCP inside the lab's namespace.
-    let d = Daemon::spawn(
-        root,
-        Some(&lab.host),
-        &[
-            "--tcp",
-            "127.0.0.1:8085",
-            "--tls-cert",
-            &p("server.pem"),
-            "--tls-key",
-            &p("server-key.pem"),
-            "--tls-ca",
-            &p("ca.pem"),
-        ],
-    );
+    let mut flags = vec!["--tcp".to_string(), "127.0.0.1:8085".to_string()];
+    flags.extend(server_tls_flags(&certs));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let d = Daemon::spawn(root, Some(&lab.host), &flags);
     let s = Session {
         klee,
         host: "https://127.0.0.1:8085".into(),
@@ -253,6 +242,23 @@ fn tls_flags(certs: &std::path::Path) -> Vec<String> {
     .collect()
 }
 
+/// kleened's flags for TLS with the test certificates (client
+/// certificates required).
+fn server_tls_flags(certs: &std::path::Path) -> Vec<String> {
+    let p = |f: &str| certs.join(f).display().to_string();
+    [
+        "--tls-cert",
+        &p("server.pem"),
+        "--tls-key",
+        &p("server-key.pem"),
+        "--tls-ca",
+        &p("ca.pem"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// A root with the busybox image and test certificates in `<root>/certs`.
 fn tls_root() -> Option<(Root, PathBuf)> {
     let root = Root::new();
@@ -301,37 +307,22 @@ fn tls_with_client_certificates() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let p = |f: &str| certs.join(f).display().to_string();
-    let tls_sock = p("kleened-tls.sock");
-    let d = Daemon::start_with(
-        root,
-        &[
-            "--tcp",
-            &format!("127.0.0.1:{port}"),
-            "--tls-cert",
-            &p("server.pem"),
-            "--tls-key",
-            &p("server-key.pem"),
-            "--tls-ca",
-            &p("ca.pem"),
-            "--tls-socket",
-            &tls_sock,
-        ],
-    );
-    let host = format!("https://127.0.0.1:{port}");
-    let tls = tls_flags(&certs);
-    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
-    let run = |extra: &[&str], args: &[&str]| {
-        let mut all = vec!["--host", host.as_str()];
-        all.extend_from_slice(extra);
-        all.extend_from_slice(args);
-        let o = Command::new(&klee)
-            .args(&all)
-            .env("COLUMNS", "200")
-            .output()
-            .unwrap();
-        format!("{}{}", stdout(&o), stderr(&o))
+    let tls_sock = certs.join("kleened-tls.sock").display().to_string();
+    let mut flags = vec![
+        "--tcp".to_string(),
+        format!("127.0.0.1:{port}"),
+        "--tls-socket".to_string(),
+        tls_sock.clone(),
+    ];
+    flags.extend(server_tls_flags(&certs));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let d = Daemon::start_with(root, &flags);
+    let session = |host: String, tls: Vec<String>| Session {
+        klee: klee.clone(),
+        host,
+        tls,
     };
+    let tcp = format!("https://127.0.0.1:{port}");
     // Wait for the TCP listener.
     let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -339,33 +330,26 @@ fn tls_with_client_certificates() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // REST and WebSocket over mutual TLS.
-    let out = run(&tls, &["lsi"]);
+    let mtls = session(tcp.clone(), tls_flags(&certs));
+    let out = mtls.run(&["lsi"]).1;
     assert!(out.contains("bb"), "{out}");
-    let out = run(&tls, &["run", "bb", "echo", "over-tls"]);
+    let out = mtls.run(&["run", "bb", "echo", "over-tls"]).1;
     assert!(
         out.contains("over-tls") && out.contains("exit-code 0"),
         "{out}"
     );
     // No client certificate: TLS 1.3's certificate_required alert, which
     // klee reports as its own test suite expects.
-    let out = run(&["--tlsverify", "--tlscacert", &p("ca.pem")], &["lsi"]);
+    let ca = certs.join("ca.pem").display().to_string();
+    let no_cert = session(tcp, vec!["--tlsverify".into(), "--tlscacert".into(), ca]);
+    let out = no_cert.run(&["lsi"]).1;
     assert!(out.contains("TLSV13_ALERT_CERTIFICATE_REQUIRED"), "{out}");
     // TLS on a UNIX socket: klee's `https:///path.sock`, verified against
     // `localhost`.
-    let over_uds = |args: &[&str]| {
-        let mut all = vec!["--host".to_string(), format!("https://{tls_sock}")];
-        all.extend(tls.iter().map(|s| s.to_string()));
-        all.extend(args.iter().map(|s| s.to_string()));
-        let o = Command::new(&klee)
-            .args(&all)
-            .env("COLUMNS", "200")
-            .output()
-            .unwrap();
-        format!("{}{}", stdout(&o), stderr(&o))
-    };
     let mode = std::fs::metadata(&tls_sock).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    let out = over_uds(&["run", "bb", "echo", "tls-on-a-socket"]);
+    let uds = session(format!("https://{tls_sock}"), tls_flags(&certs));
+    let out = uds.run(&["run", "bb", "echo", "tls-on-a-socket"]).1;
     assert!(
         out.contains("tls-on-a-socket") && out.contains("exit-code 0"),
         "{out}"

@@ -9,6 +9,17 @@ use std::time::{Duration, Instant};
 
 use super::Root;
 
+/// A daemon on a fresh root with the busybox image `bb`, or `None` (with
+/// the reason printed) where the tests cannot run.
+pub fn daemon() -> Option<Daemon> {
+    if !super::can_run() {
+        return None;
+    }
+    let root = Root::new();
+    root.busybox_image("bb");
+    Some(Daemon::start(root))
+}
+
 pub struct Daemon {
     pub root: Root,
     pub socket: PathBuf,
