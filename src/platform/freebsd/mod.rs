@@ -35,6 +35,16 @@ impl FreeBsd {
         FreeBsd { runner }
     }
 
+    /// Does `argv` run and exit 0? (A question, not a step: failure is an
+    /// answer, not an error.)
+    pub(crate) fn succeeds(&self, argv: &[&str]) -> bool {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        self.runner
+            .run(&argv)
+            .map(|o| o.status == 0)
+            .unwrap_or(false)
+    }
+
     pub(crate) fn run(&self, argv: &[&str]) -> Result<Output> {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         let out = self
@@ -60,14 +70,7 @@ impl FreeBsd {
 
     /// Does the dataset exist? (`zfs list -H -o name`, as kleened checks.)
     fn exists(&self, ds: &str) -> bool {
-        let argv: Vec<String> = ["/sbin/zfs", "list", "-H", "-o", "name", ds]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        self.runner
-            .run(&argv)
-            .map(|o| o.status == 0)
-            .unwrap_or(false)
+        self.succeeds(&["/sbin/zfs", "list", "-H", "-o", "name", ds])
     }
 
     /// Where a dataset is mounted (always asked, never assumed).
@@ -335,14 +338,7 @@ impl Platform for FreeBsd {
 
     fn container_running(&self, id: &str, _pid: i32, _start_time: u64) -> bool {
         // kleened's check: `jls --libxo=json -j <id>` exits 0 while the jail exists.
-        let argv: Vec<String> = ["/usr/sbin/jls", "--libxo=json", "-j", id]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        self.runner
-            .run(&argv)
-            .map(|o| o.status == 0)
-            .unwrap_or(false)
+        self.succeeds(&["/usr/sbin/jls", "--libxo=json", "-j", id])
     }
 
     fn signal(&self, pid: i32, signal: i32) -> Result<()> {

@@ -41,11 +41,7 @@ fn pf_template() -> Result<String> {
 
 impl FreeBsd {
     pub(super) fn interface_exists_impl(&self, name: &str) -> bool {
-        let argv = vec!["/sbin/ifconfig".to_string(), name.to_string()];
-        self.runner
-            .run(&argv)
-            .map(|o| o.status == 0)
-            .unwrap_or(false)
+        self.succeeds(&["/sbin/ifconfig", name])
     }
 
     pub(super) fn host_gateway_impl(&self) -> Option<String> {
