@@ -44,6 +44,15 @@ pub fn opt_str(m: &Map<String, Value>, field: &str) -> Result<Option<String>, St
     }
 }
 
+/// An optional string, or a number given for it (`"memory": "64m"` or
+/// `"cpus": 0.5`).
+pub fn opt_scalar(m: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+    match m.get(field) {
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        _ => opt_str(m, field),
+    }
+}
+
 /// A required string field.
 pub fn req_str(m: &Map<String, Value>, field: &str) -> Result<String, String> {
     opt_str(m, field)?.ok_or_else(|| format!("missing field: {field}"))

@@ -8,6 +8,7 @@ use super::Outcome;
 use crate::dockerfile::plan::{build, BuildRequest};
 use crate::dockerfile::render_diagnostic;
 use crate::engine::build::BuildLog;
+use crate::engine::limits::LimitOptions;
 use crate::engine::{Engine, Error};
 
 #[derive(Args, Debug)]
@@ -40,6 +41,12 @@ pub struct BuildArgs {
     /// Network of RUN steps: none (only lo, the default) or host (the host's network)
     #[arg(long, default_value = "none", value_parser = ["none", "host"])]
     network: String,
+    /// Memory limit of each RUN step (e.g. 512m, 2g)
+    #[arg(short, long, value_name = "BYTES")]
+    memory: Option<String>,
+    /// CPUs each RUN step may use (e.g. 0.5, 2)
+    #[arg(long, value_name = "CPUS")]
+    cpus: Option<String>,
     /// The image's ID, chosen by the caller (kleened announces it first)
     #[arg(long, hide = true)]
     id: Option<String>,
@@ -98,6 +105,12 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
         from: a.from.clone(),
         image_id: a.id.clone(),
         host_network: a.network == "host",
+        limits: LimitOptions {
+            memory: a.memory.clone(),
+            cpus: a.cpus.clone(),
+            pids: None,
+        }
+        .parse()?,
     };
     let mut log = Log { quiet: a.quiet };
     match build(e, &req, &mut log) {

@@ -9,6 +9,8 @@ use super::{prune, CmdResult, Outcome};
 use crate::engine::container::{check_env, ContainerUpdate};
 use crate::engine::exec::ExecConfig;
 use crate::engine::lifecycle::Attach;
+use crate::engine::limits::LimitOptions;
+use crate::engine::security::SecurityOptions;
 use crate::engine::{time, ContainerConfig, Engine, Error, MountConfig, RestartPolicy};
 
 #[derive(Subcommand, Debug)]
@@ -56,7 +58,7 @@ pub struct CreateArgs {
     /// Mount SOURCE:DEST[:ro|rw]; a SOURCE starting with '/' is a host path, else a volume
     #[arg(short, long = "mount", value_name = "SOURCE:DEST[:ro|rw]")]
     mount: Vec<String>,
-    /// Jail parameter (FreeBSD; stored, unused on Linux)
+    /// Jail parameter; on Linux, allow.raw_sockets, allow.mount, allow.suser=0, ... change the confinement (docs/security.md)
     #[arg(short = 'J', long = "jailparam")]
     jailparam: Vec<String>,
     /// Working directory of the container's processes (default: the image's, else the user's home)
@@ -92,6 +94,10 @@ pub struct CreateArgs {
     /// Publish a port: [INTERFACE:]HOST[:CONTAINER][/udp], HOST may be a range A-B (repeatable)
     #[arg(short, long = "publish", value_name = "[IF:]HOST[:CONTAINER][/udp]")]
     publish: Vec<String>,
+    #[command(flatten)]
+    confinement: ConfinementArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Image to use: NAME[:TAG][@SNAPSHOT] or ID
     image: String,
     /// Command and arguments (default: the image's command)
@@ -99,11 +105,72 @@ pub struct CreateArgs {
     command: Vec<String>,
 }
 
+/// What a container may do (docs/security.md). By default it is confined
+/// like a default jail: 12 capabilities, a seccomp filter, masked /proc.
+#[derive(Args, Debug)]
+pub struct ConfinementArgs {
+    /// Add a capability: NET_RAW, CAP_SYS_ADMIN, ... or ALL (repeatable)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    cap_add: Vec<String>,
+    /// Drop a capability, or ALL (repeatable)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    cap_drop: Vec<String>,
+    /// Give up confinement: every capability, no seccomp, no masked paths, the host's devices
+    #[arg(long)]
+    privileged: bool,
+    /// Mount the container's root filesystem read-only
+    #[arg(long = "read-only")]
+    read_only: bool,
+    /// no-new-privileges, seccomp=unconfined|FILE.json (Docker's format), systempaths=unconfined (repeatable)
+    #[arg(long = "security-opt", value_name = "OPT")]
+    security_opt: Vec<String>,
+    /// Run a tiny init as PID 1 that forwards signals and reaps zombies
+    #[arg(long)]
+    init: bool,
+}
+
+impl ConfinementArgs {
+    fn options(self) -> SecurityOptions {
+        SecurityOptions {
+            privileged: self.privileged,
+            cap_add: self.cap_add,
+            cap_drop: self.cap_drop,
+            read_only: self.read_only,
+            security_opt: self.security_opt,
+            init: self.init,
+        }
+    }
+}
+
+/// How much a container may use.
+#[derive(Args, Debug)]
+pub struct LimitArgs {
+    /// Memory limit, e.g. 64m or 1g (the kernel's OOM killer ends processes beyond it)
+    #[arg(long, value_name = "BYTES")]
+    memory: Option<String>,
+    /// CPUs the container may use, e.g. 0.5 or 2
+    #[arg(long, value_name = "CPUS")]
+    cpus: Option<String>,
+    /// Maximum number of processes and threads (-1: unlimited)
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pids_limit: Option<String>,
+}
+
+impl LimitArgs {
+    fn options(self) -> LimitOptions {
+        LimitOptions {
+            memory: self.memory,
+            cpus: self.cpus,
+            pids: self.pids_limit,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
     attach: AttachArgs,
-    /// rkt's fly mode: chroot only, with the host's pid, network, uts and ipc namespaces
+    /// rkt's fly mode: chroot only, with the host's pid, network, uts and ipc namespaces; unconfined by design (every capability, no seccomp)
     #[arg(long)]
     fly: bool,
     #[command(flatten)]
@@ -236,6 +303,9 @@ pub struct UpdateArgs {
     /// Restart policy: no or on-startup
     #[arg(long)]
     restart: Option<String>,
+    /// New limits, applied at once to a running container (0 or -1 removes one)
+    #[command(flatten)]
+    limits: LimitArgs,
     container: String,
     /// New default command
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -310,6 +380,8 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
             .map(|p| crate::engine::ports::PublishedPort::parse(p))
             .collect::<Result<_, _>>()?,
         dns: a.dns.clone(),
+        security: a.confinement.options(),
+        limits: a.limits.options(),
     })
 }
 
@@ -387,7 +459,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
                 );
             }
         }
-        ContainerCmd::Inspect(a) => render::json(&e.container(&a.container)?),
+        ContainerCmd::Inspect(a) => render::json(&e.container_inspect(&a.container)?),
         ContainerCmd::Rm(a) => {
             for c in a.containers {
                 let c = e.container_remove(&c, a.force)?;
@@ -454,6 +526,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
                     _ => None,
                 },
                 restart_policy: a.restart.map(|r| r.parse()).transpose()?,
+                limits: a.limits.options(),
             };
             println!("{}", e.container_update(&a.container, &u)?.id);
         }

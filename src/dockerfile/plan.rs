@@ -11,6 +11,7 @@ use super::parse::{parse, Instruction};
 use crate::engine::build::{BuildLog, CopyFrom, CopyOptions, Source, Stage};
 use crate::engine::container::dedup_env;
 use crate::engine::{Engine, Image};
+use crate::platform::Limits;
 
 /// What `klee build` asks for.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +31,8 @@ pub struct BuildRequest {
     pub image_id: Option<String>,
     /// RUN steps share the host's network (otherwise: `lo` only).
     pub host_network: bool,
+    /// Memory, CPU and process limits of RUN steps.
+    pub limits: Limits,
 }
 
 /// A build failure, located in the Dockerfile when it comes from an
@@ -66,6 +69,7 @@ pub struct Builder {
     image_id: Option<String>,
     /// RUN steps share the host's network.
     host_network: bool,
+    limits: Limits,
     current: Option<StageState>,
     context: Source,
     lexer: Lexer,
@@ -129,6 +133,7 @@ pub fn build(
     b.from_override = req.from.clone();
     b.image_id = req.image_id.clone();
     b.host_network = req.host_network;
+    b.limits = req.limits;
     let total = df.instructions.len();
     let mut outcome = Ok(());
     for (n, inst) in df.instructions.iter().enumerate() {
@@ -168,6 +173,7 @@ impl Builder {
             no_cache,
             image_id: None,
             host_network: false,
+            limits: Limits::default(),
             from_override: None,
             current: None,
             context,
@@ -214,6 +220,11 @@ impl Builder {
     }
 
     /// The escape token of the Dockerfile this build follows.
+    /// Limits for the RUN steps of stages started from now on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     pub fn escape(&self) -> char {
         self.lexer.escape()
     }
@@ -360,6 +371,7 @@ impl Builder {
             .unwrap_or_default();
         let mut stage = stage;
         stage.host_network = self.host_network;
+        stage.limits = self.limits;
         let mut st = StageState {
             stage,
             args: BTreeMap::new(),

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::image::{opt_flag, opt_str, ImageH};
+use super::image::{opt_flag, opt_scalar, opt_str, ImageH};
 use super::{fail, with, RResult};
 use crate::dockerfile::parse::{parse, Instruction};
 use crate::dockerfile::plan::{build as build_dockerfile, BuildError, BuildRequest, Builder};
@@ -32,6 +32,17 @@ pub struct BuildH(Arc<Mutex<Option<Builder>>>);
 
 fn build_err(e: BuildError) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(super::error_map("build", &e.message), Position::NONE).into()
+}
+
+/// The `memory` and `cpus` options: limits of every RUN step.
+fn build_limits(opts: &Map) -> RResult<crate::platform::Limits> {
+    crate::engine::limits::LimitOptions {
+        memory: opt_scalar(opts, "memory")?,
+        cpus: opt_scalar(opts, "cpus")?,
+        pids: None,
+    }
+    .parse()
+    .map_err(super::to_rhai)
 }
 
 fn quote(s: &str) -> String {
@@ -163,6 +174,7 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
         from: None,
         image_id: None,
         host_network: false,
+        limits: build_limits(opts)?,
     };
     let r = with(|e| Ok(build_dockerfile(e, &req, &mut Print)))?;
     r.map(ImageH).map_err(build_err)
@@ -176,8 +188,9 @@ fn start_build(context: &str, opts: Map) -> RResult<BuildH> {
         Some("`") => '`',
         Some(o) => return fail("invalid", format!("escape token '{o}' is not \\ or `")),
     };
-    let b =
+    let mut b =
         Builder::new(std::path::Path::new(context), &args, no_cache, escape).map_err(build_err)?;
+    b.set_limits(build_limits(&opts)?);
     Ok(BuildH(Arc::new(Mutex::new(Some(b)))))
 }
 
@@ -186,7 +199,8 @@ pub mod api {
     use super::*;
 
     /// Start a build reading COPY sources from `context`. Options:
-    /// `build_args` (a map), `no_cache`, `escape` (`"\\"` or `` "`" ``).
+    /// `build_args` (a map), `no_cache`, `escape` (`"\\"` or `` "`" ``),
+    /// `memory` and `cpus` (limits of each RUN step: `"512m"`, `0.5`).
     ///
     /// ```rhai
     /// let b = build::start(".", #{build_args: #{VERSION: "2"}});

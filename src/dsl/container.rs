@@ -9,10 +9,12 @@
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::image::{opt_flag, opt_str};
+use super::image::{opt_flag, opt_scalar, opt_str};
 use super::{fail, with, RResult};
 use crate::engine::exec::ExecConfig;
 use crate::engine::lifecycle::Attach;
+use crate::engine::limits::LimitOptions;
+use crate::engine::security::SecurityOptions;
 use crate::engine::{ContainerConfig, MountConfig, Status};
 
 /// A container, by ID.
@@ -81,8 +83,30 @@ fn create_connected(
 /// Options map → create configuration (the CLI's options, by name).
 fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig> {
     let known = [
-        "name", "env", "user", "workdir", "mounts", "driver", "network", "ports", "restart",
-        "persist", "detach", "rm", "fly", "dns",
+        "name",
+        "env",
+        "user",
+        "workdir",
+        "mounts",
+        "driver",
+        "network",
+        "ports",
+        "restart",
+        "persist",
+        "detach",
+        "rm",
+        "fly",
+        "dns",
+        "jail_params",
+        "cap_add",
+        "cap_drop",
+        "privileged",
+        "read_only",
+        "security_opt",
+        "init",
+        "memory",
+        "cpus",
+        "pids_limit",
     ];
     if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
         return fail(
@@ -115,7 +139,7 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         user: opt_str(opts, "user")?.unwrap_or_default(),
         workdir: opt_str(opts, "workdir")?.unwrap_or_default(),
         mounts,
-        jail_param: vec![],
+        jail_param: string_list(opts, "jail_params")?,
         persist: flag("persist"),
         restart_policy: opt_str(opts, "restart")?
             .unwrap_or_else(|| "no".into())
@@ -132,6 +156,24 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         }),
         public_ports,
         dns: string_list(opts, "dns")?,
+        security: SecurityOptions {
+            privileged: flag("privileged"),
+            cap_add: string_list(opts, "cap_add")?,
+            cap_drop: string_list(opts, "cap_drop")?,
+            read_only: flag("read_only"),
+            security_opt: string_list(opts, "security_opt")?,
+            init: flag("init"),
+        },
+        limits: limit_options(opts)?,
+    })
+}
+
+/// `memory`, `cpus`, `pids_limit`: strings (`"64m"`) or numbers.
+fn limit_options(opts: &Map) -> RResult<LimitOptions> {
+    Ok(LimitOptions {
+        memory: opt_scalar(opts, "memory")?,
+        cpus: opt_scalar(opts, "cpus")?,
+        pids: opt_scalar(opts, "pids_limit")?,
     })
 }
 
@@ -148,10 +190,14 @@ pub mod api {
     /// `SRC:DEST[:ro|rw]`), `driver`, `network` (connected with an
     /// allocated address), `ports` (`[IF:]HOST[:CONTAINER][/udp]`),
     /// `dns` (nameserver addresses instead of the host's), `restart`,
-    /// `persist`, `rm`.
+    /// `persist`, `rm`. Confinement (docs/security.md): `jail_params`
+    /// (e.g. `["allow.raw_sockets"]`), `cap_add`, `cap_drop` (arrays of
+    /// capability names or `"ALL"`), `privileged`, `read_only`,
+    /// `security_opt` (e.g. `["no-new-privileges"]`), `init`. Limits:
+    /// `memory` (`"64m"`), `cpus` (`0.5`), `pids_limit` (`100`).
     ///
     /// ```rhai
-    /// let c = container::create("base", #{name: "web", env: ["PORT=80"]});
+    /// let c = container::create("base", #{name: "web", env: ["PORT=80"], memory: "256m"});
     /// c.start();
     /// ```
     #[rhai_fn(return_raw)]
@@ -316,6 +362,33 @@ pub mod api {
         )
     }
 
+    /// Change the container's limits (`memory`, `cpus`, `pids_limit`; `0`
+    /// removes one), at once if it runs.
+    ///
+    /// ```rhai
+    /// container::get("web").update(#{memory: "512m", cpus: 1.5});
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn update(ctx: NativeCallContext, c: &mut ContainerH, opts: Map) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                let known = ["memory", "cpus", "pids_limit"];
+                if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
+                    return fail(
+                        "invalid",
+                        format!("unknown update option '{k}' (known: {})", known.join(", ")),
+                    );
+                }
+                let u = crate::engine::container::ContainerUpdate {
+                    limits: limit_options(&opts)?,
+                    ..Default::default()
+                };
+                with(|e| e.container_update(&c.id, &u)).map(drop)
+            })(),
+        )
+    }
+
     /// Remove the container (it must not be running).
     ///
     /// ```rhai
@@ -446,6 +519,28 @@ pub mod api {
                     Status::Exited { code: Some(n), .. } => (n as i64).into(),
                     _ => Dynamic::UNIT,
                 })
+            })(),
+        )
+    }
+    /// Whether the kernel's OOM killer ended its last run (its memory
+    /// limit was reached).
+    ///
+    /// ```rhai
+    /// let c = container::run("base", ["sh", "-c", "tail /dev/zero"], #{memory: "16m"});
+    /// print(c.oom_killed);   // true
+    /// ```
+    #[rhai_fn(global, get = "oom_killed", pure, return_raw)]
+    pub fn oom_killed(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<bool> {
+        crate::dsl::here(
+            &ctx,
+            (|| {
+                Ok(matches!(
+                    status_of(&c.id)?,
+                    Status::Exited {
+                        oom_killed: true,
+                        ..
+                    }
+                ))
             })(),
         )
     }

@@ -46,6 +46,15 @@ pub fn opt_str(opts: &Map, key: &str) -> RResult<Option<String>> {
     }
 }
 
+/// A string, or a number written as one (`memory: "64m"`, `cpus: 0.5`,
+/// `pids_limit: 100`).
+pub fn opt_scalar(opts: &Map, key: &str) -> RResult<Option<String>> {
+    match opts.get(key) {
+        Some(v) if v.is_int() || v.is_float() => Ok(Some(v.to_string())),
+        _ => opt_str(opts, key),
+    }
+}
+
 fn strings(v: &[String]) -> Array {
     v.iter().map(|s| Dynamic::from(s.clone())).collect()
 }
@@ -89,7 +98,8 @@ pub mod api {
 
     /// Build an image from a Dockerfile in `context`. Options: `file`
     /// (default `Dockerfile` in the context), `tag`, `build_args` (a map),
-    /// `no_cache`, `keep_failed`.
+    /// `no_cache`, `keep_failed`, `memory` and `cpus` (limits of each RUN
+    /// step: `"512m"`, `0.5`).
     ///
     /// ```rhai
     /// let app = image::build("./app", #{tag: "app:1", build_args: #{VERSION: "1"}});

@@ -39,7 +39,7 @@ pub fn fail<T>(kind: &str, message: impl Into<String>) -> RResult<T> {
     Err(EvalAltResult::ErrorRuntime(error_map(kind, &message.into()), Position::NONE).into())
 }
 
-fn to_rhai(e: crate::engine::Error) -> Box<EvalAltResult> {
+pub(crate) fn to_rhai(e: crate::engine::Error) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(error_map(e.kind(), &e.to_string()), Position::NONE).into()
 }
 

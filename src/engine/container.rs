@@ -7,12 +7,16 @@ use serde::{Deserialize, Serialize};
 use super::error::{Error, Result};
 use super::id::{self, Match};
 use super::image::split_snapshot;
+use super::limits::LimitOptions;
+use super::security::{SecurityConfig, SecurityOptions};
 use super::store::{is_unique_violation, store_err};
 use super::{names, time, Engine};
+use crate::platform::Limits;
 use crate::platform::{failpoint, Platform};
 
 pub use super::mount::MountConfig;
 pub use super::status::Status;
+pub use super::update::ContainerUpdate;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -61,9 +65,13 @@ pub struct ContainerConfig {
     pub public_ports: Vec<super::ports::PublishedPort>,
     /// Nameservers for the container's `/etc/resolv.conf` (empty: the host's).
     pub dns: Vec<String>,
+    /// Confinement: `--cap-add`, `--privileged`, `--security-opt`, `--init`, ...
+    pub security: SecurityOptions,
+    /// `--memory`, `--cpus`, `--pids-limit`.
+    pub limits: LimitOptions,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Container {
     pub id: String,
     pub name: String,
@@ -102,6 +110,12 @@ pub struct Container {
     /// Nameservers for `/etc/resolv.conf` (empty: the host's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<String>,
+    /// Confinement options (the profile is derived from them and the jail
+    /// parameters at each start).
+    #[serde(default)]
+    pub security: SecurityConfig,
+    #[serde(default)]
+    pub limits: Limits,
     /// Runtime state, kept in its own columns; filled on read.
     #[serde(skip_deserializing, default = "created")]
     pub status: Status,
@@ -122,6 +136,7 @@ pub(crate) struct RunState {
     pub exit_code: Option<i32>,
     pub started: Option<String>,
     pub finished: Option<String>,
+    pub oom_killed: bool,
 }
 
 /// The status a row describes, checked against the process table: a
@@ -150,12 +165,13 @@ pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
         _ => Status::Exited {
             code: rs.exit_code,
             finished: rs.finished.clone(),
+            oom_killed: rs.oom_killed,
         },
     }
 }
 
 pub(crate) const SELECT: &str =
-    "SELECT id, data, state, pid, pid_start, exit_code, started, finished FROM containers";
+    "SELECT id, data, state, pid, pid_start, exit_code, started, finished, oom_killed FROM containers";
 
 pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunState)> {
     Ok((
@@ -169,6 +185,7 @@ pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunSta
             exit_code: r.get(5)?,
             started: r.get(6)?,
             finished: r.get(7)?,
+            oom_killed: r.get::<_, Option<bool>>(8)?.unwrap_or(false),
         },
     ))
 }
@@ -319,6 +336,11 @@ impl Engine {
                 "container name '{name}' is already in use by container {other}"
             )));
         }
+        let security = cfg.security.parse()?;
+        let limits = cfg.limits.parse()?;
+        // Jail parameters with a bad value fail now, not at each start.
+        security.confinement(&cfg.jail_param, cfg.fly)?;
+        self.platform.check_limits(&limits)?;
         for m in &cfg.mounts {
             if m.kind == "bind" && !std::path::Path::new(&m.source).exists() {
                 return Err(Error::invalid(
@@ -384,6 +406,8 @@ impl Engine {
             },
             public_ports: cfg.public_ports.clone(),
             dns: cfg.dns.clone(),
+            security,
+            limits,
             status: Status::Created,
         };
 
@@ -493,75 +517,6 @@ impl Engine {
         }
         Ok(())
     }
-
-    pub fn container_rename(&mut self, ident: &str, new_name: &str) -> Result<Container> {
-        if !id::valid_name(new_name) {
-            return Err(Error::invalid(
-                "container name",
-                new_name,
-                "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-            ));
-        }
-        let mut c = self.container(ident)?;
-        c.name = new_name.trim_start_matches('/').to_string();
-        self.save_container(&c)?;
-        Ok(c)
-    }
-
-    /// Change what the next start uses; only the fields given change.
-    pub fn container_update(&mut self, ident: &str, u: &ContainerUpdate) -> Result<Container> {
-        let mut c = self.container(ident)?;
-        if let Some(n) = &u.name {
-            if !id::valid_name(n) {
-                return Err(Error::invalid(
-                    "container name",
-                    n.as_str(),
-                    "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-                ));
-            }
-            c.name = n.trim_start_matches('/').to_string();
-        }
-        if let Some(user) = &u.user {
-            c.user = user.clone();
-        }
-        if !u.env.is_empty() {
-            let mut env = c.env.clone();
-            env.extend(u.env.iter().cloned());
-            c.env = dedup_env(&env);
-        }
-        if !u.cmd.is_empty() {
-            c.cmd = u.cmd.clone();
-        }
-        if !u.jail_param.is_empty() {
-            c.jail_param = u.jail_param.clone();
-            // A running jail takes the new parameters now; if it refuses,
-            // nothing is saved (kleened's rule).
-            if c.status.is_running() {
-                self.platform.update_params(&c.id, &c.jail_param)?;
-            }
-        }
-        if let Some(p) = u.persist {
-            c.persist = p;
-        }
-        if let Some(r) = u.restart_policy {
-            c.restart_policy = r;
-        }
-        self.save_container(&c)?;
-        Ok(c)
-    }
-}
-
-/// Fields of `update`; `None`/empty leaves the stored value alone (kleened
-/// reset absent fields to defaults — a known bug not carried over).
-#[derive(Debug, Clone, Default)]
-pub struct ContainerUpdate {
-    pub name: Option<String>,
-    pub user: Option<String>,
-    pub env: Vec<String>,
-    pub cmd: Vec<String>,
-    pub jail_param: Vec<String>,
-    pub persist: Option<bool>,
-    pub restart_policy: Option<RestartPolicy>,
 }
 
 /// Keep the last value of each key, at the position of its first occurrence.

@@ -36,6 +36,7 @@ impl Engine {
         };
         let mut env = c.env.clone();
         env.extend(cfg.env.iter().cloned());
+        let profile = c.security.confinement(&c.jail_param, c.fly)?.profile;
         let spec = ExecSpec {
             container: c.id.clone(),
             cmd: if cfg.cmd.is_empty() {
@@ -55,6 +56,7 @@ impl Engine {
                 cfg.workdir.clone()
             },
             tty,
+            profile,
         };
         Ok((c, pid, spec))
     }

@@ -14,7 +14,7 @@ use super::container::{status_of, Container, ContainerConfig, RunState, Status};
 use super::error::{Error, Result};
 use super::store::store_err;
 use super::{time, Engine};
-use crate::platform::{term, ExecSpec, MountSpec, RunSpec, Started, Stdio};
+use crate::platform::{term, ExecSpec, ExitDetails, MountSpec, RunSpec, Started, Stdio};
 
 /// How a start relates to the caller's terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,11 +36,12 @@ impl Attach {
 }
 
 impl Engine {
-    pub(crate) fn run_spec(&self, c: &Container, tty: bool) -> RunSpec {
-        RunSpec {
+    pub(crate) fn run_spec(&self, c: &Container, tty: bool) -> Result<RunSpec> {
+        let conf = c.security.confinement(&c.jail_param, c.fly)?;
+        Ok(RunSpec {
             id: c.id.clone(),
             name: c.name.clone(),
-            hostname: c.id.clone(),
+            hostname: conf.hostname.unwrap_or_else(|| c.id.clone()),
             layers: c
                 .layers
                 .iter()
@@ -68,6 +69,7 @@ impl Engine {
                 user: c.user.clone(),
                 workdir: c.workdir.clone(),
                 tty,
+                profile: conf.profile,
             },
             fly: c.fly,
             ephemeral: c.auto_remove,
@@ -75,7 +77,8 @@ impl Engine {
             network_driver: c.network_driver.clone(),
             attachments: self.attachments(&c.id).unwrap_or_default(),
             dns: c.dns.clone(),
-        }
+            limits: c.limits,
+        })
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {
@@ -143,12 +146,18 @@ impl Engine {
         })
     }
 
-    fn record_exit(&mut self, id: &str, pid: i32, code: Option<i32>) -> Result<()> {
+    fn record_exit(
+        &mut self,
+        id: &str,
+        pid: i32,
+        code: Option<i32>,
+        details: ExitDetails,
+    ) -> Result<()> {
         let path = self.store.path().to_path_buf();
         self.store.write(|tx| {
             tx.execute(
-                "UPDATE containers SET state = 'exited', exit_code = ?3, finished = ?4 WHERE id = ?1 AND pid = ?2 AND state = 'running'",
-                params![id, pid, code, time::now()],
+                "UPDATE containers SET state = 'exited', exit_code = ?3, finished = ?4, oom_killed = ?5 WHERE id = ?1 AND pid = ?2 AND state = 'running'",
+                params![id, pid, code, time::now(), details.oom_killed],
             )
             .map_err(|e| store_err(&path, e))
             .map(drop)
@@ -211,13 +220,15 @@ impl Engine {
         self.reload_firewall()
     }
 
-    /// After the init ended (or the start failed): mounts and links go.
-    fn finish_run(&mut self, spec: &RunSpec) {
-        let _ = self.platform.after_exit(spec);
+    /// After the init ended (or the start failed): mounts, links and the
+    /// cgroup go; says whether the OOM killer struck.
+    fn finish_run(&mut self, spec: &RunSpec) -> ExitDetails {
+        let details = self.platform.after_exit(spec).unwrap_or_default();
         if !spec.attachments.is_empty() {
             let _ = self.save_links(&spec.attachments, true);
             let _ = self.reload_firewall();
         }
+        details
     }
 
     fn start_attached(
@@ -227,7 +238,16 @@ impl Engine {
         tty: bool,
         stdin: bool,
     ) -> Result<i32> {
-        let mut spec = self.run_spec(c, tty);
+        let mut spec = match self.run_spec(c, tty) {
+            Ok(s) => s,
+            Err(e) => {
+                self.restore_state(&c.id, &prev);
+                return Err(Error::Start {
+                    container: c.name.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
         let started = self.prepare_start(&mut spec).and_then(|_| {
             self.platform
                 .start(&spec, &Attach::Attached { tty, stdin }.stdio())
@@ -267,13 +287,13 @@ impl Engine {
         }
         let status = self.platform.wait(started.pid)?;
         term::forward_signals_to(0);
-        self.finish_run(spec);
+        let details = self.finish_run(spec);
         if c.auto_remove {
             // It has just been reaped: remove it without recording an exit
             // nobody will read.
             self.remove_exited(c)?;
         } else {
-            self.record_exit(&c.id, started.pid, Some(status.code()))?;
+            self.record_exit(&c.id, started.pid, Some(status.code()), details)?;
         }
         Ok(status.code())
     }
@@ -299,7 +319,14 @@ impl Engine {
                     report(b"Ecannot open the metadata store in the monitor");
                     return;
                 }
-                let mut spec = this.run_spec(c, false);
+                let mut spec = match this.run_spec(c, false) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        this.restore_state(&c.id, &prev);
+                        report(format!("E{e}").as_bytes());
+                        return;
+                    }
+                };
                 let fd = log.as_raw_fd();
                 let started = this.prepare_start(&mut spec).and_then(|_| {
                     this.platform
@@ -321,8 +348,8 @@ impl Engine {
                         }
                         report(b"OK");
                         let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
-                        this.finish_run(&spec);
-                        let _ = this.record_exit(&c.id, started.pid, code);
+                        let details = this.finish_run(&spec);
+                        let _ = this.record_exit(&c.id, started.pid, code, details);
                         if c.auto_remove {
                             let _ = this.container_remove(&c.id, false);
                         }
@@ -422,7 +449,7 @@ impl Engine {
                 _ => return Ok(()),
             }
         }
-        self.record_exit(&c.id, pid, None)
+        self.record_exit(&c.id, pid, None, ExitDetails::default())
     }
 
     pub fn container_restart(&mut self, ident: &str, timeout: Duration) -> Result<Container> {
@@ -488,6 +515,8 @@ impl Engine {
                 .map_err(|e| store_err(&path, e))?;
             Ok((data, rs))
         })?;
+        // A group its supervisor did not live to remove.
+        let _ = self.platform.forget_container(&c.id);
         if let Err(e) = self.platform.destroy_container_fs(&self.root, &c.id) {
             // Put the row back: the container stays whole, and rm can be retried.
             self.store.write(|tx| {

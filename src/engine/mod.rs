@@ -11,14 +11,18 @@ pub mod id;
 pub mod image;
 pub mod image_create;
 pub mod ipnet;
+pub mod jail_params;
 pub mod lifecycle;
+pub mod limits;
 pub mod mount;
 mod names;
 pub mod network;
 pub mod ports;
+pub mod security;
 pub mod status;
 pub mod store;
 pub mod time;
+pub mod update;
 pub mod volume;
 
 use std::path::{Path, PathBuf};

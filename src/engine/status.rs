@@ -16,6 +16,9 @@ pub enum Status {
     Exited {
         code: Option<i32>,
         finished: Option<String>,
+        /// The kernel's OOM killer killed one of its processes (its memory
+        /// limit was reached).
+        oom_killed: bool,
     },
 }
 
@@ -48,7 +51,7 @@ impl Status {
         match self {
             Status::Created => "created".into(),
             Status::Running { .. } => "running".into(),
-            Status::Exited { code, finished } => {
+            Status::Exited { code, finished, .. } => {
                 let code = code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
                 match finished {
                     Some(f) => format!("exited ({code}) {}", time::human_since(f)),
@@ -73,6 +76,7 @@ mod tests {
         let e = Status::Exited {
             code: Some(3),
             finished: None,
+            oom_killed: false,
         };
         assert!(e.can_start() && e.can_remove() && !e.can_stop());
         assert_eq!(e.describe(), "exited (3)");

@@ -7,6 +7,8 @@ pub mod cmd;
 pub mod daemon;
 pub mod failpoint;
 pub mod fsutil;
+pub mod seccomp;
+pub mod security;
 pub mod spec;
 pub mod term;
 
@@ -20,6 +22,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub use daemon::daemonize;
+pub use security::{Limits, SecurityProfile};
 pub use spec::{
     Attachment, ExecSpec, Firewall, FirewallNetwork, FirewallPort, MountSpec, NetworkSpec, RunSpec,
     Stdio,
@@ -70,6 +73,13 @@ pub struct Started {
     pub start_time: u64,
     /// The master side of the container's pty, when one was asked for.
     pub pty_master: Option<OwnedFd>,
+}
+
+/// What the platform learnt about a container's end, beyond its status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExitDetails {
+    /// The kernel's OOM killer killed one of its processes.
+    pub oom_killed: bool,
 }
 
 /// How a process ended, in the shell's terms.
@@ -254,10 +264,29 @@ pub trait Platform: Send + Sync {
     /// Wait for a child process of ours to end.
     fn wait(&self, pid: i32) -> Result<ExitStatus>;
     /// Undo what `start` set up around the container, once its init ended
-    /// (FreeBSD: nullfs and devfs mounts; Linux: nothing, the mount
-    /// namespace took them along).
-    fn after_exit(&self, spec: &RunSpec) -> Result<()> {
+    /// (FreeBSD: nullfs and devfs mounts, rctl rules; Linux: the cgroup,
+    /// the mount namespace took the mounts along), and say how it ended.
+    fn after_exit(&self, spec: &RunSpec) -> Result<ExitDetails> {
         let _ = spec;
+        Ok(ExitDetails::default())
+    }
+    /// Can this host enforce `limits`? (Checked at create, so a container
+    /// that could never start is not made.)
+    fn check_limits(&self, limits: &Limits) -> Result<()> {
+        let _ = limits;
+        Ok(())
+    }
+    /// Change the limits of running container `id` from `old` to `new`.
+    fn update_limits(&self, id: &str, old: &Limits, new: &Limits) -> Result<()> {
+        let _ = (id, old, new);
+        Err(Error::Unsupported(
+            "changing the limits of a running container",
+        ))
+    }
+    /// Remove what a container's run left behind when nobody saw it end
+    /// (its supervisor was killed): Linux, its cgroup.
+    fn forget_container(&self, id: &str) -> Result<()> {
+        let _ = id;
         Ok(())
     }
 }

@@ -3,6 +3,8 @@
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
+use super::security::{Limits, SecurityProfile};
+
 /// One mount inside a container.
 #[derive(Debug, Clone)]
 pub struct MountSpec {
@@ -17,7 +19,7 @@ pub struct MountSpec {
 }
 
 /// Start a container's init.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunSpec {
     pub id: String,
     /// The container's name (for its `/etc/hosts`).
@@ -43,6 +45,9 @@ pub struct RunSpec {
     /// namespace (containers removed when they exit): nothing to create or
     /// delete on disk, and no filesystem sync when it goes away.
     pub ephemeral: bool,
+    /// Memory, CPU and process limits (the container's confinement is
+    /// `process.profile`).
+    pub limits: Limits,
 }
 
 /// A container's place in one network.
@@ -79,6 +84,8 @@ pub struct ExecSpec {
     /// Working directory; empty means the user's home (as `jexec -l`).
     pub workdir: String,
     pub tty: bool,
+    /// The container's confinement, which exec'd processes share.
+    pub profile: SecurityProfile,
 }
 
 /// Where a started process's standard streams go.

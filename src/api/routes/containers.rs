@@ -11,8 +11,10 @@ use serde_json::{json, Map, Value};
 use crate::api::body::{self, opt_bool, opt_objects, opt_str, opt_strs};
 use crate::api::{id, ok, schema, status_of, with_engine, ApiError, ApiResult, State};
 use crate::engine::container::{ContainerConfig, ContainerUpdate, RestartPolicy};
+use crate::engine::limits::LimitOptions;
 use crate::engine::mount::MountConfig;
 use crate::engine::ports::PublishedPort;
+use crate::engine::security::SecurityOptions;
 use crate::engine::Engine;
 
 fn dataset(e: &Engine, id: &str) -> String {
@@ -156,6 +158,24 @@ fn config(m: &Map<String, Value>) -> Result<ContainerConfig, String> {
             .map(port)
             .collect::<Result<_, _>>()?,
         dns: vec![],
+        security: SecurityOptions {
+            privileged: opt_bool(m, "privileged")?.unwrap_or(false),
+            cap_add: opt_strs(m, "cap_add")?.unwrap_or_default(),
+            cap_drop: opt_strs(m, "cap_drop")?.unwrap_or_default(),
+            read_only: opt_bool(m, "read_only")?.unwrap_or(false),
+            security_opt: opt_strs(m, "security_opt")?.unwrap_or_default(),
+            init: opt_bool(m, "init")?.unwrap_or(false),
+        },
+        limits: limits(m)?,
+    })
+}
+
+/// Kleene's `memory`, `cpus` and `pids_limit` (strings or numbers).
+fn limits(m: &Map<String, Value>) -> Result<LimitOptions, String> {
+    Ok(LimitOptions {
+        memory: body::opt_scalar(m, "memory")?,
+        cpus: body::opt_scalar(m, "cpus")?,
+        pids: body::opt_scalar(m, "pids_limit")?,
     })
 }
 
@@ -216,6 +236,7 @@ pub async fn update(Axum(s): Axum<Arc<State>>, Path(ident): Path<String>, b: Byt
             jail_param: opt_strs(&m, "jail_param")?.unwrap_or_default(),
             persist: opt_bool(&m, "persist")?,
             restart_policy: restart(&m)?,
+            limits: limits(&m)?,
         })
     };
     let u = body::object(&b).and_then(parse).map_err(|e| {

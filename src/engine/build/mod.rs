@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::error::{Error, Result};
 use super::image::{split_snapshot, Image, Snapshot};
 use super::{id, time, Engine};
-use crate::platform::{fsutil, ExecSpec, RunSpec, Stdio};
+use crate::platform::{fsutil, ExecSpec, Limits, RunSpec, SecurityProfile, Stdio};
 use cache::Key;
 pub use context::Source;
 
@@ -39,6 +39,8 @@ pub struct Stage {
     /// RUN steps share the host's network (`build --network host`);
     /// otherwise they have only `lo`.
     pub host_network: bool,
+    /// Memory, CPU and process limits of RUN steps.
+    pub limits: Limits,
     /// The cache key of the state so far.
     key: String,
 }
@@ -70,6 +72,7 @@ impl Engine {
                 base: String::new(),
                 made: vec![],
                 host_network: false,
+                limits: Limits::default(),
                 key: Key::new("scratch").finish(),
             });
         }
@@ -89,6 +92,7 @@ impl Engine {
             base: image.id,
             made: vec![],
             host_network: false,
+            limits: Limits::default(),
             key: key.finish(),
         })
     }
@@ -189,9 +193,12 @@ impl Engine {
                         stage.config.workdir.clone()
                     },
                     tty: false,
+                    // RUN steps get a default container's confinement.
+                    profile: SecurityProfile::default(),
                 },
                 fly: false,
                 ephemeral: false,
+                limits: stage.limits,
                 jail_params: vec![],
                 network_driver: if stage.host_network {
                     "host"
@@ -227,18 +234,27 @@ impl Engine {
                 .start(&spec, &stdio)
                 .map_err(|e| Error::invalid("RUN", text, e.to_string()))?;
             let status = self.platform.wait(started.pid)?;
-            let _ = self.platform.after_exit(&spec);
+            let details = self.platform.after_exit(&spec).unwrap_or_default();
             if status.code() != 0 {
                 if quiet_log.is_some() {
                     if let Ok(out) = std::fs::read_to_string(&log_path) {
                         eprint!("{out}");
                     }
                 }
-                return Err(Error::invalid(
-                    "RUN",
-                    text,
-                    format!("the command returned a non-zero code: {}", status.code()),
-                ));
+                let why = if details.oom_killed {
+                    format!(
+                        "the command was killed for using more than the build's memory limit ({}): code {}",
+                        stage
+                            .limits
+                            .memory
+                            .map(super::limits::human_bytes)
+                            .unwrap_or_else(|| "none".into()),
+                        status.code()
+                    )
+                } else {
+                    format!("the command returned a non-zero code: {}", status.code())
+                };
+                return Err(Error::invalid("RUN", text, why));
             }
             let layer = id::new_id();
             Ok(self

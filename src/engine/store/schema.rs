@@ -63,6 +63,10 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (container_id, network_id)
     );
     "#,
+    // v4 -> v5: whether the kernel's OOM killer ended a container's run.
+    r#"
+    ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -353,7 +353,8 @@ impl Platform for FreeBsd {
         super::wait_pid(pid)
     }
 
-    fn after_exit(&self, spec: &RunSpec) -> Result<()> {
-        jail::cleanup(self, spec)
+    fn after_exit(&self, spec: &RunSpec) -> Result<super::ExitDetails> {
+        jail::cleanup(self, spec)?;
+        Ok(super::ExitDetails::default())
     }
 }

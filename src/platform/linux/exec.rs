@@ -3,8 +3,10 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::cgroup;
 use super::handshake::Handshake;
 use super::process;
+use super::seccomp::{self, Filters};
 use super::sys::{self, check, CResult};
 use crate::platform::{Error, ExecSpec, Result, Started, Stdio};
 
@@ -28,6 +30,9 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
     let own_pidns = open("/proc/self/ns/pid".into())?;
+    // The exec'd process shares the container's confinement and group.
+    let filters = seccomp::compile(&spec.profile).map_err(Error::Failed)?;
+    let cgroup = cgroup::join_fds(&spec.container);
 
     let hs = Handshake::new(stdio)?;
 
@@ -57,14 +62,14 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
             net.as_raw_fd(),
             mnt.as_raw_fd(),
         ];
-        match child(
-            &fds,
-            root.as_raw_fd(),
-            spec,
-            stdio,
-            sock,
-            hostname.as_deref(),
-        ) {
+        let joins: Vec<RawFd> = cgroup.iter().map(|f| f.as_raw_fd()).collect();
+        let target = Target {
+            ns: &fds,
+            root: root.as_raw_fd(),
+            cgroup: &joins,
+            filters: &filters,
+        };
+        match child(&target, spec, stdio, sock, hostname.as_deref()) {
             Err(m) => hs.fail(&m, 126),
             Ok(never) => match never {},
         }
@@ -72,15 +77,23 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
     hs.parent_side(pid)
 }
 
-fn child(
-    ns: &[RawFd],
+/// The container to enter: its namespaces, root, group and filters.
+struct Target<'a> {
+    ns: &'a [RawFd],
     root: RawFd,
+    cgroup: &'a [RawFd],
+    filters: &'a Filters,
+}
+
+fn child(
+    t: &Target,
     spec: &ExecSpec,
     stdio: &Stdio,
     pty_sock: Option<RawFd>,
     hostname: Option<&str>,
 ) -> CResult<std::convert::Infallible> {
-    for &fd in ns {
+    cgroup::join(t.cgroup)?;
+    for &fd in t.ns {
         // SAFETY: joining namespaces by fd in a single-threaded child.
         check(unsafe { libc::setns(fd, 0) }, || {
             "join container namespace".into()
@@ -88,7 +101,7 @@ fn child(
     }
     // SAFETY: enter the container's root (covers fly containers, which chroot).
     unsafe {
-        check(libc::fchdir(root), || "enter container root".into())?;
+        check(libc::fchdir(t.root), || "enter container root".into())?;
         check(libc::chroot(c".".as_ptr()), || {
             "chroot into container".into()
         })?;
@@ -100,5 +113,5 @@ fn child(
     unsafe { libc::gethostname(name.as_mut_ptr() as *mut libc::c_char, 64) };
     let uts = String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(64)])
         .into_owned();
-    process::exec_process(spec, hostname.unwrap_or(&uts))
+    process::exec_process(spec, hostname.unwrap_or(&uts), t.filters)
 }

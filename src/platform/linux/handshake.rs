@@ -52,6 +52,11 @@ impl Handshake {
         })
     }
 
+    /// In the child: the error pipe's write end.
+    pub fn error_fd(&self) -> RawFd {
+        self.err_w
+    }
+
     /// In the child, when setup failed: tell the parent why, and exit.
     pub fn fail(&self, msg: &str, code: i32) -> ! {
         sys::write_all(self.err_w, msg.as_bytes());

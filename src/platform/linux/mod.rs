@@ -2,13 +2,19 @@
 //! isolation, bridges and veths through rtnetlink, nftables for the
 //! firewall.
 
+mod caps;
+pub mod cgroup;
+mod confine;
 mod exec;
 mod handshake;
+mod init;
 mod net;
 mod netlink;
 mod nft;
 mod process;
 pub mod procfs;
+mod seccomp;
+mod seccomp_default;
 mod spawn;
 mod sys;
 pub mod user;
@@ -19,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use super::fsutil;
 use super::{
-    failpoint, Attachment, Error, ExecSpec, ExitStatus, Firewall, NetworkSpec, Platform, Result,
-    RunSpec, Started, Stdio,
+    failpoint, Attachment, Error, ExecSpec, ExitDetails, ExitStatus, Firewall, Limits, NetworkSpec,
+    Platform, Result, RunSpec, Started, Stdio,
 };
 
 pub struct Linux;
@@ -227,5 +233,23 @@ impl Platform for Linux {
 
     fn wait(&self, pid: i32) -> Result<ExitStatus> {
         wait(pid)
+    }
+
+    fn after_exit(&self, spec: &RunSpec) -> Result<ExitDetails> {
+        let oom_killed = cgroup::oom_killed(&spec.id);
+        cgroup::remove(&spec.id)?;
+        Ok(ExitDetails { oom_killed })
+    }
+
+    fn check_limits(&self, limits: &Limits) -> Result<()> {
+        cgroup::check(limits)
+    }
+
+    fn update_limits(&self, id: &str, old: &Limits, new: &Limits) -> Result<()> {
+        cgroup::update(id, old, new)
+    }
+
+    fn forget_container(&self, id: &str) -> Result<()> {
+        cgroup::remove(id)
     }
 }

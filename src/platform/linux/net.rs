@@ -549,8 +549,7 @@ mod tests {
                 ip6: "fd00::2".into(),
                 ..Default::default()
             }],
-            ephemeral: false,
-            dns: vec![],
+            ..Default::default()
         };
         let h = hosts_file(&spec);
         assert!(h.contains("10.0.0.2\tabc web\n"), "{h}");

@@ -5,11 +5,14 @@
 use std::convert::Infallible;
 use std::os::fd::RawFd;
 
+use super::caps;
+use super::seccomp::{self, Filters};
 use super::sys::{self, check, cstr, CResult};
 use super::user;
 use crate::platform::{ExecSpec, Stdio};
 
 /// Set up stdio for `stdio`; with a pty, send its master over `pty_sock`.
+/// The pty becomes this process's controlling terminal.
 pub fn setup_stdio(stdio: &Stdio, pty_sock: Option<RawFd>) -> CResult<()> {
     match *stdio {
         Stdio::Inherit { stdin } => {
@@ -66,9 +69,16 @@ fn read_etc(name: &str) -> String {
     std::fs::read_to_string(name).unwrap_or_default()
 }
 
-/// Become the user, enter the working directory and exec the command, all
-/// inside the current root. Only returns on error.
-pub fn exec_process(spec: &ExecSpec, hostname: &str) -> CResult<Infallible> {
+/// Become the user, take the container's confinement, enter the working
+/// directory and exec the command, all inside the current root. Only
+/// returns on error.
+///
+/// The order matters: the bounding set is cut while we still hold
+/// CAP_SETPCAP; seccomp is loaded while we still hold CAP_SYS_ADMIN
+/// (unless no_new_privs, which lets anyone load it, comes last); the
+/// identity changes while we hold CAP_SETUID/SETGID; then the permitted
+/// and effective sets shrink to the profile's.
+pub fn exec_process(spec: &ExecSpec, hostname: &str, filters: &Filters) -> CResult<Infallible> {
     if spec.cmd.is_empty() {
         return Err("no command given and the image has no default command".into());
     }
@@ -101,6 +111,11 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str) -> CResult<Infallible> {
         spec.workdir.clone()
     };
 
+    let profile = &spec.profile;
+    caps::limit_bounding(profile.capabilities)?;
+    if !profile.no_new_privileges {
+        seccomp::load(filters)?;
+    }
     // SAFETY: identity changes in a single-threaded child, groups first.
     unsafe {
         let groups: Vec<libc::gid_t> = user.groups.clone();
@@ -109,6 +124,15 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str) -> CResult<Infallible> {
         })?;
         check(libc::setgid(user.gid), || format!("setgid {}", user.gid))?;
         check(libc::setuid(user.uid), || format!("setuid {}", user.uid))?;
+    }
+    caps::set(profile.capabilities)?;
+    if profile.no_new_privileges {
+        // SAFETY: plain prctl.
+        check(
+            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+            || "set no_new_privs".into(),
+        )?;
+        seccomp::load(filters)?;
     }
     let wd = cstr(&workdir)?;
     // SAFETY: valid path.

@@ -7,9 +7,13 @@
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
+use super::cgroup::{self, Cgroup};
+use super::confine::{self, Devices};
 use super::handshake::Handshake;
+use super::init;
 use super::net;
 use super::netlink::Socket;
+use super::seccomp::{self, Filters};
 use std::path::Path;
 
 use super::process;
@@ -27,6 +31,26 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     // Opened here, in the host's network namespace: the child makes the
     // host ends of its links through it.
     let host_net = net::host_socket(spec)?;
+    // Compiled and made before the child exists, so a bad profile or a
+    // limit the host cannot enforce fails with nothing to undo but this.
+    let filters = seccomp::compile(&spec.process.profile).map_err(Error::Failed)?;
+    failpoint::check("container.start.cgroup")?;
+    let cg = Cgroup::create(&spec.id, &spec.limits)?;
+    let started = spawn(spec, stdio, host_net.as_ref(), &filters, &cg);
+    if started.is_err() {
+        // The child is gone (reaped by the handshake): its group is empty.
+        let _ = cgroup::remove_dirs(cg.dirs());
+    }
+    started
+}
+
+fn spawn(
+    spec: &RunSpec,
+    stdio: &Stdio,
+    host_net: Option<&Socket>,
+    filters: &Filters,
+    cg: &Cgroup,
+) -> Result<Started> {
     let hs = Handshake::new(stdio)?;
     let flags = if spec.fly {
         libc::CLONE_NEWNS
@@ -58,7 +82,14 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     }
     if pid == 0 {
         let sock = hs.child_side();
-        match child(spec, stdio, sock, host_net.as_ref()) {
+        let setup = Setup {
+            pty_sock: sock,
+            host_net,
+            filters,
+            cgroup: &cg.procs(),
+            error_fd: hs.error_fd(),
+        };
+        match child(spec, stdio, &setup) {
             Err(m) => hs.fail(&m, 125),
             Ok(never) => match never {},
         }
@@ -66,21 +97,31 @@ pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     hs.parent_side(pid)
 }
 
-/// Everything between clone and exec. Only returns on error.
-fn child(
-    spec: &RunSpec,
-    stdio: &Stdio,
+/// What the parent prepared for the child.
+struct Setup<'a> {
     pty_sock: Option<RawFd>,
-    host_net: Option<&Socket>,
-) -> CResult<std::convert::Infallible> {
+    host_net: Option<&'a Socket>,
+    filters: &'a Filters,
+    /// `cgroup.procs` of the container's group, one per hierarchy.
+    cgroup: &'a [RawFd],
+    /// The error pipe (an init closes its copy once it has forked).
+    error_fd: RawFd,
+}
+
+/// Everything between clone and exec. Only returns on error.
+fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::Infallible> {
     let fp = |name: &str| failpoint::check(name).map_err(|e| e.to_string());
+    // First, so everything the container does from here is accounted
+    // (and limited) in its group.
+    cgroup::join(setup.cgroup)?;
     if !matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, None)?;
     }
+    let profile = &spec.process.profile;
     let own_net = !spec.fly && spec.network_driver != "host";
     if own_net {
         fp("container.start.network")?;
-        net::setup_child(spec, host_net)?;
+        net::setup_child(spec, setup.host_net)?;
     }
     // Nothing we mount may propagate back to the host.
     mount(
@@ -104,7 +145,7 @@ fn child(
             mkdir_p(&format!("{dir}/{d}"), 0o755)?;
         }
     }
-    mount_overlay(spec, dir, &rootfs)?;
+    mount_overlay(spec, dir, &rootfs, !profile.privileged)?;
 
     // The container's own /etc/hosts and /etc/resolv.conf, mounted first so
     // the user's mounts can replace them.
@@ -146,7 +187,14 @@ fn child(
         fp("container.start.pivot")?;
         pivot(&rootfs, &old_root)?;
         fp("container.start.devices")?;
-        mount_proc_dev_sys()?;
+        let devices = if profile.privileged {
+            Devices::Host
+        } else if profile.capabilities.has_named("MKNOD") {
+            Devices::Inert
+        } else {
+            Devices::Standard
+        };
+        mount_proc_dev_sys(devices, &format!("{old_root}/dev"), profile.privileged)?;
         let h = cstr(&spec.hostname)?;
         // SAFETY: valid buffer and length.
         check(
@@ -162,13 +210,29 @@ fn child(
     drop(sources);
     if !spec.fly {
         drop_old_root(&old_root)?;
+        fp("container.start.confine")?;
+        confine::mask(&profile.masked_paths)?;
+        confine::read_only_paths(&profile.readonly_paths)?;
+        if own_net {
+            // ping without raw sockets (ICMP datagram sockets), as Docker
+            // does; this only touches the container's own network.
+            let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+        }
+    }
+    if profile.read_only_rootfs {
+        confine::read_only_root()?;
     }
 
     if matches!(stdio, Stdio::Pty) {
-        process::setup_stdio(stdio, pty_sock)?;
+        process::setup_stdio(stdio, setup.pty_sock)?;
     }
     fp("container.start.exec")?;
-    process::exec_process(&spec.process, &spec.hostname)
+    if profile.init && !spec.fly {
+        return init::run(setup.filters, Some(setup.error_fd), || {
+            process::exec_process(&spec.process, &spec.hostname, setup.filters)
+        });
+    }
+    process::exec_process(&spec.process, &spec.hostname, setup.filters)
 }
 
 /// Write the container's name service files next to its layers, as mounts
@@ -198,7 +262,9 @@ fn dns_files(spec: &RunSpec, dir: &str) -> CResult<Vec<MountSpec>> {
     .collect()
 }
 
-fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
+/// The root filesystem; `nodev` unless privileged, so device nodes in an
+/// image's layers are inert.
+fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str, nodev: bool) -> CResult<()> {
     // Layers usually share one parent directory: name them relative to it, so
     // the mount options (one page at most) fit hundreds of layers.
     let parent = spec
@@ -235,7 +301,8 @@ fn mount_overlay(spec: &RunSpec, dir: &str, rootfs: &str) -> CResult<()> {
         "lowerdir={},upperdir={dir}/upper,workdir={dir}/work",
         lower.join(":")
     );
-    mount("overlay", rootfs, "overlay", 0, &opts)
+    let flags = if nodev { libc::MS_NODEV } else { 0 };
+    mount("overlay", rootfs, "overlay", flags as libc::c_ulong, &opts)
 }
 
 /// Where the old root waits inside the new one until the mounts are done
@@ -294,49 +361,15 @@ fn drop_old_root(old_root: &str) -> CResult<()> {
     Ok(())
 }
 
-fn mount_proc_dev_sys() -> CResult<()> {
+/// A fresh /proc, /sys (read-only unless privileged) and /dev.
+fn mount_proc_dev_sys(devices: Devices, host_dev: &str, privileged: bool) -> CResult<()> {
     let nsd = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as libc::c_ulong;
     mkdir_p("/proc", 0o555)?;
     mount("proc", "/proc", "proc", nsd, "")?;
     mkdir_p("/sys", 0o555)?;
-    mount(
-        "sysfs",
-        "/sys",
-        "sysfs",
-        nsd | libc::MS_RDONLY as libc::c_ulong,
-        "",
-    )?;
-
-    mkdir_p("/dev", 0o755)?;
-    mount(
-        "tmpfs",
-        "/dev",
-        "tmpfs",
-        (libc::MS_NOSUID | libc::MS_STRICTATIME) as libc::c_ulong,
-        "mode=755,size=65536k",
-    )?;
-    for (name, major, minor, mode) in [
-        ("null", 1, 3, 0o666),
-        ("zero", 1, 5, 0o666),
-        ("full", 1, 7, 0o666),
-        ("random", 1, 8, 0o666),
-        ("urandom", 1, 9, 0o666),
-        ("tty", 5, 0, 0o666),
-    ] {
-        let path = format!("/dev/{name}");
-        let c = cstr(&path)?;
-        // SAFETY: valid path; with umask 0 the mode is exact.
-        unsafe {
-            let old = libc::umask(0);
-            let r = libc::mknod(
-                c.as_ptr(),
-                libc::S_IFCHR | mode,
-                libc::makedev(major, minor),
-            );
-            libc::umask(old);
-            check(r, || format!("mknod '{path}'"))?;
-        }
-    }
+    let ro = if privileged { 0 } else { libc::MS_RDONLY };
+    mount("sysfs", "/sys", "sysfs", nsd | ro as libc::c_ulong, "")?;
+    confine::devices(devices, host_dev)?;
     mkdir_p("/dev/pts", 0o755)?;
     mount(
         "devpts",
@@ -407,14 +440,7 @@ fn bind_mount(m: &MountSpec, src: &OwnedFd) -> CResult<()> {
         "",
     )
     .map_err(|e| e.replace(&src_path, &m.source.display().to_string()))?;
-    if m.read_only {
-        mount(
-            "",
-            dest,
-            "",
-            (libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC) as libc::c_ulong,
-            "",
-        )?;
-    }
-    Ok(())
+    // Volumes are kleene's own directories: device nodes in them are inert.
+    // A read-only mount is read-only all the way down.
+    confine::restrict(dest, m.read_only, m.populate)
 }

@@ -1,0 +1,211 @@
+//! Resource limits as users write them (`--memory 64m`, `--cpus 0.5`,
+//! `--pids-limit 100`), parsed into [`Limits`] with Docker's conventions.
+
+use super::error::{Error, Result};
+use crate::platform::security::{Limits, LimitsUpdate};
+
+/// Docker's floor: smaller limits only make a container die at start.
+pub const MIN_MEMORY: u64 = 6 << 20;
+
+/// Bytes from `64m`, `1.5g`, `512MiB`, `1048576` (binary multiples, as
+/// Docker: b, k, m, g, t with optional `i` and `b`).
+pub fn parse_memory(s: &str) -> Result<u64> {
+    let bad = |why: &str| Error::invalid("memory limit", s, why.to_string());
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(bad(
+            "expected a number with an optional unit (b, k, m, g, t), e.g. 64m",
+        ));
+    }
+    let n: f64 = num
+        .parse()
+        .map_err(|_| bad("expected a number with an optional unit (b, k, m, g, t), e.g. 64m"))?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => {
+            return Err(bad(
+                "unknown unit; expected b, k, m, g or t (binary multiples), e.g. 64m",
+            ))
+        }
+    };
+    let bytes = n * mult as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(bad("too large"));
+    }
+    let bytes = bytes as u64;
+    if bytes < MIN_MEMORY {
+        return Err(bad("the minimum memory limit is 6m"));
+    }
+    Ok(bytes)
+}
+
+/// CPUs from `0.5`, `2`: between 0.01 and the number of CPUs of the host.
+pub fn parse_cpus(s: &str) -> Result<f64> {
+    let host = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid("cpus", s, "expected a number of CPUs such as 0.5 or 2"))?;
+    if !v.is_finite() || !(0.01..=host as f64).contains(&v) {
+        return Err(Error::invalid(
+            "cpus",
+            s,
+            format!("the range is 0.01 to {host}.00: this host has {host} CPU(s)"),
+        ));
+    }
+    Ok((v * 1000.0).round() / 1000.0)
+}
+
+/// A process limit from `100`; `0` and `-1` mean unlimited (`None`).
+pub fn parse_pids(s: &str) -> Result<Option<u64>> {
+    let v: i64 = s.trim().parse().map_err(|_| {
+        Error::invalid(
+            "pids limit",
+            s,
+            "expected a whole number of processes (-1 or 0 for no limit)",
+        )
+    })?;
+    match v {
+        -1 | 0 => Ok(None),
+        n if n > 0 => Ok(Some(n as u64)),
+        _ => Err(Error::invalid(
+            "pids limit",
+            s,
+            "expected a positive number of processes (-1 or 0 for no limit)",
+        )),
+    }
+}
+
+/// Limits as front ends get them: strings, each optional.
+#[derive(Debug, Clone, Default)]
+pub struct LimitOptions {
+    pub memory: Option<String>,
+    pub cpus: Option<String>,
+    pub pids: Option<String>,
+}
+
+impl LimitOptions {
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_none() && self.cpus.is_none() && self.pids.is_none()
+    }
+
+    /// The limits of a new container.
+    pub fn parse(&self) -> Result<Limits> {
+        let u = self.parse_update()?;
+        Ok(Limits::default().merged(&u))
+    }
+
+    /// A change of limits; `0`/`-1` (pids) or `0` (memory, cpus) remove one.
+    pub fn parse_update(&self) -> Result<LimitsUpdate> {
+        let zero = |s: &String| matches!(s.trim(), "0" | "-1");
+        Ok(LimitsUpdate {
+            memory: self
+                .memory
+                .as_ref()
+                .map(|m| {
+                    if zero(m) {
+                        Ok(None)
+                    } else {
+                        parse_memory(m).map(Some)
+                    }
+                })
+                .transpose()?,
+            cpus: self
+                .cpus
+                .as_ref()
+                .map(|c| {
+                    if zero(c) {
+                        Ok(None)
+                    } else {
+                        parse_cpus(c).map(Some)
+                    }
+                })
+                .transpose()?,
+            pids: self.pids.as_ref().map(|p| parse_pids(p)).transpose()?,
+        })
+    }
+}
+
+/// Bytes in Docker's short form (`64m`), for messages and listings.
+pub fn human_bytes(b: u64) -> String {
+    for (unit, size) in [
+        ("t", 1u64 << 40),
+        ("g", 1 << 30),
+        ("m", 1 << 20),
+        ("k", 1 << 10),
+    ] {
+        if b >= size && b % size == 0 {
+            return format!("{}{unit}", b / size);
+        }
+    }
+    format!("{b}b")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory() {
+        assert_eq!(parse_memory("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_memory("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_memory("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_memory("64mb").unwrap(), 64 << 20);
+        assert_eq!(parse_memory("1.5g").unwrap(), 3 << 29);
+        assert_eq!(parse_memory("10485760").unwrap(), 10 << 20);
+        assert_eq!(
+            parse_memory("12parsecs").unwrap_err().to_string(),
+            "invalid memory limit '12parsecs': unknown unit; expected b, k, m, g or t (binary multiples), e.g. 64m"
+        );
+        assert_eq!(
+            parse_memory("1m").unwrap_err().to_string(),
+            "invalid memory limit '1m': the minimum memory limit is 6m"
+        );
+        assert!(parse_memory("").is_err());
+        assert!(parse_memory("-5m").is_err());
+        assert_eq!(human_bytes(64 << 20), "64m");
+        assert_eq!(human_bytes(1000), "1000b");
+    }
+
+    #[test]
+    fn cpus_and_pids() {
+        assert_eq!(parse_cpus("0.5").unwrap(), 0.5);
+        let e = parse_cpus("-1").unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid cpus '-1': the range is 0.01 to "),
+            "{e}"
+        );
+        assert!(parse_cpus("lots").is_err());
+        assert!(parse_cpus("100000").is_err());
+        assert_eq!(parse_pids("100").unwrap(), Some(100));
+        assert_eq!(parse_pids("-1").unwrap(), None);
+        assert!(parse_pids("-5").is_err());
+        assert!(parse_pids("ten").is_err());
+    }
+
+    #[test]
+    fn updates() {
+        let o = LimitOptions {
+            memory: Some("0".into()),
+            cpus: None,
+            pids: Some("50".into()),
+        };
+        let u = o.parse_update().unwrap();
+        assert_eq!(u.memory, Some(None));
+        assert_eq!(u.cpus, None);
+        assert_eq!(u.pids, Some(Some(50)));
+    }
+}

@@ -1,0 +1,109 @@
+//! Capability sets of a container's processes: the bounding set limits what
+//! any process in the container can ever gain; root starts with the
+//! profile's set permitted and effective, other users with none (as after
+//! any setuid); inheritable and ambient sets are empty, so nothing passes
+//! through exec except by file capabilities within the bounding set.
+
+use super::sys::CResult;
+use crate::platform::security::CapSet;
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct Header {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Data {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The highest capability the running kernel knows.
+fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+/// Our own permitted set: a container cannot get more than its starter has.
+pub fn permitted() -> CapSet {
+    let mut h = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget with a v3 header and two data structs.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
+    if r < 0 {
+        return CapSet::empty();
+    }
+    CapSet(d[0].permitted as u64 | (d[1].permitted as u64) << 32)
+}
+
+/// Drop every capability not in `keep` from the bounding set, and clear
+/// the ambient set. Needs CAP_SETPCAP, so it comes before [`set`].
+pub fn limit_bounding(keep: CapSet) -> CResult<()> {
+    for cap in 0..=last_cap() {
+        if keep.has(cap) {
+            continue;
+        }
+        // SAFETY: plain prctl.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } < 0 {
+            let e = std::io::Error::last_os_error();
+            // A capability the kernel does not know is not in any set.
+            if e.raw_os_error() != Some(libc::EINVAL) {
+                return Err(format!("drop capability {cap} from the bounding set: {e}"));
+            }
+        }
+    }
+    // SAFETY: plain prctl; kernels without ambient sets fail harmlessly.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    Ok(())
+}
+
+/// Permitted and effective = `caps` (within what we hold), inheritable
+/// empty. After a setuid to a non-root user the kernel has already emptied
+/// permitted and effective; this keeps them empty.
+pub fn set(caps: CapSet) -> CResult<()> {
+    let caps = caps.intersect(permitted());
+    let lo = caps.0 as u32;
+    let hi = (caps.0 >> 32) as u32;
+    let h = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let d = [
+        Data {
+            effective: lo,
+            permitted: lo,
+            inheritable: 0,
+        },
+        Data {
+            effective: hi,
+            permitted: hi,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: capset with a v3 header and two data structs.
+    if unsafe { libc::syscall(libc::SYS_capset, &h, d.as_ptr()) } < 0 {
+        return Err(format!(
+            "set capabilities: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,524 @@
+//! Control groups: each container (and each build step) in its own group
+//! `kleene/<id>`, made before its first process execs and removed when it
+//! is gone, with its memory, CPU and process limits.
+//!
+//! Both layouts are supported: cgroup v2 (one unified hierarchy, most
+//! hosts today) and v1 (a hierarchy per controller; on "hybrid" hosts, this
+//! project's CI among them, the v1 controllers plus a v2 hierarchy with the
+//! rest, which we join too so the host's service manager sees the
+//! container outside the service that started it). The part of a cgroup
+//! library this needs is a few file writes, so it is written here rather
+//! than pulled in (youki's libcgroups brings systemd and D-Bus along).
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::platform::security::Limits;
+use crate::platform::{Error, Result};
+
+/// Where each container's group goes, under every hierarchy's root.
+const PARENT: &str = "kleene";
+/// CFS period for `--cpus` (Docker's).
+const CPU_PERIOD: u64 = 100_000;
+/// v1 controllers a container joins (cpuset is left alone: a new group of
+/// it has no CPUs until someone copies them in).
+const V1_CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+
+/// The host's cgroup layout, read once from mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// cgroup v2 at this mount point.
+    Unified(PathBuf),
+    /// v1 hierarchies (controllers, mount point), and a v2 one if hybrid.
+    Legacy {
+        hierarchies: Vec<(Vec<String>, PathBuf)>,
+        unified: Option<PathBuf>,
+    },
+    /// No cgroup filesystem mounted at all.
+    None,
+}
+
+/// Parse `/proc/self/mountinfo` text into a layout.
+pub fn parse_layout(mountinfo: &str) -> Layout {
+    let mut v1: Vec<(Vec<String>, PathBuf)> = Vec::new();
+    let mut v2 = None;
+    for line in mountinfo.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mount = pre.split(' ').nth(4).unwrap_or("");
+        let mut post = post.split(' ');
+        let (fstype, _src, opts) = (post.next(), post.next(), post.next().unwrap_or(""));
+        match fstype {
+            Some("cgroup2") if v2.is_none() => v2 = Some(PathBuf::from(mount)),
+            Some("cgroup") => {
+                let ctrls: Vec<String> = opts
+                    .split(',')
+                    .filter(|o| V1_CONTROLLERS.contains(o))
+                    .map(str::to_string)
+                    .collect();
+                if !ctrls.is_empty() && !v1.iter().any(|(c, _)| *c == ctrls) {
+                    v1.push((ctrls, PathBuf::from(mount)));
+                }
+            }
+            _ => {}
+        }
+    }
+    match (v1.is_empty(), v2) {
+        (true, Some(root)) => Layout::Unified(root),
+        (true, None) => Layout::None,
+        (false, unified) => Layout::Legacy {
+            hierarchies: v1,
+            unified,
+        },
+    }
+}
+
+pub fn layout() -> &'static Layout {
+    static L: OnceLock<Layout> = OnceLock::new();
+    L.get_or_init(|| {
+        parse_layout(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+    })
+}
+
+/// The directories of container `id`'s group, one per hierarchy.
+fn dirs(layout: &Layout, id: &str) -> Vec<PathBuf> {
+    match layout {
+        Layout::Unified(root) => vec![root.join(PARENT).join(id)],
+        Layout::Legacy {
+            hierarchies,
+            unified,
+        } => hierarchies
+            .iter()
+            .map(|(_, m)| m)
+            .chain(unified)
+            .map(|m| m.join(PARENT).join(id))
+            .collect(),
+        Layout::None => vec![],
+    }
+}
+
+fn write(path: &Path, value: &str) -> Result<()> {
+    std::fs::write(path, value).map_err(|e| {
+        Error::Failed(format!(
+            "cannot write '{value}' to '{}': {e}",
+            path.display()
+        ))
+    })
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Which controllers the limits need, by their v2 names.
+fn needed(l: &Limits) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if l.memory.is_some() {
+        v.push("memory");
+    }
+    if l.cpus.is_some() {
+        v.push("cpu");
+    }
+    if l.pids.is_some() {
+        v.push("pids");
+    }
+    v
+}
+
+fn flag_for(ctrl: &str) -> &'static str {
+    match ctrl {
+        "memory" => "--memory",
+        "cpu" => "--cpus",
+        _ => "--pids-limit",
+    }
+}
+
+/// Can this host enforce `l`? An error names the limit and what is missing.
+pub fn check(l: &Limits) -> Result<()> {
+    check_on(layout(), l)
+}
+
+fn check_on(layout: &Layout, l: &Limits) -> Result<()> {
+    for ctrl in needed(l) {
+        let why = match layout {
+            Layout::None => Some("no cgroup filesystem is mounted".to_string()),
+            Layout::Legacy { hierarchies, .. } => {
+                if hierarchies.iter().any(|(c, _)| c.iter().any(|x| x == ctrl)) {
+                    None
+                } else {
+                    Some(format!("no cgroup v1 hierarchy has the {ctrl} controller"))
+                }
+            }
+            Layout::Unified(root) => {
+                let have = read(&root.join("cgroup.controllers"));
+                if have.split_whitespace().any(|c| c == ctrl) {
+                    None
+                } else {
+                    Some(format!(
+                        "the cgroup v2 hierarchy at '{}' has no {ctrl} controller (it has: {})",
+                        root.display(),
+                        if have.trim().is_empty() {
+                            "none"
+                        } else {
+                            have.trim()
+                        }
+                    ))
+                }
+            }
+        };
+        if let Some(why) = why {
+            return Err(Error::Failed(format!(
+                "cannot enforce {}: {why}",
+                flag_for(ctrl)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// cgroup v2 hands controllers down: each level must enable them for its
+/// children. Done for `kleene/` once, when a needed one is missing.
+fn enable_v2(root: &Path, want: &[&str]) -> Result<()> {
+    for dir in [root.to_path_buf(), root.join(PARENT)] {
+        let have = read(&dir.join("cgroup.subtree_control"));
+        for c in want {
+            if !have.split_whitespace().any(|x| x == *c) {
+                write(&dir.join("cgroup.subtree_control"), &format!("+{c}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mkdir(p: &Path) -> Result<bool> {
+    match std::fs::create_dir(p) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io("cannot create cgroup", p, e)),
+    }
+}
+
+/// A container's group, made and limited; its processes join through the
+/// `cgroup.procs` files opened here (before the child changes root).
+#[derive(Debug)]
+pub struct Cgroup {
+    dirs: Vec<PathBuf>,
+    procs: Vec<OwnedFd>,
+}
+
+impl Cgroup {
+    /// Make `kleene/<id>` in every hierarchy and apply `limits`; on error
+    /// nothing is left.
+    pub fn create(id: &str, limits: &Limits) -> Result<Cgroup> {
+        let layout = layout();
+        check_on(layout, limits)?;
+        let dirs = dirs(layout, id);
+        let mut made = Vec::new();
+        let r = (|| {
+            for d in &dirs {
+                if let Some(parent) = d.parent() {
+                    if mkdir(parent)? {
+                        if let Layout::Unified(root) = layout {
+                            enable_v2(root, &["memory", "cpu", "pids"]).ok();
+                        }
+                    }
+                }
+                mkdir(d)?;
+                made.push(d.clone());
+            }
+            if let Layout::Unified(root) = layout {
+                let want = needed(limits);
+                let have = read(&dirs[0].join("cgroup.controllers"));
+                if want
+                    .iter()
+                    .any(|c| !have.split_whitespace().any(|x| x == *c))
+                {
+                    enable_v2(root, &want)?;
+                }
+            }
+            apply(layout, &dirs, limits, &Limits::default())?;
+            open_procs(&dirs)
+        })();
+        match r {
+            Ok(procs) => Ok(Cgroup { dirs, procs }),
+            Err(e) => {
+                for d in made.iter().rev() {
+                    let _ = std::fs::remove_dir(d);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The fds a child writes "0" to, to join.
+    pub fn procs(&self) -> Vec<i32> {
+        self.procs.iter().map(|f| f.as_raw_fd()).collect()
+    }
+
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+}
+
+fn open_procs(dirs: &[PathBuf]) -> Result<Vec<OwnedFd>> {
+    dirs.iter()
+        .map(|d| {
+            let p = d.join("cgroup.procs");
+            let c = CString::new(p.as_os_str().as_encoded_bytes())
+                .map_err(|_| Error::Failed(format!("bad path '{}'", p.display())))?;
+            // SAFETY: valid path; the fd is ours.
+            let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(Error::io(
+                    "cannot open",
+                    &p,
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            // SAFETY: fresh fd.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+        .collect()
+}
+
+/// The `cgroup.procs` fds of a running container's group, for an exec to
+/// join (none when it has no group, e.g. started by an older kleene).
+pub fn join_fds(id: &str) -> Vec<OwnedFd> {
+    let dirs: Vec<PathBuf> = dirs(layout(), id)
+        .into_iter()
+        .filter(|d| d.is_dir())
+        .collect();
+    open_procs(&dirs).unwrap_or_default()
+}
+
+/// In a child before exec: move this process into the group.
+pub fn join(fds: &[i32]) -> std::result::Result<(), String> {
+    for &fd in fds {
+        // SAFETY: writing two bytes from a static buffer.
+        if unsafe { libc::write(fd, b"0\n".as_ptr() as *const libc::c_void, 2) } < 0 {
+            return Err(format!(
+                "join the container's cgroup: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn v1_dir<'a>(layout: &Layout, dirs: &'a [PathBuf], ctrl: &str) -> Option<&'a PathBuf> {
+    let Layout::Legacy { hierarchies, .. } = layout else {
+        return None;
+    };
+    hierarchies
+        .iter()
+        .position(|(c, _)| c.iter().any(|x| x == ctrl))
+        .and_then(|i| dirs.get(i))
+}
+
+/// Write the limits that differ from `old` (all of them for a new group).
+fn apply(layout: &Layout, dirs: &[PathBuf], l: &Limits, old: &Limits) -> Result<()> {
+    let fresh = *old == Limits::default();
+    match layout {
+        Layout::Unified(_) => {
+            let d = &dirs[0];
+            if l.memory != old.memory || (fresh && l.memory.is_some()) {
+                let v = l.memory.map(|m| m.to_string()).unwrap_or("max".into());
+                write(&d.join("memory.max"), &v)?;
+                // The limit covers swap too, as on v1 below.
+                let swap = d.join("memory.swap.max");
+                if swap.exists() {
+                    write(&swap, if l.memory.is_some() { "0" } else { "max" })?;
+                }
+            }
+            if l.cpus != old.cpus || (fresh && l.cpus.is_some()) {
+                let v = match l.cpus {
+                    Some(c) => format!("{} {CPU_PERIOD}", (c * CPU_PERIOD as f64).round() as u64),
+                    None => format!("max {CPU_PERIOD}"),
+                };
+                write(&d.join("cpu.max"), &v)?;
+            }
+            if l.pids != old.pids || (fresh && l.pids.is_some()) {
+                let v = l.pids.map(|p| p.to_string()).unwrap_or("max".into());
+                write(&d.join("pids.max"), &v)?;
+            }
+        }
+        Layout::Legacy { .. } => {
+            if l.memory != old.memory || (fresh && l.memory.is_some()) {
+                let d = v1_dir(layout, dirs, "memory").expect("checked");
+                let v = l.memory.map(|m| m as i64).unwrap_or(-1).to_string();
+                let (mem, sw) = (
+                    d.join("memory.limit_in_bytes"),
+                    d.join("memory.memsw.limit_in_bytes"),
+                );
+                // memsw >= limit at every moment: raise memsw first, lower it last.
+                let raising = match (l.memory, old.memory) {
+                    (None, _) => true,
+                    (Some(n), Some(o)) => n > o,
+                    (Some(_), None) => false,
+                };
+                if sw.exists() && raising {
+                    write(&sw, &v)?;
+                    write(&mem, &v)?;
+                } else {
+                    write(&mem, &v)?;
+                    if sw.exists() {
+                        write(&sw, &v)?;
+                    }
+                }
+            }
+            if l.cpus != old.cpus || (fresh && l.cpus.is_some()) {
+                let d = v1_dir(layout, dirs, "cpu").expect("checked");
+                write(&d.join("cpu.cfs_period_us"), &CPU_PERIOD.to_string())?;
+                let q = match l.cpus {
+                    Some(c) => ((c * CPU_PERIOD as f64).round() as i64).to_string(),
+                    None => "-1".into(),
+                };
+                write(&d.join("cpu.cfs_quota_us"), &q)?;
+            }
+            if l.pids != old.pids || (fresh && l.pids.is_some()) {
+                let d = v1_dir(layout, dirs, "pids").expect("checked");
+                let v = l.pids.map(|p| p.to_string()).unwrap_or("max".into());
+                write(&d.join("pids.max"), &v)?;
+            }
+        }
+        Layout::None => {}
+    }
+    Ok(())
+}
+
+/// Change a running container's limits from `old` to `new`.
+pub fn update(id: &str, old: &Limits, new: &Limits) -> Result<()> {
+    let layout = layout();
+    check_on(layout, new)?;
+    let dirs = dirs(layout, id);
+    if dirs.iter().any(|d| !d.is_dir()) {
+        return Err(Error::Failed(format!(
+            "container {id} has no cgroup (it was started by an older kleene); restart it to apply limits"
+        )));
+    }
+    apply(layout, &dirs, new, old)
+}
+
+/// Did the kernel's OOM killer kill a process of the group?
+pub fn oom_killed(id: &str) -> bool {
+    let layout = layout();
+    let dirs = dirs(layout, id);
+    let file = match layout {
+        Layout::Unified(_) => dirs.first().map(|d| d.join("memory.events")),
+        _ => v1_dir(layout, &dirs, "memory").map(|d| d.join("memory.oom_control")),
+    };
+    file.map(|f| {
+        read(&f).lines().any(|l| {
+            l.strip_prefix("oom_kill ")
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        })
+    })
+    .unwrap_or(false)
+}
+
+/// Remove the group (absent is fine). Its last processes may take a
+/// moment to leave after the init was reaped.
+pub fn remove(id: &str) -> Result<()> {
+    remove_dirs(&dirs(layout(), id))
+}
+
+pub fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    for d in dirs {
+        loop {
+            match std::fs::remove_dir(d) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => return Err(Error::io("cannot remove cgroup", d, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The group's path relative to the hierarchies' roots (for `inspect`).
+pub fn path(id: &str) -> String {
+    format!("/{PARENT}/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+25 30 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+26 25 0:23 / /sys/fs/cgroup rw,relatime shared:8 - tmpfs tmpfs rw,mode=755
+27 26 0:24 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw
+28 26 0:25 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:10 - cgroup cgroup rw,cpu,cpuacct
+29 26 0:26 / /sys/fs/cgroup/memory rw,relatime shared:11 - cgroup cgroup rw,memory
+30 26 0:27 / /sys/fs/cgroup/pids rw,relatime shared:12 - cgroup cgroup rw,pids
+31 26 0:28 / /sys/fs/cgroup/cpuset rw,relatime shared:13 - cgroup cgroup rw,cpuset
+32 26 0:29 / /sys/fs/cgroup/systemd rw,relatime shared:14 - cgroup cgroup rw,xattr,name=systemd
+";
+
+    #[test]
+    fn layouts() {
+        let l = parse_layout(HYBRID);
+        let Layout::Legacy {
+            hierarchies,
+            unified,
+        } = &l
+        else {
+            panic!("{l:?}")
+        };
+        assert_eq!(
+            unified.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/unified"))
+        );
+        assert_eq!(hierarchies.len(), 3);
+        assert_eq!(hierarchies[0].0, vec!["cpu", "cpuacct"]);
+        let d = dirs(&l, "abc");
+        assert_eq!(d.len(), 4);
+        assert_eq!(d[3], Path::new("/sys/fs/cgroup/unified/kleene/abc"));
+        assert_eq!(
+            v1_dir(&l, &d, "cpuacct").unwrap(),
+            Path::new("/sys/fs/cgroup/cpu,cpuacct/kleene/abc")
+        );
+        let v2 = parse_layout("40 30 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+        assert_eq!(v2, Layout::Unified("/sys/fs/cgroup".into()));
+        assert_eq!(
+            dirs(&v2, "x"),
+            vec![PathBuf::from("/sys/fs/cgroup/kleene/x")]
+        );
+        assert_eq!(parse_layout(""), Layout::None);
+    }
+
+    #[test]
+    fn unenforceable_limits_say_why() {
+        let l = parse_layout(
+            "27 26 0:24 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+             30 26 0:27 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
+        );
+        let mem = Limits {
+            memory: Some(1 << 30),
+            ..Default::default()
+        };
+        assert_eq!(
+            check_on(&l, &mem).unwrap_err().to_string(),
+            "cannot enforce --memory: no cgroup v1 hierarchy has the memory controller"
+        );
+        assert!(check_on(
+            &l,
+            &Limits {
+                pids: Some(5),
+                ..Default::default()
+            }
+        )
+        .is_ok());
+        assert!(check_on(&Layout::None, &mem).is_err());
+        assert!(check_on(&Layout::None, &Limits::default()).is_ok());
+    }
+}
