@@ -19,7 +19,7 @@ fn run_prints_output_and_returns_exit_codes() {
     // Could not start: 125 with the reason and the offending value.
     let e = r.fails(&["run", "--rm", "bb", "no-such-program"], 125);
     assert!(e.contains("'no-such-program' not found"), "{e}");
-    let e = r.fails(&["run", "--rm", "nosuchimage", "true"], 1);
+    let e = r.fails(&["run", "--rm", "nosuchimage", "true"], 125);
     assert!(e.contains("no such image 'nosuchimage'"), "{e}");
     // --rm and failed runs leave nothing behind.
     assert!(r.container_ids().is_empty());
@@ -348,12 +348,12 @@ fn mounts_and_volumes() {
             || e.contains("in use by containers: user2, user1"),
         "{e}"
     );
-    let e = r.fails(&["run", "--rm", "-m", "a:b:c:d", "bb", "true"], 1);
+    let e = r.fails(&["run", "--rm", "-m", "a:b:c:d", "bb", "true"], 125);
     assert!(
         e.contains("invalid mount 'a:b:c:d': expected SOURCE:DEST[:ro|rw]"),
         "{e}"
     );
-    let e = r.fails(&["run", "--rm", "-m", "/no/such/dir:/x", "bb", "true"], 1);
+    let e = r.fails(&["run", "--rm", "-m", "/no/such/dir:/x", "bb", "true"], 125);
     assert!(e.contains("host path '/no/such/dir' does not exist"), "{e}");
     r.ok(&["rm", "user1", "user2"]);
     r.ok(&["volume", "create", "spare"]);

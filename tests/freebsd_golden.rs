@@ -202,6 +202,7 @@ fn root_image_container_volume_lifecycle() {
 
     // exec and stop, as jexec and jail -r.
     let spec = ExecSpec {
+        profile: Default::default(),
         container: c.id.clone(),
         cmd: vec!["id".into()],
         env: vec!["B=2".into()],

@@ -385,6 +385,30 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
     })
 }
 
+/// `run`: create, connect, start.
+fn run_container(e: &mut Engine, a: RunArgs) -> CmdResult {
+    let mode = a.attach.mode()?;
+    let conn = connection(&a.create);
+    let (c, r) = if conn.is_some() {
+        // Connected before it starts, as klee does (create, connect, start).
+        let c = e.container_create(&config(a.create, a.fly)?)?;
+        connect_new(e, &c.id, &conn)?;
+        match e.container_start(&c.id, mode) {
+            Ok(r) => (c, r),
+            Err(err) => {
+                let _ = e.container_remove(&c.id, true);
+                return Err(err);
+            }
+        }
+    } else {
+        e.container_run(&config(a.create, a.fly)?, mode)?
+    };
+    if mode == Attach::Detached {
+        println!("{}", c.id);
+    }
+    Ok(code(r))
+}
+
 fn code(o: Option<i32>) -> Outcome {
     match o {
         Some(c) => Outcome::Code(c),
@@ -401,26 +425,15 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
             println!("{}", c.id);
         }
         ContainerCmd::Run(a) => {
-            let mode = a.attach.mode()?;
-            let conn = connection(&a.create);
-            let (c, r) = if conn.is_some() {
-                // Connected before it starts, as klee does (create, connect, start).
-                let c = e.container_create(&config(a.create, a.fly)?)?;
-                connect_new(e, &c.id, &conn)?;
-                match e.container_start(&c.id, mode) {
-                    Ok(r) => (c, r),
-                    Err(err) => {
-                        let _ = e.container_remove(&c.id, true);
-                        return Err(err);
-                    }
+            // Like `docker run`: 125 whenever the container did not run,
+            // whatever stopped it (bad options, no such image, ...).
+            return match run_container(e, a) {
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    Ok(Outcome::Code(125))
                 }
-            } else {
-                e.container_run(&config(a.create, a.fly)?, mode)?
+                ok => ok,
             };
-            if mode == Attach::Detached {
-                println!("{}", c.id);
-            }
-            return Ok(code(r));
         }
         ContainerCmd::Ls(a) => {
             let list = e.containers(a.all)?;

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod lab;
+pub mod probe;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

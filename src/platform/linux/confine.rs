@@ -224,9 +224,11 @@ fn copy_host_devices(from: &str, to: &str) -> CResult<()> {
     let entries = std::fs::read_dir(from).map_err(|e| format!("read '{from}': {e}"))?;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
+        // Its own pseudo-terminals and shared memory, and the links every
+        // /dev gets (made after this).
         if matches!(
             name.as_str(),
-            "pts" | "shm" | "mqueue" | "hugepages" | "ptmx" | "fd"
+            "pts" | "shm" | "mqueue" | "hugepages" | "ptmx" | "fd" | "stdin" | "stdout" | "stderr"
         ) {
             continue;
         }

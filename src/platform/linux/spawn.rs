@@ -211,13 +211,14 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     if !spec.fly {
         drop_old_root(&old_root)?;
         fp("container.start.confine")?;
-        confine::mask(&profile.masked_paths)?;
-        confine::read_only_paths(&profile.readonly_paths)?;
         if own_net {
             // ping without raw sockets (ICMP datagram sockets), as Docker
-            // does; this only touches the container's own network.
+            // does; this only touches the container's own network, and
+            // must come before /proc/sys turns read-only.
             let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
         }
+        confine::mask(&profile.masked_paths)?;
+        confine::read_only_paths(&profile.readonly_paths)?;
     }
     if profile.read_only_rootfs {
         confine::read_only_root()?;
