@@ -42,10 +42,10 @@ pub struct BuildArgs {
     #[arg(long, default_value = "none", value_parser = ["none", "host"])]
     network: String,
     /// Memory limit of each RUN step (e.g. 512m, 2g)
-    #[arg(short, long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     memory: Option<String>,
     /// CPUs each RUN step may use (e.g. 0.5, 2)
-    #[arg(long, value_name = "CPUS")]
+    #[arg(long, value_name = "CPUS", allow_hyphen_values = true)]
     cpus: Option<String>,
     /// The image's ID, chosen by the caller (kleened announces it first)
     #[arg(long, hide = true)]

@@ -146,10 +146,10 @@ impl ConfinementArgs {
 #[derive(Args, Debug)]
 pub struct LimitArgs {
     /// Memory limit, e.g. 64m or 1g (the kernel's OOM killer ends processes beyond it)
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     memory: Option<String>,
     /// CPUs the container may use, e.g. 0.5 or 2
-    #[arg(long, value_name = "CPUS")]
+    #[arg(long, value_name = "CPUS", allow_hyphen_values = true)]
     cpus: Option<String>,
     /// Maximum number of processes and threads (-1: unlimited)
     #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]

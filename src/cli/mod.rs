@@ -75,6 +75,8 @@ enum Command {
     Restart(container::StopArgs),
     /// Run a command in a running container (shortcut for `container exec`)
     Exec(container::ExecArgs),
+    /// Change a container's configuration and limits (shortcut for `container update`)
+    Update(container::UpdateArgs),
     /// Print a detached container's output (shortcut for `container logs`)
     Logs(container::InspectArgs),
     /// List containers (shortcut for `container ls`; Docker's `ps` works too)
@@ -166,6 +168,7 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => container::run(&mut engine, container::ContainerCmd::Stop(a)),
         Command::Restart(a) => container::run(&mut engine, container::ContainerCmd::Restart(a)),
         Command::Exec(a) => container::run(&mut engine, container::ContainerCmd::Exec(a)),
+        Command::Update(a) => container::run(&mut engine, container::ContainerCmd::Update(a)),
         Command::Logs(a) => container::run(&mut engine, container::ContainerCmd::Logs(a)),
         Command::Lsc(a) => container::run(&mut engine, container::ContainerCmd::Ls(a)),
         Command::Rmc(a) => container::run(&mut engine, container::ContainerCmd::Rm(a)),

@@ -108,9 +108,9 @@ impl LimitOptions {
         Ok(Limits::default().merged(&u))
     }
 
-    /// A change of limits; `0`/`-1` (pids) or `0` (memory, cpus) remove one.
+    /// A change of limits; `0` (and `-1` for pids, as Docker) removes one.
     pub fn parse_update(&self) -> Result<LimitsUpdate> {
-        let zero = |s: &String| matches!(s.trim(), "0" | "-1");
+        let zero = |s: &String| s.trim() == "0";
         Ok(LimitsUpdate {
             memory: self
                 .memory
@@ -198,6 +198,11 @@ mod tests {
 
     #[test]
     fn updates() {
+        let o = LimitOptions {
+            cpus: Some("-1".into()),
+            ..Default::default()
+        };
+        assert!(o.parse_update().is_err());
         let o = LimitOptions {
             memory: Some("0".into()),
             cpus: None,

@@ -41,27 +41,39 @@ pub enum Layout {
     None,
 }
 
-/// Parse `/proc/self/mountinfo` text into a layout.
+/// Parse `/proc/self/mountinfo` text into a layout. A mount made over
+/// another (a cgroup2 over the v1 tmpfs) hides it and what is below.
 pub fn parse_layout(mountinfo: &str) -> Layout {
-    let mut v1: Vec<(Vec<String>, PathBuf)> = Vec::new();
-    let mut v2 = None;
+    // (mount point, fstype, super options), in mount order.
+    let mut mounts: Vec<(&str, &str, &str)> = Vec::new();
     for line in mountinfo.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {
             continue;
         };
-        let mount = pre.split(' ').nth(4).unwrap_or("");
+        let point = pre.split(' ').nth(4).unwrap_or("");
         let mut post = post.split(' ');
-        let (fstype, _src, opts) = (post.next(), post.next(), post.next().unwrap_or(""));
+        let (fstype, _src, opts) = (
+            post.next().unwrap_or(""),
+            post.next(),
+            post.next().unwrap_or(""),
+        );
+        let below = format!("{}/", point.trim_end_matches('/'));
+        mounts.retain(|(p, _, _)| *p != point && !p.starts_with(&below));
+        mounts.push((point, fstype, opts));
+    }
+    let mut v1: Vec<(Vec<String>, PathBuf)> = Vec::new();
+    let mut v2 = None;
+    for (point, fstype, opts) in mounts {
         match fstype {
-            Some("cgroup2") if v2.is_none() => v2 = Some(PathBuf::from(mount)),
-            Some("cgroup") => {
+            "cgroup2" if v2.is_none() => v2 = Some(PathBuf::from(point)),
+            "cgroup" => {
                 let ctrls: Vec<String> = opts
                     .split(',')
                     .filter(|o| V1_CONTROLLERS.contains(o))
                     .map(str::to_string)
                     .collect();
                 if !ctrls.is_empty() && !v1.iter().any(|(c, _)| *c == ctrls) {
-                    v1.push((ctrls, PathBuf::from(mount)));
+                    v1.push((ctrls, PathBuf::from(point)));
                 }
             }
             _ => {}
@@ -488,6 +500,9 @@ mod tests {
             Path::new("/sys/fs/cgroup/cpu,cpuacct/kleene/abc")
         );
         let v2 = parse_layout("40 30 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+        // A cgroup2 mounted over the v1 tmpfs hides the v1 hierarchies.
+        let over = format!("{HYBRID}90 26 0:40 / /sys/fs/cgroup rw - cgroup2 none rw\n");
+        assert_eq!(parse_layout(&over), Layout::Unified("/sys/fs/cgroup".into()));
         assert_eq!(v2, Layout::Unified("/sys/fs/cgroup".into()));
         assert_eq!(
             dirs(&v2, "x"),
