@@ -27,7 +27,10 @@ fn a_default_container_holds_twelve_capabilities_and_a_seccomp_filter() {
     assert_eq!(mask(&v, "CapInh"), 0);
     assert_eq!(mask(&v, "CapAmb"), 0);
     assert_eq!(v["Seccomp"], "2", "seccomp filter mode");
-    assert_eq!(v["NoNewPrivs"], "0", "setuid programs still work by default");
+    assert_eq!(
+        v["NoNewPrivs"], "0",
+        "setuid programs still work by default"
+    );
 
     // A non-root user holds nothing in effect; the bounding set stays.
     let v = probe::run(r, &["-u", "65534"], &["status"]);
@@ -145,7 +148,15 @@ fn jail_parameters_grant_raw_sockets_and_mounting() {
     assert_eq!(mask(&v, "CapBnd"), 0);
 
     // FreeBSD-only parameters are kept and reported.
-    let c = r.ok(&["create", "-J", "allow.sysvipc", "-J", "securelevel=3", "bb", "true"]);
+    let c = r.ok(&[
+        "create",
+        "-J",
+        "allow.sysvipc",
+        "-J",
+        "securelevel=3",
+        "bb",
+        "true",
+    ]);
     let i = r.json(&["container", "inspect", c.trim()]);
     assert_eq!(
         i["confinement"]["freebsd_only"],
@@ -167,7 +178,14 @@ fn capabilities_can_be_dropped_and_added() {
 
     let v = probe::run(
         r,
-        &["--cap-drop", "all", "--cap-add", "net_raw", "--cap-add", "CAP_CHOWN"],
+        &[
+            "--cap-drop",
+            "all",
+            "--cap-add",
+            "net_raw",
+            "--cap-add",
+            "CAP_CHOWN",
+        ],
         &["status", "syscalls"],
     );
     assert_eq!(mask(&v, "CapEff"), NET_RAW | 1);
@@ -201,7 +219,10 @@ fn privileged_gives_everything_up() {
     assert_eq!(v["Seccomp"], "0");
     assert_eq!(v["mount"], "ok");
     assert_ne!(v["keyctl"], "EPERM", "keyctl reaches the kernel");
-    assert_ne!(v["/proc/sys/vm/drop_caches"], "EROFS", "/proc/sys is writable");
+    assert_ne!(
+        v["/proc/sys/vm/drop_caches"], "EROFS",
+        "/proc/sys is writable"
+    );
     // The host's devices.
     let out = r.ok(&["run", "--rm", "--privileged", "bb", "ls", "/dev"]);
     let host: Vec<String> = std::fs::read_dir("/dev")
@@ -233,7 +254,10 @@ fn read_only_root_and_recursive_read_only_mounts() {
         "touch /x; echo root=$?; touch /dev/shm/y; echo shm=$?; touch /data/z; echo vol=$?",
     ]);
     let s = common::stdout(&out);
-    assert!(s.contains("root=1") && s.contains("shm=0") && s.contains("vol=0"), "{s}");
+    assert!(
+        s.contains("root=1") && s.contains("shm=0") && s.contains("vol=0"),
+        "{s}"
+    );
     r.ok(&["volume", "rm", "rw"]);
 
     // A mount below a :ro source stays read-only in the container (a plain
@@ -285,7 +309,11 @@ fn no_new_privileges_stops_setuid() {
         script,
     ]);
     assert_eq!(nnp.trim(), "65534", "setuid ignored with no-new-privileges");
-    let v = probe::run(r, &["--security-opt", "no-new-privileges=true"], &["status"]);
+    let v = probe::run(
+        r,
+        &["--security-opt", "no-new-privileges=true"],
+        &["status"],
+    );
     assert_eq!(v["NoNewPrivs"], "1");
 }
 
@@ -304,18 +332,38 @@ fn seccomp_profiles_in_dockers_format() {
     )
     .unwrap();
     let opt = format!("seccomp={}", p.display());
-    let out = r.run(&["run", "--rm", "--security-opt", &opt, "bb", "mkdir", "/tmp/d"]);
+    let out = r.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "bb",
+        "mkdir",
+        "/tmp/d",
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("Permission denied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
     // The profile is stored with the container: the file may go.
     let c = r.ok(&["create", "--security-opt", &opt, "bb", "mkdir", "/tmp/d"]);
     std::fs::remove_file(&p).unwrap();
     let out = r.run(&["start", c.trim()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("Permission denied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
     r.ok(&["rm", c.trim()]);
 
-    let v = probe::run(r, &["--security-opt", "seccomp=unconfined"], &["status", "syscalls"]);
+    let v = probe::run(
+        r,
+        &["--security-opt", "seccomp=unconfined"],
+        &["status", "syscalls"],
+    );
     assert_eq!(v["Seccomp"], "0");
     assert_ne!(v["clone3"], "ENOSYS", "clone3 reaches the kernel");
 }
@@ -328,7 +376,15 @@ fn exec_shares_the_containers_confinement() {
     let r = probe::shared();
     let m = probe::mount();
     let c = r.ok(&[
-        "run", "-d", "-m", &m, "--cap-drop", "CHOWN", "host", "sleep", "100",
+        "run",
+        "-d",
+        "-m",
+        &m,
+        "--cap-drop",
+        "CHOWN",
+        "host",
+        "sleep",
+        "100",
     ]);
     let c = c.trim();
     let v = probe::parse(&r.ok(&[
@@ -356,7 +412,15 @@ fn fly_mode_is_unconfined_by_design() {
         return;
     }
     let r = probe::shared();
-    let out = r.ok(&["run", "--rm", "--fly", "bb", "grep", "Seccomp:", "/proc/self/status"]);
+    let out = r.ok(&[
+        "run",
+        "--rm",
+        "--fly",
+        "bb",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]);
     assert!(out.contains('0'), "{out}");
     let help = common::stdout(&r.run(&["run", "--help"]));
     assert!(help.contains("unconfined by design"), "{help}");
@@ -371,7 +435,11 @@ fn bad_confinement_options_are_clear_errors_and_leave_nothing() {
     r.busybox_image("bb");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
-    std::fs::write(&bad, "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"syscalls\": [}").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"syscalls\": [}",
+    )
+    .unwrap();
     let bad_opt = format!("seccomp={}", bad.display());
     for (args, want) in [
         (
@@ -382,10 +450,7 @@ fn bad_confinement_options_are_clear_errors_and_leave_nothing() {
             vec!["--cap-add", "KILL", "--cap-drop", "KILL"],
             "it is both added (--cap-add) and dropped (--cap-drop)",
         ),
-        (
-            vec!["--security-opt", &bad_opt],
-            "line 2 column",
-        ),
+        (vec!["--security-opt", &bad_opt], "line 2 column"),
         (
             vec!["--security-opt", "seccomp=/no/such.json"],
             "cannot read seccomp profile '/no/such.json'",

@@ -840,3 +840,164 @@ fn a_dataset_that_cannot_be_mounted_is_destroyed_again() {
     );
     assert!(e.containers(true).unwrap().is_empty());
 }
+
+/// Confinement on FreeBSD: the profile becomes jail permissions, limits
+/// become rctl rules added by the jail's name before `jail -c` and removed
+/// after it, a read-only root is the dataset's `readonly` property; limits
+/// on a kernel without resource accounting are refused at create.
+#[test]
+fn confinement_becomes_jail_parameters_and_rctl_rules() {
+    use kleene::engine::limits::LimitOptions;
+    use kleene::engine::security::SecurityOptions;
+    use kleene::platform::Limits;
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    base_image(&s, &mut e);
+    let attached = Attach::Attached {
+        tty: false,
+        stdin: false,
+    };
+
+    // RACCT off: refused with the loader tunable named; nothing made.
+    s.rec
+        .respond("/sbin/sysctl -n kern.racct.enable", Output::ok("0\n"));
+    s.rec.clear();
+    let limited = |name: &str| ContainerConfig {
+        image: "base".into(),
+        name: Some(name.into()),
+        cmd: vec!["/bin/sh".into()],
+        limits: LimitOptions {
+            memory: Some("64m".into()),
+            cpus: Some("0.5".into()),
+            pids: Some("100".into()),
+        },
+        security: SecurityOptions {
+            read_only: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = e.container_create(&limited("lim")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "cannot enforce --memory: resource accounting is off; add kern.racct.enable=1 to /boot/loader.conf and reboot"
+    );
+    assert_lines(s.lines(), &["/sbin/sysctl -n kern.racct.enable"]);
+    assert!(e.containers(true).unwrap().is_empty());
+
+    // RACCT on: rules before the jail, removed after; readonly around it.
+    s.rec.clear_responses();
+    s.rec
+        .respond("/sbin/sysctl -n kern.racct.enable", Output::ok("1\n"));
+    s.rec.respond(
+        "/sbin/zfs list -H -o mountpoint",
+        Output::ok(&format!(
+            "{}\n",
+            s.root
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("mnt")
+                .display()
+        )),
+    );
+    e.container_create(&limited("lim")).unwrap();
+    s.rec.clear();
+    assert_eq!(e.container_start("lim", attached).unwrap(), Some(0));
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/sbin/zfs set readonly=on zroot/kleene/container/<1>",
+            "/usr/bin/rctl -a jail:<1>:memoryuse:deny=67108864 jail:<1>:pcpu:deny=50 jail:<1>:maxproc:deny=100",
+            "/usr/sbin/jail -c path=/MNT name=<1> ip4=disable ip6=disable host.hostname=<1> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env /bin/sh",
+            "/usr/bin/rctl -r jail:<1>",
+            "/sbin/zfs set readonly=off zroot/kleene/container/<1>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/sbin/umount /MNT/dev",
+        ],
+    );
+
+    // A running jail's limits change in place: replaced, or removed.
+    let id = e.container("lim").unwrap().id;
+    let old = Limits {
+        memory: Some(64 << 20),
+        cpus: Some(0.5),
+        pids: Some(100),
+    };
+    let new = Limits {
+        memory: Some(128 << 20),
+        cpus: Some(0.5),
+        pids: None,
+    };
+    s.fb.update_limits(&id, &old, &new).unwrap();
+    assert_lines(
+        s.lines(),
+        &[
+            "/sbin/sysctl -n kern.racct.enable",
+            "/usr/bin/rctl -a jail:<1>:memoryuse:deny=134217728",
+            "/usr/bin/rctl -r jail:<1>:maxproc",
+        ],
+    );
+
+    // Capabilities and --privileged are the jail's own permissions.
+    let start = |e: &mut Engine, name: &str, security: SecurityOptions, jail: &[&str]| {
+        e.container_create(&ContainerConfig {
+            image: "base".into(),
+            name: Some(name.into()),
+            cmd: vec!["/bin/sh".into()],
+            security,
+            jail_param: jail.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+        s.rec.clear();
+        e.container_start(name, attached).unwrap();
+        s.lines()
+            .into_iter()
+            .find(|l| l.starts_with("/usr/sbin/jail -c"))
+            .unwrap()
+    };
+    let caps = start(
+        &mut e,
+        "caps",
+        SecurityOptions {
+            cap_add: vec!["NET_RAW".into(), "SYS_ADMIN".into()],
+            ..Default::default()
+        },
+        &["allow.nomount"],
+    );
+    assert!(
+        caps.contains("mount.devfs=true allow.raw_sockets enforce_statfs=1 allow.nomount command="),
+        "{caps}"
+    );
+    let none = start(
+        &mut e,
+        "none",
+        SecurityOptions {
+            cap_drop: vec!["ALL".into()],
+            ..Default::default()
+        },
+        &[],
+    );
+    assert!(
+        none.contains("mount.devfs=true allow.noreserved_ports allow.nosuser command="),
+        "{none}"
+    );
+    let all = start(
+        &mut e,
+        "priv",
+        SecurityOptions {
+            privileged: true,
+            ..Default::default()
+        },
+        &[],
+    );
+    assert!(
+        all.contains("allow.raw_sockets allow.chflags allow.mount allow.quotas allow.socket_af")
+            && all.contains("enforce_statfs=1 devfs_ruleset=0 command="),
+        "{all}"
+    );
+}

@@ -51,20 +51,29 @@ fn a_container_has_its_own_cgroup_until_it_is_gone() {
         return;
     }
     let r = probe::shared();
-    let id = r.ok(&["run", "-d", "bb", "sleep", "100"]).trim().to_string();
+    let id = r
+        .ok(&["run", "-d", "bb", "sleep", "100"])
+        .trim()
+        .to_string();
     let dirs = cgroup_dirs(&id);
     assert!(!dirs.is_empty(), "no cgroup for {id}");
     // Seen from the host: the init is in it, in every hierarchy.
     let pid = pid_of(r, &id);
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     for line in cg.lines().filter(|l| {
-        ["memory", "pids", "cpu,", ":cpu:"].iter().any(|c| l.contains(c)) || l.starts_with("0::")
+        ["memory", "pids", "cpu,", ":cpu:"]
+            .iter()
+            .any(|c| l.contains(c))
+            || l.starts_with("0::")
     }) {
         assert!(line.ends_with(&format!("/kleene/{id}")), "{line}");
     }
     for d in &dirs {
         let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
-        assert!(procs.lines().any(|p| p == pid.to_string()), "{d:?}: {procs}");
+        assert!(
+            procs.lines().any(|p| p == pid.to_string()),
+            "{d:?}: {procs}"
+        );
     }
     // Stopped: gone (the detached monitor removed it); the row stays.
     r.ok(&["stop", "-t", "0", &id]);
@@ -72,7 +81,10 @@ fn a_container_has_its_own_cgroup_until_it_is_gone() {
         assert!(!d.exists(), "{d:?} left after stop");
     }
     // Killed under a dead supervisor: rm removes what nobody else did.
-    let id2 = r.ok(&["run", "-d", "bb", "sleep", "100"]).trim().to_string();
+    let id2 = r
+        .ok(&["run", "-d", "bb", "sleep", "100"])
+        .trim()
+        .to_string();
     let pid2 = pid_of(r, &id2);
     let ppid = std::fs::read_to_string(format!("/proc/{pid2}/stat"))
         .unwrap()
@@ -99,8 +111,17 @@ fn memory_limit_ends_in_the_oom_killer() {
     let r = probe::shared();
     let m = probe::mount();
     let o = r.run(&[
-        "run", "--name", "hog", "-m", &m, "--memory", "64m", "host", "python3",
-        "/probes/confine.py", "hog",
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        &m,
+        "--memory",
+        "64m",
+        "host",
+        "python3",
+        "/probes/confine.py",
+        "hog",
     ]);
     assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
     let st = r.status("hog");
@@ -140,7 +161,10 @@ fn cpus_limit_is_near_half_a_core() {
     let r = probe::shared();
     let v = probe::run(r, &["--cpus", "0.5"], &["spin:2"]);
     let share: f64 = v["cpu_share"].parse().unwrap();
-    assert!((0.35..0.65).contains(&share), "cpu share {share} under --cpus 0.5");
+    assert!(
+        (0.35..0.65).contains(&share),
+        "cpu share {share} under --cpus 0.5"
+    );
     let v = probe::run(r, &[], &["spin:1"]);
     let share: f64 = v["cpu_share"].parse().unwrap();
     assert!(share > 0.8, "cpu share {share} without a limit");
@@ -163,7 +187,16 @@ fn update_changes_the_limits_of_a_running_container() {
             .unwrap_or(u64::MAX)
     };
     assert_eq!(mem(&id), 64 << 20);
-    r.ok(&["update", "--memory", "128m", "--pids-limit", "50", "--cpus", "1", &id]);
+    r.ok(&[
+        "update",
+        "--memory",
+        "128m",
+        "--pids-limit",
+        "50",
+        "--cpus",
+        "1",
+        &id,
+    ]);
     assert_eq!(mem(&id), 128 << 20);
     assert_eq!(cgroup_file(&id, "pids.max"), "50");
     let i = r.json(&["container", "inspect", &id]);
@@ -188,7 +221,10 @@ fn init_forwards_sigterm_and_reaps() {
     }
     let r = probe::shared();
     // A shell as PID 1 ignores SIGTERM: stop waits for its timeout.
-    let plain = r.ok(&["run", "-d", "bb", "sleep", "100"]).trim().to_string();
+    let plain = r
+        .ok(&["run", "-d", "bb", "sleep", "100"])
+        .trim()
+        .to_string();
     let t = Instant::now();
     r.ok(&["stop", "-t", "2", &plain]);
     assert!(t.elapsed() >= Duration::from_secs(2));
@@ -200,12 +236,20 @@ fn init_forwards_sigterm_and_reaps() {
     let t = Instant::now();
     r.ok(&["stop", &init]);
     let took = t.elapsed();
-    assert!(took < Duration::from_secs(1), "stop with --init took {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "stop with --init took {took:?}"
+    );
     assert_eq!(r.status(&init)["code"], 143);
     // Its init is PID 1, the command PID 2, zombies are reaped, and the
     // exit code comes through.
     let out = r.ok(&[
-        "run", "--rm", "--init", "bb", "sh", "-c",
+        "run",
+        "--rm",
+        "--init",
+        "bb",
+        "sh",
+        "-c",
         "(sleep 0.1 &) ; sleep 0.3; echo pid=$$; ps -o pid,stat,comm | grep -c Z; true",
     ]);
     assert!(out.contains("pid=2"), "{out}");
@@ -222,7 +266,11 @@ fn bad_limits_are_clear_errors_and_leave_nothing() {
     let r = Root::new();
     r.busybox_image("bb");
     for (flag, value, want) in [
-        ("--memory", "12parsecs", "invalid memory limit '12parsecs': unknown unit"),
+        (
+            "--memory",
+            "12parsecs",
+            "invalid memory limit '12parsecs': unknown unit",
+        ),
         ("--memory", "1k", "the minimum memory limit is 6m"),
         ("--cpus", "-1", "invalid cpus '-1': the range is 0.01 to"),
         ("--cpus", "lots", "invalid cpus 'lots'"),
@@ -253,14 +301,24 @@ fn build_steps_are_confined_and_limited() {
     let caps = r.ok(&["run", "--rm", "confined", "cat", "/caps", "/cg"]);
     assert!(caps.contains("00000000a00405fb"), "{caps}");
     assert!(caps.contains("Seccomp:\t2"), "{caps}");
-    assert!(caps.contains("/kleene/"), "RUN not in its own cgroup: {caps}");
+    assert!(
+        caps.contains("/kleene/"),
+        "RUN not in its own cgroup: {caps}"
+    );
 
     std::fs::write(
         dir.path().join("Dockerfile"),
         "FROM bb\nRUN x=a; while :; do x=$x$x; done\n",
     )
     .unwrap();
-    let o = r.run(&["build", "--memory", "16m", "-t", "hog", dir.path().to_str().unwrap()]);
+    let o = r.run(&[
+        "build",
+        "--memory",
+        "16m",
+        "-t",
+        "hog",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(

@@ -147,7 +147,7 @@ pub fn human_bytes(b: u64) -> String {
         ("m", 1 << 20),
         ("k", 1 << 10),
     ] {
-        if b >= size && b % size == 0 {
+        if b >= size && b.is_multiple_of(size) {
             return format!("{}{unit}", b / size);
         }
     }

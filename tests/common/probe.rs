@@ -58,5 +58,9 @@ pub fn parse(out: &str) -> BTreeMap<String, String> {
 
 /// A capability mask from /proc/self/status as a number.
 pub fn mask(v: &BTreeMap<String, String>, key: &str) -> u64 {
-    u64::from_str_radix(v.get(key).unwrap_or_else(|| panic!("no {key} in {v:?}")), 16).unwrap()
+    u64::from_str_radix(
+        v.get(key).unwrap_or_else(|| panic!("no {key} in {v:?}")),
+        16,
+    )
+    .unwrap()
 }

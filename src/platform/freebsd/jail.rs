@@ -222,9 +222,17 @@ fn mount_all(fb: &FreeBsd, root: &Path, spec: &RunSpec) -> Result<()> {
     Ok(())
 }
 
-/// Undo what `start` set up around the jail: nullfs mounts and devfs.
+/// Undo what `start` set up around the jail: nullfs mounts, devfs, its
+/// rctl rules and a read-only root.
 pub fn cleanup(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
-    let root = fb.mountpoint(&dataset(&spec.container_dir))?;
+    if !spec.limits.is_empty() {
+        let _ = fb.remove_limits(&spec.id);
+    }
+    let ds = dataset(&spec.container_dir);
+    if spec.process.profile.read_only_rootfs {
+        let _ = fb.run(&["/sbin/zfs", "set", "readonly=off", &ds]);
+    }
+    let root = fb.mountpoint(&ds)?;
     for m in spec.mounts.iter().rev() {
         let dest = root
             .join(m.destination.trim_start_matches('/'))
@@ -244,9 +252,19 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
         ));
     }
     let fds = stdio_fds(stdio)?;
-    let root = fb.mountpoint(&dataset(&spec.container_dir))?;
+    let ds = dataset(&spec.container_dir);
+    let root = fb.mountpoint(&ds)?;
     crate::platform::failpoint::check("container.start.mounts")?;
-    if let Err(e) = mount_all(fb, &root, spec) {
+    let prepared = (|| {
+        mount_all(fb, &root, spec)?;
+        if spec.process.profile.read_only_rootfs {
+            fb.run(&["/sbin/zfs", "set", "readonly=on", &ds])?;
+        }
+        // By the jail's name, before it exists: the kernel applies them
+        // from its first process on.
+        fb.add_limits(&spec.id, &spec.limits)
+    })();
+    if let Err(e) = prepared {
         let _ = cleanup(fb, spec);
         return Err(e);
     }
@@ -257,11 +275,9 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
         format!("name={}", spec.id),
     ];
     argv.extend(network_params(&spec.network_driver, &spec.attachments)?);
-    argv.extend(with_defaults(
-        &spec.id,
-        &spec.process.user,
-        &spec.jail_params,
-    ));
+    let mut params = super::confine::profile_params(&spec.process.profile, &spec.jail_params);
+    params.extend(spec.jail_params.iter().cloned());
+    argv.extend(with_defaults(&spec.id, &spec.process.user, &params));
     let env = env_command(&spec.process);
     argv.push(format!("command={}", env[0]));
     argv.extend(env[1..].iter().cloned());

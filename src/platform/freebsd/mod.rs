@@ -10,6 +10,7 @@
 //! `zfs clone <root>/image/L@image <root>/container/<id>`; a build step's
 //! container becomes a layer by `zfs rename -f` (as kleened promotes a build).
 
+pub mod confine;
 pub mod fetch;
 pub mod jail;
 pub mod net;
@@ -355,6 +356,15 @@ impl Platform for FreeBsd {
 
     fn after_exit(&self, spec: &RunSpec) -> Result<super::ExitDetails> {
         jail::cleanup(self, spec)?;
+        // rctl(8) has no record of why a process died: no OOM report.
         Ok(super::ExitDetails::default())
+    }
+
+    fn check_limits(&self, limits: &super::Limits) -> Result<()> {
+        self.check_racct(limits)
+    }
+
+    fn update_limits(&self, id: &str, old: &super::Limits, new: &super::Limits) -> Result<()> {
+        self.change_limits(id, old, new)
     }
 }

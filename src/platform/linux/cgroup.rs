@@ -502,7 +502,10 @@ mod tests {
         let v2 = parse_layout("40 30 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
         // A cgroup2 mounted over the v1 tmpfs hides the v1 hierarchies.
         let over = format!("{HYBRID}90 26 0:40 / /sys/fs/cgroup rw - cgroup2 none rw\n");
-        assert_eq!(parse_layout(&over), Layout::Unified("/sys/fs/cgroup".into()));
+        assert_eq!(
+            parse_layout(&over),
+            Layout::Unified("/sys/fs/cgroup".into())
+        );
         assert_eq!(v2, Layout::Unified("/sys/fs/cgroup".into()));
         assert_eq!(
             dirs(&v2, "x"),
