@@ -10,6 +10,7 @@ use common::{can_run, make_busybox_rootfs, stderr, Root};
 /// directories beyond `containers`, and only the given layers.
 fn assert_clean(r: &Root, containers: &[String], layers: &[String]) {
     assert!(r.mounts().is_empty(), "mounts left: {:?}", r.mounts());
+    assert!(r.cgroups().is_empty(), "cgroups left: {:?}", r.cgroups());
     assert!(
         r.entries("tmp").is_empty(),
         "staging left: {:?}",
@@ -25,7 +26,8 @@ fn a_failure_at_any_step_leaves_nothing_behind() {
     if !can_run() {
         return;
     }
-    let r = Root::new();
+    let mut r = Root::new();
+    r.private_cgroups();
     let img = r.busybox_image("bb");
     let layers = vec![img.clone()];
     let with_fp = |fp: &str, args: &[&str]| {
@@ -56,10 +58,12 @@ fn a_failure_at_any_step_leaves_nothing_behind() {
         );
     }
     for fp in [
+        "container.start.cgroup",
         "container.start.overlay",
         "container.start.pivot",
         "container.start.devices",
         "container.start.mounts",
+        "container.start.confine",
         "container.start.exec",
     ] {
         with_fp(fp, &["run", "--rm", "bb", "true"]);

@@ -33,6 +33,8 @@ pub struct Root {
     pub dir: tempfile::TempDir,
     /// Run klee in this network namespace (`ip netns exec`).
     pub netns: Option<String>,
+    /// Containers' cgroups go under this parent (`KLEENE_CGROUP_PARENT`).
+    pub cgroup_parent: Option<String>,
 }
 
 impl Root {
@@ -46,6 +48,7 @@ impl Root {
                 .tempdir_in(base)
                 .unwrap(),
             netns: None,
+            cgroup_parent: None,
         }
     }
 
@@ -65,6 +68,9 @@ impl Root {
         c.env("KLEENE_ROOT", self.path())
             .env_remove("KLEENE_FAILPOINT")
             .args(args);
+        if let Some(p) = &self.cgroup_parent {
+            c.env("KLEENE_CGROUP_PARENT", p);
+        }
         c
     }
 
@@ -159,6 +165,38 @@ impl Root {
             .collect()
     }
 
+    /// Groups under this root's private cgroup parent, in every hierarchy.
+    pub fn cgroups(&self) -> Vec<String> {
+        let Some(parent) = &self.cgroup_parent else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        let base = Path::new("/sys/fs/cgroup");
+        let mut dirs = vec![base.join(parent)];
+        if let Ok(rd) = std::fs::read_dir(base) {
+            dirs.extend(rd.flatten().map(|e| e.path().join(parent)));
+        }
+        for d in dirs {
+            if let Ok(rd) = std::fs::read_dir(&d) {
+                out.extend(
+                    rd.flatten()
+                        .filter(|e| e.path().is_dir())
+                        .map(|e| e.path().display().to_string()),
+                );
+            }
+        }
+        out
+    }
+
+    /// Give this root's containers a private cgroup parent, so a test can
+    /// check that none is left (removed with the root).
+    pub fn private_cgroups(&mut self) {
+        self.cgroup_parent = Some(format!(
+            "{}",
+            self.path().file_name().unwrap().to_string_lossy()
+        ));
+    }
+
     pub fn status(&self, c: &str) -> serde_json::Value {
         self.json(&["container", "inspect", c])["status"].clone()
     }
@@ -173,6 +211,25 @@ impl Root {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         panic!("container {c} still running");
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        // The private cgroup parent, in every hierarchy (empty by now, or
+        // the test failed and this is best effort).
+        if let Some(parent) = &self.cgroup_parent {
+            for g in self.cgroups() {
+                let _ = std::fs::remove_dir(g);
+            }
+            let base = Path::new("/sys/fs/cgroup");
+            let _ = std::fs::remove_dir(base.join(parent));
+            if let Ok(rd) = std::fs::read_dir(base) {
+                for e in rd.flatten() {
+                    let _ = std::fs::remove_dir(e.path().join(parent));
+                }
+            }
+        }
     }
 }
 

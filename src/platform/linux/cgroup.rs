@@ -19,8 +19,21 @@ use std::time::{Duration, Instant};
 use crate::platform::security::Limits;
 use crate::platform::{Error, Result};
 
-/// Where each container's group goes, under every hierarchy's root.
+/// Where each container's group goes, under every hierarchy's root, unless
+/// `KLEENE_CGROUP_PARENT` names another place (a relative path, e.g. a
+/// systemd slice `kleene.slice`, or a private parent for tests).
 const PARENT: &str = "kleene";
+
+fn parent() -> &'static str {
+    static P: OnceLock<String> = OnceLock::new();
+    P.get_or_init(|| {
+        std::env::var("KLEENE_CGROUP_PARENT")
+            .ok()
+            .map(|p| p.trim_matches('/').to_string())
+            .filter(|p| !p.is_empty() && !p.split('/').any(|c| c == ".." || c == "."))
+            .unwrap_or_else(|| PARENT.to_string())
+    })
+}
 /// CFS period for `--cpus` (Docker's).
 const CPU_PERIOD: u64 = 100_000;
 /// v1 controllers a container joins (cpuset is left alone: a new group of
@@ -99,7 +112,7 @@ pub fn layout() -> &'static Layout {
 /// The directories of container `id`'s group, one per hierarchy.
 fn dirs(layout: &Layout, id: &str) -> Vec<PathBuf> {
     match layout {
-        Layout::Unified(root) => vec![root.join(PARENT).join(id)],
+        Layout::Unified(root) => vec![root.join(parent()).join(id)],
         Layout::Legacy {
             hierarchies,
             unified,
@@ -107,7 +120,7 @@ fn dirs(layout: &Layout, id: &str) -> Vec<PathBuf> {
             .iter()
             .map(|(_, m)| m)
             .chain(unified)
-            .map(|m| m.join(PARENT).join(id))
+            .map(|m| m.join(parent()).join(id))
             .collect(),
         Layout::None => vec![],
     }
@@ -195,7 +208,13 @@ fn check_on(layout: &Layout, l: &Limits) -> Result<()> {
 /// cgroup v2 hands controllers down: each level must enable them for its
 /// children. Done for `kleene/` once, when a needed one is missing.
 fn enable_v2(root: &Path, want: &[&str]) -> Result<()> {
-    for dir in [root.to_path_buf(), root.join(PARENT)] {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut d = root.to_path_buf();
+    for part in parent().split('/') {
+        d = d.join(part);
+        dirs.push(d.clone());
+    }
+    for dir in dirs {
         let have = read(&dir.join("cgroup.subtree_control"));
         for c in want {
             if !have.split_whitespace().any(|x| x == *c) {
@@ -204,6 +223,12 @@ fn enable_v2(root: &Path, want: &[&str]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn mkdir_all(p: &Path) -> Result<bool> {
+    std::fs::create_dir_all(p)
+        .map(|_| true)
+        .map_err(|e| Error::io("cannot create cgroup", p, e))
 }
 
 fn mkdir(p: &Path) -> Result<bool> {
@@ -233,7 +258,7 @@ impl Cgroup {
         let r = (|| {
             for d in &dirs {
                 if let Some(parent) = d.parent() {
-                    if mkdir(parent)? {
+                    if !parent.is_dir() && mkdir_all(parent)? {
                         if let Layout::Unified(root) = layout {
                             enable_v2(root, &["memory", "cpu", "pids"]).ok();
                         }
@@ -454,11 +479,6 @@ pub fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The group's path relative to the hierarchies' roots (for `inspect`).
-pub fn path(id: &str) -> String {
-    format!("/{PARENT}/{id}")
 }
 
 #[cfg(test)]
