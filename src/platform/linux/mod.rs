@@ -2,6 +2,7 @@
 //! isolation, bridges and veths through rtnetlink, nftables for the
 //! firewall.
 
+mod bpf;
 mod caps;
 pub mod cgroup;
 mod confine;
