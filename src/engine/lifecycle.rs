@@ -134,12 +134,13 @@ impl Engine {
         });
     }
 
-    fn record_running(&mut self, id: &str, s: &Started) -> Result<()> {
+    fn record_running(&mut self, id: &str, pid: i32) -> Result<()> {
         let path = self.store.path().to_path_buf();
+        let start_time = self.platform.start_time(pid);
         self.store.write(|tx| {
             tx.execute(
                 "UPDATE containers SET state = 'running', pid = ?2, pid_start = ?3, started = ?4, exit_code = NULL, finished = NULL WHERE id = ?1",
-                params![id, s.pid, s.start_time as i64, time::now()],
+                params![id, pid, start_time as i64, time::now()],
             )
             .map_err(|e| store_err(&path, e))
             .map(drop)
@@ -248,11 +249,9 @@ impl Engine {
                 });
             }
         };
-        let started = self.prepare_start(&mut spec).and_then(|_| {
-            self.platform
-                .start(&spec, &Attach::Attached { tty, stdin }.stdio())
-                .map_err(Into::into)
-        });
+        let started = self
+            .prepare_start(&mut spec)
+            .and_then(|_| self.start_recorded(c, &spec, &Attach::Attached { tty, stdin }.stdio()));
         let started = match started {
             Ok(s) => s,
             Err(e) => {
@@ -267,6 +266,26 @@ impl Engine {
         self.supervise(c, started, stdin, &spec)
     }
 
+    /// Start the init and record it running. The record is written as soon
+    /// as the process exists, while it still sets itself up (so the two
+    /// overlap; it shows as running a moment early). If it cannot be
+    /// written, the process is killed.
+    fn start_recorded(&mut self, c: &Container, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
+        let platform = self.platform;
+        let mut recorded = None;
+        let started = platform.start_with(spec, stdio, &mut |pid| {
+            recorded = Some(self.record_running(&c.id, pid));
+        })?;
+        match recorded.unwrap_or_else(|| self.record_running(&c.id, started.pid)) {
+            Ok(()) => Ok(started),
+            Err(e) => {
+                let _ = self.platform.signal(started.pid, libc::SIGKILL);
+                let _ = self.platform.wait(started.pid);
+                Err(e)
+            }
+        }
+    }
+
     /// Wait for the container's init, with signals forwarded and the pty
     /// relayed, then record how it ended.
     fn supervise(
@@ -276,22 +295,29 @@ impl Engine {
         stdin: bool,
         spec: &RunSpec,
     ) -> Result<i32> {
-        if let Err(e) = self.record_running(&c.id, &started) {
-            let _ = self.platform.signal(started.pid, libc::SIGKILL);
-            let _ = self.platform.wait(started.pid);
-            return Err(e);
-        }
         term::forward_signals_to(started.pid);
         if let Some(master) = &started.pty_master {
             term::relay_pty(master, stdin);
         }
         let status = self.platform.wait(started.pid)?;
         term::forward_signals_to(0);
+        if c.auto_remove && spec.attachments.is_empty() {
+            // Nobody reads how it ended: its cgroup goes while its row and
+            // directory do (the cgroup's rmdirs are slow syscalls).
+            let platform = self.platform;
+            std::thread::scope(|s| {
+                let cg = s.spawn(|| platform.after_exit(spec));
+                let r = self.remove_exited(c, false);
+                let _ = cg.join();
+                r
+            })?;
+            return Ok(status.code());
+        }
         let details = self.finish_run(spec);
         if c.auto_remove {
             // It has just been reaped: remove it without recording an exit
-            // nobody will read.
-            self.remove_exited(c)?;
+            // nobody will read (finish_run already took its cgroup).
+            self.remove_exited(c, false)?;
         } else {
             self.record_exit(&c.id, started.pid, Some(status.code()), details)?;
         }
@@ -329,9 +355,7 @@ impl Engine {
                 };
                 let fd = log.as_raw_fd();
                 let started = this.prepare_start(&mut spec).and_then(|_| {
-                    this.platform
-                        .start(&spec, &Stdio::Files { out: fd, err: fd })
-                        .map_err(Into::into)
+                    this.start_recorded(c, &spec, &Stdio::Files { out: fd, err: fd })
                 });
                 match started {
                     Err(e) => {
@@ -341,11 +365,6 @@ impl Engine {
                     }
                     Ok(started) => {
                         drop(log);
-                        if let Err(e) = this.record_running(&c.id, &started) {
-                            let _ = this.platform.signal(started.pid, libc::SIGKILL);
-                            report(format!("E{e}").as_bytes());
-                            return;
-                        }
                         report(b"OK");
                         let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
                         let details = this.finish_run(&spec);
@@ -479,7 +498,7 @@ impl Engine {
             self.kill_and_wait(&c, pid, Duration::ZERO)?;
         }
         let attached = !self.attachments(&c.id)?.is_empty();
-        self.remove_exited(&c)?;
+        self.remove_exited(&c, true)?;
         if attached {
             // Its addresses and published ports leave the firewall now.
             self.reload_firewall()?;
@@ -488,8 +507,9 @@ impl Engine {
     }
 
     /// Delete the row and the filesystem of a container that is not running;
-    /// if the filesystem cannot go, the row comes back.
-    fn remove_exited(&mut self, c: &Container) -> Result<()> {
+    /// if the filesystem cannot go, the row comes back. `forget`: also what
+    /// a supervisor that did not see the end would have removed.
+    fn remove_exited(&mut self, c: &Container, forget: bool) -> Result<()> {
         let ident = c.id.as_str();
         let platform = self.platform;
         let path = self.store.path().to_path_buf();
@@ -515,8 +535,10 @@ impl Engine {
                 .map_err(|e| store_err(&path, e))?;
             Ok((data, rs))
         })?;
-        // A group its supervisor did not live to remove.
-        let _ = self.platform.forget_container(&c.id);
+        if forget {
+            // A group its supervisor did not live to remove.
+            let _ = self.platform.forget_container(&c.id);
+        }
         if let Err(e) = self.platform.destroy_container_fs(&self.root, &c.id) {
             // Put the row back: the container stays whole, and rm can be retried.
             self.store.write(|tx| {

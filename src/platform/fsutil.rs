@@ -200,6 +200,10 @@ pub fn dir_is_empty(p: &Path) -> bool {
 
 /// Remove a tree, treating "already gone" as success.
 pub fn remove_tree(p: &Path) -> Result<()> {
+    // Often empty (a --rm container's directory): one rmdir, no walk.
+    if fs::remove_dir(p).is_ok() {
+        return Ok(());
+    }
     match fs::remove_dir_all(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -68,9 +68,6 @@ impl Error {
 #[derive(Debug)]
 pub struct Started {
     pub pid: i32,
-    /// The process start time (clock ticks since boot), so a recycled PID is
-    /// never mistaken for the container's process.
-    pub start_time: u64,
     /// The master side of the container's pty, when one was asked for.
     pub pty_master: Option<OwnedFd>,
 }
@@ -238,6 +235,19 @@ pub trait Platform: Send + Sync {
     /// Start a container's init process with its isolation; returns once the
     /// command has been exec'd (or failed to be).
     fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started>;
+    /// `start`, calling `spawned` with the init's pid as soon as it exists
+    /// (Linux: while the child still sets itself up, so the caller's own
+    /// work, recording the start, overlaps with it).
+    fn start_with(
+        &self,
+        spec: &RunSpec,
+        stdio: &Stdio,
+        spawned: &mut dyn FnMut(i32),
+    ) -> Result<Started> {
+        let s = self.start(spec, stdio)?;
+        spawned(s.pid);
+        Ok(s)
+    }
     /// Run a command inside a running container (its init is `target`).
     fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started>;
     /// The start time of a process (0 when unknown), to tell it from a

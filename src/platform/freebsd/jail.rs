@@ -288,7 +288,6 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     })?;
     Ok(Started {
         pid,
-        start_time: 0,
         pty_master: None,
     })
 }
@@ -314,7 +313,6 @@ pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
         .map_err(|e| Error::Failed(format!("cannot run '/usr/sbin/jexec': {e}")))?;
     Ok(Started {
         pid,
-        start_time: 0,
         pty_master: None,
     })
 }

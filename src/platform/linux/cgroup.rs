@@ -11,7 +11,7 @@
 //! than pulled in (youki's libcgroups brings systemd and D-Bus along).
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -36,9 +36,10 @@ fn parent() -> &'static str {
 }
 /// CFS period for `--cpus` (Docker's).
 const CPU_PERIOD: u64 = 100_000;
-/// v1 controllers a container joins (cpuset is left alone: a new group of
-/// it has no CPUs until someone copies them in).
-const V1_CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+/// v1 controllers a container joins: the ones its limits need (cpuacct
+/// comes along where it is mounted with cpu; cpuset is left alone: a new
+/// group of it has no CPUs until someone copies them in).
+const V1_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 
 /// The host's cgroup layout, read once from mountinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,21 +106,63 @@ pub fn parse_layout(mountinfo: &str) -> Layout {
 pub fn layout() -> &'static Layout {
     static L: OnceLock<Layout> = OnceLock::new();
     L.get_or_init(|| {
-        parse_layout(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+        conventional().unwrap_or_else(|| {
+            parse_layout(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+        })
     })
+}
+
+const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+fn fs_type(p: &str) -> Option<i64> {
+    let c = CString::new(p).ok()?;
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path and buffer.
+    (unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0).then_some(st.f_type as i64)
+}
+
+/// The layout every init system and cgroupfs-mount use, found with a few
+/// statfs calls: cgroup2 at /sys/fs/cgroup, or v1 controllers at
+/// /sys/fs/cgroup/<controller> (a link where they share a hierarchy).
+/// Reading mountinfo instead costs a tenth of a millisecond per command.
+fn conventional() -> Option<Layout> {
+    match fs_type("/sys/fs/cgroup")? {
+        CGROUP2_SUPER_MAGIC => Some(Layout::Unified("/sys/fs/cgroup".into())),
+        _ => {
+            let hierarchies: Vec<(Vec<String>, PathBuf)> = V1_CONTROLLERS
+                .iter()
+                .map(|c| format!("/sys/fs/cgroup/{c}"))
+                .filter(|p| fs_type(p) == Some(CGROUP_SUPER_MAGIC))
+                .map(|p| {
+                    let c = p.rsplit('/').next().unwrap_or("").to_string();
+                    (vec![c], PathBuf::from(p))
+                })
+                .collect();
+            if hierarchies.len() < V1_CONTROLLERS.len() {
+                // Something unusual: let mountinfo tell.
+                return None;
+            }
+            let unified = (fs_type("/sys/fs/cgroup/unified") == Some(CGROUP2_SUPER_MAGIC))
+                .then(|| PathBuf::from("/sys/fs/cgroup/unified"));
+            Some(Layout::Legacy {
+                hierarchies,
+                unified,
+            })
+        }
+    }
 }
 
 /// The directories of container `id`'s group, one per hierarchy.
 fn dirs(layout: &Layout, id: &str) -> Vec<PathBuf> {
     match layout {
         Layout::Unified(root) => vec![root.join(parent()).join(id)],
-        Layout::Legacy {
-            hierarchies,
-            unified,
-        } => hierarchies
+        // Not the v2 tree of a hybrid host: it holds no controller we use,
+        // and moving a process into a v2 group takes a global lock whose
+        // wait (an RCU grace period) costs 5 to 30 ms now and then.
+        Layout::Legacy { hierarchies, .. } => hierarchies
             .iter()
             .map(|(_, m)| m)
-            .chain(unified)
             .map(|m| m.join(parent()).join(id))
             .collect(),
         Layout::None => vec![],
@@ -239,61 +282,114 @@ fn mkdir(p: &Path) -> Result<bool> {
     }
 }
 
-/// A container's group, made and limited; its processes join through the
-/// `cgroup.procs` files opened here (before the child changes root).
+/// Is the `i`th directory of a group (in [`dirs`] order) in the v2
+/// hierarchy?
+fn is_v2(layout: &Layout, i: usize) -> bool {
+    let _ = i;
+    matches!(layout, Layout::Unified(_))
+}
+
+/// The file that moves a task into the `i`th directory: a v1 group takes
+/// a thread through `tasks` (the processes we move have one thread), which
+/// does not wait for the global lock that moving a whole process takes, a
+/// wait that can last an RCU grace period (5 to 30 ms here); v2 only moves
+/// whole processes.
+fn join_file(layout: &Layout, i: usize) -> &'static str {
+    if is_v2(layout, i) {
+        "cgroup.procs"
+    } else {
+        "tasks"
+    }
+}
+
+/// A container's group, made in two halves around the child's birth.
 #[derive(Debug)]
 pub struct Cgroup {
     dirs: Vec<PathBuf>,
-    procs: Vec<OwnedFd>,
+    made: Vec<PathBuf>,
 }
 
 impl Cgroup {
-    /// Make `kleene/<id>` in every hierarchy and apply `limits`; on error
-    /// nothing is left.
-    pub fn create(id: &str, limits: &Limits) -> Result<Cgroup> {
+    /// Before the child exists: the group's v2 directory (all of it on a
+    /// v2 host), limited, and an fd of it for clone3's
+    /// `CLONE_INTO_CGROUP`, so the child is born there and never moved.
+    pub fn begin(id: &str, limits: &Limits) -> Result<(Cgroup, Option<OwnedFd>)> {
         let layout = layout();
         check_on(layout, limits)?;
-        let dirs = dirs(layout, id);
-        let mut made = Vec::new();
+        let mut cg = Cgroup {
+            dirs: dirs(layout, id),
+            made: vec![],
+        };
+        let Some(i) = (0..cg.dirs.len()).find(|&i| is_v2(layout, i)) else {
+            return Ok((cg, None));
+        };
         let r = (|| {
-            for d in &dirs {
-                if let Some(parent) = d.parent() {
-                    if !parent.is_dir() && mkdir_all(parent)? {
-                        if let Layout::Unified(root) = layout {
-                            enable_v2(root, &["memory", "cpu", "pids"]).ok();
-                        }
-                    }
-                }
-                mkdir(d)?;
-                made.push(d.clone());
-            }
+            let d = cg.dirs[i].clone();
+            cg.make(&d)?;
             if let Layout::Unified(root) = layout {
                 let want = needed(limits);
-                let have = read(&dirs[0].join("cgroup.controllers"));
+                let have = read(&d.join("cgroup.controllers"));
                 if want
                     .iter()
                     .any(|c| !have.split_whitespace().any(|x| x == *c))
                 {
                     enable_v2(root, &want)?;
                 }
+                apply(layout, &cg.dirs, limits, &Limits::default())?;
             }
-            apply(layout, &dirs, limits, &Limits::default())?;
-            open_procs(&dirs)
+            open_dir(&d)
         })();
         match r {
-            Ok(procs) => Ok(Cgroup { dirs, procs }),
+            Ok(fd) => Ok((cg, Some(fd))),
             Err(e) => {
-                for d in made.iter().rev() {
-                    let _ = std::fs::remove_dir(d);
-                }
+                cg.undo();
                 Err(e)
             }
         }
     }
 
-    /// The fds a child writes "0" to, to join.
-    pub fn procs(&self) -> Vec<i32> {
-        self.procs.iter().map(|f| f.as_raw_fd()).collect()
+    fn make(&mut self, d: &Path) -> Result<()> {
+        if let Some(parent) = d.parent() {
+            if !parent.is_dir() && mkdir_all(parent)? {
+                if let Layout::Unified(root) = layout() {
+                    enable_v2(root, &["memory", "cpu", "pids"]).ok();
+                }
+            }
+        }
+        mkdir(d)?;
+        self.made.push(d.to_path_buf());
+        Ok(())
+    }
+
+    /// While the child sets itself up: the v1 directories, limited, and
+    /// the child (`pid`) moved into them; into the v2 one too unless it was
+    /// `born` there. On error the caller removes [`Cgroup::dirs`] once the
+    /// child is gone.
+    pub fn finish(&mut self, pid: i32, limits: &Limits, born: bool) -> Result<()> {
+        let layout = layout();
+        for i in 0..self.dirs.len() {
+            if !is_v2(layout, i) {
+                let d = self.dirs[i].clone();
+                self.make(&d)?;
+            }
+        }
+        if !matches!(layout, Layout::Unified(_)) {
+            apply(layout, &self.dirs, limits, &Limits::default())?;
+        }
+        let v = pid.to_string();
+        for (i, d) in self.dirs.iter().enumerate() {
+            if !(is_v2(layout, i) && born) {
+                write(&d.join(join_file(layout, i)), &v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove what `begin` made (before any child existed).
+    fn undo(&self) {
+        for d in self.made.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 
     pub fn dirs(&self) -> &[PathBuf] {
@@ -301,35 +397,32 @@ impl Cgroup {
     }
 }
 
-fn open_procs(dirs: &[PathBuf]) -> Result<Vec<OwnedFd>> {
-    dirs.iter()
-        .map(|d| {
-            let p = d.join("cgroup.procs");
-            let c = CString::new(p.as_os_str().as_encoded_bytes())
-                .map_err(|_| Error::Failed(format!("bad path '{}'", p.display())))?;
-            // SAFETY: valid path; the fd is ours.
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-            if fd < 0 {
-                return Err(Error::io(
-                    "cannot open",
-                    &p,
-                    std::io::Error::last_os_error(),
-                ));
-            }
-            // SAFETY: fresh fd.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        })
-        .collect()
+fn open_dir(d: &Path) -> Result<OwnedFd> {
+    open_flags(d, libc::O_PATH | libc::O_DIRECTORY)
 }
 
-/// The `cgroup.procs` fds of a running container's group, for an exec to
-/// join (none when it has no group, e.g. started by an older kleene).
+fn open_flags(p: &Path, flags: libc::c_int) -> Result<OwnedFd> {
+    let c = CString::new(p.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Failed(format!("bad path '{}'", p.display())))?;
+    // SAFETY: valid path; the fd is ours.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::io("cannot open", p, std::io::Error::last_os_error()));
+    }
+    // SAFETY: fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The fds a process writes "0" to, to join a running container's group
+/// (none when it has no group, e.g. started by an older kleene).
 pub fn join_fds(id: &str) -> Vec<OwnedFd> {
-    let dirs: Vec<PathBuf> = dirs(layout(), id)
-        .into_iter()
-        .filter(|d| d.is_dir())
-        .collect();
-    open_procs(&dirs).unwrap_or_default()
+    let layout = layout();
+    dirs(layout, id)
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_dir())
+        .filter_map(|(i, d)| open_flags(&d.join(join_file(layout, i)), libc::O_WRONLY).ok())
+        .collect()
 }
 
 /// In a child before exec: move this process into the group.
@@ -511,14 +604,15 @@ mod tests {
             Some(Path::new("/sys/fs/cgroup/unified"))
         );
         assert_eq!(hierarchies.len(), 3);
-        assert_eq!(hierarchies[0].0, vec!["cpu", "cpuacct"]);
+        assert_eq!(hierarchies[0].0, vec!["cpu"]);
+        // The v1 hierarchies only: not the hybrid's v2 tree.
         let d = dirs(&l, "abc");
-        assert_eq!(d.len(), 4);
-        assert_eq!(d[3], Path::new("/sys/fs/cgroup/unified/kleene/abc"));
+        assert_eq!(d.len(), 3);
         assert_eq!(
-            v1_dir(&l, &d, "cpuacct").unwrap(),
+            v1_dir(&l, &d, "cpu").unwrap(),
             Path::new("/sys/fs/cgroup/cpu,cpuacct/kleene/abc")
         );
+        assert!(!is_v2(&l, 0));
         let v2 = parse_layout("40 30 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
         // A cgroup2 mounted over the v1 tmpfs hides the v1 hierarchies.
         let over = format!("{HYBRID}90 26 0:40 / /sys/fs/cgroup rw - cgroup2 none rw\n");

@@ -5,7 +5,7 @@
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use super::sys;
-use super::{procfs, wait};
+use super::wait;
 use crate::platform::{Error, Result, Started, Stdio};
 
 pub struct Handshake {
@@ -82,7 +82,6 @@ impl Handshake {
         }
         Ok(Started {
             pid,
-            start_time: procfs::start_time(pid).unwrap_or(0),
             pty_master: master,
         })
     }

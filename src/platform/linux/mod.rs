@@ -198,7 +198,16 @@ impl Platform for Linux {
     }
 
     fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
-        spawn::start(spec, stdio)
+        spawn::start(spec, stdio, &mut |_| {})
+    }
+
+    fn start_with(
+        &self,
+        spec: &RunSpec,
+        stdio: &Stdio,
+        spawned: &mut dyn FnMut(i32),
+    ) -> Result<Started> {
+        spawn::start(spec, stdio, spawned)
     }
 
     fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {

@@ -5,7 +5,7 @@
 //! All mounts live in the container's own mount namespace, so they vanish with
 //! it: nothing can be left mounted on the host.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::cgroup::{self, Cgroup};
 use super::confine::{self, Devices};
@@ -27,31 +27,36 @@ const CONTAINER_NS: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWNET;
 
-pub fn start(spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
+pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Result<Started> {
     // Opened here, in the host's network namespace: the child makes the
     // host ends of its links through it.
     let host_net = net::host_socket(spec)?;
-    // Compiled and made before the child exists, so a bad profile or a
-    // limit the host cannot enforce fails with nothing to undo but this.
+    // Compiled and checked before the child exists, so a bad profile or a
+    // limit the host cannot enforce fails with nothing to undo.
     let filters = seccomp::compile(&spec.process.profile).map_err(Error::Failed)?;
     failpoint::check("container.start.cgroup")?;
-    let cg = Cgroup::create(&spec.id, &spec.limits)?;
-    let started = spawn(spec, stdio, host_net.as_ref(), &filters, &cg);
-    if started.is_err() {
-        // The child is gone (reaped by the handshake): its group is empty.
+    let (mut cg, v2_dir) = Cgroup::begin(&spec.id, &spec.limits)?;
+    let undo = |cg: &Cgroup| {
         let _ = cgroup::remove_dirs(cg.dirs());
-    }
-    started
-}
-
-fn spawn(
-    spec: &RunSpec,
-    stdio: &Stdio,
-    host_net: Option<&Socket>,
-    filters: &Filters,
-    cg: &Cgroup,
-) -> Result<Started> {
-    let hs = Handshake::new(stdio)?;
+    };
+    // A socket, not a pipe: sending to a child that already died must not
+    // raise SIGPIPE in us.
+    let (go_r, go_w) = match sys::socketpair() {
+        Ok(p) => p,
+        Err(e) => {
+            undo(&cg);
+            return Err(Error::io("cannot create socket pair", "", e));
+        }
+    };
+    let hs = match Handshake::new(stdio) {
+        Ok(h) => h,
+        Err(e) => {
+            sys::close(go_r);
+            sys::close(go_w);
+            undo(&cg);
+            return Err(e);
+        }
+    };
     let flags = if spec.fly {
         libc::CLONE_NEWNS
     } else if spec.network_driver == "host" {
@@ -59,6 +64,122 @@ fn spawn(
     } else {
         CONTAINER_NS
     };
+    let (pid, born) = clone(flags, v2_dir.as_ref().map(|f| f.as_raw_fd()));
+    drop(v2_dir);
+    if pid < 0 {
+        let e = std::io::Error::last_os_error();
+        hs.abandon();
+        sys::close(go_r);
+        sys::close(go_w);
+        undo(&cg);
+        return Err(Error::io(
+            "cannot clone container process for",
+            &spec.container_dir,
+            e,
+        ));
+    }
+    if pid == 0 {
+        sys::close(go_w);
+        let sock = hs.child_side();
+        let setup = Setup {
+            pty_sock: sock,
+            host_net: host_net.as_ref(),
+            filters: &filters,
+            go: go_r,
+            error_fd: hs.error_fd(),
+        };
+        match child(spec, stdio, &setup) {
+            Err(m) => hs.fail(&m, 125),
+            Ok(never) => match never {},
+        }
+    }
+    sys::close(go_r);
+    spawned(pid);
+    // The rest of the group is made, and the child put in it, while the
+    // child sets its filesystem up (they run in parallel); it waits for
+    // the go before anything of the container runs.
+    match cg.finish(pid, &spec.limits, born) {
+        Ok(()) => {
+            // SAFETY: one byte to a socket we own; a dead peer gives EPIPE.
+            unsafe {
+                libc::send(
+                    go_w,
+                    b"1".as_ptr() as *const libc::c_void,
+                    1,
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            sys::close(go_w);
+            let started = hs.parent_side(pid);
+            if started.is_err() {
+                // The child is gone (reaped by the handshake): its group is empty.
+                let _ = cgroup::remove_dirs(cg.dirs());
+            }
+            started
+        }
+        Err(e) => {
+            // No go: the child gives up, and the handshake reaps it. If it
+            // had failed on its own before, its reason is the first cause.
+            sys::close(go_w);
+            let r = match hs.parent_side(pid) {
+                Err(Error::Failed(m)) if m != NO_CGROUP => Err(Error::Failed(m)),
+                _ => Err(e),
+            };
+            undo(&cg);
+            r
+        }
+    }
+}
+
+/// clone(2) into new namespaces, without a new stack (like fork); with a
+/// v2 cgroup directory, clone3 makes the child in that group
+/// (`CLONE_INTO_CGROUP`, Linux 5.7) and says so; kernels without it get a
+/// plain clone and the child is moved afterwards. Returns the pid (-1 on
+/// error, errno set) and whether the child was born in the group.
+fn clone(flags: libc::c_int, cgroup: Option<RawFd>) -> (i32, bool) {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    if let Some(fd) = cgroup {
+        #[repr(C)]
+        struct CloneArgs {
+            flags: u64,
+            pidfd: u64,
+            child_tid: u64,
+            parent_tid: u64,
+            exit_signal: u64,
+            stack: u64,
+            stack_size: u64,
+            tls: u64,
+            set_tid: u64,
+            set_tid_size: u64,
+            cgroup: u64,
+        }
+        let args = CloneArgs {
+            flags: flags as u64 | CLONE_INTO_CGROUP,
+            pidfd: 0,
+            child_tid: 0,
+            parent_tid: 0,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: 0,
+            stack_size: 0,
+            tls: 0,
+            set_tid: 0,
+            set_tid_size: 0,
+            cgroup: fd as u64,
+        };
+        // SAFETY: as fork: the caller is single-threaded and the child
+        // only execs or exits.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        } as i32;
+        let e = std::io::Error::last_os_error().raw_os_error();
+        if pid >= 0 || !matches!(e, Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)) {
+            return (pid, true);
+        }
+    }
     // SAFETY: clone without a new stack behaves like fork; the caller is
     // single-threaded, and the child only execs or exits.
     let pid = unsafe {
@@ -71,30 +192,7 @@ fn spawn(
             0usize,
         )
     } as i32;
-    if pid < 0 {
-        let e = std::io::Error::last_os_error();
-        hs.abandon();
-        return Err(Error::io(
-            "cannot clone container process for",
-            &spec.container_dir,
-            e,
-        ));
-    }
-    if pid == 0 {
-        let sock = hs.child_side();
-        let setup = Setup {
-            pty_sock: sock,
-            host_net,
-            filters,
-            cgroup: &cg.procs(),
-            error_fd: hs.error_fd(),
-        };
-        match child(spec, stdio, &setup) {
-            Err(m) => hs.fail(&m, 125),
-            Ok(never) => match never {},
-        }
-    }
-    hs.parent_side(pid)
+    (pid, false)
 }
 
 /// What the parent prepared for the child.
@@ -102,18 +200,35 @@ struct Setup<'a> {
     pty_sock: Option<RawFd>,
     host_net: Option<&'a Socket>,
     filters: &'a Filters,
-    /// `cgroup.procs` of the container's group, one per hierarchy.
-    cgroup: &'a [RawFd],
+    /// A byte here once the child is in its cgroup (EOF: it could not be).
+    go: RawFd,
     /// The error pipe (an init closes its copy once it has forked).
     error_fd: RawFd,
+}
+
+const NO_CGROUP: &str = "the container's cgroup could not be set up";
+
+/// Wait until the parent has put us in the container's cgroup.
+fn wait_for_cgroup(go: RawFd) -> CResult<()> {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: reading one byte into a valid buffer.
+        let n = unsafe { libc::read(go, b.as_mut_ptr() as *mut libc::c_void, 1) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        sys::close(go);
+        return if n == 1 {
+            Ok(())
+        } else {
+            Err(NO_CGROUP.into())
+        };
+    }
 }
 
 /// Everything between clone and exec. Only returns on error.
 fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::Infallible> {
     let fp = |name: &str| failpoint::check(name).map_err(|e| e.to_string());
-    // First, so everything the container does from here is accounted
-    // (and limited) in its group.
-    cgroup::join(setup.cgroup)?;
     if !matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, None)?;
     }
@@ -227,6 +342,7 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     if matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, setup.pty_sock)?;
     }
+    wait_for_cgroup(setup.go)?;
     fp("container.start.exec")?;
     if profile.init && !spec.fly {
         return init::run(setup.filters, Some(setup.error_fd), || {
