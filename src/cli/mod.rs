@@ -117,16 +117,21 @@ pub enum Outcome {
 pub type CmdResult = Result<Outcome, Error>;
 
 pub fn main() -> ExitCode {
+    crate::platform::trace::begin();
     crate::platform::term::default_sigpipe();
     if let Some((root, args)) = fast_run() {
+        crate::platform::trace::mark("parsed");
         let mut engine = match Engine::open(&root) {
             Ok(e) => e,
             Err(e) => return fail(&e),
         };
-        return exit(container::run(
+        crate::platform::trace::mark("store opened");
+        let r = exit(container::run(
             &mut engine,
             container::ContainerCmd::Run(args),
         ));
+        crate::platform::trace::mark("done");
+        return r;
     }
     let cli = Cli::parse();
     match cli.command {

@@ -190,6 +190,7 @@ impl Engine {
         attach: Attach,
     ) -> Result<(Container, Option<i32>)> {
         let c = self.create_claimed(cfg, true)?;
+        crate::platform::trace::mark("container created");
         let created = RunState {
             state: "created".into(),
             ..Default::default()
@@ -300,14 +301,20 @@ impl Engine {
             term::relay_pty(master, stdin);
         }
         let status = self.platform.wait(started.pid)?;
+        crate::platform::trace::mark("exited");
         term::forward_signals_to(0);
         if c.auto_remove && spec.attachments.is_empty() {
             // Nobody reads how it ended: its cgroup goes while its row and
             // directory do (the cgroup's rmdirs are slow syscalls).
             let platform = self.platform;
             std::thread::scope(|s| {
-                let cg = s.spawn(|| platform.after_exit(spec));
+                let cg = s.spawn(|| {
+                    let r = platform.after_exit(spec);
+                    crate::platform::trace::mark("cgroup removed");
+                    r
+                });
                 let r = self.remove_exited(c, false);
+                crate::platform::trace::mark("row and directory removed");
                 let _ = cg.join();
                 r
             })?;

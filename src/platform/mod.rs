@@ -11,6 +11,7 @@ pub mod seccomp;
 pub mod security;
 pub mod spec;
 pub mod term;
+pub mod trace;
 
 // Compiled everywhere: it only builds command lines, so it is golden-tested
 // on Linux through a recording runner.

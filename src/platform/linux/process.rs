@@ -111,10 +111,13 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str, filters: &Filters) -> CResu
         spec.workdir.clone()
     };
 
+    crate::platform::trace::mark("child: user and program found");
     let profile = &spec.profile;
     caps::limit_bounding(profile.capabilities)?;
+    crate::platform::trace::mark("child: capability bounding set");
     if !profile.no_new_privileges {
         seccomp::load(filters)?;
+        crate::platform::trace::mark("child: seccomp loaded");
     }
     // SAFETY: identity changes in a single-threaded child, groups first.
     unsafe {
@@ -126,6 +129,7 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str, filters: &Filters) -> CResu
         check(libc::setuid(user.uid), || format!("setuid {}", user.uid))?;
     }
     caps::set(profile.capabilities)?;
+    crate::platform::trace::mark("child: identity and capabilities");
     if profile.no_new_privileges {
         // SAFETY: plain prctl.
         check(

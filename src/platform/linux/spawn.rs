@@ -34,6 +34,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     // Compiled and checked before the child exists, so a bad profile or a
     // limit the host cannot enforce fails with nothing to undo.
     let filters = seccomp::compile(&spec.process.profile).map_err(Error::Failed)?;
+    crate::platform::trace::mark("seccomp filter compiled");
     failpoint::check("container.start.cgroup")?;
     let (mut cg, v2_dir) = Cgroup::begin(&spec.id, &spec.limits)?;
     let undo = |cg: &Cgroup| {
@@ -94,12 +95,14 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         }
     }
     sys::close(go_r);
+    crate::platform::trace::mark("cloned");
     spawned(pid);
     // The rest of the group is made, and the child put in it, while the
     // child sets its filesystem up (they run in parallel); it waits for
     // the go before anything of the container runs.
     match cg.finish(pid, &spec.limits, born) {
         Ok(()) => {
+            crate::platform::trace::mark("cgroup made, child in it");
             // SAFETY: one byte to a socket we own; a dead peer gives EPIPE.
             unsafe {
                 libc::send(
@@ -111,6 +114,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             };
             sys::close(go_w);
             let started = hs.parent_side(pid);
+            crate::platform::trace::mark("exec'd");
             if started.is_err() {
                 // The child is gone (reaped by the handshake): its group is empty.
                 let _ = cgroup::remove_dirs(cg.dirs());
@@ -237,6 +241,7 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     if own_net {
         fp("container.start.network")?;
         net::setup_child(spec, setup.host_net)?;
+        crate::platform::trace::mark("child: network");
     }
     // Nothing we mount may propagate back to the host.
     mount(
@@ -325,6 +330,7 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     drop(sources);
     if !spec.fly {
         drop_old_root(&old_root)?;
+        crate::platform::trace::mark("child: root filesystem");
         fp("container.start.confine")?;
         if own_net {
             // ping without raw sockets (ICMP datagram sockets), as Docker
@@ -334,6 +340,7 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
         }
         confine::mask(&profile.masked_paths)?;
         confine::read_only_paths(&profile.readonly_paths)?;
+        crate::platform::trace::mark("child: kernel paths masked");
     }
     if profile.read_only_rootfs {
         confine::read_only_root()?;
@@ -343,6 +350,7 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
         process::setup_stdio(stdio, setup.pty_sock)?;
     }
     wait_for_cgroup(setup.go)?;
+    crate::platform::trace::mark("child: go");
     fp("container.start.exec")?;
     if profile.init && !spec.fly {
         return init::run(setup.filters, Some(setup.error_fd), || {
