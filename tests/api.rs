@@ -377,3 +377,97 @@ fn concurrent_clients_and_klee_share_one_store() {
     assert_eq!(ids.len(), 70, "no duplicate IDs");
     assert_eq!(d.root.container_ids().len(), 70);
 }
+
+/// Kleene's extensions of the container configuration: confinement and
+/// limits through the API, documented in /openapi.json, checked like the
+/// CLI's options.
+#[test]
+fn confinement_and_limits_through_the_api() {
+    let Some(d) = daemon() else { return };
+    let (code, v) = d.call(
+        "POST",
+        "/containers/create",
+        Some(json!({"image": "bb", "name": "conf1", "cmd": ["true"],
+                    "cap_drop": ["ALL"], "cap_add": ["NET_RAW"], "read_only": true,
+                    "security_opt": ["no-new-privileges"], "init": "true",
+                    "memory": "64m", "cpus": 0.5, "pids_limit": 100,
+                    "jail_param": ["allow.sysvipc"]})),
+    );
+    assert_eq!(code, 201, "{v}");
+    let c = d.root.json(&["container", "inspect", "conf1"]);
+    assert_eq!(c["confinement"]["capabilities"], json!(["CAP_NET_RAW"]));
+    assert_eq!(c["confinement"]["read_only_rootfs"], true);
+    assert_eq!(c["confinement"]["no_new_privileges"], true);
+    assert_eq!(c["confinement"]["init"], true);
+    assert_eq!(c["confinement"]["freebsd_only"], json!(["allow.sysvipc"]));
+    assert_eq!(
+        c["limits"],
+        json!({"memory": 67108864, "cpus": 0.5, "pids": 100})
+    );
+    // Limits change through update; a bad value is refused and changes nothing.
+    let (code, v) = d.call(
+        "POST",
+        "/containers/conf1/update",
+        Some(json!({"memory": "128m", "pids_limit": -1})),
+    );
+    assert_eq!(code, 201, "{v}");
+    let c = d.root.json(&["container", "inspect", "conf1"]);
+    assert_eq!(c["limits"], json!({"memory": 134217728, "cpus": 0.5}));
+    let (code, v) = d.call(
+        "POST",
+        "/containers/conf1/update",
+        Some(json!({"cpus": "lots"})),
+    );
+    assert_eq!(code, 409, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid cpus 'lots'"),
+        "{v}"
+    );
+    for (body, want) in [
+        (
+            json!({"image": "bb", "cap_add": ["CAP_WIZARDRY"]}),
+            "invalid capability 'CAP_WIZARDRY'",
+        ),
+        (
+            json!({"image": "bb", "memory": "12parsecs"}),
+            "invalid memory limit '12parsecs'",
+        ),
+        (
+            json!({"image": "bb", "security_opt": ["seccomp={\"defaultAction\": 1}"]}),
+            "invalid security option",
+        ),
+    ] {
+        let (code, v) = d.call("POST", "/containers/create", Some(body));
+        assert_eq!(code, 404, "{v}");
+        assert!(v["message"].as_str().unwrap().contains(want), "{v}");
+    }
+    let (_, spec) = d.call("GET", "/openapi.json", None);
+    let props = &spec["components"]["schemas"]["ContainerConfig"]["properties"];
+    for f in [
+        "privileged",
+        "cap_add",
+        "cap_drop",
+        "read_only",
+        "security_opt",
+        "init",
+        "memory",
+        "cpus",
+        "pids_limit",
+    ] {
+        assert!(
+            props[f]["description"]
+                .as_str()
+                .unwrap()
+                .contains("kleene extension"),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        spec["paths"]["/containers/create"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/ContainerConfig"
+    );
+}

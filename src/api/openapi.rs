@@ -117,6 +117,28 @@ pub const ROUTES: &[(&str, &str, &str, &[u16])] = &[
     ),
 ];
 
+/// Kleene's extensions of kleened's container configuration
+/// (`ContainerConfig`): confinement and limits, as `klee run` has them.
+fn container_extensions() -> Value {
+    let s = |d: &str| json!({ "type": "string", "description": d });
+    let b = |d: &str| json!({ "type": "boolean", "description": d });
+    let l = |d: &str| json!({ "type": "array", "items": { "type": "string" }, "description": d });
+    let n = |d: &str| json!({ "oneOf": [{ "type": "string" }, { "type": "number" }], "description": d });
+    json!({
+        "privileged": b("every capability, no seccomp filter, no masked paths, the host's devices (kleene extension)"),
+        "cap_add": l("capabilities to add: NET_RAW, CAP_SYS_ADMIN, ... or ALL (kleene extension)"),
+        "cap_drop": l("capabilities to drop, or ALL (kleene extension)"),
+        "read_only": b("mount the root filesystem read-only (kleene extension)"),
+        "security_opt": l("no-new-privileges, seccomp=unconfined or seccomp=<profile JSON text>, systempaths=unconfined (kleene extension)"),
+        "init": b("run a tiny init as PID 1 that forwards signals and reaps zombies (kleene extension)"),
+        "memory": n("memory limit: bytes or 64m, 1g, ... (kleene extension; 0 removes it in updates)"),
+        "cpus": n("CPUs the container may use, e.g. 0.5 (kleene extension; 0 removes it in updates)"),
+        "pids_limit": n("maximum number of processes (kleene extension; -1 or 0: none)"),
+        "jail_param": l("jail(8) parameters; on Linux those with a Linux meaning change the confinement (docs/security.md)"),
+        "image": s("image name[:tag][@snapshot] or ID"),
+    })
+}
+
 pub fn spec() -> Value {
     let mut paths = Map::new();
     for (method, path, op, codes) in ROUTES {
@@ -136,11 +158,20 @@ pub fn spec() -> Value {
             .collect();
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = json!({ "operationId": op, "responses": responses });
+        if matches!(*op, "Container.Create" | "Container.Update") {
+            entry[*method]["requestBody"] = json!({ "content": { "application/json": {
+                "schema": { "$ref": "#/components/schemas/ContainerConfig" } } } });
+        }
     }
     json!({
         "openapi": "3.0.0",
         "info": { "title": "Kleened API", "version": "0.1.1" },
         "paths": paths,
+        "components": { "schemas": { "ContainerConfig": {
+            "type": "object",
+            "description": "kleened's container configuration; the fields described as kleene extensions are kleene's own",
+            "properties": container_extensions(),
+        } } },
     })
 }
 
