@@ -473,3 +473,77 @@ fn bad_confinement_options_are_clear_errors_and_leave_nothing() {
     assert!(r.container_ids().is_empty());
     assert!(r.entries("containers").is_empty());
 }
+
+#[test]
+fn devices_made_in_a_container_are_inert() {
+    if !can_run() {
+        return;
+    }
+    let r = probe::shared();
+    // Without MKNOD a device cannot be made at all.
+    let o = r.run(&["run", "--rm", "bb", "mknod", "/tmp/zero", "c", "1", "5"]);
+    assert!(!o.status.success());
+    // With it, a node made anywhere (the root, /dev) does not work: they are
+    // nodev; the standard devices still do (the host's, bound read-only,
+    // so they cannot be chmod-ed either).
+    let script = "mknod /tmp/zero c 1 5 && head -c 1 /tmp/zero >/dev/null; echo root=$?; \
+                  mknod /dev/zero2 c 1 5 && head -c 1 /dev/zero2 >/dev/null; echo dev=$?; \
+                  head -c 1 /dev/zero | wc -c; echo > /dev/null; echo null=$?; \
+                  chmod 600 /dev/null; echo chmod=$?";
+    let out = r.ok(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "MKNOD",
+        "bb",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert!(out.contains("root=1"), "{out}");
+    assert!(out.contains("dev=1"), "{out}");
+    assert!(out.contains("\n1\n") && out.contains("null=0"), "{out}");
+    assert!(out.contains("chmod=1"), "{out}");
+    let mode = std::fs::metadata("/dev/null").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        mode.permissions().mode() & 0o777,
+        0o666,
+        "the host's /dev/null changed"
+    );
+    // A device node in an image layer is inert too (outside /dev, which is
+    // the container's own tmpfs).
+    let dir = tempfile::tempdir().unwrap();
+    common::make_busybox_rootfs(dir.path());
+    let node = dir.path().join("zero-in-image");
+    let st = std::process::Command::new("mknod")
+        .args([node.to_str().unwrap(), "c", "1", "5"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rootfs = dir.path().to_str().unwrap();
+    r.ok(&[
+        "image",
+        "create",
+        "--no-dns",
+        "--no-localtime",
+        "-t",
+        "withdev2",
+        "dir",
+        rootfs,
+    ]);
+    let o = r.run(&[
+        "run",
+        "--rm",
+        "withdev2",
+        "head",
+        "-c",
+        "1",
+        "/zero-in-image",
+    ]);
+    assert!(
+        !o.status.success(),
+        "a device node from an image layer worked"
+    );
+    assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+}
