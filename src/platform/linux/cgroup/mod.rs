@@ -4,11 +4,16 @@
 //!
 //! Both layouts are supported: cgroup v2 (one unified hierarchy, most
 //! hosts today) and v1 (a hierarchy per controller; on "hybrid" hosts, this
-//! project's CI among them, the v1 controllers plus a v2 hierarchy with the
-//! rest, which we join too so the host's service manager sees the
-//! container outside the service that started it). The part of a cgroup
+//! project's CI among them, the v1 controllers plus a v2 tree holding none
+//! that kleene uses, which it leaves alone). The part of a cgroup
 //! library this needs is a few file writes, so it is written here rather
 //! than pulled in (youki's libcgroups brings systemd and D-Bus along).
+//! The limits themselves are in `limits.rs`.
+
+mod limits;
+
+use limits::{apply, check_on, needed};
+pub use limits::{check, oom_killed, update};
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -34,14 +39,12 @@ fn parent() -> &'static str {
             .unwrap_or_else(|| PARENT.to_string())
     })
 }
-/// CFS period for `--cpus` (Docker's).
-const CPU_PERIOD: u64 = 100_000;
 /// v1 controllers a container joins: the ones its limits need (cpuacct
 /// comes along where it is mounted with cpu; cpuset is left alone: a new
 /// group of it has no CPUs until someone copies them in).
 const V1_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 
-/// The host's cgroup layout, read once from mountinfo.
+/// The host's cgroup layout, found once per process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
     /// cgroup v2 at this mount point.
@@ -180,72 +183,6 @@ fn write(path: &Path, value: &str) -> Result<()> {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// Which controllers the limits need, by their v2 names.
-fn needed(l: &Limits) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if l.memory.is_some() {
-        v.push("memory");
-    }
-    if l.cpus.is_some() {
-        v.push("cpu");
-    }
-    if l.pids.is_some() {
-        v.push("pids");
-    }
-    v
-}
-
-fn flag_for(ctrl: &str) -> &'static str {
-    match ctrl {
-        "memory" => "--memory",
-        "cpu" => "--cpus",
-        _ => "--pids-limit",
-    }
-}
-
-/// Can this host enforce `l`? An error names the limit and what is missing.
-pub fn check(l: &Limits) -> Result<()> {
-    check_on(layout(), l)
-}
-
-fn check_on(layout: &Layout, l: &Limits) -> Result<()> {
-    for ctrl in needed(l) {
-        let why = match layout {
-            Layout::None => Some("no cgroup filesystem is mounted".to_string()),
-            Layout::Legacy { hierarchies, .. } => {
-                if hierarchies.iter().any(|(c, _)| c.iter().any(|x| x == ctrl)) {
-                    None
-                } else {
-                    Some(format!("no cgroup v1 hierarchy has the {ctrl} controller"))
-                }
-            }
-            Layout::Unified(root) => {
-                let have = read(&root.join("cgroup.controllers"));
-                if have.split_whitespace().any(|c| c == ctrl) {
-                    None
-                } else {
-                    Some(format!(
-                        "the cgroup v2 hierarchy at '{}' has no {ctrl} controller (it has: {})",
-                        root.display(),
-                        if have.trim().is_empty() {
-                            "none"
-                        } else {
-                            have.trim()
-                        }
-                    ))
-                }
-            }
-        };
-        if let Some(why) = why {
-            return Err(Error::Failed(format!(
-                "cannot enforce {}: {why}",
-                flag_for(ctrl)
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// cgroup v2 hands controllers down: each level must enable them for its
@@ -439,118 +376,6 @@ pub fn join(fds: &[i32]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn v1_dir<'a>(layout: &Layout, dirs: &'a [PathBuf], ctrl: &str) -> Option<&'a PathBuf> {
-    let Layout::Legacy { hierarchies, .. } = layout else {
-        return None;
-    };
-    hierarchies
-        .iter()
-        .position(|(c, _)| c.iter().any(|x| x == ctrl))
-        .and_then(|i| dirs.get(i))
-}
-
-/// Write the limits that differ from `old` (all of them for a new group).
-fn apply(layout: &Layout, dirs: &[PathBuf], l: &Limits, old: &Limits) -> Result<()> {
-    let fresh = *old == Limits::default();
-    match layout {
-        Layout::Unified(_) => {
-            let d = &dirs[0];
-            if l.memory != old.memory || (fresh && l.memory.is_some()) {
-                let v = l.memory.map(|m| m.to_string()).unwrap_or("max".into());
-                write(&d.join("memory.max"), &v)?;
-                // The limit covers swap too, as on v1 below.
-                let swap = d.join("memory.swap.max");
-                if swap.exists() {
-                    write(&swap, if l.memory.is_some() { "0" } else { "max" })?;
-                }
-            }
-            if l.cpus != old.cpus || (fresh && l.cpus.is_some()) {
-                let v = match l.cpus {
-                    Some(c) => format!("{} {CPU_PERIOD}", (c * CPU_PERIOD as f64).round() as u64),
-                    None => format!("max {CPU_PERIOD}"),
-                };
-                write(&d.join("cpu.max"), &v)?;
-            }
-            if l.pids != old.pids || (fresh && l.pids.is_some()) {
-                let v = l.pids.map(|p| p.to_string()).unwrap_or("max".into());
-                write(&d.join("pids.max"), &v)?;
-            }
-        }
-        Layout::Legacy { .. } => {
-            if l.memory != old.memory || (fresh && l.memory.is_some()) {
-                let d = v1_dir(layout, dirs, "memory").expect("checked");
-                let v = l.memory.map(|m| m as i64).unwrap_or(-1).to_string();
-                let (mem, sw) = (
-                    d.join("memory.limit_in_bytes"),
-                    d.join("memory.memsw.limit_in_bytes"),
-                );
-                // memsw >= limit at every moment: raise memsw first, lower it last.
-                let raising = match (l.memory, old.memory) {
-                    (None, _) => true,
-                    (Some(n), Some(o)) => n > o,
-                    (Some(_), None) => false,
-                };
-                if sw.exists() && raising {
-                    write(&sw, &v)?;
-                    write(&mem, &v)?;
-                } else {
-                    write(&mem, &v)?;
-                    if sw.exists() {
-                        write(&sw, &v)?;
-                    }
-                }
-            }
-            if l.cpus != old.cpus || (fresh && l.cpus.is_some()) {
-                let d = v1_dir(layout, dirs, "cpu").expect("checked");
-                write(&d.join("cpu.cfs_period_us"), &CPU_PERIOD.to_string())?;
-                let q = match l.cpus {
-                    Some(c) => ((c * CPU_PERIOD as f64).round() as i64).to_string(),
-                    None => "-1".into(),
-                };
-                write(&d.join("cpu.cfs_quota_us"), &q)?;
-            }
-            if l.pids != old.pids || (fresh && l.pids.is_some()) {
-                let d = v1_dir(layout, dirs, "pids").expect("checked");
-                let v = l.pids.map(|p| p.to_string()).unwrap_or("max".into());
-                write(&d.join("pids.max"), &v)?;
-            }
-        }
-        Layout::None => {}
-    }
-    Ok(())
-}
-
-/// Change a running container's limits from `old` to `new`.
-pub fn update(id: &str, old: &Limits, new: &Limits) -> Result<()> {
-    let layout = layout();
-    check_on(layout, new)?;
-    let dirs = dirs(layout, id);
-    if dirs.iter().any(|d| !d.is_dir()) {
-        return Err(Error::Failed(format!(
-            "container {id} has no cgroup (it was started by an older kleene); restart it to apply limits"
-        )));
-    }
-    apply(layout, &dirs, new, old)
-}
-
-/// Did the kernel's OOM killer kill a process of the group?
-pub fn oom_killed(id: &str) -> bool {
-    let layout = layout();
-    let dirs = dirs(layout, id);
-    let file = match layout {
-        Layout::Unified(_) => dirs.first().map(|d| d.join("memory.events")),
-        _ => v1_dir(layout, &dirs, "memory").map(|d| d.join("memory.oom_control")),
-    };
-    file.map(|f| {
-        read(&f).lines().any(|l| {
-            l.strip_prefix("oom_kill ")
-                .and_then(|n| n.trim().parse::<u64>().ok())
-                .is_some_and(|n| n > 0)
-        })
-    })
-    .unwrap_or(false)
-}
-
 /// Remove the group (absent is fine). Its last processes may take a
 /// moment to leave after the init was reaped.
 pub fn remove(id: &str) -> Result<()> {
@@ -576,6 +401,7 @@ pub fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::limits::v1_dir;
     use super::*;
 
     const HYBRID: &str = "\
