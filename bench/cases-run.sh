@@ -10,7 +10,7 @@ echo "klee	$klee_version" >> "$RES/versions.tsv"
 "$KLEE_BIN" image rm bench-bb >/dev/null 2>&1 || true
 "$KLEE_BIN" image create --no-dns --no-localtime -t bench-bb dir "$R" >/dev/null
 
-bench klee-run klee "klee run --rm on the default image (host userland): pid/mnt/uts/ipc/net ns, overlay rootfs, pivot_root, /proc, /sys, /dev, SQLite row created and removed" -- \
+bench klee-run klee "klee run --rm on the default image (host userland), confined: pid/mnt/uts/ipc/net ns, overlay rootfs, pivot_root, /proc, /sys, /dev, 12 capabilities, seccomp filter, masked /proc, own cgroup (memory, cpu, pids), SQLite row created and removed" -- \
     "$KLEE_BIN" run --rm bench-host /bin/true
 bench klee-run-busybox klee "as klee-run, on an image made from the same busybox rootfs as the peers (image create dir)" -- \
     "$KLEE_BIN" run --rm bench-bb /bin/true

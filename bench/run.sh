@@ -5,7 +5,8 @@
 #
 #   usage: sudo bench/run.sh [--runs N] [run|build|net|all]   (default: 30 runs, all)
 #
-#   run    klee run --rm vs unshare+chroot and crun            (issue #2)
+#   run    confined klee run --rm vs unshare+chroot and crun   (issues #2, #11)
+#          (bench/phases.sh then shows the cost of each part of a start)
 #   build  klee build cold/warm vs buildah build --layers      (issue #3)
 #   net    klee run --rm without a network vs on a bridge (vnet, ipnet) (issue #6)
 #
