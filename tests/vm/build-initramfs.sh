@@ -45,9 +45,10 @@ done
 # --- the kernel -----------------------------------------------------------
 
 # The versioned package the metapackage points at today, from the local apt
-# lists (no network). Empty when the lists were never fetched.
+# lists (no network). Empty when the lists were never fetched (apt-cache
+# then fails, which is not an error here).
 kernel_package() {
-    apt-cache depends linux-image-amd64 2>/dev/null |
+    { apt-cache depends linux-image-amd64 2>/dev/null || true; } |
         awk '/Depends: linux-image-[0-9].*-amd64$/ { print $2; exit }'
 }
 

@@ -34,8 +34,11 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # Keep the kernel's OOM reports off the console we parse.
 dmesg -n 1
 
+# The serial console starts mid-line (the firmware's escapes): a fresh line.
+echo
 echo "RESULT kernel=$(uname -r)"
-echo "RESULT cgroup_fs=$(stat -f -c %T /sys/fs/cgroup)"
+# The filesystem type's magic: 63677270 is cgroup2.
+echo "RESULT cgroup_fs=$(stat -f -c %t /sys/fs/cgroup)"
 echo "RESULT controllers=$(tr ' ' , </sys/fs/cgroup/cgroup.controllers)"
 insmod /lib/modules/overlay.ko
 echo "RESULT overlay=$(grep -qw overlay /proc/filesystems && echo yes || echo no)"
@@ -64,11 +67,14 @@ for p in $(busybox --list-full); do
 done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >$R/etc/passwd
 printf 'root:x:0:\nnogroup:x:65534:\n' >$R/etc/group
-k image create --no-dns --no-localtime -t bb dir $R >/dev/null
-echo "RESULT image_create=$?"
+# (Its progress display goes to stderr: kept out of the console unless it fails.)
+k image create --no-dns --no-localtime -t bb dir $R >/dev/null 2>/tmp/image.err
+rc=$?
+echo "RESULT image_create=$rc"
+[ $rc = 0 ] || cat /tmp/image.err
 
 # How many groups are under kleene/ now (0 when every container is gone).
-groups_left() { ls $G 2>/dev/null | wc -l; }
+groups_left() { find $G -mindepth 1 -maxdepth 1 -type d | wc -l; }
 # Wait (up to 5 s) for a group to go: removal follows the exit closely but
 # is done by whoever reaps the container.
 gone() {
@@ -143,7 +149,9 @@ echo "RESULT update_exit=$?"
 echo "RESULT update_after_memory_max=$(cat $G/$id/memory.max)"
 echo "RESULT update_after_pids_max=$(cat $G/$id/pids.max)"
 echo "RESULT update_after_cpu_max=$(cat $G/$id/cpu.max | tr ' ' _)"
-echo "RESULT update_state=$(k container inspect "$id" | grep -c '"running"')"
+BEGIN inspect_update
+k container inspect "$id"
+END inspect_update
 k stop -t 0 "$id" >/dev/null
 echo "RESULT update_stop_exit=$?"
 echo "RESULT update_gone=$(gone "$id")"
