@@ -235,7 +235,9 @@ pub trait Platform: Send + Sync {
 
     /// Start a container's init process with its isolation; returns once the
     /// command has been exec'd (or failed to be).
-    fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started>;
+    fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
+        self.start_with(spec, stdio, &mut |_| {})
+    }
     /// `start`, calling `spawned` with the init's pid as soon as it exists
     /// (Linux: while the child still sets itself up, so the caller's own
     /// work, recording the start, overlaps with it).
@@ -244,11 +246,7 @@ pub trait Platform: Send + Sync {
         spec: &RunSpec,
         stdio: &Stdio,
         spawned: &mut dyn FnMut(i32),
-    ) -> Result<Started> {
-        let s = self.start(spec, stdio)?;
-        spawned(s.pid);
-        Ok(s)
-    }
+    ) -> Result<Started>;
     /// Run a command inside a running container (its init is `target`).
     fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started>;
     /// The start time of a process (0 when unknown), to tell it from a

@@ -320,8 +320,15 @@ impl Platform for FreeBsd {
         root.join("volumes").join(name)
     }
 
-    fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
-        jail::start(self, spec, stdio)
+    fn start_with(
+        &self,
+        spec: &RunSpec,
+        stdio: &Stdio,
+        spawned: &mut dyn FnMut(i32),
+    ) -> Result<Started> {
+        let s = jail::start(self, spec, stdio)?;
+        spawned(s.pid);
+        Ok(s)
     }
 
     fn exec(&self, _target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {

@@ -197,10 +197,6 @@ impl Platform for Linux {
         net::apply_firewall(root, fw)
     }
 
-    fn start(&self, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
-        spawn::start(spec, stdio, &mut |_| {})
-    }
-
     fn start_with(
         &self,
         spec: &RunSpec,
