@@ -422,6 +422,19 @@ fn fly_mode_is_unconfined_by_design() {
         "/proc/self/status",
     ]);
     assert!(out.contains('0'), "{out}");
+    // What is taken away explicitly is taken away.
+    let out = r.ok(&[
+        "run",
+        "--rm",
+        "--fly",
+        "--cap-drop",
+        "ALL",
+        "bb",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(out.contains("0000000000000000"), "{out}");
     let help = common::stdout(&r.run(&["run", "--help"]));
     assert!(help.contains("unconfined by design"), "{help}");
 }

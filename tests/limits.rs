@@ -214,6 +214,29 @@ fn update_changes_the_limits_of_a_running_container() {
     r.ok(&["update", "--memory", "0", "--pids-limit", "-1", &id]);
     assert!(mem(&id) > 1 << 40, "memory still limited");
     assert_eq!(cgroup_file(&id, "pids.max"), "max");
+    // Below what it uses (shared memory cannot be reclaimed without swap):
+    // refused with the reason, nothing changed.
+    let busy = r
+        .ok(&[
+            "run",
+            "-d",
+            "--memory",
+            "128m",
+            "bb",
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/dev/shm/f bs=1M count=40 2>/dev/null; sleep 100",
+        ])
+        .trim()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    let e = r.fails(&["update", "--memory", "10m", &busy], 1);
+    assert!(
+        e.contains("cannot set --memory to 10m: the container uses more than that"),
+        "{e}"
+    );
+    assert_eq!(mem(&busy), 128 << 20);
+    r.ok(&["rm", "-f", &busy]);
     // A bad value changes nothing.
     let e = r.fails(&["update", "--memory", "12parsecs", &id], 1);
     assert!(e.contains("invalid memory limit '12parsecs'"), "{e}");
@@ -262,6 +285,23 @@ fn init_forwards_sigterm_and_reaps() {
     assert!(out.contains("pid=2"), "{out}");
     assert!(out.trim_end().ends_with('0'), "zombies left: {out}");
     r.fails(&["run", "--rm", "--init", "bb", "sh", "-c", "exit 7"], 7);
+    // The init is a fork of klee: its command line (host paths, options,
+    // -e values) is not what the container sees.
+    let cmdline = r.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "-e",
+        "SECRET=hunter2",
+        "bb",
+        "cat",
+        "/proc/1/cmdline",
+    ]);
+    assert!(cmdline.starts_with("kleene-init"), "{cmdline:?}");
+    assert!(
+        !cmdline.contains("hunter2") && !cmdline.contains("run"),
+        "{cmdline:?}"
+    );
     r.ok(&["rm", &plain, &init]);
 }
 
@@ -361,6 +401,60 @@ try { container::create("bb", #{cpus: "-1"}); } catch (e) { print(e.kind); }
     assert!(out.contains("oom true code 137"), "{out}");
     assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
     assert!(out.contains("invalid"), "{out}");
+}
+
+/// Where no cgroup filesystem is mounted (`ip netns exec` remounts /sys),
+/// the container still gets its own group: klee mounts the hierarchies it
+/// is in, in that mount namespace only.
+#[test]
+fn own_cgroup_without_a_mounted_cgroup_filesystem() {
+    if !can_run() {
+        return;
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("skipping: needs ip (iproute2)");
+        return;
+    }
+    let r = probe::shared();
+    let ns = format!("kcg{}", std::process::id());
+    assert!(Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .unwrap()
+        .success());
+    let run = |args: &[&str]| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_klee")])
+            .args(args)
+            .env("KLEENE_ROOT", r.path());
+        c.output().unwrap()
+    };
+    let check = run(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "ls /sys/fs/cgroup | wc -l; cat /proc/self/cgroup",
+    ]);
+    let hog = run(&[
+        "run",
+        "--rm",
+        "--memory",
+        "16m",
+        "bb",
+        "sh",
+        "-c",
+        "x=a; while :; do x=$x$x; done",
+    ]);
+    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+    let out = stdout(&check);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(out.contains("/kleene/"), "not in its own cgroup:\n{out}");
+    assert_eq!(hog.status.code(), Some(137), "{}", stderr(&hog));
+    // The host's own mounts are untouched.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("cgroup_root"), "{mounts}");
 }
 
 /// cgroup v2: a real v2 hierarchy, mounted over /sys/fs/cgroup in a

@@ -9,7 +9,7 @@
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::image::{opt_flag, opt_scalar, opt_str};
+use super::image::{opt_bool, opt_flag, opt_scalar, opt_str};
 use super::{fail, with, RResult};
 use crate::engine::exec::ExecConfig;
 use crate::engine::lifecycle::Attach;
@@ -156,13 +156,14 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         }),
         public_ports,
         dns: string_list(opts, "dns")?,
+        // Strict: `read_only: 1` must not quietly mean a writable root.
         security: SecurityOptions {
-            privileged: flag("privileged"),
+            privileged: opt_bool(opts, "privileged", false)?,
             cap_add: string_list(opts, "cap_add")?,
             cap_drop: string_list(opts, "cap_drop")?,
-            read_only: flag("read_only"),
+            read_only: opt_bool(opts, "read_only", false)?,
             security_opt: string_list(opts, "security_opt")?,
-            init: flag("init"),
+            init: opt_bool(opts, "init", false)?,
         },
         limits: limit_options(opts)?,
     })

@@ -2,6 +2,7 @@
 //! `--pids-limit 100`), parsed into [`Limits`] with Docker's conventions.
 
 use super::error::{Error, Result};
+pub use crate::platform::security::human_bytes;
 use crate::platform::security::{Limits, LimitsUpdate};
 
 /// Docker's floor: smaller limits only make a container die at start.
@@ -40,8 +41,9 @@ pub fn parse_memory(s: &str) -> Result<u64> {
         }
     };
     let bytes = n * mult as f64;
-    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(bad("too large"));
+    // The kernel takes a signed 64-bit byte count.
+    if !bytes.is_finite() || bytes >= i64::MAX as f64 {
+        return Err(bad("too large; the largest limit is 8388607t"));
     }
     let bytes = bytes as u64;
     if bytes < MIN_MEMORY {
@@ -139,21 +141,6 @@ impl LimitOptions {
     }
 }
 
-/// Bytes in Docker's short form (`64m`), for messages and listings.
-pub fn human_bytes(b: u64) -> String {
-    for (unit, size) in [
-        ("t", 1u64 << 40),
-        ("g", 1 << 30),
-        ("m", 1 << 20),
-        ("k", 1 << 10),
-    ] {
-        if b >= size && b.is_multiple_of(size) {
-            return format!("{}{unit}", b / size);
-        }
-    }
-    format!("{b}b")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +162,11 @@ mod tests {
             "invalid memory limit '1m': the minimum memory limit is 6m"
         );
         assert!(parse_memory("").is_err());
+        assert_eq!(
+            parse_memory("9223372036854775807").unwrap_err().to_string(),
+            "invalid memory limit '9223372036854775807': too large; the largest limit is 8388607t"
+        );
+        assert!(parse_memory("8388608t").is_err());
         assert!(parse_memory("-5m").is_err());
         assert_eq!(human_bytes(64 << 20), "64m");
         assert_eq!(human_bytes(1000), "1000b");

@@ -98,6 +98,13 @@ impl SecurityOptions {
             (&self.cap_drop, &mut c.cap_drop),
         ] {
             for s in list {
+                if s.trim().is_empty() {
+                    return Err(Error::invalid(
+                        "capability",
+                        s.as_str(),
+                        "an empty name; expected a name such as NET_RAW, or ALL",
+                    ));
+                }
                 // `--cap-add A,B` as Docker's compose and API users write it.
                 for one in s.split(',').filter(|x| !x.trim().is_empty()) {
                     let n = cap_name(one)?;
@@ -107,11 +114,7 @@ impl SecurityOptions {
                 }
             }
         }
-        if let Some(both) = c
-            .cap_add
-            .iter()
-            .find(|a| *a != "ALL" && c.cap_drop.contains(a))
-        {
+        if let Some(both) = c.cap_add.iter().find(|a| c.cap_drop.contains(a)) {
             return Err(Error::invalid(
                 "capability",
                 both.as_str(),
@@ -193,6 +196,18 @@ pub struct Confinement {
 }
 
 impl SecurityConfig {
+    /// The seccomp policy asked for, or `otherwise`.
+    fn seccomp_policy(&self, otherwise: SeccompPolicy) -> Result<SeccompPolicy> {
+        Ok(match self.seccomp.as_deref() {
+            None => otherwise,
+            Some("unconfined") => SeccompPolicy::Unconfined,
+            Some(text) => SeccompPolicy::Custom(Box::new(
+                SeccompProfile::parse(text)
+                    .map_err(|e| Error::invalid("seccomp profile", "(stored)", e))?,
+            )),
+        })
+    }
+
     /// The profile of a container with these options and jail parameters.
     /// rkt's fly mode is unconfined by design.
     pub fn confinement(&self, jail_params: &[String], fly: bool) -> Result<Confinement> {
@@ -228,18 +243,22 @@ impl SecurityConfig {
             if let Some(d) = fx.proc_debug {
                 p.proc_debug = d;
             }
-            p.seccomp = match self.seccomp.as_deref() {
-                None => SeccompPolicy::Default,
-                Some("unconfined") => SeccompPolicy::Unconfined,
-                Some(text) => SeccompPolicy::Custom(Box::new(
-                    SeccompProfile::parse(text)
-                        .map_err(|e| Error::invalid("seccomp profile", "(stored)", e))?,
-                )),
-            };
+            p.seccomp = self.seccomp_policy(SeccompPolicy::Default)?;
             if self.unmask_paths {
                 p.masked_paths.clear();
                 p.readonly_paths.clear();
             }
+        } else if fly {
+            // Unconfined by design, but what the user takes away explicitly
+            // is taken away: dropped capabilities, a seccomp profile.
+            if self.cap_drop.iter().any(|d| d == "ALL") {
+                p.capabilities = CapSet::empty();
+            }
+            for d in self.cap_drop.iter().filter(|d| *d != "ALL") {
+                p.capabilities
+                    .remove(CapSet::number(d).expect("names were checked"));
+            }
+            p.seccomp = self.seccomp_policy(SeccompPolicy::Unconfined)?;
         }
         p.no_new_privileges = self.no_new_privileges;
         p.read_only_rootfs = self.read_only;
@@ -367,6 +386,16 @@ mod tests {
             e.starts_with("invalid capability 'CAP_NOPE': unknown capability"),
             "{e}"
         );
+        let e = opts(&["ALL"], &["all"], &[])
+            .parse()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid capability 'ALL': it is both added (--cap-add) and dropped (--cap-drop)"
+        );
+        let e = opts(&[""], &[], &[]).parse().unwrap_err().to_string();
+        assert!(e.starts_with("invalid capability '': an empty name"), "{e}");
         let e = opts(&["KILL"], &["kill"], &[])
             .parse()
             .unwrap_err()
@@ -454,5 +483,19 @@ mod tests {
             .unwrap()
             .profile;
         assert_eq!(p.seccomp, SeccompPolicy::Unconfined);
+        // What is taken away explicitly is taken away, even in fly mode.
+        let c = opts(
+            &[],
+            &["ALL"],
+            &["seccomp={\"defaultAction\": \"SCMP_ACT_ALLOW\"}"],
+        )
+        .parse()
+        .unwrap();
+        let p = c.confinement(&[], true).unwrap().profile;
+        assert_eq!(p.capabilities, CapSet::empty());
+        assert!(matches!(p.seccomp, SeccompPolicy::Custom(_)));
+        let c = opts(&[], &["NET_RAW"], &[]).parse().unwrap();
+        let p = c.confinement(&[], true).unwrap().profile;
+        assert!(!p.capabilities.has_named("NET_RAW") && p.capabilities.has_named("SYS_ADMIN"));
     }
 }

@@ -271,6 +271,21 @@ impl Limits {
     }
 }
 
+/// Bytes in Docker's short form (`64m`), for messages and listings.
+pub fn human_bytes(b: u64) -> String {
+    for (unit, size) in [
+        ("t", 1u64 << 40),
+        ("g", 1 << 30),
+        ("m", 1 << 20),
+        ("k", 1 << 10),
+    ] {
+        if b >= size && b.is_multiple_of(size) {
+            return format!("{}{unit}", b / size);
+        }
+    }
+    format!("{b}b")
+}
+
 /// A change of limits: `Some(None)` removes a limit, `None` keeps it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LimitsUpdate {

@@ -60,6 +60,7 @@ pub fn run(
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::prctl(libc::PR_SET_NAME, c"kleene-init".as_ptr(), 0, 0, 0);
     }
+    hide_command_line();
     // Nothing to keep: the init needs no privilege to wait and signal.
     let _ = caps::limit_bounding(CapSet::empty());
     let _ = caps::set(CapSet::empty());
@@ -67,6 +68,42 @@ pub fn run(
     unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     let _ = seccomp::load(filters);
     serve(pid, &all)
+}
+
+/// This process is a fork of the `klee` that started the container, and
+/// `/proc/1/cmdline` (readable by every user in it) would show that
+/// command line: host paths, options, `-e` values. Overwrite it in place
+/// (the kernel reads it from our memory, between `arg_start` and
+/// `arg_end` of /proc/self/stat).
+fn hide_command_line() {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name (which may hold spaces) start at 3.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let f: Vec<usize> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let (Some(&start), Some(&end)) = (f.get(45), f.get(46)) else {
+        return;
+    };
+    if start == 0 || end <= start {
+        return;
+    }
+    let name = b"kleene-init";
+    // SAFETY: [start, end) is this process's own argument area (on its
+    // stack), which nothing reads any more.
+    unsafe {
+        std::ptr::write_bytes(start as *mut u8, 0, end - start);
+        std::ptr::copy_nonoverlapping(
+            name.as_ptr(),
+            start as *mut u8,
+            name.len().min(end - start - 1),
+        );
+    }
 }
 
 fn serve(main: i32, all: &libc::sigset_t) -> ! {

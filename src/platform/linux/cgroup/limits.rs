@@ -85,6 +85,24 @@ pub(super) fn v1_dir<'a>(layout: &Layout, dirs: &'a [PathBuf], ctrl: &str) -> Op
         .and_then(|i| dirs.get(i))
 }
 
+/// Write a memory limit; the kernel refuses one below what the group uses
+/// when it cannot reclaim enough (EBUSY): say that, not the raw error.
+fn memory(path: &std::path::Path, value: &str) -> Result<()> {
+    match std::fs::write(path, value) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+            let shown = value
+                .parse::<u64>()
+                .map(crate::platform::security::human_bytes)
+                .unwrap_or_else(|_| value.to_string());
+            Err(Error::Failed(format!(
+                "cannot set --memory to {shown}: the container uses more than that and the kernel could not reclaim enough"
+            )))
+        }
+        Err(_) => write(path, value),
+    }
+}
+
 /// Write the limits that differ from `old` (all of them for a new group).
 pub(super) fn apply(layout: &Layout, dirs: &[PathBuf], l: &Limits, old: &Limits) -> Result<()> {
     let fresh = *old == Limits::default();
@@ -93,7 +111,7 @@ pub(super) fn apply(layout: &Layout, dirs: &[PathBuf], l: &Limits, old: &Limits)
             let d = &dirs[0];
             if l.memory != old.memory || (fresh && l.memory.is_some()) {
                 let v = l.memory.map(|m| m.to_string()).unwrap_or("max".into());
-                write(&d.join("memory.max"), &v)?;
+                memory(&d.join("memory.max"), &v)?;
                 // The limit covers swap too, as on v1 below.
                 let swap = d.join("memory.swap.max");
                 if swap.exists() {
@@ -127,12 +145,12 @@ pub(super) fn apply(layout: &Layout, dirs: &[PathBuf], l: &Limits, old: &Limits)
                     (Some(_), None) => false,
                 };
                 if sw.exists() && raising {
-                    write(&sw, &v)?;
-                    write(&mem, &v)?;
+                    memory(&sw, &v)?;
+                    memory(&mem, &v)?;
                 } else {
-                    write(&mem, &v)?;
+                    memory(&mem, &v)?;
                     if sw.exists() {
-                        write(&sw, &v)?;
+                        memory(&sw, &v)?;
                     }
                 }
             }

@@ -109,10 +109,68 @@ pub fn parse_layout(mountinfo: &str) -> Layout {
 pub fn layout() -> &'static Layout {
     static L: OnceLock<Layout> = OnceLock::new();
     L.get_or_init(|| {
-        conventional().unwrap_or_else(|| {
+        let found = conventional().unwrap_or_else(|| {
             parse_layout(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
-        })
+        });
+        if found != Layout::None {
+            return found;
+        }
+        // No cgroup filesystem in this mount namespace, though the kernel
+        // has cgroups: `ip netns exec` remounts /sys, for one. Mount the
+        // hierarchies this process is in, as init systems lay them out,
+        // rather than run containers in the caller's group.
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        if mount_own(&own) {
+            conventional().unwrap_or(Layout::None)
+        } else {
+            Layout::None
+        }
     })
+}
+
+/// Mount, at /sys/fs/cgroup of this mount namespace only, the hierarchies
+/// `/proc/self/cgroup` (`own`) names: cgroup2 alone on a v2 host; else a
+/// tmpfs with each v1 hierarchy holding a controller kleene uses (a link
+/// per controller where several share one). Mounting an existing
+/// hierarchy by its controllers attaches to it; nothing new is made.
+fn mount_own(own: &str) -> bool {
+    let mnt = |src: &str, target: &str, fstype: &str, data: &str| -> bool {
+        let c = |s: &str| CString::new(s).unwrap_or_default();
+        let (src, target, fstype, data) = (c(src), c(target), c(fstype), c(data));
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        // SAFETY: valid NUL-terminated strings.
+        unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                flags,
+                data.as_ptr() as *const libc::c_void,
+            ) == 0
+        }
+    };
+    let v1: Vec<&str> = own
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .filter(|c| c.split(',').any(|x| V1_CONTROLLERS.contains(&x)))
+        .collect();
+    let root = "/sys/fs/cgroup";
+    if v1.is_empty() {
+        return own.lines().any(|l| l.starts_with("0::")) && mnt("cgroup2", root, "cgroup2", "");
+    }
+    if !mnt("cgroup_root", root, "tmpfs", "mode=755,size=64k") {
+        return false;
+    }
+    for ctrls in v1 {
+        let dir = format!("{root}/{ctrls}");
+        if std::fs::create_dir(&dir).is_err() || !mnt("cgroup", &dir, "cgroup", ctrls) {
+            return false;
+        }
+        for c in ctrls.split(',').filter(|c| *c != ctrls) {
+            let _ = std::os::unix::fs::symlink(ctrls, format!("{root}/{c}"));
+        }
+    }
+    true
 }
 
 const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
