@@ -548,7 +548,7 @@ pub mod api {
     /// The container's first IPv4 address in its networks ("" without one).
     ///
     /// ```rhai
-    /// let c = container::create("base", ["true"], #{driver: "vnet", network: "backend"});
+    /// let c = container::create("base", #{driver: "vnet", network: "backend"});
     /// print(c.ip);   // e.g. 10.2.0.2
     /// ```
     #[rhai_fn(global, get = "ip", pure)]
