@@ -117,7 +117,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             crate::platform::trace::mark("exec'd");
             if started.is_err() {
                 // The child is gone (reaped by the handshake): its group is empty.
-                let _ = cgroup::remove_dirs(cg.dirs());
+                undo(&cg);
             }
             started
         }
