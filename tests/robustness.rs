@@ -401,3 +401,49 @@ fn mount_destinations_stay_inside_the_container() {
         assert_eq!(std::fs::read_dir(&secret).unwrap().count(), 1);
     }
 }
+
+/// The monitor of a detached container never depends on the `klee` that
+/// started it: with that caller killed right after the fork, the exit is
+/// still recorded and `--rm` still honoured (it used to die of SIGPIPE
+/// reporting to a closed pipe, leaving `exited (?)` forever).
+#[test]
+fn the_monitor_outlives_its_caller() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let crash = |args: &[&str]| {
+        let o = r
+            .cmd(args)
+            .env("KLEENE_FAILPOINT", "container.start.detached:crash")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), None, "the caller was not killed: {o:?}");
+    };
+    crash(&[
+        "run",
+        "-d",
+        "--name",
+        "kept",
+        "bb",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 4",
+    ]);
+    crash(&["run", "-d", "--rm", "--name", "gone", "bb", "sleep", "0.3"]);
+    for _ in 0..200 {
+        let ids = r.container_ids();
+        if r.status("kept")["state"] == "exited" && ids.len() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(r.status("kept")["code"], 4, "{}", r.status("kept"));
+    assert_eq!(
+        r.container_ids().len(),
+        1,
+        "the --rm container was not removed"
+    );
+}

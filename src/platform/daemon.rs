@@ -45,6 +45,10 @@ pub fn daemonize(f: impl FnOnce(&mut dyn FnMut(&[u8]))) -> Result<Vec<u8>> {
             if libc::fork() != 0 {
                 libc::_exit(0);
             }
+            // The caller may be gone by the time we report (killed, or a
+            // client that did not wait): a write to its pipe must fail,
+            // not kill the monitor, which still has to record the exit.
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
             for fd in 0..3 {
                 libc::dup2(null, fd);
@@ -74,6 +78,8 @@ pub fn daemonize(f: impl FnOnce(&mut dyn FnMut(&[u8]))) -> Result<Vec<u8>> {
         // SAFETY: leave without unwinding into the parent's stack frames.
         unsafe { libc::_exit(0) };
     }
+    // A crash here leaves the monitor without anyone to report to.
+    super::failpoint::check("container.start.detached")?;
     // SAFETY: our write end; then reap the intermediate child.
     unsafe {
         libc::close(w);

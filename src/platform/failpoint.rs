@@ -1,6 +1,9 @@
-//! Test-only failure injection: `KLEENE_FAILPOINT=<name>` makes the platform
-//! step of that name fail, so tests can prove a failure at any step leaves
-//! nothing behind. Unset, it costs one environment lookup per process.
+//! Test-only failure injection: `KLEENE_FAILPOINT=<name>` makes the step of
+//! that name fail, so tests can prove a failure at any step leaves nothing
+//! behind; `KLEENE_FAILPOINT=<name>:crash` kills the process there on the
+//! spot instead (SIGKILL, as `kill -9` would: no unwinding, no cleanup), so
+//! tests can prove a crash at any step leaves something `klee system check`
+//! finds and repairs. Unset, it costs one environment lookup per process.
 
 use std::sync::OnceLock;
 
@@ -14,10 +17,16 @@ fn armed() -> Option<&'static str> {
     .as_deref()
 }
 
-/// Fail with [`super::Error::Injected`] when `name` is the armed failpoint.
+/// Fail with [`super::Error::Injected`] when `name` is the armed failpoint,
+/// or die when it is armed to crash.
 pub fn check(name: &str) -> super::Result<()> {
     match armed() {
         Some(fp) if fp == name => Err(super::Error::Injected(name.to_string())),
+        Some(fp) if fp.strip_suffix(":crash") == Some(name) => {
+            // SAFETY: killing ourselves, as kill -9 from outside would.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            unreachable!("SIGKILL cannot be caught")
+        }
         _ => Ok(()),
     }
 }
@@ -26,12 +35,15 @@ pub fn check(name: &str) -> super::Result<()> {
 pub const ALL: &[&str] = &[
     "container.create.fs",
     "container.create.row",
+    "container.start.cgroup",
     "container.start.overlay",
     "container.start.mounts",
     "container.start.devices",
     "container.start.pivot",
     "container.start.exec",
     "container.start.network",
+    "container.start.confine",
+    "container.start.detached",
     "network.create.link",
     "network.firewall",
     "container.remove.fs",
