@@ -288,9 +288,13 @@ impl Builder {
             (Some(tag), Some(st)) => {
                 let name = tag.split_once(':').map(|(n, _)| n).unwrap_or(tag);
                 let nametag = format!("{}:failed", if name.is_empty() { "image" } else { name });
-                e.build_commit(&st.stage, &nametag, self.image_id.as_deref())
+                let kept = e
+                    .build_commit(&st.stage, &nametag, self.image_id.as_deref())
                     .ok()
-                    .map(|img| (img, st.last_snapshot))
+                    .map(|img| (img, st.last_snapshot));
+                // What earlier stages made and the kept image does not use.
+                let _ = e.build_discard(&made);
+                kept
             }
             _ => {
                 let _ = e.build_discard(&made);

@@ -465,7 +465,7 @@ pub mod api {
             match crate::dsl::here(&ctx, status_of(&c.id))? {
                 Status::Running { .. } => std::thread::sleep(std::time::Duration::from_millis(20)),
                 Status::Exited { code, .. } => return Ok(code.unwrap_or(-1) as i64),
-                Status::Created => return Ok(0),
+                Status::Created | Status::Removing => return Ok(0),
             }
         }
     }
@@ -495,7 +495,7 @@ pub mod api {
     pub fn name(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<String> {
         crate::dsl::here(&ctx, with(|e| e.container(&c.id)).map(|c| c.name))
     }
-    /// `"created"`, `"running"` or `"exited"`.
+    /// `"created"`, `"running"`, `"exited"` or `"removing"`.
     #[rhai_fn(global, get = "status", pure, return_raw)]
     pub fn status(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<String> {
         crate::dsl::here(
@@ -505,6 +505,7 @@ pub mod api {
                     Status::Created => "created",
                     Status::Running { .. } => "running",
                     Status::Exited { .. } => "exited",
+                    Status::Removing => "removing",
                 }
                 .into())
             })(),

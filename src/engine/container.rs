@@ -137,6 +137,25 @@ pub(crate) struct RunState {
     pub started: Option<String>,
     pub finished: Option<String>,
     pub oom_killed: bool,
+    /// The process supervising it while it runs (`<pid>-<start>`).
+    pub monitor: Option<String>,
+}
+
+impl RunState {
+    /// The process that claimed the row (starting, removing), if it lives.
+    pub fn claimer_alive(&self, platform: &dyn Platform) -> bool {
+        self.pid
+            .is_some_and(|p| platform.alive(p, self.pid_start.unwrap_or(0) as u64))
+    }
+
+    /// Does a live process supervise the container (and so will record
+    /// its exit)?
+    pub fn monitored(&self) -> bool {
+        self.monitor
+            .as_deref()
+            .and_then(crate::platform::owner::Owner::parse)
+            .is_some_and(|o| o.alive())
+    }
 }
 
 /// The status a row describes, checked against the process table: a
@@ -161,6 +180,7 @@ pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
             started: rs.started.clone().unwrap_or_default(),
         },
         "created" => Status::Created,
+        "removing" => Status::Removing,
         "starting" if rs.finished.is_none() => Status::Created,
         _ => Status::Exited {
             code: rs.exit_code,
@@ -171,7 +191,7 @@ pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
 }
 
 pub(crate) const SELECT: &str =
-    "SELECT id, data, state, pid, pid_start, exit_code, started, finished, oom_killed FROM containers";
+    "SELECT id, data, state, pid, pid_start, exit_code, started, finished, oom_killed, monitor FROM containers";
 
 pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunState)> {
     Ok((
@@ -186,6 +206,7 @@ pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunSta
             started: r.get(6)?,
             finished: r.get(7)?,
             oom_killed: r.get::<_, Option<bool>>(8)?.unwrap_or(false),
+            monitor: r.get(9)?,
         },
     ))
 }
@@ -287,13 +308,7 @@ impl Engine {
     ) -> Result<Container> {
         let name = match &cfg.name {
             Some(n) => {
-                if !id::valid_name(n) {
-                    return Err(Error::invalid(
-                        "container name",
-                        n.as_str(),
-                        "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-                    ));
-                }
+                id::check_name("container name", n)?;
                 n.trim_start_matches('/').to_string()
             }
             None => names::generate(),
@@ -420,27 +435,28 @@ impl Engine {
                     new_volumes.push(m.source.clone());
                 }
             }
-            self.platform
-                .create_container_fs(&self.root, &c.id, &c.layers, c.auto_remove)?;
-            let inserted = (|| {
-                failpoint::check("container.create.row")?;
-                // A generated name may collide (also with a concurrent
-                // process): draw again, with a numeric suffix after a while.
-                for attempt in 0.. {
-                    match self.insert_container(&c, claim) {
-                        Err(Error::Conflict(_)) if generated && attempt < 20 => {
-                            c.name = names::generate();
-                            if attempt >= 3 {
-                                c.name = format!("{}_{}", c.name, &id::new_id()[..4]);
-                            }
+            // The row first, then its filesystem (made whole or not at
+            // all): a crash in between leaves a row without one, which the
+            // next start or `system check --repair` makes.
+            failpoint::check("container.create.row")?;
+            // A generated name may collide (also with a concurrent
+            // process): draw again, with a numeric suffix after a while.
+            for attempt in 0.. {
+                match self.insert_container(&c, claim) {
+                    Err(Error::Conflict(_)) if generated && attempt < 20 => {
+                        c.name = names::generate();
+                        if attempt >= 3 {
+                            c.name = format!("{}_{}", c.name, &id::new_id()[..4]);
                         }
-                        other => return other,
+                    }
+                    other => {
+                        other?;
+                        break;
                     }
                 }
-                unreachable!("the loop returns")
-            })();
-            if let Err(e) = inserted {
-                let _ = self.platform.destroy_container_fs(&self.root, &c.id);
+            }
+            if let Err(e) = self.make_container_fs(&c) {
+                let _ = self.delete_container_row(&c.id);
                 return Err(e);
             }
             Ok(())
@@ -452,6 +468,23 @@ impl Engine {
             return Err(e);
         }
         Ok(c)
+    }
+
+    /// Make a container's filesystem (it is made whole or not at all).
+    pub(crate) fn make_container_fs(&self, c: &Container) -> Result<()> {
+        self.platform
+            .create_container_fs(&self.root, &c.id, &c.layers, c.auto_remove)?;
+        Ok(())
+    }
+
+    pub(crate) fn delete_container_row(&mut self, id: &str) -> Result<()> {
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            Engine::forget_endpoints(tx, id).map_err(|e| store_err(&path, e))?;
+            tx.execute("DELETE FROM containers WHERE id = ?1", [id])
+                .map_err(|e| store_err(&path, e))
+                .map(drop)
+        })
     }
 
     fn name_taken(&self, name: &str) -> Result<Option<String>> {

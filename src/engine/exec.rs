@@ -72,41 +72,46 @@ impl Engine {
         let (c, pid, spec) = self.exec_target(ident, cfg, false)?;
         let tmp = self.root.join("tmp");
         let id = super::id::new_id();
-        let (po, pe) = (
-            tmp.join(format!("exec-{id}.out")),
-            tmp.join(format!("exec-{id}.err")),
-        );
-        let open = |p: &std::path::Path| {
-            std::fs::File::options()
+        // Unlinked as soon as made (the fds are enough), so a crash leaves
+        // at most a name that carries its dead owner.
+        let open = |what: &str| {
+            let p = tmp.join(crate::platform::owner::scratch(&format!(
+                "exec-{id}.{what}"
+            )));
+            let f = std::fs::File::options()
                 .read(true)
                 .write(true)
                 .create_new(true)
-                .open(p)
-                .map_err(|e| Error::io("cannot create", p, e))
+                .open(&p)
+                .map_err(|e| Error::io("cannot create", &p, e));
+            let _ = std::fs::remove_file(&p);
+            f
         };
-        let result = (|| {
-            let (out, err) = (open(&po)?, open(&pe)?);
-            let started = self
-                .platform
-                .exec(
-                    pid,
-                    &spec,
-                    &Stdio::Files {
-                        out: out.as_raw_fd(),
-                        err: err.as_raw_fd(),
-                    },
-                )
-                .map_err(|e| Error::Exec {
-                    container: c.name.clone(),
-                    reason: e.to_string(),
-                })?;
-            let status = self.platform.wait(started.pid)?;
-            let read =
-                |p: &std::path::Path| std::fs::read(p).map_err(|e| Error::io("cannot read", p, e));
-            Ok((status.code(), read(&po)?, read(&pe)?))
-        })();
-        let _ = std::fs::remove_file(&po);
-        let _ = std::fs::remove_file(&pe);
+        let (mut out, mut err) = (open("out")?, open("err")?);
+        let started = self
+            .platform
+            .exec(
+                pid,
+                &spec,
+                &Stdio::Files {
+                    out: out.as_raw_fd(),
+                    err: err.as_raw_fd(),
+                },
+            )
+            .map_err(|e| Error::Exec {
+                container: c.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let status = self.platform.wait(started.pid)?;
+        let read = |f: &mut std::fs::File| -> Result<Vec<u8>> {
+            use std::io::{Read, Seek};
+            let mut buf = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0))
+                .and_then(|_| f.read_to_end(&mut buf))
+                .map_err(|e| Error::io("cannot read the output of", &c.name, e))?;
+            Ok(buf)
+        };
+        let result = Ok((status.code(), read(&mut out)?, read(&mut err)?));
         result
     }
 

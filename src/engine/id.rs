@@ -62,6 +62,35 @@ pub fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// The longest object name: a volume's is a directory's (or dataset's)
+/// name, and longer names are refused for every kind alike.
+pub const MAX_NAME: usize = 255;
+
+/// Check an object name (`what`: "volume name", …), with an error that
+/// says what is wrong with it.
+pub fn check_name(what: &'static str, name: &str) -> super::error::Result<()> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if bare.len() > MAX_NAME {
+        let shown: String = bare.chars().take(40).collect();
+        return Err(super::error::Error::invalid(
+            what,
+            format!("{shown}…"),
+            format!(
+                "it is {} characters long, at most {MAX_NAME} are allowed",
+                bare.len()
+            ),
+        ));
+    }
+    if !valid_name(name) {
+        return Err(super::error::Error::invalid(
+            what,
+            name,
+            "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
+        ));
+    }
+    Ok(())
+}
+
 /// The outcome of matching an identifier against (id, name) pairs.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Match<'a> {
@@ -141,6 +170,11 @@ mod tests {
         assert!(!valid_name("-web"));
         assert!(!valid_name("we b"));
         assert!(!valid_name("wé"));
+        assert!(check_name("volume name", &"v".repeat(255)).is_ok());
+        let long = check_name("volume name", &"v".repeat(300))
+            .unwrap_err()
+            .to_string();
+        assert!(long.contains("300 characters long, at most 255"), "{long}");
     }
 
     fn cands() -> Vec<(String, String)> {

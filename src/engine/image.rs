@@ -281,8 +281,9 @@ impl Engine {
         Ok(image)
     }
 
+    /// Layers an image or a container refers to, or a live process leases.
     pub(crate) fn layers_in_use(&self) -> Result<std::collections::HashSet<String>> {
-        let mut set = std::collections::HashSet::new();
+        let mut set = self.live_leases()?;
         for i in self.images()? {
             set.extend(i.layers);
         }

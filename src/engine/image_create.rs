@@ -306,7 +306,10 @@ impl Engine {
         url: &str,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let archive = self.root.join("tmp").join(format!("base-{id}.txz"));
+        let archive = self
+            .root
+            .join("tmp")
+            .join(crate::platform::owner::scratch(&format!("base-{id}.txz")));
         progress.message(&format!("fetching {url}"));
         let r = self
             .platform
@@ -347,14 +350,19 @@ impl Engine {
             _ => {}
         }
         let id = id::new_id();
+        // Leased before it exists, released when the image row refers to it.
+        self.lease_layers(std::slice::from_ref(&id))?;
         let dest = match source {
-            Source::ZfsCopy(ds) => self
-                .platform
-                .layer_from_dataset(&self.root, &id, ds, false)?,
-            Source::ZfsClone(ds) => self
-                .platform
-                .layer_from_dataset(&self.root, &id, ds, true)?,
-            _ => self.platform.begin_layer(&self.root, &id, None)?,
+            Source::ZfsCopy(ds) => self.platform.layer_from_dataset(&self.root, &id, ds, false),
+            Source::ZfsClone(ds) => self.platform.layer_from_dataset(&self.root, &id, ds, true),
+            _ => self.platform.begin_layer(&self.root, &id, None),
+        };
+        let dest = match dest {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = self.release_layers(std::slice::from_ref(&id));
+                return Err(e.into());
+            }
         };
         let filled = (|| -> Result<()> {
             match source {
@@ -395,10 +403,12 @@ impl Engine {
             if let Source::ZfsCopy(ds) | Source::ZfsClone(ds) = source {
                 let _ = self.platform.release_dataset_snapshot(ds, &id);
             }
+            let _ = self.release_layers(std::slice::from_ref(&id));
             return Err(e);
         }
         if let Err(e) = self.platform.commit_layer(&self.root, &id) {
             let _ = self.platform.destroy_layer(&self.root, &id);
+            let _ = self.release_layers(std::slice::from_ref(&id));
             return Err(e.into());
         }
         // A copy no longer needs the snapshot it was sent from; a clone does.
@@ -421,8 +431,13 @@ impl Engine {
             method: source.method().into(),
             ..Image::empty()
         };
-        if let Err(e) = self.save_image(&image) {
+        let saved = self.store.write(|tx| {
+            super::image::save_image_tx(tx, &image)?;
+            super::lease::release_tx(tx, &image.layers)
+        });
+        if let Err(e) = saved {
             let _ = self.platform.destroy_layer(&self.root, &id);
+            let _ = self.release_layers(std::slice::from_ref(&id));
             return Err(e);
         }
         Ok(image)

@@ -14,6 +14,8 @@ use super::container::{status_of, Container, ContainerConfig, RunState, Status};
 use super::error::{Error, Result};
 use super::store::store_err;
 use super::{time, Engine};
+use crate::platform::failpoint;
+use crate::platform::owner::Owner;
 use crate::platform::{term, ExecSpec, ExitDetails, MountSpec, RunSpec, Started, Stdio};
 
 /// How a start relates to the caller's terminal.
@@ -139,8 +141,8 @@ impl Engine {
         let start_time = self.platform.start_time(pid);
         self.store.write(|tx| {
             tx.execute(
-                "UPDATE containers SET state = 'running', pid = ?2, pid_start = ?3, started = ?4, exit_code = NULL, finished = NULL WHERE id = ?1",
-                params![id, pid, start_time as i64, time::now()],
+                "UPDATE containers SET state = 'running', pid = ?2, pid_start = ?3, started = ?4, exit_code = NULL, finished = NULL, monitor = ?5 WHERE id = ?1",
+                params![id, pid, start_time as i64, time::now(), Owner::me().tag()],
             )
             .map_err(|e| store_err(&path, e))
             .map(drop)
@@ -175,6 +177,7 @@ impl Engine {
                 c.name, c.id
             )));
         }
+        self.ensure_container_parts(&c)?;
         let prev = self.claim_start(&c)?;
         match attach {
             Attach::Attached { tty, stdin } => self.start_attached(&c, prev, tty, stdin).map(Some),
@@ -208,6 +211,21 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// What a container about to start needs and an interrupted operation
+    /// may have left unmade: its filesystem, its volumes' directories.
+    fn ensure_container_parts(&mut self, c: &Container) -> Result<()> {
+        if !self.platform.container_dir(&self.root, &c.id).is_dir() {
+            self.make_container_fs(c)?;
+        }
+        let volumes: Vec<String> = c
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "volume")
+            .map(|m| m.source.clone())
+            .collect();
+        self.ensure_volumes(volumes.iter().map(String::as_str))
     }
 
     /// Links and firewall for a container about to start; the spec gets
@@ -465,17 +483,33 @@ impl Engine {
             }
         }
         // Give the supervisor a moment to record the exit code; if there is
-        // none (its client was killed), record that the code is unknown.
-        let deadline = Instant::now() + Duration::from_secs(2);
+        // none (it was killed), finish the run for it, the code unknown.
+        let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             match self.run_state(&c.id)? {
-                Some(rs) if rs.state == "running" && rs.pid == Some(pid) => {
+                Some(rs) if rs.state == "running" && rs.pid == Some(pid) && rs.monitored() => {
                     std::thread::sleep(Duration::from_millis(5))
                 }
+                Some(rs) if rs.state == "running" && rs.pid == Some(pid) => break,
                 _ => return Ok(()),
             }
         }
-        self.record_exit(&c.id, pid, None, ExitDetails::default())
+        self.finish_unsupervised(c, pid)
+    }
+
+    /// Record the end of a run nobody supervises any more (its supervisor
+    /// was killed) and undo what its start set up: its cgroup, links and
+    /// firewall rules; an `--rm` container is removed.
+    pub(crate) fn finish_unsupervised(&mut self, c: &Container, pid: i32) -> Result<()> {
+        let details = match self.run_spec(c, false) {
+            Ok(spec) => self.finish_run(&spec),
+            Err(_) => ExitDetails::default(),
+        };
+        self.record_exit(&c.id, pid, None, details)?;
+        if c.auto_remove {
+            self.remove_exited(c, true)?;
+        }
+        Ok(())
     }
 
     pub fn container_restart(&mut self, ident: &str, timeout: Duration) -> Result<Container> {
@@ -487,9 +521,39 @@ impl Engine {
         self.container(&c.id)
     }
 
-    /// Remove a container; with `force` a running one is killed first.
+    /// Remove a container; with `force` a running one is killed first. A
+    /// container that goes meanwhile (its `--rm` supervisor removed it) is
+    /// removed, as asked.
     pub fn container_remove(&mut self, ident: &str, force: bool) -> Result<Container> {
         let c = self.container(ident)?;
+        match self.remove_found(&c, force) {
+            Err(Error::NotFound { .. }) => Ok(c),
+            other => other.map(|_| c),
+        }
+    }
+
+    fn remove_found(&mut self, c: &Container, force: bool) -> Result<()> {
+        if c.status == Status::Removing {
+            // Someone removes it now: wait for them to finish.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while let Some(rs) = self.run_state(&c.id)? {
+                if rs.state != "removing" || !rs.claimer_alive(self.platform) {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(Error::State(format!(
+                        "container '{}' ({}) is being removed by process {}",
+                        c.name,
+                        c.id,
+                        rs.pid.unwrap_or(0)
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if self.run_state(&c.id)?.is_none() {
+                return Ok(());
+            }
+        }
         if let Status::Running { pid, .. } = c.status {
             if !force {
                 return Err(Error::State(format!(
@@ -502,27 +566,31 @@ impl Engine {
             } else {
                 pid
             };
-            self.kill_and_wait(&c, pid, Duration::ZERO)?;
+            self.kill_and_wait(c, pid, Duration::ZERO)?;
         }
         let attached = !self.attachments(&c.id)?.is_empty();
-        self.remove_exited(&c, true)?;
+        self.remove_exited(c, true)?;
         if attached {
             // Its addresses and published ports leave the firewall now.
             self.reload_firewall()?;
         }
-        Ok(c)
+        Ok(())
     }
 
-    /// Delete the row and the filesystem of a container that is not running;
-    /// if the filesystem cannot go, the row comes back. `forget`: also what
-    /// a supervisor that did not see the end would have removed.
-    fn remove_exited(&mut self, c: &Container, forget: bool) -> Result<()> {
+    /// Remove a container that is not running: its row is marked
+    /// `removing` (claimed by this process), its filesystem destroyed, then
+    /// the row deleted. A crash in between leaves a `removing` row, which
+    /// `rm` or `system check --repair` finishes; if the filesystem cannot
+    /// go, the row is put back as it was. `forget`: also what a supervisor
+    /// that did not see the end would have removed (the cgroup).
+    pub(crate) fn remove_exited(&mut self, c: &Container, forget: bool) -> Result<()> {
         let ident = c.id.as_str();
         let platform = self.platform;
         let path = self.store.path().to_path_buf();
-        let (data, rs) = self.store.write(|tx| {
+        let me = Owner::me();
+        let rs = self.store.write(|tx| {
             let sql = format!("{} WHERE id = ?1", super::container::SELECT);
-            let (_, data, rs) =
+            let (_, _, rs) =
                 tx.query_row(&sql, [&c.id], super::container::row)
                     .map_err(|e| match e {
                         rusqlite::Error::QueryReturnedNoRows => Error::NotFound {
@@ -537,27 +605,43 @@ impl Engine {
                     c.name, c.id
                 )));
             }
-            Engine::forget_endpoints(tx, &c.id).map_err(|e| store_err(&path, e))?;
-            tx.execute("DELETE FROM containers WHERE id = ?1", [&c.id])
-                .map_err(|e| store_err(&path, e))?;
-            Ok((data, rs))
+            if rs.state == "removing" && rs.claimer_alive(platform) && rs.pid != Some(me.pid) {
+                return Err(Error::State(format!(
+                    "container '{}' ({}) is being removed by process {}",
+                    c.name,
+                    c.id,
+                    rs.pid.unwrap_or(0)
+                )));
+            }
+            tx.execute(
+                "UPDATE containers SET state = 'removing', pid = ?2, pid_start = ?3 WHERE id = ?1",
+                params![c.id, me.pid, me.start as i64],
+            )
+            .map_err(|e| store_err(&path, e))?;
+            Ok(rs)
         })?;
         if forget {
             // A group its supervisor did not live to remove.
             let _ = self.platform.forget_container(&c.id);
         }
         if let Err(e) = self.platform.destroy_container_fs(&self.root, &c.id) {
-            // Put the row back: the container stays whole, and rm can be retried.
+            // Put the state back: the container stays whole, and rm can be retried.
+            let state = if rs.state == "removing" {
+                "exited"
+            } else {
+                rs.state.as_str()
+            };
             self.store.write(|tx| {
                 tx.execute(
-                    "INSERT INTO containers (id, name, image_id, created, data, state, pid, pid_start, exit_code, started, finished) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    params![c.id, c.name, c.image_id, c.created, data, rs.state, rs.pid, rs.pid_start, rs.exit_code, rs.started, rs.finished],
+                    "UPDATE containers SET state = ?2, pid = ?3, pid_start = ?4 WHERE id = ?1",
+                    params![c.id, state, rs.pid, rs.pid_start],
                 )
                 .map_err(|e| store_err(&path, e))
             })?;
             return Err(e.into());
         }
-        Ok(())
+        failpoint::check("container.remove.row")?;
+        self.delete_container_row(&c.id)
     }
 
     /// Remove every stopped container that is not marked persistent.

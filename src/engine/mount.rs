@@ -47,6 +47,12 @@ impl MountConfig {
         if kind == "volume" && !id::valid_name(src) {
             return Err(bad("a volume name must match [a-zA-Z0-9][a-zA-Z0-9_.-]+"));
         }
+        if kind == "volume" && src.len() > id::MAX_NAME {
+            return Err(bad(&format!(
+                "a volume name has at most {} characters",
+                id::MAX_NAME
+            )));
+        }
         Ok(MountConfig {
             kind: kind.into(),
             source: src.into(),

@@ -13,7 +13,7 @@ use super::id::{self, Match};
 use super::ipnet::Subnet;
 use super::store::{is_unique_violation, store_err};
 use super::{time, Engine};
-use crate::platform::NetworkSpec;
+use crate::platform::{failpoint, NetworkSpec};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Network {
@@ -179,13 +179,7 @@ impl Engine {
 
     /// Create a network: validate, make its link, store it, reload the firewall.
     pub fn network_create(&mut self, cfg: &NetworkConfig) -> Result<Network> {
-        if !id::valid_name(&cfg.name) {
-            return Err(Error::invalid(
-                "network name",
-                cfg.name.as_str(),
-                "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-            ));
-        }
+        id::check_name("network name", &cfg.name)?;
         if !matches!(cfg.kind.as_str(), "loopback" | "bridge" | "custom") {
             return Err(Error::invalid(
                 "network type",
@@ -280,30 +274,28 @@ impl Engine {
             internal: cfg.internal,
             created: time::now(),
         };
+        // The row first, then the link: a crash in between leaves a row
+        // whose link is missing, which `system check --repair` makes.
         let mut net = net;
-        if net.kind != "custom" {
-            // Another process may take the name we picked between our look
-            // and our create: then the next free name, a few times.
-            let mut tries = 0;
-            while let Err(e) = self.platform.create_network(&net.spec()) {
-                tries += 1;
-                let raced =
-                    cfg.interface.is_empty() && self.platform.interface_exists(&net.interface);
-                if !raced || tries == 5 {
-                    return Err(e.into());
-                }
-                net.interface = (0..)
-                    .map(|n| format!("kleene{n}"))
-                    .find(|i| {
-                        !existing.iter().any(|n| &n.interface == i)
-                            && !self.platform.interface_exists(i)
-                    })
-                    .expect("an unused interface name exists");
+        self.insert_network(&net)?;
+        let made = self.make_link(&mut net, cfg, &existing);
+        let loaded = made.and_then(|_| self.reload_firewall());
+        if let Err(e) = loaded {
+            // Nothing of the network stays: no link, no row, no rules.
+            if net.kind != "custom" {
+                let _ = self.platform.destroy_network(&net.spec(), &[]);
             }
+            let _ = self.delete_network_row(&net.id);
+            let _ = self.reload_firewall();
+            return Err(e);
         }
-        let data = serde_json::to_string(&net).expect("network serialises");
+        Ok(net)
+    }
+
+    fn insert_network(&mut self, net: &Network) -> Result<()> {
+        let data = serde_json::to_string(net).expect("network serialises");
         let path = self.store.path().to_path_buf();
-        let inserted = self.store.write(|tx| {
+        self.store.write(|tx| {
             tx.execute(
                 "INSERT INTO networks (id, name, created, data) VALUES (?1, ?2, ?3, ?4)",
                 params![net.id, net.name, net.created, data],
@@ -315,26 +307,57 @@ impl Engine {
                     store_err(&path, e)
                 }
             })
-        });
-        let loaded = inserted.and_then(|_| {
-            self.reload_firewall().inspect_err(|_| {
-                let path = self.store.path().to_path_buf();
-                let _ = self.store.write(|tx| {
-                    tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])
-                        .map_err(|e| store_err(&path, e))
-                        .map(drop)
-                });
-            })
-        });
-        if let Err(e) = loaded {
-            // Nothing of the network stays: no row, no link, no rules.
-            if net.kind != "custom" {
-                let _ = self.platform.destroy_network(&net.spec(), &[]);
-            }
-            let _ = self.reload_firewall();
-            return Err(e);
+            .map(drop)
+        })
+    }
+
+    fn delete_network_row(&mut self, id: &str) -> Result<()> {
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            tx.execute("DELETE FROM networks WHERE id = ?1", [id])
+                .map_err(|e| store_err(&path, e))
+                .map(drop)
+        })
+    }
+
+    /// Make the network's link (none for a custom network). Another process
+    /// may take the name we picked between our look and our create: then
+    /// the next free name (recorded in the row), a few times.
+    fn make_link(
+        &mut self,
+        net: &mut Network,
+        cfg: &NetworkConfig,
+        existing: &[Network],
+    ) -> Result<()> {
+        if net.kind == "custom" {
+            return Ok(());
         }
-        Ok(net)
+        let mut tries = 0;
+        while let Err(e) = self.platform.create_network(&net.spec()) {
+            tries += 1;
+            let raced = cfg.interface.is_empty() && self.platform.interface_exists(&net.interface);
+            if !raced || tries == 5 {
+                return Err(e.into());
+            }
+            net.interface = (0..)
+                .map(|n| format!("kleene{n}"))
+                .find(|i| {
+                    !existing.iter().any(|n| &n.interface == i)
+                        && !self.platform.interface_exists(i)
+                })
+                .expect("an unused interface name exists");
+            let data = serde_json::to_string(&*net).expect("network serialises");
+            let path = self.store.path().to_path_buf();
+            self.store.write(|tx| {
+                tx.execute(
+                    "UPDATE networks SET data = ?2 WHERE id = ?1",
+                    params![net.id, data],
+                )
+                .map_err(|e| store_err(&path, e))
+                .map(drop)
+            })?;
+        }
+        Ok(())
     }
 
     /// Remove a network: disconnect its containers, drop its link and row.
@@ -347,16 +370,15 @@ impl Engine {
         {
             self.network_disconnect(&net.id, &ep.container_id)?;
         }
-        let path = self.store.path().to_path_buf();
-        self.store.write(|tx| {
-            tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])
-                .map_err(|e| store_err(&path, e))
-                .map(drop)
-        })?;
-        self.reload_firewall()?;
+        // The link first, the row last: a crash in between leaves a row
+        // without its link, which `system check --repair` makes again (and
+        // `network rm` then removes).
         if net.kind != "custom" {
             self.platform.destroy_network(&net.spec(), &[])?;
         }
+        failpoint::check("network.remove.row")?;
+        self.delete_network_row(&net.id)?;
+        self.reload_firewall()?;
         Ok(net)
     }
 

@@ -20,6 +20,8 @@ pub enum Status {
         /// limit was reached).
         oom_killed: bool,
     },
+    /// Being removed (or its removal was interrupted: `rm` finishes it).
+    Removing,
 }
 
 impl Status {
@@ -35,7 +37,7 @@ impl Status {
         matches!(self, Status::Running { .. })
     }
     pub fn can_start(&self) -> bool {
-        !self.is_running()
+        !self.is_running() && *self != Status::Removing
     }
     pub fn can_stop(&self) -> bool {
         self.is_running()
@@ -50,6 +52,7 @@ impl Status {
     pub fn describe(&self) -> String {
         match self {
             Status::Created => "created".into(),
+            Status::Removing => "removing".into(),
             Status::Running { .. } => "running".into(),
             Status::Exited { code, finished, .. } => {
                 let code = code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
@@ -80,5 +83,7 @@ mod tests {
         };
         assert!(e.can_start() && e.can_remove() && !e.can_stop());
         assert_eq!(e.describe(), "exited (3)");
+        let r = Status::Removing;
+        assert!(!r.can_start() && r.can_remove() && !r.can_stop() && !r.is_running());
     }
 }

@@ -2,19 +2,13 @@
 //! the limits of a running container).
 
 use super::container::{dedup_env, RestartPolicy};
-use super::error::{Error, Result};
+use super::error::Result;
 use super::limits::LimitOptions;
 use super::{id, Container, Engine};
 
 impl Engine {
     pub fn container_rename(&mut self, ident: &str, new_name: &str) -> Result<Container> {
-        if !id::valid_name(new_name) {
-            return Err(Error::invalid(
-                "container name",
-                new_name,
-                "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-            ));
-        }
+        id::check_name("container name", new_name)?;
         let mut c = self.container(ident)?;
         c.name = new_name.trim_start_matches('/').to_string();
         self.save_container(&c)?;
@@ -25,13 +19,7 @@ impl Engine {
     pub fn container_update(&mut self, ident: &str, u: &ContainerUpdate) -> Result<Container> {
         let mut c = self.container(ident)?;
         if let Some(n) = &u.name {
-            if !id::valid_name(n) {
-                return Err(Error::invalid(
-                    "container name",
-                    n.as_str(),
-                    "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-                ));
-            }
+            id::check_name("container name", n)?;
             c.name = n.trim_start_matches('/').to_string();
         }
         if let Some(user) = &u.user {

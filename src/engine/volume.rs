@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
-use super::store::{is_unique_violation, store_err};
+use super::store::store_err;
 use super::{id, time, Engine};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -45,42 +45,68 @@ impl Engine {
     }
 
     /// Create a volume; an existing one is returned as it is (as Docker and
-    /// kleened do).
+    /// kleened do). The row is written first, then the directory made: a
+    /// crash in between leaves a row without a directory, which the next
+    /// start using it or `system check --repair` makes.
     pub fn volume_create(&mut self, name: &str) -> Result<Volume> {
-        if !id::valid_name(name) {
-            return Err(Error::invalid(
-                "volume name",
-                name,
-                "it must match [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-            ));
-        }
+        id::check_name("volume name", name)?;
         if let Some(v) = self.volume_opt(name)? {
             return Ok(v);
         }
-        let path = self.platform.create_volume(&self.root, name)?;
+        let _lock = self.lock_object("volume", name)?;
         let v = Volume {
             name: name.to_string(),
             created: time::now(),
-            mountpoint: path.display().to_string(),
+            mountpoint: self
+                .platform
+                .volume_path(&self.root, name)
+                .display()
+                .to_string(),
         };
         let data = serde_json::to_string(&v).expect("volume serialises");
         let spath = self.store.path().to_path_buf();
-        let r = self.store.write(|tx| {
+        let inserted = self.store.write(|tx| {
             tx.execute(
-                "INSERT INTO volumes (name, created, data) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO volumes (name, created, data) VALUES (?1, ?2, ?3)",
                 params![v.name, v.created, data],
             )
             .map_err(|e| store_err(&spath, e))
-        });
-        match r {
-            Ok(_) => Ok(v),
-            // Another process made it meanwhile: theirs stands, the directory is shared.
-            Err(Error::Store { source, .. }) if is_unique_violation(&source) => self.volume(name),
-            Err(e) => {
-                let _ = self.platform.destroy_volume(&self.root, name);
-                Err(e)
+        })?;
+        if inserted == 0 {
+            // Another process made it meanwhile: theirs stands.
+            return self.volume(name);
+        }
+        if let Err(e) = self.platform.create_volume(&self.root, name) {
+            let _ = self.store.write(|tx| {
+                tx.execute("DELETE FROM volumes WHERE name = ?1", [name])
+                    .map_err(|e| store_err(&spath, e))
+            });
+            return Err(e.into());
+        }
+        Ok(v)
+    }
+
+    /// Make the directories of `names` that are missing (a create that was
+    /// interrupted, a host that lost them): what a container about to
+    /// mount them needs.
+    pub(crate) fn ensure_volumes<'a>(
+        &mut self,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
+        for name in names {
+            if self.platform.volume_exists(&self.root, name) {
+                continue;
+            }
+            if self.volume_opt(name)?.is_none() {
+                self.volume_create(name)?;
+                continue;
+            }
+            let _lock = self.lock_object("volume", name)?;
+            if self.volume_opt(name)?.is_some() && !self.platform.volume_exists(&self.root, name) {
+                self.platform.create_volume(&self.root, name)?;
             }
         }
+        Ok(())
     }
 
     /// Names of containers whose mounts use the volume.
@@ -97,8 +123,17 @@ impl Engine {
             .collect())
     }
 
+    /// Remove a volume no container uses: its directory first, then its
+    /// row (a crash in between leaves the row, and `volume rm` finishes).
     pub fn volume_remove(&mut self, name: &str) -> Result<Volume> {
         let v = self.volume(name)?;
+        let _lock = self.lock_object("volume", name)?;
+        if self.volume_opt(name)?.is_none() {
+            return Err(Error::NotFound {
+                kind: "volume",
+                ident: name.to_string(),
+            });
+        }
         let users = self.volume_users(name)?;
         if !users.is_empty() {
             return Err(Error::InUse(format!(
@@ -106,12 +141,12 @@ impl Engine {
                 users.join(", ")
             )));
         }
+        self.platform.destroy_volume(&self.root, name)?;
         let spath = self.store.path().to_path_buf();
         self.store.write(|tx| {
             tx.execute("DELETE FROM volumes WHERE name = ?1", [name])
                 .map_err(|e| store_err(&spath, e))
         })?;
-        self.platform.destroy_volume(&self.root, name)?;
         Ok(v)
     }
 
@@ -120,8 +155,12 @@ impl Engine {
         let mut removed = Vec::new();
         for v in self.volumes()? {
             if self.volume_users(&v.name)?.is_empty() {
-                self.volume_remove(&v.name)?;
-                removed.push(v.name);
+                match self.volume_remove(&v.name) {
+                    Ok(_) => removed.push(v.name),
+                    // Removed or put to use by someone else meanwhile.
+                    Err(Error::NotFound { .. }) | Err(Error::InUse(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(removed)

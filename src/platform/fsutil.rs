@@ -267,3 +267,52 @@ mod tests {
         assert!(!dir_is_empty(&dst));
     }
 }
+
+/// An exclusive advisory lock (flock) on `path`, created if needed; held
+/// until the returned file is dropped (or the process dies: the kernel
+/// releases it, so a crash never leaves a lock held).
+pub fn lock_file(path: &Path) -> Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+    }
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("cannot open lock", path, e))?;
+    loop {
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(f);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(Error::io("cannot lock", path, e));
+        }
+    }
+}
+
+/// The space files under `p` take on disk (blocks, each inode counted
+/// once), without following symbolic links; 0 when `p` is absent.
+pub fn disk_usage(p: &Path) -> u64 {
+    fn walk(p: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return 0;
+        };
+        let mut n = 0;
+        if m.nlink() <= 1 || m.is_dir() || seen.insert((m.dev(), m.ino())) {
+            n += m.blocks() * 512;
+        }
+        if m.is_dir() {
+            if let Ok(rd) = fs::read_dir(p) {
+                for e in rd.flatten() {
+                    n += walk(&e.path(), seen);
+                }
+            }
+        }
+        n
+    }
+    walk(p, &mut std::collections::HashSet::new())
+}

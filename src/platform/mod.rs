@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod daemon;
 pub mod failpoint;
 pub mod fsutil;
+pub mod owner;
 pub mod seccomp;
 pub mod security;
 pub mod spec;
@@ -232,6 +233,10 @@ pub trait Platform: Send + Sync {
     fn create_volume(&self, root: &Path, name: &str) -> Result<PathBuf>;
     fn destroy_volume(&self, root: &Path, name: &str) -> Result<()>;
     fn volume_path(&self, root: &Path, name: &str) -> PathBuf;
+    /// Does volume `name`'s storage exist?
+    fn volume_exists(&self, root: &Path, name: &str) -> bool {
+        self.volume_path(root, name).is_dir()
+    }
 
     /// Start a container's init process with its isolation; returns once the
     /// command has been exec'd (or failed to be).

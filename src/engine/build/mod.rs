@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::error::{Error, Result};
 use super::image::{split_snapshot, Image, Snapshot};
 use super::{id, time, Engine};
-use crate::platform::{fsutil, ExecSpec, Limits, RunSpec, SecurityProfile, Stdio};
+use crate::platform::{fsutil, owner, ExecSpec, Limits, RunSpec, SecurityProfile, Stdio};
 use cache::Key;
 pub use context::Source;
 
@@ -163,7 +163,9 @@ impl Engine {
                 "a stage FROM scratch has no files to run anything with",
             ));
         }
-        let cid = id::new_id();
+        // A transient container, named after this process: if the build is
+        // killed, its directory and cgroup are recognisably debris.
+        let cid = owner::transient_id(&id::new_id());
         self.platform
             .create_container_fs(&self.root, &cid, &stage.config.layers, false)?;
         let result = (|| -> Result<Option<String>> {
@@ -173,7 +175,7 @@ impl Engine {
             let spec = RunSpec {
                 id: cid.clone(),
                 name: String::new(),
-                hostname: cid.clone(),
+                hostname: cid[..12].to_string(),
                 layers: stage
                     .config
                     .layers
@@ -257,10 +259,14 @@ impl Engine {
                 return Err(Error::invalid("RUN", text, why));
             }
             let layer = id::new_id();
-            Ok(self
-                .platform
-                .commit_container(&self.root, &cid, &layer)?
-                .then_some(layer))
+            self.lease_layers(std::slice::from_ref(&layer))?;
+            match self.platform.commit_container(&self.root, &cid, &layer) {
+                Ok(true) => Ok(Some(layer)),
+                other => {
+                    let _ = self.release_layers(std::slice::from_ref(&layer));
+                    other.map(|_| None).map_err(Into::into)
+                }
+            }
         })();
         let _ = self.platform.destroy_container_fs(&self.root, &cid);
         let layer = result?;
@@ -335,11 +341,7 @@ impl Engine {
             None => None,
         };
         let layer = id::new_id();
-        let dir = self.platform.begin_layer(
-            &self.root,
-            &layer,
-            stage.config.layers.last().map(String::as_str),
-        )?;
+        let dir = self.begin_build_layer(stage, &layer)?;
         let filled = (|| -> Result<()> {
             self.make_parents(stage, &dir, &dest_abs, into_dir)?;
             for p in &paths {
@@ -379,6 +381,20 @@ impl Engine {
         Ok(Self::add_snapshot(stage, text))
     }
 
+    /// Lease a new layer to this build and begin it over the stage's top
+    /// layer. The lease lasts until the build ends (`build_commit` or
+    /// `build_discard`): until then no image refers to the layer.
+    fn begin_build_layer(&mut self, stage: &Stage, layer: &str) -> Result<PathBuf> {
+        self.lease_layers(&[layer.to_string()])?;
+        let parent = stage.config.layers.last().map(String::as_str);
+        self.platform
+            .begin_layer(&self.root, layer, parent)
+            .map_err(|e| {
+                let _ = self.release_layers(&[layer.to_string()]);
+                e.into()
+            })
+    }
+
     /// Commit a filled layer as the stage's next one and remember it in the
     /// cache; if filling or committing failed, the layer is destroyed.
     fn add_layer(
@@ -395,6 +411,7 @@ impl Engine {
         });
         if let Err(e) = committed {
             let _ = self.platform.destroy_layer(&self.root, layer);
+            let _ = self.release_layers(&[layer.to_string()]);
             return Err(e);
         }
         stage.config.layers.push(layer.to_string());
@@ -425,11 +442,7 @@ impl Engine {
             }
         }
         let layer = id::new_id();
-        let dir = self.platform.begin_layer(
-            &self.root,
-            &layer,
-            stage.config.layers.last().map(String::as_str),
-        )?;
+        let dir = self.begin_build_layer(stage, &layer)?;
         let made = self.make_parents(stage, &dir, &abs, true);
         self.add_layer(stage, &layer, made, key)
     }
@@ -477,12 +490,20 @@ impl Engine {
         image.created = time::now();
         image.parent = stage.base.clone();
         image.method = "build".into();
-        self.save_image(&image)?;
+        // The image now refers to the stage's layers: their leases go with
+        // the same write.
+        self.store.write(|tx| {
+            super::image::save_image_tx(tx, &image)?;
+            super::lease::release_tx(tx, &stage.made)
+        })?;
         Ok(image)
     }
 
     /// Remove layers a failed or finished build made that no image uses.
     pub fn build_discard(&mut self, layers: &[String]) -> Result<()> {
+        // Released first: a crash from here leaves layers nothing refers
+        // to, which `system check` removes.
+        self.release_layers(layers)?;
         let in_use = self.layers_in_use()?;
         // Top layers first: on ZFS a layer is a clone of the one below.
         for l in layers.iter().rev().filter(|l| !in_use.contains(*l)) {

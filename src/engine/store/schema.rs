@@ -67,6 +67,22 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v5 -> v6: crash safety. Leases: layers a live process is making or
+    // using that no row refers to yet (a build's, an image being created),
+    // by owner (pid and start time), so that nobody takes them for debris
+    // while their owner lives. `monitor`: the process that supervises a
+    // running container (`<pid>-<start>`), so an exit nobody will record
+    // can be told from one that is about to be.
+    r#"
+    CREATE TABLE leases (
+        layer     TEXT NOT NULL,
+        pid       INTEGER NOT NULL,
+        pid_start INTEGER NOT NULL,
+        created   TEXT NOT NULL,
+        PRIMARY KEY (layer, pid, pid_start)
+    );
+    ALTER TABLE containers ADD COLUMN monitor TEXT;
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

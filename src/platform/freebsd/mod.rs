@@ -250,9 +250,7 @@ impl Platform for FreeBsd {
             // A ZFS layer is a whole filesystem: the top one is the view.
             Some(top) => self.mountpoint(&image_ds(root, top)),
             None => {
-                let p = root
-                    .join("tmp")
-                    .join(format!("empty-{}", std::process::id()));
+                let p = root.join("tmp").join(super::owner::scratch("empty"));
                 std::fs::create_dir_all(&p)
                     .map_err(|e| Error::io("cannot create directory", &p, e))?;
                 Ok(p)
@@ -261,10 +259,7 @@ impl Platform for FreeBsd {
     }
 
     fn release_views(&self, root: &Path) {
-        let _ = std::fs::remove_dir(
-            root.join("tmp")
-                .join(format!("empty-{}", std::process::id())),
-        );
+        let _ = std::fs::remove_dir(root.join("tmp").join(super::owner::scratch("empty")));
     }
 
     fn create_container_fs(

@@ -42,6 +42,12 @@ fn mkdir(p: &Path, mode: u32) -> Result<()> {
 
 pub use super::wait_pid as wait;
 
+/// Where this process fills layer `id` before committing it.
+fn staging(root: &Path, id: &str) -> PathBuf {
+    root.join("tmp")
+        .join(super::owner::scratch(&format!("layer-{id}")))
+}
+
 impl Platform for Linux {
     fn prepare_root(&self, root: &Path) -> Result<()> {
         mkdir(root, 0o700)?;
@@ -52,9 +58,10 @@ impl Platform for Linux {
     }
 
     fn begin_layer(&self, root: &Path, id: &str, _parent: Option<&str>) -> Result<PathBuf> {
-        // Filled in tmp/ and renamed into layers/ on commit, so a layer that
-        // exists is always complete.
-        let p = root.join("tmp").join(id);
+        // Filled in tmp/ under this process's name and renamed into layers/
+        // on commit, so a layer that exists is always complete, and one
+        // whose filler died is recognisably debris.
+        let p = staging(root, id);
         fsutil::remove_tree(&p)?;
         mkdir(&p, 0o755)?;
         Ok(p)
@@ -62,12 +69,12 @@ impl Platform for Linux {
 
     fn commit_layer(&self, root: &Path, id: &str) -> Result<()> {
         failpoint::check("image.create.commit")?;
-        let (from, to) = (root.join("tmp").join(id), self.layer_path(root, id));
+        let (from, to) = (staging(root, id), self.layer_path(root, id));
         fs::rename(&from, &to).map_err(|e| Error::io("cannot commit layer", &to, e))
     }
 
     fn destroy_layer(&self, root: &Path, id: &str) -> Result<()> {
-        fsutil::remove_tree(&root.join("tmp").join(id))?;
+        fsutil::remove_tree(&staging(root, id))?;
         fsutil::remove_tree(&self.layer_path(root, id))
     }
 
@@ -102,18 +109,29 @@ impl Platform for Linux {
         _layers: &[String],
         ephemeral: bool,
     ) -> Result<PathBuf> {
+        // Made under this process's name in tmp/ and renamed into place, so
+        // a container directory is whole or absent, and one whose maker
+        // died is recognisably debris.
         let dir = self.container_dir(root, id);
+        if dir.is_dir() {
+            // Made already (a repair finishing an interrupted create).
+            return Ok(dir);
+        }
+        let work = root
+            .join("tmp")
+            .join(super::owner::scratch(&format!("container-{id}")));
         let made = (|| {
-            mkdir(&dir, 0o700)?;
+            mkdir(&work, 0o700)?;
             if !ephemeral {
                 for d in ["upper", "work", "rootfs"] {
-                    mkdir(&dir.join(d), 0o755)?;
+                    mkdir(&work.join(d), 0o755)?;
                 }
             }
-            failpoint::check("container.create.fs")
+            failpoint::check("container.create.fs")?;
+            fs::rename(&work, &dir).map_err(|e| Error::io("cannot create directory", &dir, e))
         })();
         if let Err(e) = made {
-            let _ = fsutil::remove_tree(&dir);
+            let _ = fsutil::remove_tree(&work);
             return Err(e);
         }
         Ok(dir)

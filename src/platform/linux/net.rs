@@ -117,9 +117,11 @@ pub fn destroy_network(net: &NetworkSpec) -> Result<()> {
     if !matches!(net.kind.as_str(), "bridge" | "loopback") {
         return Ok(());
     }
-    Socket::open()
-        .and_then(|s| s.del_link(&net.interface))
-        .map_err(nl)
+    // Gone already (a removal that was interrupted) is not an error.
+    match Socket::open().and_then(|s| s.del_link(&net.interface)) {
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(()),
+        other => other.map_err(nl),
+    }
 }
 
 /// The socket the child makes the host ends with; opened before clone.

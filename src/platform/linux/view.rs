@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::sys::{self, mkdir_p};
 use super::Linux;
-use crate::platform::{Error, Platform, Result};
+use crate::platform::{owner, Error, Platform, Result};
 
 static PRIVATE: AtomicBool = AtomicBool::new(false);
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -42,9 +42,7 @@ pub fn view(l: &Linux, root: &Path, layers: &[String]) -> Result<PathBuf> {
     match layers {
         [] => {
             // scratch: an empty directory.
-            let p = root
-                .join("tmp")
-                .join(format!("empty-{}", std::process::id()));
+            let p = root.join("tmp").join(owner::scratch("empty"));
             std::fs::create_dir_all(&p).map_err(|e| Error::io("cannot create directory", &p, e))?;
             Ok(p)
         }
@@ -53,9 +51,7 @@ pub fn view(l: &Linux, root: &Path, layers: &[String]) -> Result<PathBuf> {
         many => {
             private_namespace()?;
             let n = SEQ.fetch_add(1, Ordering::Relaxed);
-            let target = root
-                .join("tmp")
-                .join(format!("view-{}-{n}", std::process::id()));
+            let target = root.join("tmp").join(owner::scratch(&format!("view-{n}")));
             let t = target
                 .to_str()
                 .ok_or_else(|| Error::Failed("view path is not UTF-8".into()))?;
@@ -85,13 +81,14 @@ pub fn view(l: &Linux, root: &Path, layers: &[String]) -> Result<PathBuf> {
 
 /// Unmount and remove the views (and scratch directories) of this process.
 pub fn release(root: &Path) {
-    let pid = std::process::id();
+    let mine = owner::scratch("");
     let Ok(dir) = std::fs::read_dir(root.join("tmp")) else {
         return;
     };
     for e in dir.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&format!("view-{pid}-")) || name == format!("empty-{pid}") {
+        let what = name.strip_prefix(&mine).unwrap_or("");
+        if what.starts_with("view-") || what == "empty" {
             if let Ok(c) = sys::cstr(&e.path().display().to_string()) {
                 // SAFETY: detaching a mount we made in our own namespace.
                 unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
