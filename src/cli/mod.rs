@@ -9,6 +9,7 @@ mod image;
 mod network;
 mod render;
 mod script;
+mod system;
 mod volume;
 
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCmd),
+    /// Check and repair the installation, show its disk use, prune it
+    #[command(subcommand)]
+    System(system::SystemCmd),
     /// Run a Rhai script (ARGS holds its arguments)
     Script(script::ScriptArgs),
     /// An interactive Rhai session on the engine
@@ -174,6 +178,7 @@ pub fn main() -> ExitCode {
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
         Command::Network(c) => network::run(&mut engine, c),
+        Command::System(c) => system::run(&mut engine, c),
         Command::Lsn(a) => network::run(&mut engine, network::NetworkCmd::Ls(a)),
         Command::Rmn(a) => network::run(&mut engine, network::NetworkCmd::Rm(a)),
         Command::Isn(a) => network::run(&mut engine, network::NetworkCmd::Inspect(a)),

@@ -439,6 +439,9 @@ impl Engine {
             // all): a crash in between leaves a row without one, which the
             // next start or `system check --repair` makes.
             failpoint::check("container.create.row")?;
+            // Held until the filesystem is made: `system check` leaves a
+            // row alone while its creation is under way.
+            let _lock = self.lock_object("container", &c.id)?;
             // A generated name may collide (also with a concurrent
             // process): draw again, with a numeric suffix after a while.
             for attempt in 0.. {

@@ -111,8 +111,7 @@ impl Engine {
                 .map_err(|e| Error::io("cannot read the output of", &c.name, e))?;
             Ok(buf)
         };
-        let result = Ok((status.code(), read(&mut out)?, read(&mut err)?));
-        result
+        Ok((status.code(), read(&mut out)?, read(&mut err)?))
     }
 
     /// Run `cfg` in the running container `ident`. Attached, returns the exit

@@ -80,6 +80,7 @@ impl Engine {
             attachments: self.attachments(&c.id).unwrap_or_default(),
             dns: c.dns.clone(),
             limits: c.limits,
+            die_with_caller: false,
         })
     }
 
@@ -117,6 +118,21 @@ impl Engine {
             )
             .map_err(|e| store_err(&path, e))?;
             Ok(rs)
+        })
+    }
+
+    /// The monitor takes over the start its caller claimed: from here on
+    /// the caller may die without the start looking abandoned.
+    fn transfer_claim(&mut self, id: &str) -> Result<()> {
+        let me = Owner::me();
+        let path = self.store.path().to_path_buf();
+        self.store.write(|tx| {
+            tx.execute(
+                "UPDATE containers SET pid = ?2, pid_start = ?3 WHERE id = ?1 AND state = 'starting'",
+                params![id, me.pid, me.start as i64],
+            )
+            .map_err(|e| store_err(&path, e))
+            .map(drop)
         })
     }
 
@@ -178,7 +194,12 @@ impl Engine {
             )));
         }
         self.ensure_container_parts(&c)?;
-        let prev = self.claim_start(&c)?;
+        // Claimed under the container's lock, which `system check` takes
+        // before it removes the cgroup of a container that is not running.
+        let prev = {
+            let _lock = self.lock_object("container", &c.id)?;
+            self.claim_start(&c)?
+        };
         match attach {
             Attach::Attached { tty, stdin } => self.start_attached(&c, prev, tty, stdin).map(Some),
             Attach::Detached => self.start_detached(&c, prev).map(|_| None),
@@ -242,7 +263,7 @@ impl Engine {
 
     /// After the init ended (or the start failed): mounts, links and the
     /// cgroup go; says whether the OOM killer struck.
-    fn finish_run(&mut self, spec: &RunSpec) -> ExitDetails {
+    pub(crate) fn finish_run(&mut self, spec: &RunSpec) -> ExitDetails {
         let details = self.platform.after_exit(spec).unwrap_or_default();
         if !spec.attachments.is_empty() {
             let _ = self.save_links(&spec.attachments, true);
@@ -366,7 +387,7 @@ impl Engine {
         let report = self.with_store_closed(|this| {
             crate::platform::daemonize(|report| {
                 // In the monitor: its own store connection, stdio off the caller's.
-                if this.reopen_store().is_err() {
+                if this.reopen_store().is_err() || this.transfer_claim(&c.id).is_err() {
                     report(b"Ecannot open the metadata store in the monitor");
                     return;
                 }

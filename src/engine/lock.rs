@@ -18,10 +18,19 @@ pub struct ObjectLock {
 impl Engine {
     /// Wait for and take the lock of object `name` of `kind`.
     pub(crate) fn lock_object(&self, kind: &str, name: &str) -> Result<ObjectLock> {
-        let slot = Sha256::digest(name.as_bytes())[0];
-        let path = self.root.join("locks").join(format!("{kind}-{slot:02x}"));
         Ok(ObjectLock {
-            _file: fsutil::lock_file(&path)?,
+            _file: fsutil::lock_file(&self.lock_path(kind, name))?,
         })
+    }
+
+    /// Take the lock of an object if nobody holds it (`None`: an operation
+    /// on it is under way).
+    pub(crate) fn try_lock_object(&self, kind: &str, name: &str) -> Result<Option<ObjectLock>> {
+        Ok(fsutil::try_lock_file(&self.lock_path(kind, name))?.map(|f| ObjectLock { _file: f }))
+    }
+
+    fn lock_path(&self, kind: &str, name: &str) -> std::path::PathBuf {
+        let slot = Sha256::digest(name.as_bytes())[0];
+        self.root.join("locks").join(format!("{kind}-{slot:02x}"))
     }
 }

@@ -2,6 +2,7 @@
 //! directly; everything OS-specific goes through [`crate::platform::Platform`].
 
 pub mod build;
+pub mod check;
 pub mod container;
 pub mod endpoint;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod ports;
 pub mod security;
 pub mod status;
 pub mod store;
+pub mod system;
 pub mod time;
 pub mod update;
 pub mod volume;

@@ -277,6 +277,7 @@ impl Engine {
         // The row first, then the link: a crash in between leaves a row
         // whose link is missing, which `system check --repair` makes.
         let mut net = net;
+        let _lock = self.lock_object("network", &net.id)?;
         self.insert_network(&net)?;
         let made = self.make_link(&mut net, cfg, &existing);
         let loaded = made.and_then(|_| self.reload_firewall());
@@ -373,6 +374,7 @@ impl Engine {
         // The link first, the row last: a crash in between leaves a row
         // without its link, which `system check --repair` makes again (and
         // `network rm` then removes).
+        let _lock = self.lock_object("network", &net.id)?;
         if net.kind != "custom" {
             self.platform.destroy_network(&net.spec(), &[])?;
         }

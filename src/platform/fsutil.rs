@@ -272,6 +272,15 @@ mod tests {
 /// until the returned file is dropped (or the process dies: the kernel
 /// releases it, so a crash never leaves a lock held).
 pub fn lock_file(path: &Path) -> Result<fs::File> {
+    lock_file_with(path, true).map(|f| f.expect("a blocking lock is taken"))
+}
+
+/// [`lock_file`], without waiting: `None` when someone else holds it.
+pub fn try_lock_file(path: &Path) -> Result<Option<fs::File>> {
+    lock_file_with(path, false)
+}
+
+fn lock_file_with(path: &Path, wait: bool) -> Result<Option<fs::File>> {
     use std::os::fd::AsRawFd;
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
@@ -282,37 +291,91 @@ pub fn lock_file(path: &Path) -> Result<fs::File> {
         .write(true)
         .open(path)
         .map_err(|e| Error::io("cannot open lock", path, e))?;
+    let op = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
     loop {
         // SAFETY: flock on an fd we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(f);
+        if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
+            return Ok(Some(f));
         }
         let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(None);
+        }
         if e.raw_os_error() != Some(libc::EINTR) {
             return Err(Error::io("cannot lock", path, e));
         }
     }
 }
 
-/// The space files under `p` take on disk (blocks, each inode counted
-/// once), without following symbolic links; 0 when `p` is absent.
+/// The space files under `p` take on disk, without following symbolic
+/// links; 0 when `p` is absent. A file with several hard links counts for
+/// its share (a layer made by hard-linking the host's /usr holds little of
+/// its own).
 pub fn disk_usage(p: &Path) -> u64 {
-    fn walk(p: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
-        let Ok(m) = fs::symlink_metadata(p) else {
-            return 0;
-        };
-        let mut n = 0;
-        if m.nlink() <= 1 || m.is_dir() || seen.insert((m.dev(), m.ino())) {
-            n += m.blocks() * 512;
-        }
-        if m.is_dir() {
-            if let Ok(rd) = fs::read_dir(p) {
-                for e in rd.flatten() {
-                    n += walk(&e.path(), seen);
-                }
-            }
-        }
-        n
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return 0;
+    };
+    let own = m.blocks() * 512;
+    if !m.is_dir() {
+        return own / m.nlink().max(1);
     }
-    walk(p, &mut std::collections::HashSet::new())
+    let mut n = own;
+    if let Ok(rd) = fs::read_dir(p) {
+        for e in rd.flatten() {
+            n += disk_usage(&e.path());
+        }
+    }
+    n
+}
+
+/// Bytes as Docker shows sizes: `0B`, `512B`, `4.1kB`, `12.3MB`, `1.21GB`
+/// (powers of 1000, three significant digits).
+pub fn size(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b}B")
+    } else if v < 10.0 {
+        format!("{v:.2}{}", UNITS[u])
+    } else if v < 100.0 {
+        format!("{v:.1}{}", UNITS[u])
+    } else {
+        format!("{v:.0}{}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_dockers() {
+        assert_eq!(size(0), "0B");
+        assert_eq!(size(512), "512B");
+        assert_eq!(size(4096), "4.10kB");
+        assert_eq!(size(12_345_678), "12.3MB");
+        assert_eq!(size(1_210_000_000), "1.21GB");
+        assert_eq!(size(999_999), "1000kB");
+    }
+
+    #[test]
+    fn hard_links_count_for_their_share() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a"), vec![1u8; 64 * 1024]).unwrap();
+        let alone = disk_usage(d.path());
+        std::fs::hard_link(d.path().join("a"), d.path().join("b")).unwrap();
+        // Both links inside: the same total.
+        assert_eq!(disk_usage(d.path()), alone);
+        assert!(disk_usage(&d.path().join("a")) < alone);
+        assert_eq!(disk_usage(&d.path().join("missing")), 0);
+    }
 }

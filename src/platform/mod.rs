@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod daemon;
 pub mod failpoint;
 pub mod fsutil;
+pub mod inventory;
 pub mod owner;
 pub mod seccomp;
 pub mod security;
@@ -24,6 +25,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub use daemon::daemonize;
+pub use inventory::Inventory;
 pub use security::{Limits, SecurityProfile};
 pub use spec::{
     Attachment, ExecSpec, Firewall, FirewallNetwork, FirewallPort, MountSpec, NetworkSpec, RunSpec,
@@ -298,10 +300,46 @@ pub trait Platform: Send + Sync {
         ))
     }
     /// Remove what a container's run left behind when nobody saw it end
-    /// (its supervisor was killed): Linux, its cgroup.
+    /// (its supervisor was killed): Linux, its cgroup, killing what still
+    /// runs in it.
     fn forget_container(&self, id: &str) -> Result<()> {
         let _ = id;
         Ok(())
+    }
+
+    /// What exists of `root` on the OS side (`system check`).
+    fn inventory(&self, root: &Path) -> Result<Inventory> {
+        let _ = root;
+        Err(Error::Unsupported("system check"))
+    }
+    /// Remove the scratch object `tmp/<name>` of a process that is gone.
+    fn remove_scratch(&self, root: &Path, name: &str) -> Result<()> {
+        fsutil::remove_tree(&root.join("tmp").join(name))
+    }
+    /// Remove a network interface left behind.
+    fn remove_link(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Ok(())
+    }
+    /// Detach a mount left behind.
+    fn unmount(&self, path: &Path) -> Result<()> {
+        let _ = path;
+        Ok(())
+    }
+    /// Stop a jail left running (FreeBSD).
+    fn remove_jail(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Ok(())
+    }
+    /// Is the firewall loaded what `fw` generates?
+    fn firewall_current(&self, root: &Path, fw: &Firewall) -> bool {
+        let _ = (root, fw);
+        true
+    }
+    /// Load the firewall `fw` generates even if it was loaded before (its
+    /// rules may have been changed or flushed behind kleene's back).
+    fn reload_firewall(&self, root: &Path, fw: &Firewall) -> Result<()> {
+        self.apply_firewall(root, fw)
     }
 }
 

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 /// A process, as its pid and start time (0 where the OS does not say).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Owner {
     pub pid: i32,
     pub start: u64,

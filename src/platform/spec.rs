@@ -48,6 +48,9 @@ pub struct RunSpec {
     /// Memory, CPU and process limits (the container's confinement is
     /// `process.profile`).
     pub limits: Limits,
+    /// Killed when the process that started it dies (a build step: nobody
+    /// would collect what it makes).
+    pub die_with_caller: bool,
 }
 
 /// A container's place in one network.

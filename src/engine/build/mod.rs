@@ -210,6 +210,7 @@ impl Engine {
                 .into(),
                 attachments: vec![],
                 dns: vec![],
+                die_with_caller: true,
             };
             let log_path = self.platform.log_path(&self.root, &cid);
             let quiet_log = if log.quiet() {

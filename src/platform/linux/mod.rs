@@ -9,6 +9,7 @@ mod confine;
 mod exec;
 mod handshake;
 mod init;
+mod inventory;
 mod net;
 mod netlink;
 mod nft;
@@ -274,6 +275,35 @@ impl Platform for Linux {
     }
 
     fn forget_container(&self, id: &str) -> Result<()> {
-        cgroup::remove(id)
+        cgroup::kill_and_remove(id)
+    }
+
+    fn inventory(&self, root: &Path) -> Result<super::Inventory> {
+        inventory::inventory(root)
+    }
+
+    fn remove_scratch(&self, root: &Path, name: &str) -> Result<()> {
+        let p = root.join("tmp").join(name);
+        // A view's mount lives in its maker's namespace, gone with it; one
+        // the host sees (made by an older kleene) is detached first.
+        let _ = inventory::unmount(&p);
+        fsutil::remove_tree(&p)
+    }
+
+    fn remove_link(&self, name: &str) -> Result<()> {
+        net::remove_link(name)
+    }
+
+    fn unmount(&self, path: &Path) -> Result<()> {
+        inventory::unmount(path)
+    }
+
+    fn firewall_current(&self, root: &Path, fw: &Firewall) -> bool {
+        net::firewall_current(root, fw)
+    }
+
+    fn reload_firewall(&self, root: &Path, fw: &Firewall) -> Result<()> {
+        let _ = std::fs::remove_file(root.join("nftables.rules"));
+        self.apply_firewall(root, fw)
     }
 }

@@ -461,6 +461,46 @@ pub fn apply_firewall(root: &Path, fw: &Firewall) -> Result<()> {
     forwarding(root, fw)
 }
 
+/// Is kleene's table loaded as `fw` would generate it? (What was loaded
+/// last is what `fw` generates, and the kernel still has the table.)
+pub fn firewall_current(root: &Path, fw: &Firewall) -> bool {
+    let script = nft::script(fw);
+    let recorded = std::fs::read_to_string(root.join("nftables.rules")).ok();
+    let empty = fw.networks.is_empty() && fw.ports.is_empty();
+    match recorded {
+        // Never loaded: right when there is nothing to load.
+        None => empty,
+        Some(s) if s != script => false,
+        Some(_) if empty => true,
+        Some(_) => run_nft_args(&["list", "table", "inet", nft::TABLE]),
+    }
+}
+
+/// Remove an interface left behind (gone already is fine).
+pub fn remove_link(name: &str) -> Result<()> {
+    match Socket::open().and_then(|s| s.del_link(name)) {
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(()),
+        other => other.map_err(nl),
+    }
+}
+
+fn nft_bin() -> &'static str {
+    ["/usr/sbin/nft", "/sbin/nft"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("nft")
+}
+
+/// Does `nft ARGS` succeed?
+fn run_nft_args(args: &[&str]) -> bool {
+    std::process::Command::new(nft_bin())
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 #[derive(Debug, thiserror::Error)]
 enum NftError {
     #[error("cannot run nft (install the nftables package): {0}")]
@@ -472,11 +512,7 @@ enum NftError {
 fn run_nft(script: &str) -> std::result::Result<(), NftError> {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let bin = ["/usr/sbin/nft", "/sbin/nft"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("nft");
-    let mut child = Command::new(bin)
+    let mut child = Command::new(nft_bin())
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

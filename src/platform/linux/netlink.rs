@@ -352,6 +352,32 @@ impl Socket {
         }
     }
 
+    /// The names of every link in the namespace.
+    pub fn link_names(&self) -> Result<Vec<String>> {
+        let m = Msg::new(RTM_GETLINK, libc::NLM_F_DUMP as u16, &ifinfomsg(0, 0, 0, 0));
+        let replies = self.request(&|| "cannot list links".to_string(), m)?;
+        let mut names = Vec::new();
+        for r in replies {
+            // ifinfomsg (16 bytes), then attributes.
+            let mut off = 16;
+            while off + 4 <= r.len() {
+                let len = u16::from_ne_bytes(r[off..off + 2].try_into().unwrap()) as usize;
+                let ty = u16::from_ne_bytes(r[off + 2..off + 4].try_into().unwrap());
+                if len < 4 || off + len > r.len() {
+                    break;
+                }
+                if ty == IFLA_IFNAME {
+                    let v = &r[off + 4..off + len];
+                    let v = v.split(|b| *b == 0).next().unwrap_or_default();
+                    names.push(String::from_utf8_lossy(v).into_owned());
+                    break;
+                }
+                off += align(len);
+            }
+        }
+        Ok(names)
+    }
+
     /// The index of `name`, which must exist.
     pub fn index(&self, name: &str) -> Result<i32> {
         self.link_index(name)?.ok_or_else(|| {

@@ -233,6 +233,11 @@ fn wait_for_cgroup(go: RawFd) -> CResult<()> {
 /// Everything between clone and exec. Only returns on error.
 fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::Infallible> {
     let fp = |name: &str| failpoint::check(name).map_err(|e| e.to_string());
+    if spec.die_with_caller {
+        // Set before the go: a caller that died earlier never sends it.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    }
     if !matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, None)?;
     }

@@ -440,6 +440,53 @@ pub fn remove(id: &str) -> Result<()> {
     remove_dirs(&dirs(layout(), id))
 }
 
+/// The groups under kleene's parent, by name (in any hierarchy).
+pub fn list() -> Vec<String> {
+    let mut names: Vec<String> = dirs(layout(), "")
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.flatten())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Kill whatever still runs in a group nobody supervises (a build step
+/// whose builder was killed), then remove it.
+pub fn kill_and_remove(id: &str) -> Result<()> {
+    let layout = layout();
+    let dirs = dirs(layout, id);
+    for _ in 0..50 {
+        let pids: Vec<i32> = dirs
+            .iter()
+            .flat_map(|d| {
+                read(&d.join("cgroup.procs"))
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if pids.is_empty() {
+            break;
+        }
+        // cgroup.kill (v2, Linux 5.14) kills them all at once, even those
+        // forking meanwhile; else each, again until none is left.
+        if !matches!(layout, Layout::Unified(_))
+            || write(&dirs[0].join("cgroup.kill"), "1").is_err()
+        {
+            for p in pids {
+                let _ = crate::platform::kill_pid(p, libc::SIGKILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    remove_dirs(&dirs)
+}
+
 pub fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
     for d in dirs {

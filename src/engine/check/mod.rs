@@ -1,0 +1,476 @@
+//! `system check`: compare the store with what exists on the OS side and
+//! list every inconsistency with what its repair does (`repair.rs`).
+//!
+//! It relies on the ordering every operation follows (docs/linux-runtime.md,
+//! "Crash safety"): rows are written before the objects they describe are
+//! made and deleted after they are destroyed; a layer is leased before it is
+//! made; work in progress carries its owner's pid and start time. So the OS
+//! side is listed *first*, then the store read: an object made meanwhile is
+//! not seen, and one seen has its row (or lease) already. What is left is
+//! either finished by a live process (its owner, its claimer, its monitor:
+//! left alone) or debris of a dead one.
+
+mod repair;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use super::container::{self, status_of, Container, RunState};
+use super::error::Result;
+use super::Engine;
+use crate::platform::owner::{self, Owner};
+
+/// One inconsistency and what its repair does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// `container`, `layer`, `volume`, `network`, `cgroup`, `interface`,
+    /// `mount`, `scratch`, `lease`, `build cache`, `firewall`, `image`, `jail`.
+    pub kind: &'static str,
+    /// The object, as the user knows it.
+    pub subject: String,
+    /// What is wrong.
+    pub problem: String,
+    /// What `--repair` does about it.
+    pub action: String,
+    repair: Repair,
+}
+
+impl Finding {
+    /// Can `--repair` fix it?
+    pub fn repairable(&self) -> bool {
+        self.repair != Repair::None
+    }
+}
+
+/// The repairs, in the order they are applied (mounts before the
+/// directories they are in, containers before their cgroups and links, the
+/// firewall last).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Repair {
+    Unmount(PathBuf),
+    FinishRemoval(String),
+    FinishStart(String),
+    FinishRun(String, i32),
+    RemoveExited(String),
+    MakeContainerFs(String),
+    DestroyContainerFs(String),
+    RemoveJail(String),
+    ForgetGroup(String),
+    DropLeases(Owner),
+    DestroyLayer(String),
+    DropCache(String),
+    RemoveScratch(String),
+    MakeVolume(String),
+    AdoptVolume(String),
+    MakeLink(String),
+    RemoveLink(String),
+    ReloadFirewall,
+    None,
+}
+
+fn finding(
+    kind: &'static str,
+    subject: impl Into<String>,
+    problem: impl Into<String>,
+    action: impl Into<String>,
+    repair: Repair,
+) -> Finding {
+    Finding {
+        kind,
+        subject: subject.into(),
+        problem: problem.into(),
+        action: action.into(),
+        repair,
+    }
+}
+
+/// A container row as the check sees it.
+struct Row {
+    c: Container,
+    rs: RunState,
+}
+
+impl Engine {
+    /// Every inconsistency between the store and the OS side, in the order
+    /// their repairs run. Read-only.
+    pub fn system_check(&mut self) -> Result<Vec<Finding>> {
+        // The OS side first (see the module comment).
+        let inv = self.platform.inventory(&self.root)?;
+        let mut out = Vec::new();
+        for m in &inv.mounts {
+            out.push(finding(
+                "mount",
+                m.display().to_string(),
+                "a mount the host sees inside kleene's directories",
+                "detach it",
+                Repair::Unmount(m.clone()),
+            ));
+        }
+        let rows = self.container_rows()?;
+        let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.c.id.as_str(), r)).collect();
+        // Containers whose repair also takes their cgroup and links.
+        let mut handled: HashSet<String> = HashSet::new();
+        let fs: HashSet<&str> = inv.containers.iter().map(String::as_str).collect();
+        for r in &rows {
+            let (c, rs) = (&r.c, &r.rs);
+            let subject = format!("{} ({})", c.id, c.name);
+            let claimer = rs.pid.unwrap_or(0);
+            let f = match rs.state.as_str() {
+                "removing" if !rs.claimer_alive(self.platform) => Some(finding(
+                    "container",
+                    &subject,
+                    format!("its removal was interrupted (process {claimer} is gone)"),
+                    "finish removing it",
+                    Repair::FinishRemoval(c.id.clone()),
+                )),
+                "starting" if !rs.claimer_alive(self.platform) => Some(finding(
+                    "container",
+                    &subject,
+                    format!("its start was interrupted (process {claimer} is gone)"),
+                    if c.auto_remove {
+                        "undo what its start set up and remove it (--rm)"
+                    } else {
+                        "undo what its start set up and mark it stopped"
+                    },
+                    Repair::FinishStart(c.id.clone()),
+                )),
+                "running" if !status_of(self.platform, rs).is_running() && !rs.monitored() => {
+                    Some(finding(
+                        "container",
+                        &subject,
+                        format!(
+                            "marked running, but its process {claimer} is gone and nobody supervises it"
+                        ),
+                        if c.auto_remove {
+                            "record the exit, undo what its start set up and remove it (--rm)"
+                        } else {
+                            "record the exit (code unknown) and undo what its start set up (cgroup, links, firewall rules)"
+                        },
+                        Repair::FinishRun(c.id.clone(), claimer),
+                    ))
+                }
+                "exited" if c.auto_remove => Some(finding(
+                    "container",
+                    &subject,
+                    "an --rm container that exited but was not removed",
+                    "remove it",
+                    Repair::RemoveExited(c.id.clone()),
+                )),
+                _ => None,
+            };
+            if let Some(f) = f {
+                handled.insert(c.id.clone());
+                out.push(f);
+            } else if !fs.contains(c.id.as_str()) {
+                // A create under way holds the container's lock.
+                if self.try_lock_object("container", &c.id)?.is_some() {
+                    out.push(finding(
+                        "container",
+                        &subject,
+                        "its filesystem is missing",
+                        "make it again (empty)",
+                        Repair::MakeContainerFs(c.id.clone()),
+                    ));
+                }
+            }
+            let layers: HashSet<&str> = inv.layers.iter().map(String::as_str).collect();
+            if let Some(l) = c.layers.iter().find(|l| !layers.contains(l.as_str())) {
+                out.push(finding(
+                    "container",
+                    &subject,
+                    format!("its image's layer {l} is missing"),
+                    "none: remove the container (klee rm)",
+                    Repair::None,
+                ));
+            }
+        }
+        for name in &inv.containers {
+            if by_id.contains_key(name.as_str()) {
+                continue;
+            }
+            match owner::transient_owner(name) {
+                Some(o) if o.alive() => {}
+                Some(o) => out.push(finding(
+                    "container",
+                    name,
+                    format!(
+                        "a build step's container, and its builder (process {}) is gone",
+                        o.pid
+                    ),
+                    "stop what runs in it and remove it",
+                    Repair::DestroyContainerFs(name.clone()),
+                )),
+                None => out.push(finding(
+                    "container",
+                    name,
+                    "a container directory no row refers to",
+                    "remove it",
+                    Repair::DestroyContainerFs(name.clone()),
+                )),
+            }
+        }
+        for j in &inv.jails {
+            let orphan = match owner::transient_owner(j) {
+                Some(o) => !o.alive(),
+                None => !by_id.contains_key(j.as_str()),
+            };
+            if orphan {
+                out.push(finding(
+                    "jail",
+                    j,
+                    "a running jail of kleene's that no container refers to",
+                    "remove it",
+                    Repair::RemoveJail(j.clone()),
+                ));
+            }
+        }
+        for g in &inv.groups {
+            if handled.contains(g) {
+                continue;
+            }
+            let problem = match (owner::transient_owner(g), by_id.get(g.as_str())) {
+                (Some(o), _) if !o.alive() => format!(
+                    "the cgroup of a build step whose builder (process {}) is gone",
+                    o.pid
+                ),
+                (None, Some(r)) if !self.may_run(&r.rs) => {
+                    "the cgroup of a container that is not running".to_string()
+                }
+                // Its owner lives, or another root's.
+                _ => continue,
+            };
+            out.push(finding(
+                "cgroup",
+                g,
+                problem,
+                "stop what runs in it and remove it",
+                Repair::ForgetGroup(g.clone()),
+            ));
+        }
+        self.check_layers(&inv, &rows, &mut out)?;
+        for s in &inv.scratch {
+            let problem = match owner::scratch_owner(s) {
+                Some(o) if o.alive() => continue,
+                Some(o) => format!("work of process {}, which is gone", o.pid),
+                None => "not a name kleene makes (left by an older version?)".into(),
+            };
+            out.push(finding(
+                "scratch",
+                format!("tmp/{s}"),
+                problem,
+                "remove it",
+                Repair::RemoveScratch(s.clone()),
+            ));
+        }
+        self.check_volumes(&inv, &mut out)?;
+        self.check_networks(&inv, &by_id, &mut out)?;
+        let fw = self.firewall()?;
+        if !self.platform.firewall_current(&self.root, &fw) {
+            out.push(finding(
+                "firewall",
+                "kleene's rules",
+                "the loaded rules are not the ones the store asks for",
+                "load them again",
+                Repair::ReloadFirewall,
+            ));
+        }
+        out.sort_by(|a, b| a.repair.cmp(&b.repair));
+        Ok(out)
+    }
+
+    /// Could the container of this row be running or about to (a live
+    /// process claimed its start, or supervises it)?
+    fn may_run(&self, rs: &RunState) -> bool {
+        status_of(self.platform, rs).is_running()
+            || (rs.state == "starting" && rs.claimer_alive(self.platform))
+            || (rs.state == "running" && rs.monitored())
+    }
+
+    fn container_rows(&self) -> Result<Vec<Row>> {
+        let sql = format!("{} ORDER BY created, id", container::SELECT);
+        let raw = self.store.read(|c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map([], container::row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        raw.into_iter()
+            .map(|(id, data, rs)| {
+                let c: Container = super::error::decode("container", &id, &data)?;
+                Ok(Row { c, rs })
+            })
+            .collect()
+    }
+
+    fn check_layers(
+        &mut self,
+        inv: &crate::platform::Inventory,
+        rows: &[Row],
+        out: &mut Vec<Finding>,
+    ) -> Result<()> {
+        let images = self.images()?;
+        let leases = self.leases()?;
+        let cache: Vec<String> = self.store.read(|c| {
+            let mut st = c.prepare("SELECT DISTINCT layer FROM build_cache WHERE layer <> ''")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        let mut used: HashSet<&str> = HashSet::new();
+        used.extend(
+            images
+                .iter()
+                .flat_map(|i| i.layers.iter().map(String::as_str)),
+        );
+        used.extend(
+            rows.iter()
+                .flat_map(|r| r.c.layers.iter().map(String::as_str)),
+        );
+        used.extend(cache.iter().map(String::as_str));
+        let mut dead: Vec<Owner> = Vec::new();
+        for l in &leases {
+            if l.owner.alive() {
+                used.insert(l.layer.as_str());
+            } else if !dead.contains(&l.owner) {
+                dead.push(l.owner);
+            }
+        }
+        for o in dead {
+            let layers: Vec<&str> = leases
+                .iter()
+                .filter(|l| l.owner == o)
+                .map(|l| l.layer.as_str())
+                .collect();
+            out.push(finding(
+                "lease",
+                format!("process {}", o.pid),
+                format!(
+                    "process {} leased layers {} and is gone",
+                    o.pid,
+                    layers.join(", ")
+                ),
+                "drop the lease",
+                Repair::DropLeases(o),
+            ));
+        }
+        for l in &inv.layers {
+            if !used.contains(l.as_str()) {
+                out.push(finding(
+                    "layer",
+                    l,
+                    "no image, container, build or cache entry refers to it",
+                    "remove it",
+                    Repair::DestroyLayer(l.clone()),
+                ));
+            }
+        }
+        let have: HashSet<&str> = inv.layers.iter().map(String::as_str).collect();
+        for l in cache.iter().filter(|l| !have.contains(l.as_str())) {
+            out.push(finding(
+                "build cache",
+                format!("entries for layer {l}"),
+                "the layer is missing",
+                "drop the entries",
+                Repair::DropCache(l.clone()),
+            ));
+        }
+        for i in &images {
+            if let Some(l) = i.layers.iter().find(|l| !have.contains(l.as_str())) {
+                out.push(finding(
+                    "image",
+                    format!("{} ({})", i.id, i.display()),
+                    format!("its layer {l} is missing"),
+                    "none: remove the image (klee image rm) and build or create it again",
+                    Repair::None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_volumes(
+        &mut self,
+        inv: &crate::platform::Inventory,
+        out: &mut Vec<Finding>,
+    ) -> Result<()> {
+        let volumes = self.volumes()?;
+        let rows: HashSet<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
+        let have: HashSet<&str> = inv.volumes.iter().map(String::as_str).collect();
+        for v in &volumes {
+            if !have.contains(v.name.as_str()) && self.try_lock_object("volume", &v.name)?.is_some()
+            {
+                out.push(finding(
+                    "volume",
+                    &v.name,
+                    "its directory is missing",
+                    "make it again (empty)",
+                    Repair::MakeVolume(v.name.clone()),
+                ));
+            }
+        }
+        for name in &inv.volumes {
+            if !rows.contains(name.as_str()) && self.try_lock_object("volume", name)?.is_some() {
+                out.push(finding(
+                    "volume",
+                    name,
+                    "a volume directory no row refers to",
+                    "adopt it as a volume (its data is kept)",
+                    Repair::AdoptVolume(name.clone()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_networks(
+        &mut self,
+        inv: &crate::platform::Inventory,
+        by_id: &HashMap<&str, &Row>,
+        out: &mut Vec<Finding>,
+    ) -> Result<()> {
+        let links: HashSet<&str> = inv.links.iter().map(String::as_str).collect();
+        for n in self.networks()? {
+            if n.kind != "custom"
+                && !links.contains(n.interface.as_str())
+                && self.try_lock_object("network", &n.id)?.is_some()
+            {
+                out.push(finding(
+                    "network",
+                    format!("{} ({})", n.id, n.name),
+                    format!("its interface {} is missing", n.interface),
+                    "create it again",
+                    Repair::MakeLink(n.id.clone()),
+                ));
+            }
+        }
+        // The host ends of containers' links, named after an endpoint
+        // (vnet) or a container (ipnet) of this root, whose container is
+        // not running (its namespace normally takes them along).
+        let endpoints = self.endpoints()?;
+        for name in &inv.links {
+            let owner = if let Some(ep) = name.strip_prefix("kv") {
+                endpoints
+                    .iter()
+                    .find(|e| e.id.starts_with(ep) && ep.len() == 12)
+                    .map(|e| e.container_id.as_str())
+            } else if let Some(c) = name.strip_prefix("ki") {
+                by_id
+                    .keys()
+                    .find(|id| id.starts_with(c) && c.len() == 12)
+                    .copied()
+            } else {
+                None
+            };
+            if let Some(r) = owner.and_then(|c| by_id.get(c)) {
+                if !self.may_run(&r.rs) {
+                    out.push(finding(
+                        "interface",
+                        name,
+                        format!("a link of container {}, which is not running", r.c.id),
+                        "remove it",
+                        Repair::RemoveLink(name.clone()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
