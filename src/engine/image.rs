@@ -267,7 +267,9 @@ impl Engine {
                 ident: ident.to_string(),
             });
         }
-        // Only the layers no remaining image or container still uses.
+        // Only the layers no remaining image or container still uses (a
+        // crash from here leaves layers nothing refers to: `system check`).
+        crate::platform::failpoint::check("image.remove.layers")?;
         let in_use = self.layers_in_use()?;
         // Top layers first: on ZFS a layer is a clone of the one below.
         for layer in image.layers.iter().rev().filter(|l| !in_use.contains(*l)) {

@@ -336,6 +336,9 @@ impl Engine {
         spec: &RunSpec,
     ) -> Result<i32> {
         term::forward_signals_to(started.pid);
+        // A crash here leaves the container running with nobody to record
+        // its end (as kill -9 of an attached `klee run`).
+        let _ = crate::platform::failpoint::check("container.supervise");
         if let Some(master) = &started.pty_master {
             term::relay_pty(master, stdin);
         }
@@ -412,6 +415,7 @@ impl Engine {
                     Ok(started) => {
                         drop(log);
                         report(b"OK");
+                        let _ = failpoint::check("container.monitor");
                         let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
                         let details = this.finish_run(&spec);
                         let _ = this.record_exit(&c.id, started.pid, code, details);

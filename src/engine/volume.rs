@@ -142,6 +142,7 @@ impl Engine {
             )));
         }
         self.platform.destroy_volume(&self.root, name)?;
+        crate::platform::failpoint::check("volume.remove.row")?;
         let spath = self.store.path().to_path_buf();
         self.store.write(|tx| {
             tx.execute("DELETE FROM volumes WHERE name = ?1", [name])

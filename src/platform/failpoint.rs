@@ -23,9 +23,13 @@ pub fn check(name: &str) -> super::Result<()> {
     match armed() {
         Some(fp) if fp == name => Err(super::Error::Injected(name.to_string())),
         Some(fp) if fp.strip_suffix(":crash") == Some(name) => {
-            // SAFETY: killing ourselves, as kill -9 from outside would.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-            unreachable!("SIGKILL cannot be caught")
+            // SAFETY: killing ourselves, as kill -9 from outside would; a
+            // namespace's init is immune to its own signals, and ends with
+            // _exit (no unwinding, no cleanup) instead.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+                libc::_exit(128 + libc::SIGKILL)
+            }
         }
         _ => Ok(()),
     }
@@ -44,6 +48,8 @@ pub const ALL: &[&str] = &[
     "container.start.network",
     "container.start.confine",
     "container.start.detached",
+    "container.supervise",
+    "container.monitor",
     "network.create.link",
     "network.firewall",
     "network.remove.row",
@@ -52,4 +58,8 @@ pub const ALL: &[&str] = &[
     "image.create.fill",
     "image.create.commit",
     "volume.create",
+    "volume.remove.row",
+    "image.remove.layers",
+    "build.run.commit",
+    "build.commit",
 ];

@@ -259,6 +259,7 @@ impl Engine {
                 };
                 return Err(Error::invalid("RUN", text, why));
             }
+            crate::platform::failpoint::check("build.run.commit")?;
             let layer = id::new_id();
             self.lease_layers(std::slice::from_ref(&layer))?;
             match self.platform.commit_container(&self.root, &cid, &layer) {
@@ -491,6 +492,7 @@ impl Engine {
         image.created = time::now();
         image.parent = stage.base.clone();
         image.method = "build".into();
+        crate::platform::failpoint::check("build.commit")?;
         // The image now refers to the stage's layers: their leases go with
         // the same write.
         self.store.write(|tx| {

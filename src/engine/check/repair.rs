@@ -169,6 +169,9 @@ impl Engine {
         }
         if c.auto_remove {
             self.remove_exited(&c, true)?;
+        } else if !self.platform.container_dir(&self.root, id).is_dir() {
+            // Killed before its filesystem was made (`run`).
+            self.make_container_fs(&c)?;
         }
         Ok(())
     }
