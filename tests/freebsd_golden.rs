@@ -48,6 +48,16 @@ fn setup() -> Setup {
 }
 
 impl Setup {
+    /// From here on every dataset exists (`zfs list` finds it).
+    fn datasets_exist(&self) {
+        let mnt = self.root.parent().unwrap().parent().unwrap().join("mnt");
+        self.rec.clear_responses();
+        self.rec.respond(
+            "/sbin/zfs list -H -o mountpoint",
+            Output::ok(&format!("{}\n", mnt.display())),
+        );
+    }
+
     /// `netstat` reports the default route on em0 (the NAT interface).
     fn default_route_via_em0(&self) {
         self.rec.respond(
@@ -172,8 +182,11 @@ fn root_image_container_volume_lifecycle() {
         ],
     );
 
-    // Start (attached): nullfs mounts, then jail -c with kleened's defaults
-    // (exec.clean suppressed by exec.noclean), then cleanup after exit.
+    // Start (attached): the datasets are there (checked: an interrupted
+    // create would have left them unmade); nullfs mounts, then jail -c with
+    // kleened's defaults (exec.clean suppressed by exec.noclean), then
+    // cleanup after exit.
+    s.datasets_exist();
     let code = e
         .container_start(
             "web",
@@ -187,6 +200,8 @@ fn root_image_container_volume_lifecycle() {
     assert_lines(
         s.lines(),
         &[
+            "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
+            "/sbin/zfs list -H -o name zroot/kleene/volumes/data",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
             // A volume's mountpoint is its default one, as kleened assumes.
             "/sbin/mount_nullfs /zroot/kleene/volumes/data /MNT/data",
@@ -272,16 +287,16 @@ fn build_with_run_copy_and_a_failure() {
         &[
             // RUN: a container cloned from the base layer, a jail, and the
             // container promoted to a layer (kleened's zfs rename -f).
-            "/sbin/zfs clone zroot/kleene/image/<1>@image zroot/kleene/container/<2>",
-            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>",
-            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>",
-            "/usr/sbin/jail -c path=/MNT name=<2> ip4=disable ip6=disable host.hostname=<2> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env -C / /bin/sh -c echo hi > /f",
-            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>",
+            "/sbin/zfs clone zroot/kleene/image/<1>@image zroot/kleene/container/<2>-<owner>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>-<owner>",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>-<owner>",
+            "/usr/sbin/jail -c path=/MNT name=<2>-<owner> ip4=disable ip6=disable host.hostname=<2> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env -C / /bin/sh -c echo hi > /f",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>-<owner>",
             "/sbin/umount /MNT/dev",
-            "/sbin/zfs rename -f zroot/kleene/container/<2> zroot/kleene/image/<3>",
+            "/sbin/zfs rename -f zroot/kleene/container/<2>-<owner> zroot/kleene/image/<3>",
             "/sbin/zfs snapshot zroot/kleene/image/<3>@image",
-            "/sbin/zfs list -H -o name zroot/kleene/container/<2>",
-            "/sbin/zfs destroy -r -f zroot/kleene/container/<2>",
+            "/sbin/zfs list -H -o name zroot/kleene/container/<2>-<owner>",
+            "/sbin/zfs destroy -r -f zroot/kleene/container/<2>-<owner>",
             // COPY: a clone of the previous layer, files copied, @image.
             "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<3>",
             "/sbin/zfs clone zroot/kleene/image/<3>@image zroot/kleene/image/<4>",
@@ -398,7 +413,7 @@ fn base_images_from_datasets_and_downloads() {
             "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<1>",
             "/usr/bin/uname -r",
             "/usr/bin/uname -m",
-            "/usr/bin/fetch https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/base.txz -o /zroot/kleene/tmp/base-<1>.txz",
+            "/usr/bin/fetch https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/base.txz -o /zroot/kleene/tmp/<owner>.base-<1>.txz",
             "/sbin/zfs list -H -o name zroot/kleene/image/<1>",
             "/sbin/zfs destroy -r -f zroot/kleene/image/<1>",
         ],
@@ -599,7 +614,8 @@ fn networks_links_addresses_and_pf() {
     );
 
     // Disconnect reloads pf (kleened did not); removing a network
-    // disconnects its containers and destroys its interface.
+    // disconnects its containers and destroys its interface, then its row
+    // goes and pf forgets it.
     s.rec.clear();
     e.network_disconnect("web", "a1").unwrap();
     assert!(s.lines().iter().any(|l| l.starts_with("/sbin/pfctl -f")));
@@ -608,8 +624,12 @@ fn networks_links_addresses_and_pf() {
     e.network_remove("web").unwrap();
     let got = s.lines();
     assert_eq!(
-        got.last().map(String::as_str),
-        Some("/sbin/ifconfig kleene0 destroy"),
+        got[got.len() - 3..],
+        [
+            "/sbin/ifconfig kleene0 destroy",
+            "/usr/bin/netstat --libxo json -rn",
+            "/sbin/pfctl -f /zroot/kleene/pf.conf"
+        ],
         "{got:#?}"
     );
     assert_eq!(
@@ -681,6 +701,7 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
     assert_lines(
         s.lines(),
         &[
+            "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/sbin/ifconfig epair create",
             "/usr/bin/netstat --libxo json -rn",
             "/sbin/pfctl -f /zroot/kleene/pf.conf",
@@ -708,6 +729,7 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
     assert_lines(
         s.lines(),
         &[
+            "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/usr/bin/netstat --libxo json -rn",
             "/sbin/pfctl -f /zroot/kleene/pf.conf",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
@@ -909,6 +931,7 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
     assert_lines(
         s.lines(),
         &[
+            "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
             "/sbin/zfs set readonly=on zroot/kleene/container/<1>",
             "/usr/bin/rctl -a jail:<1>:memoryuse:deny=67108864 jail:<1>:pcpu:deny=50 jail:<1>:maxproc:deny=100",

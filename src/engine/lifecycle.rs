@@ -237,7 +237,7 @@ impl Engine {
     /// What a container about to start needs and an interrupted operation
     /// may have left unmade: its filesystem, its volumes' directories.
     fn ensure_container_parts(&mut self, c: &Container) -> Result<()> {
-        if !self.platform.container_dir(&self.root, &c.id).is_dir() {
+        if !self.platform.container_fs_exists(&self.root, &c.id) {
             self.make_container_fs(c)?;
         }
         let volumes: Vec<String> = c

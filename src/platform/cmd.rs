@@ -175,8 +175,11 @@ impl Runner for Recorder {
 /// appearance, so recorded command lines can be compared with goldens.
 pub fn normalise_ids(lines: &[String]) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
+    // This process's owner tag (scratch names, build containers' IDs).
+    let me = super::owner::Owner::me().tag();
     lines
         .iter()
+        .map(|l| l.replace(&me, "<owner>"))
         .map(|l| {
             let mut out = String::new();
             let b = l.as_bytes();

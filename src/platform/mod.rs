@@ -225,6 +225,10 @@ pub trait Platform: Send + Sync {
         layers: &[String],
         ephemeral: bool,
     ) -> Result<PathBuf>;
+    /// Does container `id`'s filesystem exist?
+    fn container_fs_exists(&self, root: &Path, id: &str) -> bool {
+        self.container_dir(root, id).is_dir()
+    }
     /// Remove a container's filesystem; absent is not an error.
     fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()>;
     /// The container's own directory (log, upper layer, …).

@@ -45,7 +45,7 @@ impl Engine {
                 let _lock = self.lock_object("container", id)?;
                 match self.container(id) {
                     Ok(c) if c.status != super::super::Status::Removing => {
-                        if !self.platform.container_dir(&self.root, id).is_dir() {
+                        if !self.platform.container_fs_exists(&self.root, id) {
                             self.make_container_fs(&c)?;
                         }
                         Ok(())
@@ -169,7 +169,7 @@ impl Engine {
         }
         if c.auto_remove {
             self.remove_exited(&c, true)?;
-        } else if !self.platform.container_dir(&self.root, id).is_dir() {
+        } else if !self.platform.container_fs_exists(&self.root, id) {
             // Killed before its filesystem was made (`run`).
             self.make_container_fs(&c)?;
         }

@@ -277,7 +277,7 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     argv.extend(network_params(&spec.network_driver, &spec.attachments)?);
     let mut params = super::confine::profile_params(&spec.process.profile, &spec.jail_params);
     params.extend(spec.jail_params.iter().cloned());
-    argv.extend(with_defaults(&spec.id, &spec.process.user, &params));
+    argv.extend(with_defaults(&spec.hostname, &spec.process.user, &params));
     let env = env_command(&spec.process);
     argv.push(format!("command={}", env[0]));
     argv.extend(env[1..].iter().cloned());

@@ -284,6 +284,14 @@ impl Platform for FreeBsd {
         Ok(())
     }
 
+    fn container_fs_exists(&self, root: &Path, id: &str) -> bool {
+        self.exists(&container_ds(root, id))
+    }
+
+    fn volume_exists(&self, root: &Path, name: &str) -> bool {
+        self.exists(&volume_ds(root, name))
+    }
+
     fn container_dir(&self, root: &Path, id: &str) -> PathBuf {
         root.join("container").join(id)
     }
