@@ -471,3 +471,114 @@ fn confinement_and_limits_through_the_api() {
         "#/components/schemas/ContainerConfig"
     );
 }
+
+/// What a killed `klee` left is repaired when the daemon starts; clients
+/// that stall get a 408 or are dropped, never hold a connection forever;
+/// over-long and malformed names are refused with what is wrong.
+#[test]
+fn start_up_repairs_and_stalled_or_bad_requests_never_hang() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+    if !can_run() {
+        return;
+    }
+    let root = Root::new();
+    root.busybox_image("bb");
+    root.ok(&["create", "--name", "half", "bb", "true"]);
+    let killed = root
+        .cmd(&["rm", "half"])
+        .env("KLEENE_FAILPOINT", "container.remove.row:crash")
+        .status()
+        .unwrap();
+    assert!(!killed.success());
+    assert_eq!(root.status("half")["state"], "removing");
+    std::fs::create_dir_all(root.path().join("tmp/999999-1.layer-x")).unwrap();
+    let d = Daemon::start_with(root, &["--request-timeout", "2"]);
+    assert!(d.root.run(&["container", "inspect", "half"]).status.code() == Some(1));
+    assert!(d.root.entries("tmp").is_empty());
+    d.root.ok(&["system", "check"]);
+
+    // Bodies shorter than announced: 408 once the timeout passes, and 400
+    // when the client closes early.
+    let connect = || {
+        let s = UnixStream::connect(&d.socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s
+    };
+    let head = "POST /volumes/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":";
+    let t = Instant::now();
+    let mut s = connect();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(out.contains("not received within 2 s"), "{out}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    let mut s = connect();
+    s.write_all(head.as_bytes()).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    // 200 clients that never finish their headers are all dropped, and
+    // the daemon answers others meanwhile.
+    let stalled: Vec<UnixStream> = (0..200)
+        .map(|_| {
+            let mut s = connect();
+            s.write_all(b"GET /volumes/list HTTP/1.1\r\nHost:").unwrap();
+            s
+        })
+        .collect();
+    assert_eq!(d.call("GET", "/volumes/list", None).0, 200);
+    let t = Instant::now();
+    for mut s in stalled {
+        let mut buf = Vec::new();
+        let n = s.read_to_end(&mut buf).unwrap_or(0);
+        assert_eq!(
+            n,
+            0,
+            "a stalled client got {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+
+    // Names: 300 characters are a 4xx naming the limit, never a 500.
+    let long = "v".repeat(300);
+    let (code, v) = d.call("POST", "/volumes/create", Some(json!({ "name": long })));
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("at most 255"),
+        "{v}"
+    );
+    let (code, v) = d.call(
+        "POST",
+        "/networks/create",
+        Some(json!({ "name": long, "type": "bridge", "subnet": "10.91.0.0/24" })),
+    );
+    assert!((400..500).contains(&code), "{code} {v}");
+    let (code, v) = d.call(
+        "POST",
+        "/containers/create",
+        Some(json!({ "name": long, "image": "bb", "cmd": ["true"] })),
+    );
+    assert!((400..500).contains(&code), "{code} {v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("at most 255"),
+        "{v}"
+    );
+    // Image names and tags follow Docker's grammar: `..` does not rename.
+    for bad in ["..", "a/../b", "UPPER", "x:..", &"n".repeat(300)] {
+        let (code, v) = d.call("POST", &format!("/images/bb/tag?nametag={bad}"), None);
+        assert_eq!(code, 404, "{bad}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().starts_with("invalid image"),
+            "{bad}: {v}"
+        );
+    }
+    assert_eq!(d.call("GET", "/images/bb/inspect", None).0, 200);
+    let (code, _) = d.call("POST", "/images/bb/tag?nametag=team/bb:v1.0", None);
+    assert_eq!(code, 200);
+    d.root.ok(&["system", "check"]);
+}

@@ -9,6 +9,7 @@
 //! `{"message"}` that names what was wrong.
 
 pub mod body;
+pub mod conn;
 pub mod openapi;
 mod routes;
 pub mod schema;
@@ -44,11 +45,18 @@ pub struct State {
     /// Rendered container lists (`all` = false, true) and the store
     /// version and time they were made at.
     pub lists: std::sync::Mutex<[Option<(i64, std::time::Instant, axum::body::Bytes)>; 2]>,
+    /// How long a client has to send a request's body.
+    pub request_timeout: std::time::Duration,
 }
 
 impl State {
     pub fn new(root: PathBuf) -> Arc<State> {
+        State::with_timeout(root, conn::DEFAULT_TIMEOUT)
+    }
+
+    pub fn with_timeout(root: PathBuf, request_timeout: std::time::Duration) -> Arc<State> {
         Arc::new(State {
+            request_timeout,
             root,
             execs: Default::default(),
             running: Default::default(),

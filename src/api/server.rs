@@ -27,6 +27,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Require client certificates signed by this CA.
     pub tls_ca: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers, then its body.
+    pub request_timeout: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,7 @@ impl Config {
             tls_cert: over.tls_cert.or(self.tls_cert),
             tls_key: over.tls_key.or(self.tls_key),
             tls_ca: over.tls_ca.or(self.tls_ca),
+            request_timeout: over.request_timeout.or(self.request_timeout),
         }
     }
 
@@ -87,6 +90,10 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("/var/lib/kleene"))
     }
 
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout.unwrap_or(10).max(1))
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.socket
             .clone()
@@ -94,15 +101,30 @@ impl Config {
     }
 }
 
-/// At start: forget what interrupted operations left (read-only views),
-/// and start every stopped container whose restart policy is
-/// `on-startup`. (A container whose process died while the daemon was down
-/// is already seen as exited: status is computed from the process table.)
-/// Returns what it did, one line each, for the log.
+/// At start: repair what interrupted operations left (`system check
+/// --repair`: runs whose end nobody recorded, `--rm` containers, debris of
+/// dead processes), then start every stopped container whose restart
+/// policy is `on-startup`. Returns what it did, one line each, for the log.
 pub fn reconcile(root: &Path) -> Result<Vec<String>, ServerError> {
     let mut e = Engine::open(root)?;
-    e.platform().release_views(root);
     let mut log = Vec::new();
+    match e.system_check_repair() {
+        Ok(found) => {
+            for (f, err) in found {
+                log.push(match err {
+                    None => format!(
+                        "repaired {} {}: {}: {}",
+                        f.kind, f.subject, f.problem, f.action
+                    ),
+                    Some(err) => format!(
+                        "could not repair {} {}: {}: {err}",
+                        f.kind, f.subject, f.problem
+                    ),
+                });
+            }
+        }
+        Err(err) => log.push(format!("could not check the installation: {err}")),
+    }
     for c in e.containers(true)? {
         if c.restart_policy == RestartPolicy::OnStartup && !c.status.is_running() {
             match e.container_start(&c.id, Attach::Detached) {
@@ -173,7 +195,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     let root = cfg.root();
     let socket = cfg.socket();
     let listener = bind_unix(&socket)?;
-    let app = super::router(State::new(root));
+    let timeout = cfg.request_timeout();
+    let app = super::router(State::with_timeout(root, timeout));
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
         let mut rx = tx.subscribe();
@@ -186,19 +209,23 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
         if let Some(addr) = &cfg.tcp {
             let l = super::tls::TlsListener::tcp(addr, tls.clone()).await?;
             eprintln!("kleened: listening on https://{addr}");
-            let serve = axum::serve(l, app.clone()).with_graceful_shutdown(stopped(&stop_tx));
-            extra.push(tokio::spawn(async move { serve.await }));
+            let serve = super::conn::serve(l, app.clone(), timeout, stopped(&stop_tx));
+            extra.push(tokio::spawn(serve));
         }
         if let Some(path) = &cfg.tls_socket {
             let l = super::tls::TlsListener::unix(path, tls)?;
             eprintln!("kleened: listening on https://{}", path.display());
-            let serve = axum::serve(l, app.clone()).with_graceful_shutdown(stopped(&stop_tx));
-            extra.push(tokio::spawn(async move { serve.await }));
+            let serve = super::conn::serve(l, app.clone(), timeout, stopped(&stop_tx));
+            extra.push(tokio::spawn(serve));
         }
     }
     eprintln!("kleened: listening on {}", socket.display());
-    let unix = axum::serve(listener, app).with_graceful_shutdown(stopped(&stop_tx));
-    let unix = tokio::spawn(async move { unix.await });
+    let unix = tokio::spawn(super::conn::serve(
+        listener,
+        app,
+        timeout,
+        stopped(&stop_tx),
+    ));
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).expect("signal handler");
@@ -217,11 +244,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
         let _ = std::fs::remove_file(p);
     }
     match r {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(source)) => Err(ServerError::Listen {
-            path: socket,
-            source,
-        }),
+        Ok(()) => Ok(()),
         Err(e) => Err(ServerError::Listen {
             path: socket,
             source: std::io::Error::other(e.to_string()),

@@ -15,7 +15,8 @@ use kleene::api::server::{self, Config};
 #[derive(Parser, Debug)]
 #[command(name = "kleened", version)]
 struct Args {
-    /// TOML config file (keys: root, socket, tcp, tls_socket, tls_cert, tls_key, tls_ca)
+    /// TOML config file (keys: root, socket, tcp, tls_socket, tls_cert, tls_key, tls_ca,
+    /// request_timeout)
     #[arg(short, long, env = "KLEENED_CONFIG")]
     config: Option<PathBuf>,
     /// State directory [default: /var/lib/kleene]
@@ -39,6 +40,10 @@ struct Args {
     /// Require client certificates signed by this CA (PEM)
     #[arg(long)]
     tls_ca: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers, and then its body
+    /// [default: 10]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
             tls_cert: a.tls_cert.clone(),
             tls_key: a.tls_key.clone(),
             tls_ca: a.tls_ca.clone(),
+            request_timeout: a.request_timeout,
         });
         // Bad TLS settings stop us before anything starts.
         server::tls_settings(&cfg)?;

@@ -139,24 +139,15 @@ fn row_to_image(data: String, id: &str) -> Result<Image> {
     super::error::decode("image", id, &data)
 }
 
-/// Validate a `name[:tag]` for tagging.
+/// Validate a `name[:tag]` for tagging (Docker's reference grammar,
+/// `reference.rs`).
 pub fn parse_nametag(s: &str) -> Result<(String, String)> {
     if s.contains('@') {
         return Err(Error::invalid("image name", s, "a name cannot contain '@'"));
     }
     let (name, tag, _) = id::parse_image_ref(s);
-    let ok = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'))
-    };
-    if !ok(&name) || !ok(&tag) || s.matches(':').count() > 1 {
-        return Err(Error::invalid(
-            "image name",
-            s,
-            "expected NAME[:TAG] with letters, digits, '_', '.', '-' or '/'",
-        ));
-    }
+    super::reference::check_name(&name)?;
+    super::reference::check_tag(&tag)?;
     Ok((name, tag))
 }
 

@@ -21,6 +21,7 @@ pub mod mount;
 mod names;
 pub mod network;
 pub mod ports;
+pub mod reference;
 pub mod security;
 pub mod status;
 pub mod store;

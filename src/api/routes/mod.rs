@@ -11,8 +11,10 @@ mod volumes;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode, Uri};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -61,8 +63,67 @@ pub fn router(state: Arc<State>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_body,
+        ))
         .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Read a request's whole body before its handler runs, within the request
+/// timeout: a client that announces more than it sends gets a 408
+/// (or a 400 when it closes early) instead of holding a task forever.
+/// WebSocket upgrades have no body and pass through.
+async fn read_body(
+    axum::extract::State(s): axum::extract::State<Arc<State>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let upgrade = req.headers().contains_key(header::UPGRADE);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    if upgrade || (declared.unwrap_or(0) == 0 && !chunked) {
+        return next.run(req).await;
+    }
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    let within = s.request_timeout;
+    match tokio::time::timeout(within, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Err(_) => ApiError::new(
+            408,
+            format!(
+                "the request body was not received within {} s (Content-Length: {})",
+                within.as_secs(),
+                declared.map_or("none".to_string(), |n| n.to_string())
+            ),
+        )
+        .into_response(),
+        Ok(Err(e)) if e.to_string().contains("length limit") => too_large(),
+        Ok(Err(e)) => ApiError::new(
+            400,
+            format!("cannot read the request body: {e} (it ended before its Content-Length?)"),
+        )
+        .into_response(),
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    }
+}
+
+fn too_large() -> Response {
+    ApiError::new(
+        413,
+        format!("request body too large (the limit is {BODY_LIMIT} bytes)"),
+    )
+    .into_response()
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -80,11 +141,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// them JSON like every other error.
 async fn json_errors(res: Response) -> Response {
     if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            413,
-            format!("request body too large (the limit is {BODY_LIMIT} bytes)"),
-        )
-        .into_response();
+        return too_large();
     }
     res
 }
