@@ -247,29 +247,29 @@ impl Engine {
                 children.join(", ")
             )));
         }
-        let path = self.store.path().to_path_buf();
-        let deleted = self.store.write(|tx| {
-            tx.execute("DELETE FROM images WHERE id = ?1", [&image.id])
-                .map_err(|e| store_err(&path, e))
-        })?;
-        if deleted == 0 {
-            return Err(Error::NotFound {
-                kind: "image",
-                ident: ident.to_string(),
-            });
-        }
-        // Only the layers no remaining image or container still uses (a
-        // crash from here leaves layers nothing refers to: `system check`).
-        crate::platform::failpoint::check("image.remove.layers")?;
-        let in_use = self.layers_in_use()?;
-        // Top layers first: on ZFS a layer is a clone of the one below.
-        for layer in image.layers.iter().rev().filter(|l| !in_use.contains(*l)) {
-            self.cache_forget_layer(layer)?;
-            if let Err(e) = self.platform.destroy_layer(&self.root, layer) {
-                // Put the row back: the image stays whole rather than half-removed.
-                self.save_image(&image)?;
-                return Err(e.into());
+        // The row goes and the layers nothing else uses are leased to us
+        // in one write; they are destroyed, then released. A crash in
+        // between leaves a dead lease on layers no row refers to, which
+        // `system check` removes.
+        let platform = self.platform;
+        let victims = self.store.write(|tx| {
+            let n = tx
+                .execute("DELETE FROM images WHERE id = ?1", [&image.id])
+                .map_err(|e| store_err(std::path::Path::new("metadata.sqlite"), e))?;
+            if n == 0 {
+                return Err(Error::NotFound {
+                    kind: "image",
+                    ident: ident.to_string(),
+                });
             }
+            super::lease::claim_unused_tx(tx, platform, &image.layers)
+        })?;
+        crate::platform::failpoint::check("image.remove.layers")?;
+        if let Err(e) = self.destroy_leased(&victims) {
+            // Put the row back: the image stays rather than half-removed.
+            self.save_image(&image)?;
+            let _ = self.release_layers(&victims);
+            return Err(e);
         }
         Ok(image)
     }

@@ -97,3 +97,65 @@ pub(crate) fn release_tx(tx: &Transaction, layers: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Of `candidates`, the layers nothing else uses (no image, no container,
+/// no live lease but this process's own), leased to this process in the
+/// transaction that decides: nobody can start using them meanwhile, and a
+/// crash while destroying them leaves a dead lease, which `system check`
+/// turns into its layers' removal. The caller destroys them (top first) and
+/// then releases them.
+pub(crate) fn claim_unused_tx(
+    tx: &Transaction,
+    platform: &dyn crate::platform::Platform,
+    candidates: &[String],
+) -> Result<Vec<String>> {
+    let err = |e| store_err(std::path::Path::new("metadata.sqlite"), e);
+    let me = Owner::me();
+    let mut used: HashSet<String> = HashSet::new();
+    for (table, kind) in [("images", "image"), ("containers", "container")] {
+        let mut st = tx
+            .prepare(&format!("SELECT id, data FROM {table}"))
+            .map_err(err)?;
+        let rows: Vec<(String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|r| r.collect())
+            .map_err(err)?;
+        for (id, data) in rows {
+            #[derive(serde::Deserialize)]
+            struct Layers {
+                #[serde(default)]
+                layers: Vec<String>,
+            }
+            let l: Layers = super::error::decode(kind, &id, &data)?;
+            used.extend(l.layers);
+        }
+    }
+    let mut st = tx
+        .prepare("SELECT layer, pid, pid_start FROM leases")
+        .map_err(err)?;
+    let leases: Vec<(String, i32, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|r| r.collect())
+        .map_err(err)?;
+    for (layer, pid, start) in leases {
+        let mine = pid == me.pid && start as u64 == me.start;
+        if !mine && platform.alive(pid, start as u64) {
+            used.insert(layer);
+        }
+    }
+    let victims: Vec<String> = candidates
+        .iter()
+        .filter(|l| !used.contains(*l))
+        .cloned()
+        .collect();
+    for l in &victims {
+        tx.execute(
+            "INSERT OR IGNORE INTO leases (layer, pid, pid_start, created) VALUES (?1, ?2, ?3, ?4)",
+            params![l, me.pid, me.start as i64, time::now()],
+        )
+        .map_err(err)?;
+        tx.execute("DELETE FROM build_cache WHERE layer = ?1", [l])
+            .map_err(err)?;
+    }
+    Ok(victims)
+}

@@ -146,33 +146,25 @@ impl Engine {
         Ok(cached.into_iter().filter(|l| !in_use.contains(l)).collect())
     }
 
-    /// Empty the build cache: its entries, and the layers only it refers to.
+    /// Empty the build cache: its entries, and the layers only it refers to
+    /// (leased while they are destroyed, like an image's).
     pub fn cache_prune(&mut self) -> Result<Vec<String>> {
-        let layers = self.cache_only_layers()?;
-        let in_use = self.layers_in_use()?;
+        let platform = self.platform;
         let path = self.store.path().to_path_buf();
-        // Entries first (a crash leaves layers nothing refers to, which
-        // `system check` removes), then the layers, top ones first.
-        self.store.write(|tx| {
+        let victims = self.store.write(|tx| {
             let mut st = tx
-                .prepare("SELECT key, layer FROM build_cache")
+                .prepare("SELECT DISTINCT layer FROM build_cache WHERE layer <> ''")
                 .map_err(|e| super::store::store_err(&path, e))?;
-            let rows: Vec<(String, String)> = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            let cached: Vec<String> = st
+                .query_map([], |r| r.get(0))
                 .and_then(|r| r.collect())
                 .map_err(|e| super::store::store_err(&path, e))?;
-            for (key, layer) in rows {
-                if !in_use.contains(&layer) {
-                    tx.execute("DELETE FROM build_cache WHERE key = ?1", [&key])
-                        .map_err(|e| super::store::store_err(&path, e))?;
-                }
-            }
-            Ok(())
+            // Entries of layers in use stay; so do "no change" entries,
+            // which hold nothing.
+            super::lease::claim_unused_tx(tx, platform, &cached)
         })?;
-        for l in layers.iter().rev() {
-            self.platform.destroy_layer(&self.root, l)?;
-        }
-        Ok(layers)
+        self.destroy_leased(&victims)?;
+        Ok(victims)
     }
 
     /// Stopped containers, unused networks, dangling (or, with

@@ -504,16 +504,30 @@ impl Engine {
 
     /// Remove layers a failed or finished build made that no image uses.
     pub fn build_discard(&mut self, layers: &[String]) -> Result<()> {
-        // Released first: a crash from here leaves layers nothing refers
-        // to, which `system check` removes.
-        self.release_layers(layers)?;
-        let in_use = self.layers_in_use()?;
-        // Top layers first: on ZFS a layer is a clone of the one below.
-        for l in layers.iter().rev().filter(|l| !in_use.contains(*l)) {
-            self.cache_forget_layer(l)?;
+        // The unused ones stay leased while they are destroyed (a crash
+        // leaves a dead lease, which `system check` follows up); the others
+        // are released at once.
+        let platform = self.platform;
+        let victims = self.store.write(|tx| {
+            let victims = super::lease::claim_unused_tx(tx, platform, layers)?;
+            let kept: Vec<String> = layers
+                .iter()
+                .filter(|l| !victims.contains(*l))
+                .cloned()
+                .collect();
+            super::lease::release_tx(tx, &kept)?;
+            Ok(victims)
+        })?;
+        self.destroy_leased(&victims)
+    }
+
+    /// Destroy layers this process claimed (top first: on ZFS a layer is
+    /// a clone of the one below), then release them.
+    pub(crate) fn destroy_leased(&mut self, layers: &[String]) -> Result<()> {
+        for l in layers.iter().rev() {
             self.platform.destroy_layer(&self.root, l)?;
         }
-        Ok(())
+        self.release_layers(layers)
     }
 
     /// Is `path` a directory in the stage's filesystem?

@@ -112,69 +112,40 @@ impl Engine {
         let mut handled: HashSet<String> = HashSet::new();
         let fs: HashSet<&str> = inv.containers.iter().map(String::as_str).collect();
         for r in &rows {
-            let (c, rs) = (&r.c, &r.rs);
+            let c = &r.c;
             let subject = format!("{} ({})", c.id, c.name);
-            let claimer = rs.pid.unwrap_or(0);
-            let f = match rs.state.as_str() {
-                "removing" if !rs.claimer_alive(self.platform) => Some(finding(
-                    "container",
-                    &subject,
-                    format!("its removal was interrupted (process {claimer} is gone)"),
-                    "finish removing it",
-                    Repair::FinishRemoval(c.id.clone()),
-                )),
-                "starting" if !rs.claimer_alive(self.platform) => Some(finding(
-                    "container",
-                    &subject,
-                    format!("its start was interrupted (process {claimer} is gone)"),
-                    if c.auto_remove {
-                        "undo what its start set up and remove it (--rm)"
-                    } else {
-                        "undo what its start set up and mark it stopped"
-                    },
-                    Repair::FinishStart(c.id.clone()),
-                )),
-                "running" if !status_of(self.platform, rs).is_running() && !rs.monitored() => {
-                    Some(finding(
-                        "container",
-                        &subject,
-                        format!(
-                            "marked running, but its process {claimer} is gone and nobody supervises it"
-                        ),
-                        if c.auto_remove {
-                            "record the exit, undo what its start set up and remove it (--rm)"
-                        } else {
-                            "record the exit (code unknown) and undo what its start set up (cgroup, links, firewall rules)"
-                        },
-                        Repair::FinishRun(c.id.clone(), claimer),
-                    ))
+            if self.row_finding(c, &r.rs).is_some() {
+                // Read again before reporting: the snapshot may be older
+                // than a process that has finished the job since.
+                if let Some(f) = self
+                    .run_state(&c.id)?
+                    .and_then(|rs| self.row_finding(c, &rs))
+                {
+                    handled.insert(c.id.clone());
+                    out.push(f);
                 }
-                "exited" if c.auto_remove => Some(finding(
-                    "container",
-                    &subject,
-                    "an --rm container that exited but was not removed",
-                    "remove it",
-                    Repair::RemoveExited(c.id.clone()),
-                )),
-                _ => None,
-            };
-            if let Some(f) = f {
-                handled.insert(c.id.clone());
-                out.push(f);
             } else if !fs.contains(c.id.as_str()) {
-                // A create under way holds the container's lock.
-                if self.try_lock_object("container", &c.id)?.is_some() {
-                    out.push(finding(
-                        "container",
-                        &subject,
-                        "its filesystem is missing",
-                        "make it again (empty)",
-                        Repair::MakeContainerFs(c.id.clone()),
-                    ));
+                // A create under way holds the container's lock; once we
+                // hold it, look again.
+                if let Some(_lock) = self.try_lock_object("container", &c.id)? {
+                    let still = self
+                        .run_state(&c.id)?
+                        .is_some_and(|rs| rs.state != "removing");
+                    if still && !self.platform.container_fs_exists(&self.root, &c.id) {
+                        out.push(finding(
+                            "container",
+                            &subject,
+                            "its filesystem is missing",
+                            "make it again (empty)",
+                            Repair::MakeContainerFs(c.id.clone()),
+                        ));
+                    }
                 }
             }
             let layers: HashSet<&str> = inv.layers.iter().map(String::as_str).collect();
-            if let Some(l) = c.layers.iter().find(|l| !layers.contains(l.as_str())) {
+            if let Some(l) = c.layers.iter().find(|l| {
+                !layers.contains(l.as_str()) && !self.platform.layer_path(&self.root, l).exists()
+            }) {
                 out.push(finding(
                     "container",
                     &subject,
@@ -185,7 +156,11 @@ impl Engine {
             }
         }
         for name in &inv.containers {
-            if by_id.contains_key(name.as_str()) {
+            // (Removed meanwhile: its row goes after its directory.)
+            if by_id.contains_key(name.as_str())
+                || !self.platform.container_fs_exists(&self.root, name)
+                || self.run_state(name)?.is_some()
+            {
                 continue;
             }
             match owner::transient_owner(name) {
@@ -233,7 +208,10 @@ impl Engine {
                     "the cgroup of a build step whose builder (process {}) is gone",
                     o.pid
                 ),
-                (None, Some(r)) if !self.may_run(&r.rs) => {
+                (None, Some(r))
+                    if !self.may_run(&r.rs)
+                        && self.run_state(g)?.is_some_and(|rs| !self.may_run(&rs)) =>
+                {
                     "the cgroup of a container that is not running".to_string()
                 }
                 // Its owner lives, or another root's.
@@ -249,6 +227,10 @@ impl Engine {
         }
         self.check_layers(&inv, &rows, &mut out)?;
         for s in &inv.scratch {
+            // (Renamed into place by its owner, which has exited, since.)
+            if std::fs::symlink_metadata(self.root.join("tmp").join(s)).is_err() {
+                continue;
+            }
             let problem = match owner::scratch_owner(s) {
                 Some(o) if o.alive() => continue,
                 Some(o) => format!("work of process {}, which is gone", o.pid),
@@ -278,12 +260,66 @@ impl Engine {
         Ok(out)
     }
 
+    /// What is wrong with a container's row: an operation whose process
+    /// died, a run whose end nobody recorded.
+    fn row_finding(&self, c: &Container, rs: &RunState) -> Option<Finding> {
+        let subject = format!("{} ({})", c.id, c.name);
+        let claimer = rs.pid.unwrap_or(0);
+        match rs.state.as_str() {
+            "removing" if !rs.claimer_alive(self.platform) => Some(finding(
+                "container",
+                &subject,
+                format!("its removal was interrupted (process {claimer} is gone)"),
+                "finish removing it",
+                Repair::FinishRemoval(c.id.clone()),
+            )),
+            "starting" if !rs.claimer_alive(self.platform) => Some(finding(
+                "container",
+                &subject,
+                format!("its start was interrupted (process {claimer} is gone)"),
+                if c.auto_remove {
+                    "undo what its start set up and remove it (--rm)"
+                } else {
+                    "undo what its start set up and mark it stopped"
+                },
+                Repair::FinishStart(c.id.clone()),
+            )),
+            "running" if !status_of(self.platform, rs).is_running() && !rs.monitored() => {
+                Some(finding(
+                    "container",
+                    &subject,
+                    format!(
+                        "marked running, but its process {claimer} is gone and nobody supervises it"
+                    ),
+                    if c.auto_remove {
+                        "record the exit, undo what its start set up and remove it (--rm)"
+                    } else {
+                        "record the exit (code unknown) and undo what its start set up (cgroup, links, firewall rules)"
+                    },
+                    Repair::FinishRun(c.id.clone(), claimer),
+                ))
+            }
+            // (Its monitor removes it now.)
+            "exited" if c.auto_remove && !rs.monitored() => Some(finding(
+                "container",
+                &subject,
+                "an --rm container that exited but was not removed",
+                "remove it",
+                Repair::RemoveExited(c.id.clone()),
+            )),
+            _ => None,
+        }
+    }
+
     /// Could the container of this row be running or about to (a live
     /// process claimed its start, or supervises it)?
+    /// (Or a live process is busy with it: it starts it, supervises it,
+    /// or removes it, and takes its cgroup and links along.)
     fn may_run(&self, rs: &RunState) -> bool {
         status_of(self.platform, rs).is_running()
-            || (rs.state == "starting" && rs.claimer_alive(self.platform))
-            || (rs.state == "running" && rs.monitored())
+            || (matches!(rs.state.as_str(), "starting" | "removing")
+                && rs.claimer_alive(self.platform))
+            || rs.monitored()
     }
 
     fn container_rows(&self) -> Result<Vec<Row>> {
@@ -334,25 +370,32 @@ impl Engine {
             }
         }
         for o in dead {
-            let layers: Vec<&str> = leases
-                .iter()
+            // Read again: it may have released them and exited since.
+            let layers: Vec<String> = self
+                .leases()?
+                .into_iter()
                 .filter(|l| l.owner == o)
-                .map(|l| l.layer.as_str())
+                .map(|l| l.layer)
                 .collect();
+            if layers.is_empty() {
+                continue;
+            }
             out.push(finding(
                 "lease",
-                format!("process {}", o.pid),
+                format!("of process {}", o.pid),
                 format!(
-                    "process {} leased layers {} and is gone",
-                    o.pid,
+                    "held on layers {} by a process that is gone",
                     layers.join(", ")
                 ),
                 "drop the lease",
                 Repair::DropLeases(o),
             ));
         }
+        let exists = |l: &str| self.platform.layer_path(&self.root, l).exists();
         for l in &inv.layers {
-            if !used.contains(l.as_str()) {
+            // Read again: a build may have written the image that refers
+            // to it, and released it, since.
+            if !used.contains(l.as_str()) && exists(l) && !self.layer_referenced(l)? {
                 out.push(finding(
                     "layer",
                     l,
@@ -363,7 +406,10 @@ impl Engine {
             }
         }
         let have: HashSet<&str> = inv.layers.iter().map(String::as_str).collect();
-        for l in cache.iter().filter(|l| !have.contains(l.as_str())) {
+        for l in cache
+            .iter()
+            .filter(|l| !have.contains(l.as_str()) && !exists(l))
+        {
             out.push(finding(
                 "build cache",
                 format!("entries for layer {l}"),
@@ -373,7 +419,11 @@ impl Engine {
             ));
         }
         for i in &images {
-            if let Some(l) = i.layers.iter().find(|l| !have.contains(l.as_str())) {
+            if let Some(l) = i
+                .layers
+                .iter()
+                .find(|l| !have.contains(l.as_str()) && !exists(l))
+            {
                 out.push(finding(
                     "image",
                     format!("{} ({})", i.id, i.display()),
@@ -395,7 +445,16 @@ impl Engine {
         let rows: HashSet<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
         let have: HashSet<&str> = inv.volumes.iter().map(String::as_str).collect();
         for v in &volumes {
-            if !have.contains(v.name.as_str()) && self.try_lock_object("volume", &v.name)?.is_some()
+            if have.contains(v.name.as_str()) {
+                continue;
+            }
+            // A create or removal under way holds the volume's lock; once
+            // we hold it, look again.
+            let Some(_lock) = self.try_lock_object("volume", &v.name)? else {
+                continue;
+            };
+            if self.volume_opt(&v.name)?.is_some()
+                && !self.platform.volume_exists(&self.root, &v.name)
             {
                 out.push(finding(
                     "volume",
@@ -407,7 +466,13 @@ impl Engine {
             }
         }
         for name in &inv.volumes {
-            if !rows.contains(name.as_str()) && self.try_lock_object("volume", name)?.is_some() {
+            if rows.contains(name.as_str()) {
+                continue;
+            }
+            let Some(_lock) = self.try_lock_object("volume", name)? else {
+                continue;
+            };
+            if self.volume_opt(name)?.is_none() && self.platform.volume_exists(&self.root, name) {
                 out.push(finding(
                     "volume",
                     name,
@@ -428,10 +493,14 @@ impl Engine {
     ) -> Result<()> {
         let links: HashSet<&str> = inv.links.iter().map(String::as_str).collect();
         for n in self.networks()? {
-            if n.kind != "custom"
-                && !links.contains(n.interface.as_str())
-                && self.try_lock_object("network", &n.id)?.is_some()
-            {
+            if n.kind == "custom" || links.contains(n.interface.as_str()) {
+                continue;
+            }
+            let Some(_lock) = self.try_lock_object("network", &n.id)? else {
+                continue;
+            };
+            let current = self.networks()?.into_iter().find(|m| m.id == n.id);
+            if current.is_some_and(|m| !self.platform.interface_exists(&m.interface)) {
                 out.push(finding(
                     "network",
                     format!("{} ({})", n.id, n.name),

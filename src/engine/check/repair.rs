@@ -178,7 +178,7 @@ impl Engine {
 
     /// Does an image, a container, the build cache or a live lease refer
     /// to layer `l`?
-    fn layer_referenced(&self, l: &str) -> Result<bool> {
+    pub(super) fn layer_referenced(&self, l: &str) -> Result<bool> {
         if self.layers_in_use()?.contains(l) {
             return Ok(true);
         }
