@@ -238,7 +238,8 @@ fn root_image_container_volume_lifecycle() {
         ],
     );
 
-    // Removal: datasets go, each after an existence check (they exist now).
+    // Removal: rules a dead supervisor may have left, then the datasets,
+    // each after an existence check (they exist now).
     s.rec.clear_responses();
     s.rec
         .respond("/sbin/zfs list -H -o mountpoint", Output::ok("/MNT\n"));
@@ -248,6 +249,7 @@ fn root_image_container_volume_lifecycle() {
     assert_lines(
         s.lines(),
         &[
+            "/usr/bin/rctl -r jail:<1>",
             "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/sbin/zfs destroy -r -f zroot/kleene/container/<1>",
             "/sbin/zfs list -H -o name zroot/kleene/volumes/data",
@@ -1023,4 +1025,135 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
             && all.contains("enforce_statfs=1 devfs_ruleset=0 command="),
         "{all}"
     );
+}
+
+/// `system check` on FreeBSD: the OS side read from `zfs list`, `jls`,
+/// `rctl`, `ifconfig -l` and `mount -p` (recorded outputs), compared with
+/// the store; what a crash left is found, and `--repair` runs the commands
+/// that remove it (never touching a volume's data: an orphan volume
+/// dataset is adopted).
+#[test]
+fn system_check_finds_and_repairs_what_a_crash_left() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = setup();
+    let mut e = Engine::open_on(&s.root, s.fb).unwrap();
+    let layer = base_image(&s, &mut e);
+    let web = e
+        .container_create(&ContainerConfig {
+            image: "base".into(),
+            name: Some("web".into()),
+            cmd: vec!["/bin/sh".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    e.volume_create("data").unwrap();
+    let root = s.root.display().to_string();
+    let ds = kleene::platform::freebsd::dataset(&s.root);
+    let orphan_layer = "deadbeef0001";
+    let orphan_ctr = "0123456789ab";
+    // A build step's container of a process that is gone.
+    let build_ctr = "aaaaaaaaaaaa-999999999-1";
+    s.rec.clear_responses();
+    let mnt = s.root.parent().unwrap().parent().unwrap().join("mnt");
+    s.rec.respond(
+        "/sbin/zfs list -H -o mountpoint",
+        Output::ok(&format!("{}\n", mnt.display())),
+    );
+    // No jail runs: `web` is stopped.
+    s.rec.respond(
+        "/usr/sbin/jls --libxo=json -j",
+        Output::fail(1, "jail not found"),
+    );
+    s.rec.respond(
+        &format!("/sbin/zfs list -H -o name -d 1 {ds}/image"),
+        Output::ok(&format!(
+            "{ds}/image\n{ds}/image/{layer}\n{ds}/image/{orphan_layer}\n"
+        )),
+    );
+    s.rec.respond(
+        &format!("/sbin/zfs list -H -o name -d 1 {ds}/container"),
+        Output::ok(&format!(
+            "{ds}/container\n{ds}/container/{}\n{ds}/container/{orphan_ctr}\n{ds}/container/{build_ctr}\n",
+            web.id
+        )),
+    );
+    s.rec.respond(
+        &format!("/sbin/zfs list -H -o name -d 1 {ds}/volumes"),
+        Output::ok(&format!(
+            "{ds}/volumes\n{ds}/volumes/data\n{ds}/volumes/lost\n"
+        )),
+    );
+    // The stopped container's rules, and another root's jail's.
+    s.rec.respond(
+        "/usr/bin/rctl",
+        Output::ok(&format!(
+            "jail:{}:memoryuse:deny=67108864\njail:ffffffffffff:maxproc:deny=10\n",
+            web.id
+        )),
+    );
+    // A jail left running in the orphan container, and one of another tool.
+    s.rec.respond(
+        "/usr/sbin/jls name path",
+        Output::ok(&format!(
+            "{orphan_ctr} {root}/container/{orphan_ctr}\nweb1 /usr/jails/web1\n"
+        )),
+    );
+    s.rec.respond("/sbin/ifconfig -l", Output::ok("lo0 em0\n"));
+    // The stopped container's devfs, left mounted.
+    s.rec.respond(
+        "/sbin/mount -p",
+        Output::ok(&format!(
+            "zroot/kleene/container/{0} {root}/container/{0} zfs rw 0 0\ndevfs {root}/container/{0}/dev devfs rw 0 0\n",
+            web.id
+        )),
+    );
+    s.rec.clear();
+    let found = e.system_check().unwrap();
+    let got: Vec<String> = found
+        .iter()
+        .map(|f| format!("{} {}: {}", f.kind, f.subject, f.problem))
+        .collect();
+    let text = normalise_ids(&got)
+        .into_iter()
+        .map(|l| l.replace(&root, "ROOT"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        text,
+        [
+            "jail <1>: a running jail of kleene's that no container refers to",
+            "mount ROOT/container/<2>/dev: a mount the host sees inside kleene's directories",
+            "container <1>: a container directory no row refers to",
+            "container <3>-999999999-1: a build step's container, and its builder (process 999999999) is gone",
+            "cgroup <2>: the cgroup of a container that is not running",
+            "layer <4>: no image, container, build or cache entry refers to it",
+            "volume lost: a volume directory no row refers to",
+        ],
+        "{text:#?}"
+    );
+    s.rec.clear();
+    for f in &found {
+        e.system_repair(f).unwrap();
+    }
+    let lines: Vec<String> = s
+        .lines()
+        .into_iter()
+        .filter(|l| !l.contains(" list ") && !l.starts_with("/usr/sbin/jls --libxo"))
+        .map(|l| l.replace(&root, "ROOT"))
+        .collect();
+    assert_lines(
+        lines,
+        &[
+            // The jail first: its dataset goes after it.
+            "/usr/sbin/jail -r <1>",
+            "/sbin/umount -f /zroot/kleene/container/<2>/dev",
+            "/usr/bin/rctl -r jail:<1>",
+            "/sbin/zfs destroy -r -f zroot/kleene/container/<1>",
+            "/usr/bin/rctl -r jail:<3>-999999999-1",
+            "/sbin/zfs destroy -r -f zroot/kleene/container/<3>-999999999-1",
+            "/usr/bin/rctl -r jail:<2>",
+            "/sbin/zfs destroy -r -f zroot/kleene/image/<4>",
+        ],
+    );
+    // The orphan volume was adopted: its data stays, it has a row again.
+    assert!(e.volume("lost").is_ok());
 }

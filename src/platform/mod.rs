@@ -113,6 +113,10 @@ pub trait Platform: Send + Sync {
     fn commit_layer(&self, root: &Path, id: &str) -> Result<()>;
     /// Remove a layer (committed or not); absent layers are not an error.
     fn destroy_layer(&self, root: &Path, id: &str) -> Result<()>;
+    /// Does committed layer `id` exist?
+    fn layer_exists(&self, root: &Path, id: &str) -> bool {
+        self.layer_path(root, id).exists()
+    }
     /// Where a committed layer's files are.
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf;
     /// A base layer made from an existing dataset (`zfs-copy`, `zfs-clone`);
@@ -329,6 +333,12 @@ pub trait Platform: Send + Sync {
     fn unmount(&self, path: &Path) -> Result<()> {
         let _ = path;
         Ok(())
+    }
+    /// The host-side links container `id` has while it runs with these
+    /// attachments (to find those left behind).
+    fn container_links(&self, id: &str, attachments: &[Attachment]) -> Vec<String> {
+        let _ = (id, attachments);
+        vec![]
     }
     /// Stop a jail left running (FreeBSD).
     fn remove_jail(&self, name: &str) -> Result<()> {

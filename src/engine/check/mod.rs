@@ -42,11 +42,12 @@ impl Finding {
     }
 }
 
-/// The repairs, in the order they are applied (mounts before the
-/// directories they are in, containers before their cgroups and links, the
-/// firewall last).
+/// The repairs, in the order they are applied (jails, then mounts, before
+/// the directories they are in; containers before their cgroups and
+/// links; the firewall last).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Repair {
+    RemoveJail(String),
     Unmount(PathBuf),
     FinishRemoval(String),
     FinishStart(String),
@@ -54,7 +55,6 @@ enum Repair {
     RemoveExited(String),
     MakeContainerFs(String),
     DestroyContainerFs(String),
-    RemoveJail(String),
     ForgetGroup(String),
     DropLeases(Owner),
     DestroyLayer(String),
@@ -97,7 +97,17 @@ impl Engine {
         // The OS side first (see the module comment).
         let inv = self.platform.inventory(&self.root)?;
         let mut out = Vec::new();
+        let rows = self.container_rows()?;
         for m in &inv.mounts {
+            // A running container's (a FreeBSD jail's nullfs and devfs
+            // mounts are the host's) are its own.
+            let busy = rows.iter().any(|r| {
+                m.starts_with(self.platform.container_dir(&self.root, &r.c.id))
+                    && self.may_run(&r.rs)
+            });
+            if busy {
+                continue;
+            }
             out.push(finding(
                 "mount",
                 m.display().to_string(),
@@ -106,7 +116,6 @@ impl Engine {
                 Repair::Unmount(m.clone()),
             ));
         }
-        let rows = self.container_rows()?;
         let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.c.id.as_str(), r)).collect();
         // Containers whose repair also takes their cgroup and links.
         let mut handled: HashSet<String> = HashSet::new();
@@ -144,7 +153,7 @@ impl Engine {
             }
             let layers: HashSet<&str> = inv.layers.iter().map(String::as_str).collect();
             if let Some(l) = c.layers.iter().find(|l| {
-                !layers.contains(l.as_str()) && !self.platform.layer_path(&self.root, l).exists()
+                !layers.contains(l.as_str()) && !self.platform.layer_exists(&self.root, l)
             }) {
                 out.push(finding(
                     "container",
@@ -391,7 +400,7 @@ impl Engine {
                 Repair::DropLeases(o),
             ));
         }
-        let exists = |l: &str| self.platform.layer_path(&self.root, l).exists();
+        let exists = |l: &str| self.platform.layer_exists(&self.root, l);
         for l in &inv.layers {
             // Read again: a build may have written the image that refers
             // to it, and released it, since.
@@ -510,29 +519,26 @@ impl Engine {
                 ));
             }
         }
-        // The host ends of containers' links, named after an endpoint
-        // (vnet) or a container (ipnet) of this root, whose container is
-        // not running (its namespace normally takes them along).
-        let endpoints = self.endpoints()?;
-        for name in &inv.links {
-            let owner = if let Some(ep) = name.strip_prefix("kv") {
-                endpoints
-                    .iter()
-                    .find(|e| e.id.starts_with(ep) && ep.len() == 12)
-                    .map(|e| e.container_id.as_str())
-            } else if let Some(c) = name.strip_prefix("ki") {
-                by_id
-                    .keys()
-                    .find(|id| id.starts_with(c) && c.len() == 12)
-                    .copied()
-            } else {
-                None
-            };
-            if let Some(r) = owner.and_then(|c| by_id.get(c)) {
-                if !self.may_run(&r.rs) {
+        // The host ends of the links of containers that are not running
+        // (their namespace or jail normally takes them along).
+        let links: HashSet<&str> = inv.links.iter().map(String::as_str).collect();
+        for r in by_id.values() {
+            if r.c.network_driver == "disabled"
+                || r.c.network_driver == "host"
+                || self.may_run(&r.rs)
+            {
+                continue;
+            }
+            let attachments = self.attachments(&r.c.id)?;
+            for name in self.platform.container_links(&r.c.id, &attachments) {
+                if links.contains(name.as_str())
+                    && self
+                        .run_state(&r.c.id)?
+                        .is_some_and(|rs| !self.may_run(&rs))
+                {
                     out.push(finding(
                         "interface",
-                        name,
+                        &name,
                         format!("a link of container {}, which is not running", r.c.id),
                         "remove it",
                         Repair::RemoveLink(name.clone()),

@@ -83,7 +83,7 @@ impl Engine {
                 Ok(self.platform.destroy_layer(&self.root, l)?)
             }
             Repair::DropCache(l) => {
-                if self.platform.layer_path(&self.root, l).exists() {
+                if self.platform.layer_exists(&self.root, l) {
                     return Ok(());
                 }
                 self.cache_forget_layer(l)

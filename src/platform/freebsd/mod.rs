@@ -12,6 +12,7 @@
 
 pub mod confine;
 pub mod fetch;
+mod inventory;
 pub mod jail;
 pub mod net;
 pub mod pf;
@@ -166,6 +167,10 @@ impl Platform for FreeBsd {
             self.zfs(&["destroy", "-r", "-f", &ds])?;
         }
         Ok(())
+    }
+
+    fn layer_exists(&self, root: &Path, id: &str) -> bool {
+        self.exists(&image_ds(root, id))
     }
 
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
@@ -376,5 +381,40 @@ impl Platform for FreeBsd {
 
     fn update_limits(&self, id: &str, old: &super::Limits, new: &super::Limits) -> Result<()> {
         self.change_limits(id, old, new)
+    }
+
+    fn forget_container(&self, id: &str) -> Result<()> {
+        // Its rctl rules (none is fine).
+        let _ = self.run(&["/usr/bin/rctl", "-r", &format!("jail:{id}")]);
+        Ok(())
+    }
+
+    fn inventory(&self, root: &Path) -> Result<super::Inventory> {
+        self.inventory_impl(root)
+    }
+
+    fn remove_link(&self, name: &str) -> Result<()> {
+        self.run(&["/sbin/ifconfig", name, "destroy"]).map(drop)
+    }
+
+    fn unmount(&self, path: &Path) -> Result<()> {
+        self.run(&["/sbin/umount", "-f", &path.display().to_string()])
+            .map(drop)
+    }
+
+    fn remove_jail(&self, name: &str) -> Result<()> {
+        self.run(&["/usr/sbin/jail", "-r", name]).map(drop)
+    }
+
+    fn container_links(&self, _id: &str, attachments: &[super::Attachment]) -> Vec<String> {
+        // A vnet container's epair: its host end (`epairNa`).
+        attachments
+            .iter()
+            .filter_map(|a| a.epair.as_ref().map(|e| format!("{e}a")))
+            .collect()
+    }
+
+    fn firewall_current(&self, root: &Path, fw: &Firewall) -> bool {
+        net::pf_conf_current(root, fw)
     }
 }

@@ -39,6 +39,18 @@ fn pf_template() -> Result<String> {
     }
 }
 
+/// Is the pf.conf kleene loaded last the one `fw` generates?
+pub fn pf_conf_current(root: &Path, fw: &Firewall) -> bool {
+    let Ok(template) = pf_template() else {
+        return false;
+    };
+    match std::fs::read_to_string(pf_conf_path(root)) {
+        Ok(t) => t == pf::render(&template, fw),
+        // Never loaded: right while there is nothing to load.
+        Err(_) => fw.networks.is_empty() && fw.ports.is_empty(),
+    }
+}
+
 impl FreeBsd {
     pub(super) fn interface_exists_impl(&self, name: &str) -> bool {
         self.succeeds(&["/sbin/ifconfig", name])

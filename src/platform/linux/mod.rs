@@ -298,6 +298,12 @@ impl Platform for Linux {
         inventory::unmount(path)
     }
 
+    fn container_links(&self, id: &str, attachments: &[Attachment]) -> Vec<String> {
+        let mut v = vec![net::ipnet_link(id)];
+        v.extend(attachments.iter().map(|a| net::vnet_link(&a.endpoint)));
+        v
+    }
+
     fn firewall_current(&self, root: &Path, fw: &Firewall) -> bool {
         net::firewall_current(root, fw)
     }
