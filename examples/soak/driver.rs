@@ -306,31 +306,31 @@ pub fn run(cfg: &Config) -> Report {
         want_containers.extend(held.containers);
     }
     // Nothing lost, nothing duplicated, nothing left over.
-    match names(cfg, &["volume", "ls", "--format", "json"], "name") {
-        Ok(v) => {
-            let got: BTreeSet<String> = v.iter().cloned().collect();
-            if got.len() != v.len() || got != want_volumes {
-                report.errors.push(format!(
-                    "volumes: expected {} ({want_volumes:?}), found {} ({v:?})",
-                    want_volumes.len(),
-                    v.len()
-                ));
+    for (kind, args, want) in [
+        (
+            "volumes",
+            &["volume", "ls", "--format", "json"][..],
+            &want_volumes,
+        ),
+        (
+            "containers",
+            &["container", "ls", "-a", "--format", "json"][..],
+            &want_containers,
+        ),
+    ] {
+        match names(cfg, args, "name") {
+            Ok(v) => {
+                let got: BTreeSet<String> = v.iter().cloned().collect();
+                if got.len() != v.len() || &got != want {
+                    report.errors.push(format!(
+                        "{kind}: expected {} ({want:?}), found {} ({v:?})",
+                        want.len(),
+                        v.len()
+                    ));
+                }
             }
+            Err(e) => report.errors.push(e),
         }
-        Err(e) => report.errors.push(e),
-    }
-    match names(cfg, &["container", "ls", "-a", "--format", "json"], "name") {
-        Ok(v) => {
-            let got: BTreeSet<String> = v.iter().cloned().collect();
-            if got.len() != v.len() || got != want_containers {
-                report.errors.push(format!(
-                    "containers: expected {} ({want_containers:?}), found {} ({v:?})",
-                    want_containers.len(),
-                    v.len()
-                ));
-            }
-        }
-        Err(e) => report.errors.push(e),
     }
     if let Err(e) = klee(cfg, &["system", "check"]) {
         report.errors.push(format!("check after the load: {e}"));

@@ -24,6 +24,18 @@ pub struct Usage {
     pub reclaimable: u64,
 }
 
+impl Usage {
+    fn new(kind: &'static str) -> Usage {
+        Usage {
+            kind,
+            total: 0,
+            active: 0,
+            size: 0,
+            reclaimable: 0,
+        }
+    }
+}
+
 /// What `system prune` removes besides stopped containers, unused networks
 /// and the build cache.
 #[derive(Debug, Clone, Copy, Default)]
@@ -96,13 +108,7 @@ impl Engine {
                 ctr.reclaimable += n;
             }
         }
-        let mut vol = Usage {
-            kind: "Local Volumes",
-            total: 0,
-            active: 0,
-            size: 0,
-            reclaimable: 0,
-        };
+        let mut vol = Usage::new("Local Volumes");
         let mounted: HashSet<&str> = containers
             .iter()
             .flat_map(|c| c.mounts.iter())
@@ -119,13 +125,7 @@ impl Engine {
                 vol.reclaimable += n;
             }
         }
-        let mut cache = Usage {
-            kind: "Build Cache",
-            total: 0,
-            active: 0,
-            size: 0,
-            reclaimable: 0,
-        };
+        let mut cache = Usage::new("Build Cache");
         for l in self.cache_only_layers()? {
             let n = layer_size(&l);
             cache.total += 1;

@@ -54,6 +54,24 @@ impl Engine {
             return Ok(v);
         }
         let _lock = self.lock_object("volume", name)?;
+        let Some(v) = self.insert_volume_row(name)? else {
+            // Another process made it meanwhile: theirs stands.
+            return self.volume(name);
+        };
+        let spath = self.store.path().to_path_buf();
+        if let Err(e) = self.platform.create_volume(&self.root, name) {
+            let _ = self.store.write(|tx| {
+                tx.execute("DELETE FROM volumes WHERE name = ?1", [name])
+                    .map_err(|e| store_err(&spath, e))
+            });
+            return Err(e.into());
+        }
+        Ok(v)
+    }
+
+    /// Write volume `name`'s row (the caller holds its lock); `None` when
+    /// there is one already.
+    pub(crate) fn insert_volume_row(&mut self, name: &str) -> Result<Option<Volume>> {
         let v = Volume {
             name: name.to_string(),
             created: time::now(),
@@ -72,18 +90,7 @@ impl Engine {
             )
             .map_err(|e| store_err(&spath, e))
         })?;
-        if inserted == 0 {
-            // Another process made it meanwhile: theirs stands.
-            return self.volume(name);
-        }
-        if let Err(e) = self.platform.create_volume(&self.root, name) {
-            let _ = self.store.write(|tx| {
-                tx.execute("DELETE FROM volumes WHERE name = ?1", [name])
-                    .map_err(|e| store_err(&spath, e))
-            });
-            return Err(e.into());
-        }
-        Ok(v)
+        Ok((inserted > 0).then_some(v))
     }
 
     /// Make the directories of `names` that are missing (a create that was

@@ -9,7 +9,7 @@ use super::{Finding, Repair};
 use crate::engine::container::status_of;
 use crate::engine::error::{Error, Result};
 use crate::engine::store::store_err;
-use crate::engine::{time, Engine, Volume};
+use crate::engine::Engine;
 use crate::platform::owner;
 
 impl Engine {
@@ -199,24 +199,6 @@ impl Engine {
         if self.volume_opt(name)?.is_some() || !self.platform.volume_exists(&self.root, name) {
             return Ok(());
         }
-        let v = Volume {
-            name: name.to_string(),
-            created: time::now(),
-            mountpoint: self
-                .platform
-                .volume_path(&self.root, name)
-                .display()
-                .to_string(),
-        };
-        let data = serde_json::to_string(&v).expect("volume serialises");
-        let path = self.store.path().to_path_buf();
-        self.store.write(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO volumes (name, created, data) VALUES (?1, ?2, ?3)",
-                params![v.name, v.created, data],
-            )
-            .map_err(|e| store_err(&path, e))
-            .map(drop)
-        })
+        self.insert_volume_row(name).map(drop)
     }
 }
