@@ -12,6 +12,7 @@ mod image;
 mod network;
 pub mod repl;
 pub mod resolver;
+mod system;
 pub mod translate;
 mod volume;
 
@@ -132,6 +133,7 @@ pub fn new_engine(limits: Limits, script_dir: Option<&Path>) -> rhai::Engine {
     volume::register(&mut e);
     network::register(&mut e);
     build::register(&mut e);
+    system::register(&mut e);
     // exit(n) ends the script with that exit code (uncatchable); the code is
     // told apart from a script's final value by its type.
     e.register_fn("exit", |n: i64| -> RResult<()> {
