@@ -260,12 +260,12 @@ fn a_crash_at_any_failpoint_is_found_and_repaired() {
     repaired(&r, "image.remove.layers", &["layer "]);
     assert_eq!(r.entries("layers"), layers);
 
-    // volumes: made whole before the crash point; a removal's row stays.
+    // volumes: made whole before the crash point; a removal is finished.
     assert!(crash(&r, "volume.create", &["volume", "create", "v1"]));
     repaired(&r, "volume.create", &[]);
     assert!(crash(&r, "volume.remove.row", &["volume", "rm", "v1"]));
-    repaired(&r, "volume.remove.row", &["its directory is missing"]);
-    r.ok(&["volume", "rm", "v1"]);
+    repaired(&r, "volume.remove.row", &["its removal was interrupted"]);
+    assert!(!r.ok(&["volume", "ls"]).contains("v1"));
 
     // builds: a step's container and the layers a dead builder leased.
     let ctx = r.path().join("ctx");

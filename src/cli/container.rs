@@ -1,5 +1,6 @@
 //! `klee container …` and its shortcuts.
 
+use crate::engine::endpoint::Connection;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -319,31 +320,6 @@ pub struct RenameArgs {
 }
 
 /// The network to connect a new container to, and its addresses.
-fn connection(a: &CreateArgs) -> Option<(String, String, String)> {
-    a.network.as_ref().map(|n| {
-        (
-            n.clone(),
-            a.ip.clone().unwrap_or_else(|| "<auto>".into()),
-            a.ip6.clone().unwrap_or_else(|| "<auto>".into()),
-        )
-    })
-}
-
-/// Connect a just-created container, or remove it again.
-fn connect_new(
-    e: &mut Engine,
-    id: &str,
-    conn: &Option<(String, String, String)>,
-) -> Result<(), Error> {
-    if let Some((net, ip, ip6)) = conn {
-        if let Err(err) = e.network_connect(net, id, ip, ip6) {
-            let _ = e.container_remove(id, true);
-            return Err(err);
-        }
-    }
-    Ok(())
-}
-
 fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
     check_env(&a.env)?;
     let mounts = a
@@ -382,27 +358,23 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
         dns: a.dns.clone(),
         security: a.confinement.options(),
         limits: a.limits.options(),
+        // Joined with the container's creation, in the same write.
+        networks: a
+            .network
+            .iter()
+            .map(|n| Connection {
+                network: n.clone(),
+                ip: a.ip.clone().unwrap_or_else(|| "<auto>".into()),
+                ip6: a.ip6.clone().unwrap_or_else(|| "<auto>".into()),
+            })
+            .collect(),
     })
 }
 
 /// `run`: create, connect, start.
 fn run_container(e: &mut Engine, a: RunArgs) -> CmdResult {
     let mode = a.attach.mode()?;
-    let conn = connection(&a.create);
-    let (c, r) = if conn.is_some() {
-        // Connected before it starts, as klee does (create, connect, start).
-        let c = e.container_create(&config(a.create, a.fly)?)?;
-        connect_new(e, &c.id, &conn)?;
-        match e.container_start(&c.id, mode) {
-            Ok(r) => (c, r),
-            Err(err) => {
-                let _ = e.container_remove(&c.id, true);
-                return Err(err);
-            }
-        }
-    } else {
-        e.container_run(&config(a.create, a.fly)?, mode)?
-    };
+    let (c, r) = e.container_run(&config(a.create, a.fly)?, mode)?;
     if mode == Attach::Detached {
         println!("{}", c.id);
     }
@@ -419,9 +391,7 @@ fn code(o: Option<i32>) -> Outcome {
 pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
     match cmd {
         ContainerCmd::Create(a) => {
-            let conn = connection(&a);
             let c = e.container_create(&config(a, false)?)?;
-            connect_new(e, &c.id, &conn)?;
             println!("{}", c.id);
         }
         ContainerCmd::Run(a) => {

@@ -271,6 +271,13 @@ impl Builder {
         let mut made: Vec<String> = std::mem::take(&mut self.made);
         made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
         let _ = e.build_discard(&made);
+        let leased: Vec<String> = self
+            .stages
+            .iter()
+            .flat_map(|s| s.leased.clone())
+            .chain(last.stage.leased.iter().cloned())
+            .collect();
+        let _ = e.build_release(&leased);
         Ok(image)
     }
 
@@ -280,11 +287,13 @@ impl Builder {
     pub fn abort(&mut self, e: &mut Engine, keep: Option<&str>) -> Option<(Image, String)> {
         let mut made: Vec<String> = std::mem::take(&mut self.made);
         made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
+        let mut leased: Vec<String> = self.stages.iter().flat_map(|s| s.leased.clone()).collect();
         let current = self.current.take();
         if let Some(st) = &current {
             made.extend(st.stage.made.clone());
+            leased.extend(st.stage.leased.clone());
         }
-        match (keep, current) {
+        let kept = match (keep, current) {
             (Some(tag), Some(st)) => {
                 let name = tag.split_once(':').map(|(n, _)| n).unwrap_or(tag);
                 let nametag = format!("{}:failed", if name.is_empty() { "image" } else { name });
@@ -300,7 +309,10 @@ impl Builder {
                 let _ = e.build_discard(&made);
                 None
             }
-        }
+        };
+        // The cached layers it used are released in any case.
+        let _ = e.build_release(&leased);
+        kept
     }
 
     fn word(

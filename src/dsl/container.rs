@@ -6,6 +6,7 @@
 // `dsl::here` can give them the position of the call.
 #![allow(clippy::redundant_closure_call)]
 
+use crate::engine::endpoint::Connection;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
@@ -61,23 +62,6 @@ fn strings_of(a: &Array, what: &str) -> RResult<Vec<String>> {
                 .or_else(|t| fail("invalid", format!("{what} must hold strings, not {t}")))
         })
         .collect()
-}
-
-/// Create, and connect to `network` (an address is allocated); a failed
-/// connect removes the container again.
-fn create_connected(
-    e: &mut crate::engine::Engine,
-    cfg: &ContainerConfig,
-    network: Option<&str>,
-) -> crate::engine::Result<String> {
-    let c = e.container_create(cfg)?;
-    if let Some(net) = network {
-        if let Err(err) = e.network_connect(net, &c.id, "<auto>", "<auto>") {
-            let _ = e.container_remove(&c.id, true);
-            return Err(err);
-        }
-    }
-    Ok(c.id)
 }
 
 /// Options map → create configuration (the CLI's options, by name).
@@ -166,6 +150,15 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             init: opt_bool(opts, "init", false)?,
         },
         limits: limit_options(opts)?,
+        // Joined with the container's creation (an address is allocated).
+        networks: opt_str(opts, "network")?
+            .map(|n| Connection {
+                network: n,
+                ip: "<auto>".into(),
+                ip6: "<auto>".into(),
+            })
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -207,8 +200,7 @@ pub mod api {
             &ctx,
             (|| {
                 let cfg = config(image, vec![], &opts)?;
-                let net = opt_str(&opts, "network")?;
-                with(|e| create_connected(e, &cfg, net.as_deref())).map(|id| ContainerH { id })
+                with(|e| e.container_create(&cfg)).map(|c| ContainerH { id: c.id })
             })(),
         )
     }
@@ -237,19 +229,7 @@ pub mod api {
                         stdin: false,
                     }
                 };
-                match opt_str(&opts, "network")? {
-                    None => with(|e| e.container_run(&cfg, attach))
-                        .map(|(c, _)| ContainerH { id: c.id }),
-                    // Connected before it starts, as the CLI does.
-                    Some(net) => with(|e| {
-                        let id = create_connected(e, &cfg, Some(&net))?;
-                        if let Err(err) = e.container_start(&id, attach) {
-                            let _ = e.container_remove(&id, true);
-                            return Err(err);
-                        }
-                        Ok(ContainerH { id })
-                    }),
-                }
+                with(|e| e.container_run(&cfg, attach)).map(|(c, _)| ContainerH { id: c.id })
             })(),
         )
     }

@@ -121,7 +121,10 @@ pub mod api {
         crate::dsl::here(
             &ctx,
             (|| {
-                if let Some(k) = opts.keys().find(|k| !matches!(k.as_str(), "all" | "volumes")) {
+                if let Some(k) = opts
+                    .keys()
+                    .find(|k| !matches!(k.as_str(), "all" | "volumes"))
+                {
                     return crate::dsl::fail(
                         "invalid",
                         format!("unknown option '{k}' for system::prune (expected all, volumes)"),

@@ -69,6 +69,8 @@ pub struct ContainerConfig {
     pub security: SecurityOptions,
     /// `--memory`, `--cpus`, `--pids-limit`.
     pub limits: LimitOptions,
+    /// Networks to join, written with the container's row (`-n`).
+    pub networks: Vec<super::endpoint::Connection>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -426,13 +428,34 @@ impl Engine {
             status: Status::Created,
         };
 
+        // Networks to join: checked now, their endpoints written with the row.
+        let joins = cfg
+            .networks
+            .iter()
+            .map(|j| {
+                let n = self.network(&j.network)?;
+                super::endpoint::check_driver(&n, &c.network_driver, false)?;
+                Ok((n, j.clone()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         // Volumes named by mounts are created on demand; undo that on failure.
         let mut new_volumes = Vec::new();
+        let mut volumes: Vec<String> = c
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "volume")
+            .map(|m| m.source.clone())
+            .collect();
+        volumes.sort();
+        volumes.dedup();
         let result = (|| -> Result<()> {
-            for m in c.mounts.iter().filter(|m| m.kind == "volume") {
-                if self.volume_opt(&m.source)?.is_none() {
-                    self.volume_create(&m.source)?;
-                    new_volumes.push(m.source.clone());
+            // Their locks are held until the row is written: a `volume rm`
+            // at the same time either goes first (and the volume is made
+            // again here) or sees this container as a user and refuses.
+            let _volume_locks = self.lock_objects("volume", volumes.iter().map(String::as_str))?;
+            for v in &volumes {
+                if self.ensure_volume_locked(v)?.1 {
+                    new_volumes.push(v.clone());
                 }
             }
             // The row first, then its filesystem (made whole or not at
@@ -445,7 +468,7 @@ impl Engine {
             // A generated name may collide (also with a concurrent
             // process): draw again, with a numeric suffix after a while.
             for attempt in 0.. {
-                match self.insert_container(&c, claim) {
+                match self.insert_container(&c, claim, &joins) {
                     Err(Error::Conflict(_)) if generated && attempt < 20 => {
                         c.name = names::generate();
                         if attempt >= 3 {
@@ -458,7 +481,16 @@ impl Engine {
                     }
                 }
             }
-            if let Err(e) = self.make_container_fs(&c) {
+            let made = self.make_container_fs(&c).and_then(|_| {
+                if joins.is_empty() {
+                    Ok(())
+                } else {
+                    // Its addresses enter the firewall (published ports).
+                    self.reload_firewall()
+                }
+            });
+            if let Err(e) = made {
+                let _ = self.platform.destroy_container_fs(&self.root, &c.id);
                 let _ = self.delete_container_row(&c.id);
                 return Err(e);
             }
@@ -499,7 +531,12 @@ impl Engine {
         })
     }
 
-    fn insert_container(&mut self, c: &Container, claim: bool) -> Result<()> {
+    fn insert_container(
+        &mut self,
+        c: &Container,
+        claim: bool,
+        joins: &[(super::network::Network, super::endpoint::Connection)],
+    ) -> Result<()> {
         let data = serde_json::to_string(c).expect("container serialises");
         let path = self.store.path().to_path_buf();
         let (state, pid, pid_start) = if claim {
@@ -523,8 +560,11 @@ impl Engine {
                 } else {
                     store_err(&path, e)
                 }
-            })
-            .map(drop)
+            })?;
+            for (net, j) in joins {
+                super::endpoint::add_endpoint_tx(tx, net, &c.id, &j.ip, &j.ip6)?;
+            }
+            Ok(())
         })
     }
 

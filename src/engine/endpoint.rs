@@ -4,12 +4,13 @@
 
 use std::net::IpAddr;
 
-use rusqlite::params;
+use rusqlite::{params, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
 use super::id;
 use super::ipnet::Subnet;
+use super::network::Network;
 use super::store::{is_unique_violation, store_err};
 use super::Engine;
 
@@ -25,6 +26,155 @@ pub struct Endpoint {
     pub ip_address: String,
     #[serde(default)]
     pub ip_address6: String,
+}
+
+/// A network a container joins when it is created (`klee create/run -n`):
+/// its endpoint is written with the container's row, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    pub network: String,
+    /// "" (none), `<auto>` or an address.
+    pub ip: String,
+    pub ip6: String,
+}
+
+/// kleened's driver/type matrix: may a container with `driver` (running
+/// or not) join `net`?
+pub(crate) fn check_driver(net: &Network, driver: &str, running: bool) -> Result<()> {
+    match (driver, net.kind.as_str()) {
+        ("disabled", _) => Err(Error::State(
+            "containers with the 'disabled' network-driver cannot connect to networks.".into(),
+        )),
+        ("host", _) => Err(Error::State(
+            "containers with the 'host' network-driver cannot connect to networks.".into(),
+        )),
+        ("vnet", "loopback" | "custom") => Err(Error::State(format!(
+            "containers using the 'vnet' network-driver can't connect to {} networks",
+            net.kind
+        ))),
+        ("vnet", _) if running => Err(Error::State(
+            "cannot connect a running vnet container to a network".into(),
+        )),
+        ("ipnet" | "vnet", _) => Ok(()),
+        (other, _) => Err(Error::invalid(
+            "network driver",
+            other,
+            "expected ipnet, vnet, host or disabled",
+        )),
+    }
+}
+
+/// Allocate the addresses and write the endpoint of container `cid` in
+/// `net`, inside the write transaction `tx`: two connects at once can
+/// never take the same address.
+pub(crate) fn add_endpoint_tx(
+    tx: &Transaction,
+    net: &Network,
+    cid: &str,
+    ip: &str,
+    ip6: &str,
+) -> Result<Endpoint> {
+    let path = std::path::Path::new("metadata.sqlite");
+    let endpoints: Vec<Endpoint> = {
+        let mut st = tx
+            .prepare("SELECT id, data FROM endpoints WHERE network_id = ?1")
+            .map_err(|e| store_err(path, e))?;
+        let rows: Vec<(String, String)> = st
+            .query_map([&net.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|r| r.collect())
+            .map_err(|e| store_err(path, e))?;
+        rows.iter()
+            .map(|(id, d)| super::error::decode("endpoint", id, d))
+            .collect::<Result<_>>()?
+    };
+    if endpoints.iter().any(|e| e.container_id == cid) {
+        return Err(Error::Conflict(
+            "container already connected to the network".into(),
+        ));
+    }
+    let taken = |v6: bool| -> Vec<IpAddr> {
+        let mut t: Vec<IpAddr> = endpoints
+            .iter()
+            .filter_map(|e| {
+                if v6 {
+                    e.ip_address6.parse().ok()
+                } else {
+                    e.ip_address.parse().ok()
+                }
+            })
+            .collect();
+        // The bridge's own gateway address is taken too.
+        let gw = if v6 { &net.gateway6 } else { &net.gateway };
+        let subnet = if v6 { &net.subnet6 } else { &net.subnet };
+        if net.kind == "bridge" {
+            if let Ok(s) = subnet.parse::<Subnet>() {
+                match gw.as_str() {
+                    "<auto>" => t.push(s.first_host()),
+                    g => t.extend(g.parse::<IpAddr>().ok()),
+                }
+            }
+        }
+        t
+    };
+    let pick = |want: &str, subnet: &str, v6: bool| -> Result<String> {
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        match (want, subnet.parse::<Subnet>().ok()) {
+            ("", _) => Ok(String::new()),
+            ("<auto>", None) => Ok(String::new()),
+            (_, None) => Err(Error::State(format!(
+                "cannot set ip address because there is no {family} subnet defined for this network"
+            ))),
+            ("<auto>", Some(s)) => s
+                .allocate(&taken(v6))
+                .map(|a| a.to_string())
+                .ok_or_else(|| {
+                    Error::State(format!(
+                        "no more {} IP's left in the network",
+                        if v6 { "inet6" } else { "inet" }
+                    ))
+                }),
+            (addr, Some(s)) => {
+                let a: IpAddr = addr
+                    .parse()
+                    .map_err(|_| Error::invalid("address", addr, "not an IP address"))?;
+                if !s.is_host(a) {
+                    return Err(Error::invalid(
+                        "address",
+                        addr,
+                        format!("not a host address of the network's subnet {s}"),
+                    ));
+                }
+                if taken(v6).contains(&a) {
+                    return Err(Error::Conflict(format!(
+                        "address {addr} is already in use in network '{}'",
+                        net.name
+                    )));
+                }
+                Ok(a.to_string())
+            }
+        }
+    };
+    let ep = Endpoint {
+        id: id::new_id(),
+        network_id: net.id.clone(),
+        container_id: cid.to_string(),
+        epair: None,
+        ip_address: pick(ip, &net.subnet, false)?,
+        ip_address6: pick(ip6, &net.subnet6, true)?,
+    };
+    let data = serde_json::to_string(&ep).expect("endpoint serialises");
+    tx.execute(
+        "INSERT INTO endpoints (id, network_id, container_id, data) VALUES (?1, ?2, ?3, ?4)",
+        params![ep.id, ep.network_id, ep.container_id, data],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::Conflict("container already connected to the network".into())
+        } else {
+            store_err(path, e)
+        }
+    })?;
+    Ok(ep)
 }
 
 impl Engine {
@@ -46,125 +196,15 @@ impl Engine {
     ) -> Result<Endpoint> {
         let net = self.network(network)?;
         let c = self.container(container)?;
-        match (c.network_driver.as_str(), net.kind.as_str()) {
-            ("disabled", _) => {
-                return Err(Error::State(
-                    "containers with the 'disabled' network-driver cannot connect to networks."
-                        .into(),
-                ))
-            }
-            ("host", _) => {
-                return Err(Error::State(
-                    "containers with the 'host' network-driver cannot connect to networks.".into(),
-                ))
-            }
-            ("vnet", "loopback" | "custom") => {
-                return Err(Error::State(format!(
-                    "containers using the 'vnet' network-driver can't connect to {} networks",
-                    net.kind
-                )))
-            }
-            ("vnet", _) if c.status.is_running() => {
-                return Err(Error::State(
-                    "cannot connect a running vnet container to a network".into(),
-                ))
-            }
-            ("ipnet" | "vnet", _) => {}
-            (other, _) => {
-                return Err(Error::invalid(
-                    "network driver",
-                    other,
-                    "expected ipnet, vnet, host or disabled",
-                ))
-            }
-        }
-        let endpoints = self.endpoints()?;
-        if endpoints
-            .iter()
-            .any(|e| e.network_id == net.id && e.container_id == c.id)
-        {
-            return Err(Error::Conflict(
-                "container already connected to the network".into(),
-            ));
-        }
-        let taken = |v6: bool| -> Vec<IpAddr> {
-            let mut t: Vec<IpAddr> = endpoints
-                .iter()
-                .filter(|e| e.network_id == net.id)
-                .filter_map(|e| {
-                    if v6 {
-                        e.ip_address6.parse().ok()
-                    } else {
-                        e.ip_address.parse().ok()
-                    }
-                })
-                .collect();
-            // The bridge's own gateway address is taken too.
-            let gw = if v6 { &net.gateway6 } else { &net.gateway };
-            let subnet = if v6 { &net.subnet6 } else { &net.subnet };
-            if net.kind == "bridge" {
-                if let Ok(s) = subnet.parse::<Subnet>() {
-                    match gw.as_str() {
-                        "<auto>" => t.push(s.first_host()),
-                        g => t.extend(g.parse::<IpAddr>().ok()),
-                    }
-                }
-            }
-            t
-        };
-        let pick = |want: &str, subnet: &str, v6: bool| -> Result<String> {
-            let family = if v6 { "IPv6" } else { "IPv4" };
-            match (want, subnet.parse::<Subnet>().ok()) {
-                ("", _) => Ok(String::new()),
-                ("<auto>", None) => Ok(String::new()),
-                (_, None) => Err(Error::State(format!(
-                    "cannot set ip address because there is no {family} subnet defined for this network"
-                ))),
-                ("<auto>", Some(s)) => s
-                    .allocate(&taken(v6))
-                    .map(|a| a.to_string())
-                    .ok_or_else(|| Error::State(format!("no more {} IP's left in the network", if v6 { "inet6" } else { "inet" }))),
-                (addr, Some(s)) => {
-                    let a: IpAddr = addr.parse().map_err(|_| Error::invalid("address", addr, "not an IP address"))?;
-                    if !s.is_host(a) {
-                        return Err(Error::invalid("address", addr, format!("not a host address of the network's subnet {s}")));
-                    }
-                    if taken(v6).contains(&a) {
-                        return Err(Error::Conflict(format!("address {addr} is already in use in network '{}'", net.name)));
-                    }
-                    Ok(a.to_string())
-                }
-            }
-        };
+        check_driver(&net, &c.network_driver, c.status.is_running())?;
         let before = if c.status.is_running() {
             self.attachments(&c.id)?
         } else {
             vec![]
         };
-        let ep = Endpoint {
-            id: id::new_id(),
-            network_id: net.id.clone(),
-            container_id: c.id.clone(),
-            epair: None,
-            ip_address: pick(ip, &net.subnet, false)?,
-            ip_address6: pick(ip6, &net.subnet6, true)?,
-        };
-        let data = serde_json::to_string(&ep).expect("endpoint serialises");
-        let path = self.store.path().to_path_buf();
-        self.store.write(|tx| {
-            tx.execute(
-                "INSERT INTO endpoints (id, network_id, container_id, data) VALUES (?1, ?2, ?3, ?4)",
-                params![ep.id, ep.network_id, ep.container_id, data],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::Conflict("container already connected to the network".into())
-                } else {
-                    store_err(&path, e)
-                }
-            })
-            .map(drop)
-        })?;
+        let ep = self
+            .store
+            .write(|tx| add_endpoint_tx(tx, &net, &c.id, ip, ip6))?;
         if c.status.is_running() {
             let after = self.attachments(&c.id)?;
             if let Err(e) = self.platform.relink(

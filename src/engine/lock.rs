@@ -23,6 +23,28 @@ impl Engine {
         })
     }
 
+    /// Wait for and take the locks of several objects of `kind`, in one
+    /// order (so two processes never wait for each other), each file once
+    /// (a process waiting for a lock it holds on another descriptor would
+    /// wait forever).
+    pub(crate) fn lock_objects<'a>(
+        &self,
+        kind: &str,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<ObjectLock>> {
+        let mut paths: Vec<std::path::PathBuf> = names.map(|n| self.lock_path(kind, n)).collect();
+        paths.sort();
+        paths.dedup();
+        paths
+            .iter()
+            .map(|p| {
+                Ok(ObjectLock {
+                    _file: fsutil::lock_file(p)?,
+                })
+            })
+            .collect()
+    }
+
     /// Take the lock of an object if nobody holds it (`None`: an operation
     /// on it is under way).
     pub(crate) fn try_lock_object(&self, kind: &str, name: &str) -> Result<Option<ObjectLock>> {

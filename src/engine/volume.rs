@@ -45,28 +45,42 @@ impl Engine {
     }
 
     /// Create a volume; an existing one is returned as it is (as Docker and
-    /// kleened do). The row is written first, then the directory made: a
+    /// kleened do; one whose directory an interrupted create left unmade
+    /// gets it now). The row is written first, then the directory made: a
     /// crash in between leaves a row without a directory, which the next
-    /// start using it or `system check --repair` makes.
+    /// command using it or `system check --repair` makes.
     pub fn volume_create(&mut self, name: &str) -> Result<Volume> {
         id::check_name("volume name", name)?;
         if let Some(v) = self.volume_opt(name)? {
-            return Ok(v);
+            if self.platform.volume_exists(&self.root, name) {
+                return Ok(v);
+            }
         }
         let _lock = self.lock_object("volume", name)?;
-        let Some(v) = self.insert_volume_row(name)? else {
-            // Another process made it meanwhile: theirs stands.
-            return self.volume(name);
-        };
-        let spath = self.store.path().to_path_buf();
+        self.ensure_volume_locked(name).map(|(v, _)| v)
+    }
+
+    /// Make volume `name` whole: its row, then its storage, whichever is
+    /// missing (the caller holds its lock). Says whether the row is new.
+    pub(crate) fn ensure_volume_locked(&mut self, name: &str) -> Result<(Volume, bool)> {
+        if let Some(v) = self.volume_opt(name)? {
+            if !self.platform.volume_exists(&self.root, name) {
+                self.platform.create_volume(&self.root, name)?;
+            }
+            return Ok((v, false));
+        }
+        let v = self
+            .insert_volume_row(name)?
+            .expect("no row while we hold the volume's lock");
         if let Err(e) = self.platform.create_volume(&self.root, name) {
+            let spath = self.store.path().to_path_buf();
             let _ = self.store.write(|tx| {
                 tx.execute("DELETE FROM volumes WHERE name = ?1", [name])
                     .map_err(|e| store_err(&spath, e))
             });
             return Err(e.into());
         }
-        Ok(v)
+        Ok((v, true))
     }
 
     /// Write volume `name`'s row (the caller holds its lock); `None` when
@@ -93,25 +107,22 @@ impl Engine {
         Ok((inserted > 0).then_some(v))
     }
 
-    /// Make the directories of `names` that are missing (a create that was
+    /// Make whatever of volumes `names` is missing (a create that was
     /// interrupted, a host that lost them): what a container about to
     /// mount them needs.
     pub(crate) fn ensure_volumes<'a>(
         &mut self,
-        names: impl Iterator<Item = &'a str>,
+        names: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<()> {
-        for name in names {
-            if self.platform.volume_exists(&self.root, name) {
-                continue;
-            }
-            if self.volume_opt(name)?.is_none() {
-                self.volume_create(name)?;
-                continue;
-            }
-            let _lock = self.lock_object("volume", name)?;
-            if self.volume_opt(name)?.is_some() && !self.platform.volume_exists(&self.root, name) {
-                self.platform.create_volume(&self.root, name)?;
-            }
+        let missing = names
+            .clone()
+            .any(|n| !self.platform.volume_exists(&self.root, n));
+        if !missing {
+            return Ok(());
+        }
+        let _locks = self.lock_objects("volume", names.clone())?;
+        for n in names {
+            self.ensure_volume_locked(n)?;
         }
         Ok(())
     }
@@ -130,8 +141,11 @@ impl Engine {
             .collect())
     }
 
-    /// Remove a volume no container uses: its directory first, then its
-    /// row (a crash in between leaves the row, and `volume rm` finishes).
+    /// Remove a volume no container uses. Its storage is first moved aside
+    /// (into `tmp/` under this process's name, one rename), then its row
+    /// deleted, then the data: a crash leaves the volume whole, or a row
+    /// whose removal `system check` finishes, or debris it removes — never
+    /// a half-emptied volume that looks whole.
     pub fn volume_remove(&mut self, name: &str) -> Result<Volume> {
         let v = self.volume(name)?;
         let _lock = self.lock_object("volume", name)?;
@@ -148,13 +162,19 @@ impl Engine {
                 users.join(", ")
             )));
         }
-        self.platform.destroy_volume(&self.root, name)?;
+        let trash = self.platform.trash_volume(&self.root, name)?;
+        if trash.is_none() {
+            self.platform.destroy_volume(&self.root, name)?;
+        }
         crate::platform::failpoint::check("volume.remove.row")?;
         let spath = self.store.path().to_path_buf();
         self.store.write(|tx| {
             tx.execute("DELETE FROM volumes WHERE name = ?1", [name])
                 .map_err(|e| store_err(&spath, e))
         })?;
+        if let Some(t) = trash {
+            self.platform.remove_scratch(&self.root, &t)?;
+        }
         Ok(v)
     }
 

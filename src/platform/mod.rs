@@ -243,6 +243,13 @@ pub trait Platform: Send + Sync {
     fn create_volume(&self, root: &Path, name: &str) -> Result<PathBuf>;
     fn destroy_volume(&self, root: &Path, name: &str) -> Result<()>;
     fn volume_path(&self, root: &Path, name: &str) -> PathBuf;
+    /// Move volume `name`'s storage aside, whole, before its data is
+    /// deleted: returns its scratch name in `tmp/` (`None`: it cannot be
+    /// moved, and `destroy_volume` deletes it in place).
+    fn trash_volume(&self, root: &Path, name: &str) -> Result<Option<String>> {
+        let _ = (root, name);
+        Ok(None)
+    }
     /// Does volume `name`'s storage exist?
     fn volume_exists(&self, root: &Path, name: &str) -> bool {
         self.volume_path(root, name).is_dir()
@@ -319,6 +326,11 @@ pub trait Platform: Send + Sync {
     fn inventory(&self, root: &Path) -> Result<Inventory> {
         let _ = root;
         Err(Error::Unsupported("system check"))
+    }
+    /// Does container `id`'s resource group (cgroup, rctl rules) exist?
+    fn group_exists(&self, id: &str) -> bool {
+        let _ = id;
+        true
     }
     /// Remove the scratch object `tmp/<name>` of a process that is gone.
     fn remove_scratch(&self, root: &Path, name: &str) -> Result<()> {

@@ -74,6 +74,16 @@ pub fn scratch_owner(name: &str) -> Option<Owner> {
     Owner::parse(tag)
 }
 
+/// What a volume's storage is called while its removal deletes it
+/// (`volume-<hash of the name>`: a volume name may be as long as a file
+/// name may).
+pub fn volume_trash(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(name.as_bytes());
+    let hex: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("volume-{hex}")
+}
+
 /// A transient container's ID (a build step's): `<id>-<pid>-<start>`.
 pub fn transient_id(id: &str) -> String {
     format!("{id}-{}", Owner::me().tag())

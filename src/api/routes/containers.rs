@@ -167,6 +167,8 @@ fn config(m: &Map<String, Value>) -> Result<ContainerConfig, String> {
             init: opt_bool(m, "init")?.unwrap_or(false),
         },
         limits: limits(m)?,
+        // klee connects with its own request after the create.
+        networks: vec![],
     })
 }
 

@@ -88,16 +88,42 @@ impl Engine {
         }
     }
 
+    /// Remember the layer a step made. A layer the entry named before (a
+    /// `--no-cache` build replacing it) that nothing else uses goes.
     pub(crate) fn cache_put(&mut self, key: &str, layer: &str) -> Result<()> {
         let path = self.store.path().to_path_buf();
-        self.store.write(|tx| {
+        let platform = self.platform;
+        let victims = self.store.write(|tx| {
+            let old: Option<String> = tx
+                .query_row("SELECT layer FROM build_cache WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(|e| store_err(&path, e))?;
             tx.execute(
                 "INSERT OR REPLACE INTO build_cache (key, layer, created) VALUES (?1, ?2, ?3)",
                 params![key, layer, time::now()],
             )
-            .map_err(|e| store_err(&path, e))
-            .map(drop)
-        })
+            .map_err(|e| store_err(&path, e))?;
+            match old {
+                Some(o) if !o.is_empty() && o != layer => {
+                    let still: i64 = tx
+                        .query_row(
+                            "SELECT count(*) FROM build_cache WHERE layer = ?1",
+                            [&o],
+                            |r| r.get(0),
+                        )
+                        .map_err(|e| store_err(&path, e))?;
+                    if still > 0 {
+                        Ok(vec![])
+                    } else {
+                        crate::engine::lease::claim_unused_tx(tx, platform, &[o])
+                    }
+                }
+                _ => Ok(vec![]),
+            }
+        })?;
+        self.destroy_leased(&victims)
     }
 
     fn cache_forget_key(&mut self, key: &str) -> Result<()> {

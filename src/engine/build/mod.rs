@@ -36,6 +36,9 @@ pub struct Stage {
     pub base: String,
     /// Layers made by this build (to clean up if the build fails).
     pub made: Vec<String>,
+    /// Cached layers this build uses, leased to it until it ends
+    /// (`build_release`): nobody may take them for unused meanwhile.
+    pub leased: Vec<String>,
     /// RUN steps share the host's network (`build --network host`);
     /// otherwise they have only `lo`.
     pub host_network: bool,
@@ -71,6 +74,7 @@ impl Engine {
                 config: Image::empty(),
                 base: String::new(),
                 made: vec![],
+                leased: vec![],
                 host_network: false,
                 limits: Limits::default(),
                 key: Key::new("scratch").finish(),
@@ -91,6 +95,7 @@ impl Engine {
             config,
             base: image.id,
             made: vec![],
+            leased: vec![],
             host_network: false,
             limits: Limits::default(),
             key: key.finish(),
@@ -122,6 +127,8 @@ impl Engine {
         match self.cache_get(key)? {
             Some(layer) => {
                 if !layer.is_empty() {
+                    self.lease_layers(std::slice::from_ref(&layer))?;
+                    stage.leased.push(layer.clone());
                     stage.config.layers.push(layer);
                 }
                 stage.key = key.to_string();
@@ -497,7 +504,8 @@ impl Engine {
         // the same write.
         self.store.write(|tx| {
             super::image::save_image_tx(tx, &image)?;
-            super::lease::release_tx(tx, &stage.made)
+            super::lease::release_tx(tx, &stage.made)?;
+            super::lease::release_tx(tx, &stage.leased)
         })?;
         Ok(image)
     }
@@ -519,6 +527,11 @@ impl Engine {
             Ok(victims)
         })?;
         self.destroy_leased(&victims)
+    }
+
+    /// Release the cached layers a finished build used (`Stage::leased`).
+    pub fn build_release(&mut self, layers: &[String]) -> Result<()> {
+        self.release_layers(layers)
     }
 
     /// Destroy layers this process claimed (top first: on ZFS a layer is

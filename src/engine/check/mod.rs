@@ -60,6 +60,7 @@ enum Repair {
     DestroyLayer(String),
     DropCache(String),
     RemoveScratch(String),
+    FinishVolumeRemoval(String),
     MakeVolume(String),
     AdoptVolume(String),
     MakeLink(String),
@@ -210,6 +211,10 @@ impl Engine {
         }
         for g in &inv.groups {
             if handled.contains(g) {
+                continue;
+            }
+            // (Removed meanwhile by the process that ran it.)
+            if !self.platform.group_exists(g) {
                 continue;
             }
             let problem = match (owner::transient_owner(g), by_id.get(g.as_str())) {
@@ -462,9 +467,22 @@ impl Engine {
             let Some(_lock) = self.try_lock_object("volume", &v.name)? else {
                 continue;
             };
-            if self.volume_opt(&v.name)?.is_some()
-                && !self.platform.volume_exists(&self.root, &v.name)
+            if self.volume_opt(&v.name)?.is_none()
+                || self.platform.volume_exists(&self.root, &v.name)
             {
+                continue;
+            }
+            // Its storage moved aside by a removal that was interrupted.
+            let trash = format!(".{}", owner::volume_trash(&v.name));
+            if inv.scratch.iter().any(|s| s.ends_with(&trash)) {
+                out.push(finding(
+                    "volume",
+                    &v.name,
+                    "its removal was interrupted (its data is already in tmp/)",
+                    "finish removing it",
+                    Repair::FinishVolumeRemoval(v.name.clone()),
+                ));
+            } else {
                 out.push(finding(
                     "volume",
                     &v.name,

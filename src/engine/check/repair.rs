@@ -99,6 +99,18 @@ impl Engine {
                 Ok(())
             }
             Repair::AdoptVolume(name) => self.adopt_volume(name),
+            Repair::FinishVolumeRemoval(name) => {
+                let _lock = self.lock_object("volume", name)?;
+                if !self.platform.volume_exists(&self.root, name) {
+                    let path = self.store.path().to_path_buf();
+                    self.store.write(|tx| {
+                        tx.execute("DELETE FROM volumes WHERE name = ?1", [name])
+                            .map_err(|e| store_err(&path, e))
+                            .map(drop)
+                    })?;
+                }
+                Ok(())
+            }
             Repair::MakeLink(id) => {
                 let _lock = self.lock_object("network", id)?;
                 match self.networks()?.into_iter().find(|n| &n.id == id) {

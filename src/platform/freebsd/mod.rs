@@ -389,6 +389,11 @@ impl Platform for FreeBsd {
         Ok(())
     }
 
+    fn group_exists(&self, id: &str) -> bool {
+        self.run(&["/usr/bin/rctl"])
+            .is_ok_and(|o| inventory::rule_jails(&o.stdout).iter().any(|j| j == id))
+    }
+
     fn inventory(&self, root: &Path) -> Result<super::Inventory> {
         self.inventory_impl(root)
     }

@@ -161,6 +161,22 @@ impl Platform for Linux {
         Ok(p)
     }
 
+    fn trash_volume(&self, root: &Path, name: &str) -> Result<Option<String>> {
+        let trash = super::owner::scratch(&super::owner::volume_trash(name));
+        match fs::rename(self.volume_path(root, name), root.join("tmp").join(&trash)) {
+            Ok(()) => Ok(Some(trash)),
+            // Gone already (a removal that was interrupted).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            // On another filesystem (a separate mount for volumes/).
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => Ok(None),
+            Err(e) => Err(Error::io(
+                "cannot move aside",
+                self.volume_path(root, name),
+                e,
+            )),
+        }
+    }
+
     fn destroy_volume(&self, root: &Path, name: &str) -> Result<()> {
         fsutil::remove_tree(&self.volume_path(root, name))
     }
@@ -276,6 +292,10 @@ impl Platform for Linux {
 
     fn forget_container(&self, id: &str) -> Result<()> {
         cgroup::kill_and_remove(id)
+    }
+
+    fn group_exists(&self, id: &str) -> bool {
+        cgroup::exists(id)
     }
 
     fn inventory(&self, root: &Path) -> Result<super::Inventory> {

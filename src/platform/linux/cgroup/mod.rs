@@ -440,6 +440,11 @@ pub fn remove(id: &str) -> Result<()> {
     remove_dirs(&dirs(layout(), id))
 }
 
+/// Does group `id` exist (in any hierarchy)?
+pub fn exists(id: &str) -> bool {
+    dirs(layout(), id).iter().any(|d| d.is_dir())
+}
+
 /// The groups under kleene's parent, by name (in any hierarchy).
 pub fn list() -> Vec<String> {
     let mut names: Vec<String> = dirs(layout(), "")
