@@ -7,3 +7,4 @@ pub mod dockerfile;
 pub mod dsl;
 pub mod engine;
 pub mod platform;
+pub mod stdout;

@@ -195,6 +195,22 @@ fn errors_are_json_with_documented_codes() {
         (code, v["message"].as_str()),
         (404, Some("invalid persist: 'maybe' is not true or false"))
     );
+    for path in ["/images/prune?all=maybe", "/containers/list?all=maybe"] {
+        let method = if path.starts_with("/images") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let (code, v) = d.call(method, path, None);
+        assert_eq!(
+            (code, v["message"].as_str()),
+            (
+                400,
+                Some("invalid query parameter all: 'maybe' is not true or false")
+            ),
+            "{path}"
+        );
+    }
     let (code, v) = d.raw("POST", "/volumes/create", &vec![b'x'; 2 << 20]);
     assert_eq!(code, 413);
     assert!(String::from_utf8_lossy(&v).contains("request body too large"));

@@ -239,9 +239,14 @@ fn a_crash_at_any_failpoint_is_found_and_repaired() {
         repaired(&r, fp, &["its removal was interrupted"]);
         assert!(r.container_ids().is_empty(), "{fp}");
     }
-    // ... and the next rm finishes it too.
+    // ... start says why it cannot, and the next rm finishes it.
     r.ok(&["create", "--name", "r2", "bb", "true"]);
     assert!(crash(&r, "container.remove.row", &["rm", "r2"]));
+    let e = r.fails(&["start", "r2"], 1);
+    assert!(
+        e.contains("is being removed") && e.contains("klee rm"),
+        "{e}"
+    );
     r.ok(&["rm", "r2"]);
     repaired(&r, "rm finishes", &[]);
 
@@ -439,4 +444,32 @@ fn kill_9_at_random_instants_then_one_repair_leaves_nothing() {
     r.ok(&["volume", "create", "v0"]);
     r.ok(&["volume", "rm", "v0"]);
     r.ok(&["container", "prune", "-f"]);
+}
+
+#[test]
+fn stray_entries_and_failed_output_get_plain_answers() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    // A file where a layer directory belongs.
+    std::fs::write(r.path().join("layers/stray"), "x").unwrap();
+    repaired(&r, "stray file", &["layer stray"]);
+    assert!(!r.path().join("layers/stray").exists());
+    // Standard output that fails: an error at exit, not a panic.
+    for args in [&["ps", "-a"][..], &["image", "ls"]] {
+        let o = r
+            .cmd(args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("error: writing standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
 }

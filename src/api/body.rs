@@ -121,6 +121,24 @@ pub fn query(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A `true`/`false` query parameter (`None` when absent); anything else is
+/// refused with `status`, naming the parameter and the value.
+pub fn query_flag(
+    q: &[(String, String)],
+    key: &str,
+    status: u16,
+) -> Result<Option<bool>, crate::api::ApiError> {
+    match query_get(q, key) {
+        None => Ok(None),
+        Some(v) => parse_bool(v).map(Some).ok_or_else(|| {
+            crate::api::ApiError::new(
+                status,
+                format!("invalid query parameter {key}: '{v}' is not true or false"),
+            )
+        }),
+    }
+}
+
 pub fn query_get<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }

@@ -60,7 +60,7 @@ struct Log {
 impl BuildLog for Log {
     fn line(&mut self, text: &str) {
         if !self.quiet {
-            println!("{text}");
+            crate::outln!("{text}");
         }
     }
     fn quiet(&self) -> bool {
@@ -116,11 +116,11 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
     match build(e, &req, &mut log) {
         Ok(image) => {
             if a.quiet {
-                println!("{}", image.id);
+                crate::outln!("{}", image.id);
             } else {
-                println!("Successfully built {}", image.id);
+                crate::outln!("Successfully built {}", image.id);
                 if !image.name.is_empty() {
-                    println!("Successfully tagged {}", image.nametag());
+                    crate::outln!("Successfully tagged {}", image.nametag());
                 }
             }
             Ok(Outcome::Ok)

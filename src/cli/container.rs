@@ -376,7 +376,7 @@ fn run_container(e: &mut Engine, a: RunArgs) -> CmdResult {
     let mode = a.attach.mode()?;
     let (c, r) = e.container_run(&config(a.create, a.fly)?, mode)?;
     if mode == Attach::Detached {
-        println!("{}", c.id);
+        crate::outln!("{}", c.id);
     }
     Ok(code(r))
 }
@@ -392,7 +392,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
     match cmd {
         ContainerCmd::Create(a) => {
             let c = e.container_create(&config(a, false)?)?;
-            println!("{}", c.id);
+            crate::outln!("{}", c.id);
         }
         ContainerCmd::Run(a) => {
             // Like `docker run`: 125 whenever the container did not run,
@@ -446,7 +446,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
         ContainerCmd::Rm(a) => {
             for c in a.containers {
                 let c = e.container_remove(&c, a.force)?;
-                println!("{}", c.id);
+                crate::outln!("{}", c.id);
             }
         }
         ContainerCmd::Prune(a) => {
@@ -467,7 +467,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
             for c in &a.containers {
                 last = e.container_start(c, mode)?;
                 if mode == Attach::Detached {
-                    println!("{}", e.container(c)?.id);
+                    crate::outln!("{}", e.container(c)?.id);
                 }
             }
             return Ok(code(last));
@@ -475,13 +475,13 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
         ContainerCmd::Stop(a) => {
             for c in a.containers {
                 let c = e.container_stop(&c, Duration::from_secs(a.time))?;
-                println!("{}", c.id);
+                crate::outln!("{}", c.id);
             }
         }
         ContainerCmd::Restart(a) => {
             for c in a.containers {
                 let c = e.container_restart(&c, Duration::from_secs(a.time))?;
-                println!("{}", c.id);
+                crate::outln!("{}", c.id);
             }
         }
         ContainerCmd::Exec(a) => {
@@ -511,10 +511,10 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
                 restart_policy: a.restart.map(|r| r.parse()).transpose()?,
                 limits: a.limits.options(),
             };
-            println!("{}", e.container_update(&a.container, &u)?.id);
+            crate::outln!("{}", e.container_update(&a.container, &u)?.id);
         }
         ContainerCmd::Rename(a) => {
-            println!("{}", e.container_rename(&a.container, &a.new_name)?.id);
+            crate::outln!("{}", e.container_rename(&a.container, &a.new_name)?.id);
         }
         ContainerCmd::Logs(a) => {
             use std::io::Write;

@@ -98,7 +98,7 @@ pub fn run(cmd: DockerfileCmd) -> Result<Outcome, Error> {
                 return Ok(Outcome::Code(1));
             };
             if a.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&df).expect("serialisable")
                 );
@@ -109,7 +109,7 @@ pub fn run(cmd: DockerfileCmd) -> Result<Outcome, Error> {
                     } else {
                         format!(" {}", i.flags.join(" "))
                     };
-                    println!(
+                    crate::outln!(
                         "{:>4}  {}{flags} {:?}{}",
                         i.start_line,
                         i.name.to_uppercase(),
@@ -124,7 +124,7 @@ pub fn run(cmd: DockerfileCmd) -> Result<Outcome, Error> {
             let Some((name, src, df)) = parse_file(&a.file)? else {
                 return Ok(Outcome::Code(1));
             };
-            print!("{}", crate::dsl::translate::translate(&df, &name, &src));
+            crate::out!("{}", crate::dsl::translate::translate(&df, &name, &src));
             Ok(Outcome::Ok)
         }
         DockerfileCmd::Expand(a) => {
@@ -155,7 +155,7 @@ pub fn run(cmd: DockerfileCmd) -> Result<Outcome, Error> {
             };
             match out {
                 Ok(json) => {
-                    println!("{}", json.expect("serialisable"));
+                    crate::outln!("{}", json.expect("serialisable"));
                     Ok(Outcome::Ok)
                 }
                 Err(e) => {

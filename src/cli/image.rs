@@ -142,7 +142,7 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
                 let mut bar = Bar::new();
                 e.image_create(&source, &opts, &mut bar)?
             };
-            println!("{}", image.id);
+            crate::outln!("{}", image.id);
         }
         ImageCmd::Ls(a) => {
             let list = e.images()?;
@@ -166,7 +166,7 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
         ImageCmd::Inspect(a) => render::json(&e.image(&a.image)?),
         ImageCmd::Rm(a) => {
             for i in a.images {
-                println!("{}", e.image_remove(&i)?.id);
+                crate::outln!("{}", e.image_remove(&i)?.id);
             }
         }
         ImageCmd::Prune(a) => {
@@ -177,7 +177,7 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
             };
             return prune(what, a.force, || e.image_prune(a.all));
         }
-        ImageCmd::Tag(a) => println!("{}", e.image_tag(&a.source, &a.nametag)?.id),
+        ImageCmd::Tag(a) => crate::outln!("{}", e.image_tag(&a.source, &a.nametag)?.id),
         ImageCmd::Build(a) => return super::build::run(e, a),
     }
     Ok(Outcome::Ok)

@@ -139,31 +139,28 @@ pub fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Script(a) => return ExitCode::from(script::run(&cli.root, a).clamp(0, 255) as u8),
+        Command::Script(a) => return with_output(script::run(&cli.root, a)),
         Command::Repl => {
-            return ExitCode::from(
-                crate::dsl::repl::run(&cli.root, crate::dsl::Limits::default()).clamp(0, 255) as u8,
-            )
+            return with_output(crate::dsl::repl::run(
+                &cli.root,
+                crate::dsl::Limits::default(),
+            ))
         }
         Command::DslDocs => {
-            print!(
+            crate::out!(
                 "{}",
                 crate::dsl::docs::markdown(&crate::dsl::new_engine(
                     crate::dsl::Limits::default(),
                     None
                 ))
             );
-            return ExitCode::SUCCESS;
+            return with_output(0);
         }
         _ => {}
     }
     // Front-end commands that need no engine (and no root).
     if let Command::Dockerfile(c) = cli.command {
-        return match dockerfile::run(c) {
-            Ok(Outcome::Ok) => ExitCode::SUCCESS,
-            Ok(Outcome::Code(c)) => ExitCode::from(c.clamp(0, 255) as u8),
-            Err(e) => fail(&e),
-        };
+        return exit(dockerfile::run(c));
     }
     let mut engine = match Engine::open(&cli.root) {
         Ok(e) => e,
@@ -205,9 +202,23 @@ pub fn main() -> ExitCode {
 
 fn exit(r: CmdResult) -> ExitCode {
     match r {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Code(c)) => ExitCode::from(c.clamp(0, 255) as u8),
+        Ok(outcome) => with_output(match outcome {
+            Outcome::Ok => 0,
+            Outcome::Code(c) => c,
+        }),
         Err(e) => fail(&e),
+    }
+}
+
+/// `code`, unless writing to standard output failed (and the command
+/// itself succeeded): then say so and exit 1.
+fn with_output(code: i32) -> ExitCode {
+    match crate::stdout::failure() {
+        Some(e) if code == 0 => {
+            eprintln!("error: writing standard output: {e}");
+            ExitCode::from(1)
+        }
+        _ => ExitCode::from(code.clamp(0, 255) as u8),
     }
 }
 
@@ -264,7 +275,7 @@ fn prune(
         return Ok(Outcome::Code(1));
     }
     for id in remove()? {
-        println!("{id}");
+        crate::outln!("{id}");
     }
     Ok(Outcome::Ok)
 }

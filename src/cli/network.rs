@@ -142,7 +142,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCmd) -> CmdResult {
                 icc: a.icc,
                 internal: a.internal,
             };
-            println!("{}", e.network_create(&cfg)?.id);
+            crate::outln!("{}", e.network_create(&cfg)?.id);
         }
         NetworkCmd::Ls(a) => {
             let list = e.networks()?;
@@ -179,7 +179,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCmd) -> CmdResult {
         }
         NetworkCmd::Rm(a) => {
             for n in a.networks {
-                println!("{}", e.network_remove(&n)?.id);
+                crate::outln!("{}", e.network_remove(&n)?.id);
             }
         }
         NetworkCmd::Prune(a) => {
@@ -194,7 +194,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCmd) -> CmdResult {
                 .filter(|s| !s.is_empty())
                 .collect();
             if !addrs.is_empty() {
-                println!("{}", addrs.join(" "));
+                crate::outln!("{}", addrs.join(" "));
             }
         }
         NetworkCmd::Disconnect(a) => e.network_disconnect(&a.network, &a.container)?,

@@ -13,12 +13,12 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
         t.add_row(r);
     }
     for line in t.to_string().lines() {
-        println!("{}", line.trim_end().trim_start_matches(' '));
+        crate::outln!("{}", line.trim_end().trim_start_matches(' '));
     }
 }
 
 pub fn json<T: Serialize>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+    crate::outln!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
 }
 
 /// `a b c`, shortened to `width` characters for a table cell.

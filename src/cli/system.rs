@@ -104,9 +104,9 @@ pub fn run(e: &mut Engine, cmd: SystemCmd) -> CmdResult {
                 ("Deleted volumes", &p.volumes),
             ] {
                 if !list.is_empty() {
-                    println!("{title}:");
+                    crate::outln!("{title}:");
                     for id in list {
-                        println!("{id}");
+                        crate::outln!("{id}");
                     }
                 }
             }
@@ -118,31 +118,42 @@ pub fn run(e: &mut Engine, cmd: SystemCmd) -> CmdResult {
 fn check(e: &mut Engine, repair: bool) -> CmdResult {
     let findings = e.system_check()?;
     if findings.is_empty() {
-        println!("no problems found");
+        crate::outln!("no problems found");
         return Ok(Outcome::Ok);
     }
     let mut failed = 0;
     for f in &findings {
-        println!("{} {}: {}", f.kind, f.subject, f.problem);
+        crate::outln!("{} {}: {}", f.kind, f.subject, f.problem);
+        if !f.repairable() {
+            failed += 1;
+            crate::outln!("  by hand: {}", f.action);
+            continue;
+        }
         if !repair {
-            println!("  repair: {}", f.action);
+            crate::outln!("  repair: {}", f.action);
             continue;
         }
         match e.system_repair(f) {
-            Ok(()) => println!("  repaired: {}", f.action),
+            Ok(()) => crate::outln!("  repaired: {}", f.action),
             Err(err) => {
                 failed += 1;
-                println!("  not repaired: {err}");
+                crate::outln!("  not repaired: {err}");
             }
         }
     }
     let n = findings.len();
     let s = if n == 1 { "" } else { "s" };
     if !repair {
-        println!("{n} problem{s} found; `klee system check --repair` repairs them");
+        let fixable = n - failed;
+        let what = match (fixable, failed) {
+            (_, 0) => "`klee system check --repair` repairs them".to_string(),
+            (0, _) => "none can be repaired automatically".to_string(),
+            _ => format!("`klee system check --repair` repairs {fixable}, the others need a hand"),
+        };
+        crate::outln!("{n} problem{s} found; {what}");
         return Ok(Outcome::Code(1));
     }
-    println!("{n} problem{s} found, {} repaired", n - failed);
+    crate::outln!("{n} problem{s} found, {} repaired", n - failed);
     Ok(if failed > 0 {
         Outcome::Code(1)
     } else {

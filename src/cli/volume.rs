@@ -52,7 +52,7 @@ pub struct PruneArgs {
 
 pub fn run(e: &mut Engine, cmd: VolumeCmd) -> CmdResult {
     match cmd {
-        VolumeCmd::Create(a) => println!("{}", e.volume_create(&a.name)?.name),
+        VolumeCmd::Create(a) => crate::outln!("{}", e.volume_create(&a.name)?.name),
         VolumeCmd::Ls(a) => {
             let list = e.volumes()?;
             if a.format == Format::Json {
@@ -72,7 +72,7 @@ pub fn run(e: &mut Engine, cmd: VolumeCmd) -> CmdResult {
         }
         VolumeCmd::Rm(a) => {
             for v in a.volumes {
-                println!("{}", e.volume_remove(&v)?.name);
+                crate::outln!("{}", e.volume_remove(&v)?.name);
             }
         }
         VolumeCmd::Prune(a) => {

@@ -22,7 +22,7 @@ use crate::engine::build::BuildLog;
 struct Print;
 impl BuildLog for Print {
     fn line(&mut self, text: &str) {
-        println!("{text}");
+        crate::outln!("{text}");
     }
 }
 

@@ -128,6 +128,8 @@ pub fn new_engine(limits: Limits, script_dir: Option<&Path>) -> rhai::Engine {
         .set_max_map_size(limits.map_size)
         .set_max_modules(256);
     e.set_module_resolver(resolver::Confined::new(module_roots(script_dir)));
+    // Rhai's own print panics when standard output fails (`> /dev/full`).
+    e.on_print(|s| crate::outln!("{s}"));
     image::register(&mut e);
     container::register(&mut e);
     volume::register(&mut e);

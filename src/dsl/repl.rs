@@ -184,7 +184,7 @@ pub fn run(root: &std::path::Path, limits: Limits) -> i32 {
         sa.sa_sigaction = on_sigint as *const () as usize;
         libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
     }
-    println!(
+    crate::outln!(
         "kleene {} — Rhai REPL. help(\"image::list\"), :functions, :scope; Ctrl-D leaves.",
         env!("CARGO_PKG_VERSION")
     );
@@ -211,16 +211,16 @@ pub fn run(root: &std::path::Path, limits: Limits) -> i32 {
             ":quit" | ":q" => break,
             ":functions" => {
                 for d in &all {
-                    println!("{}", d.signature);
+                    crate::outln!("{}", d.signature);
                 }
                 for f in functions.iter_functions() {
-                    println!("{}({})  // defined here", f.name, f.params.join(", "));
+                    crate::outln!("{}({})  // defined here", f.name, f.params.join(", "));
                 }
                 continue;
             }
             ":scope" => {
                 for (name, constant, value) in scope.iter() {
-                    println!("{}{name} = {value:?}", if constant { "const " } else { "" });
+                    crate::outln!("{}{name} = {value:?}", if constant { "const " } else { "" });
                 }
                 continue;
             }
@@ -232,13 +232,13 @@ pub fn run(root: &std::path::Path, limits: Limits) -> i32 {
             .map(|n| n.trim().trim_matches('"'))
         {
             match docs::help(&engine, name) {
-                Some(h) => println!("{h}"),
-                None => println!("no function named '{name}' (try :functions)"),
+                Some(h) => crate::outln!("{h}"),
+                None => crate::outln!("no function named '{name}' (try :functions)"),
             }
             continue;
         }
         if input == "help" || input == "help()" {
-            println!("help(\"name\") shows a function's documentation; :functions lists them; :scope lists variables.");
+            crate::outln!("help(\"name\") shows a function's documentation; :functions lists them; :scope lists variables.");
             continue;
         }
         INTERRUPTED.store(false, Ordering::Relaxed);
@@ -254,7 +254,7 @@ pub fn run(root: &std::path::Path, limits: Limits) -> i32 {
         };
         let merged = functions.merge(&ast);
         match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &merged) {
-            Ok(v) if !v.is_unit() => println!("{v:?}"),
+            Ok(v) if !v.is_unit() => crate::outln!("{v:?}"),
             Ok(_) => {}
             Err(e) => eprint!("{}", diagnostic::render("<repl>", &line, &e)),
         }

@@ -106,11 +106,9 @@ impl Engine {
                         },
                         e => store_err(&path, e),
                     })?;
-            if status_of(platform, &rs).is_running() {
-                return Err(Error::State(format!(
-                    "container '{}' ({}) is already running",
-                    c.name, c.id
-                )));
+            let status = status_of(platform, &rs);
+            if !status.can_start() {
+                return Err(cannot_start(c, &status));
             }
             tx.execute(
                 "UPDATE containers SET state = 'starting', pid = ?2, pid_start = ?3 WHERE id = ?1",
@@ -188,10 +186,7 @@ impl Engine {
     pub fn container_start(&mut self, ident: &str, attach: Attach) -> Result<Option<i32>> {
         let c = self.container(ident)?;
         if !c.status.can_start() {
-            return Err(Error::State(format!(
-                "container '{}' ({}) is already running",
-                c.name, c.id
-            )));
+            return Err(cannot_start(&c, &c.status));
         }
         self.ensure_container_parts(&c)?;
         // Claimed under the container's lock, which `system check` takes
@@ -557,7 +552,7 @@ impl Engine {
         }
     }
 
-    fn remove_found(&mut self, c: &Container, force: bool) -> Result<()> {
+    pub(super) fn remove_found(&mut self, c: &Container, force: bool) -> Result<()> {
         if c.status == Status::Removing {
             // Someone removes it now: wait for them to finish.
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -695,4 +690,15 @@ impl Engine {
             Err(e) => Err(Error::io("cannot read container log", &p, e)),
         }
     }
+}
+
+/// Why a container in `status` cannot start.
+fn cannot_start(c: &Container, status: &Status) -> Error {
+    let why = match status {
+        Status::Removing => {
+            "is being removed (if its removal was interrupted, `klee rm` finishes it)"
+        }
+        _ => "is already running",
+    };
+    Error::State(format!("container '{}' ({}) {why}", c.name, c.id))
 }

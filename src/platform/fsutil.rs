@@ -198,13 +198,18 @@ pub fn dir_is_empty(p: &Path) -> bool {
         .unwrap_or(true)
 }
 
-/// Remove a tree, treating "already gone" as success.
+/// Remove a tree, treating "already gone" as success. A file or symlink
+/// where a directory belongs (a stray entry `system check` found) goes too.
 pub fn remove_tree(p: &Path) -> Result<()> {
     // Often empty (a --rm container's directory): one rmdir, no walk.
     if fs::remove_dir(p).is_ok() {
         return Ok(());
     }
-    match fs::remove_dir_all(p) {
+    let gone = match fs::symlink_metadata(p) {
+        Ok(m) if !m.is_dir() => fs::remove_file(p),
+        _ => fs::remove_dir_all(p),
+    };
+    match gone {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("cannot remove", p, e)),
@@ -214,6 +219,19 @@ pub fn remove_tree(p: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_tree_takes_trees_files_and_links_and_tolerates_absence() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("d/e")).unwrap();
+        fs::write(t.path().join("d/e/f"), "x").unwrap();
+        fs::write(t.path().join("file"), "x").unwrap();
+        std::os::unix::fs::symlink("d", t.path().join("link")).unwrap();
+        for name in ["d", "file", "link", "missing"] {
+            remove_tree(&t.path().join(name)).unwrap();
+        }
+        assert!(dir_is_empty(t.path()));
+    }
 
     #[test]
     fn copies_files_links_and_hardlinks() {

@@ -33,7 +33,7 @@ const LIST_TTL: std::time::Duration = std::time::Duration::from_millis(500);
 /// `LIST_TTL`), so many clients listing many containers cost one render.
 pub async fn list(Axum(s): Axum<Arc<State>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = body::query(q.as_deref());
-    let all = body::query_get(&q, "all").and_then(body::parse_bool) == Some(true);
+    let all = body::query_flag(&q, "all", 400)?.unwrap_or(false);
     let state = s.clone();
     let version = tokio::task::spawn_blocking(move || state.store_version())
         .await

@@ -60,15 +60,8 @@ pub async fn stop(
     let q = body::query(q.as_deref());
     let mut flags = [false; 2];
     for (i, key) in ["force_stop", "stop_container"].into_iter().enumerate() {
-        flags[i] = match body::query_get(&q, key) {
-            Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(ApiError::new(
-                    404,
-                    format!("invalid query parameter {key}: '{other}' is not true or false"),
-                ))
-            }
+        flags[i] = match body::query_flag(&q, key, 404)? {
+            Some(flag) => flag,
             None => {
                 return Err(ApiError::new(
                     404,

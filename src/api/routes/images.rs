@@ -45,7 +45,7 @@ pub async fn remove(Axum(s): Axum<Arc<State>>, Path(ident): Path<String>) -> Api
 
 pub async fn prune(Axum(s): Axum<Arc<State>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = body::query(q.as_deref());
-    let all = body::query_get(&q, "all") == Some("true");
+    let all = body::query_flag(&q, "all", 400)?.unwrap_or(false);
     with_engine(&s, move |e| {
         let ids = e
             .image_prune(all)

@@ -30,7 +30,8 @@ pub struct Finding {
     pub subject: String,
     /// What is wrong.
     pub problem: String,
-    /// What `--repair` does about it.
+    /// What `--repair` does about it, or (when it is not `repairable`)
+    /// what the user has to do.
     pub action: String,
     repair: Repair,
 }
@@ -160,7 +161,7 @@ impl Engine {
                     "container",
                     &subject,
                     format!("its image's layer {l} is missing"),
-                    "none: remove the container (klee rm)",
+                    "remove the container (klee rm)",
                     Repair::None,
                 ));
             }
@@ -442,7 +443,7 @@ impl Engine {
                     "image",
                     format!("{} ({})", i.id, i.display()),
                     format!("its layer {l} is missing"),
-                    "none: remove the image (klee image rm) and build or create it again",
+                    "remove the image (klee image rm) and build or create it again",
                     Repair::None,
                 ));
             }

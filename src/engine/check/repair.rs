@@ -17,10 +17,12 @@ impl Engine {
     pub fn system_repair(&mut self, f: &Finding) -> Result<()> {
         match &f.repair {
             Repair::Unmount(p) => Ok(self.platform.unmount(p)?),
-            Repair::FinishRemoval(id) => {
-                let c = self.container(id)?;
-                self.remove_exited(&c, true)
-            }
+            // Another repair may be at it: wait for it, or find it done.
+            Repair::FinishRemoval(id) => match self.container(id) {
+                Ok(c) => self.remove_found(&c, false),
+                Err(Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            },
             Repair::FinishStart(id) => self.finish_start(id),
             Repair::FinishRun(id, pid) => {
                 let c = self.container(id)?;
@@ -37,7 +39,7 @@ impl Engine {
                 }
             }
             Repair::RemoveExited(id) => match self.container(id) {
-                Ok(c) if !c.status.is_running() => self.remove_exited(&c, true),
+                Ok(c) if !c.status.is_running() => self.remove_found(&c, false),
                 Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
             },
