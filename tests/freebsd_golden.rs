@@ -38,6 +38,11 @@ fn setup() -> Setup {
         "/sbin/zfs list -H -o mountpoint",
         Output::ok(&format!("{}\n", mnt.display())),
     );
+    // A jail is gone once its command has exited (no daemons left).
+    rec.respond(
+        "/usr/sbin/jls --libxo=json -j",
+        Output::fail(1, "not found"),
+    );
     let fb: &'static FreeBsd = Box::leak(Box::new(FreeBsd::with_runner(rec)));
     Setup {
         _dir: dir,
@@ -55,6 +60,10 @@ impl Setup {
         self.rec.respond(
             "/sbin/zfs list -H -o mountpoint",
             Output::ok(&format!("{}\n", mnt.display())),
+        );
+        self.rec.respond(
+            "/usr/sbin/jls --libxo=json -j",
+            Output::fail(1, "not found"),
         );
     }
 
@@ -229,7 +238,7 @@ fn root_image_container_volume_lifecycle() {
         s.fb.exec(0, &spec, &Stdio::Inherit { stdin: false })
             .unwrap();
     s.fb.wait(started.pid).unwrap();
-    s.fb.stop_container(&c.id, 0, libc::SIGTERM).unwrap();
+    s.fb.stop_container(&c.id, 0, libc::SIGKILL, &[]).unwrap();
     assert_lines(
         s.lines(),
         &[
@@ -241,6 +250,10 @@ fn root_image_container_volume_lifecycle() {
     // Removal: rules a dead supervisor may have left, then the datasets,
     // each after an existence check (they exist now).
     s.rec.clear_responses();
+    s.rec.respond(
+        "/usr/sbin/jls --libxo=json -j",
+        Output::fail(1, "not found"),
+    );
     s.rec
         .respond("/sbin/zfs list -H -o mountpoint", Output::ok("/MNT\n"));
     e.container_remove("web", false).unwrap();
@@ -833,6 +846,10 @@ fn a_dataset_that_cannot_be_mounted_is_destroyed_again() {
     // Container datasets report no mountpoint; everything else mounts.
     s.rec.clear_responses();
     s.rec.respond(
+        "/usr/sbin/jls --libxo=json -j",
+        Output::fail(1, "not found"),
+    );
+    s.rec.respond(
         &format!(
             "/sbin/zfs list -H -o mountpoint {}/container/",
             s.root.to_string_lossy().trim_start_matches('/')
@@ -912,6 +929,10 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
 
     // RACCT on: rules before the jail, removed after; readonly around it.
     s.rec.clear_responses();
+    s.rec.respond(
+        "/usr/sbin/jls --libxo=json -j",
+        Output::fail(1, "not found"),
+    );
     s.rec
         .respond("/sbin/sysctl -n kern.racct.enable", Output::ok("1\n"));
     s.rec.respond(
@@ -1054,6 +1075,10 @@ fn system_check_finds_and_repairs_what_a_crash_left() {
     // A build step's container of a process that is gone.
     let build_ctr = "aaaaaaaaaaaa-999999999-1";
     s.rec.clear_responses();
+    s.rec.respond(
+        "/usr/sbin/jls --libxo=json -j",
+        Output::fail(1, "not found"),
+    );
     let mnt = s.root.parent().unwrap().parent().unwrap().join("mnt");
     s.rec.respond(
         "/sbin/zfs list -H -o mountpoint",

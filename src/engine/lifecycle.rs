@@ -337,7 +337,7 @@ impl Engine {
         if let Some(master) = &started.pty_master {
             term::relay_pty(master, stdin);
         }
-        let status = self.platform.wait(started.pid)?;
+        let status = self.platform.wait_container(spec, started.pid)?;
         crate::platform::trace::mark("exited");
         term::forward_signals_to(0);
         if c.auto_remove && spec.attachments.is_empty() {
@@ -411,7 +411,11 @@ impl Engine {
                         drop(log);
                         report(b"OK");
                         let _ = failpoint::check("container.monitor");
-                        let code = this.platform.wait(started.pid).map(|s| s.code()).ok();
+                        let code = this
+                            .platform
+                            .wait_container(&spec, started.pid)
+                            .map(|s| s.code())
+                            .ok();
                         let details = this.finish_run(&spec);
                         let _ = this.record_exit(&c.id, started.pid, code, details);
                         if c.auto_remove {
@@ -481,7 +485,8 @@ impl Engine {
         let gone = |e: &Engine, within: Duration| {
             let deadline = Instant::now() + within;
             loop {
-                if !e.platform.alive(pid, start_time) {
+                // (A jail outlives its command while daemons run in it.)
+                if !e.platform.container_running(&c.id, pid, start_time) {
                     return true;
                 }
                 if Instant::now() >= deadline {
@@ -491,10 +496,12 @@ impl Engine {
             }
         };
         if !timeout.is_zero() {
-            self.platform.stop_container(&c.id, pid, libc::SIGTERM)?;
+            self.platform
+                .stop_container(&c.id, pid, libc::SIGTERM, &c.jail_param)?;
         }
         if !gone(self, timeout) {
-            self.platform.stop_container(&c.id, pid, libc::SIGKILL)?;
+            self.platform
+                .stop_container(&c.id, pid, libc::SIGKILL, &c.jail_param)?;
             if !gone(self, Duration::from_secs(10)) {
                 return Err(Error::State(format!(
                     "container '{}' ({}) did not die after SIGKILL",

@@ -40,8 +40,7 @@ pub use volume::Volume;
 use crate::platform::{self, Platform};
 use store::Store;
 
-/// The default root, overridable with `--root` / `KLEENE_ROOT`.
-pub const DEFAULT_ROOT: &str = "/var/lib/kleene";
+pub use crate::platform::DEFAULT_ROOT;
 
 pub struct Engine {
     root: PathBuf,

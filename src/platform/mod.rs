@@ -14,6 +14,7 @@ pub mod security;
 pub mod spec;
 pub mod term;
 pub mod trace;
+pub mod user;
 
 // Compiled everywhere: it only builds command lines, so it is golden-tested
 // on Linux through a recording runner.
@@ -23,6 +24,13 @@ pub mod linux;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+/// The default root, overridable with `--root` / `KLEENE_ROOT`. FreeBSD:
+/// the mountpoint of `zroot/kleene`, kleened's dataset root.
+#[cfg(target_os = "freebsd")]
+pub const DEFAULT_ROOT: &str = "/zroot/kleene";
+#[cfg(not(target_os = "freebsd"))]
+pub const DEFAULT_ROOT: &str = "/var/lib/kleene";
 
 pub use daemon::daemonize;
 pub use inventory::Inventory;
@@ -291,9 +299,18 @@ pub trait Platform: Send + Sync {
         self.signal(pid, signal)
     }
     /// Stop container `id` whose init is `pid`: SIGTERM asks, SIGKILL forces.
-    fn stop_container(&self, id: &str, pid: i32, signal: i32) -> Result<()>;
+    /// (FreeBSD: SIGTERM runs the jail's `exec.stop` from `jail_params`.)
+    fn stop_container(&self, id: &str, pid: i32, signal: i32, jail_params: &[String])
+        -> Result<()>;
     /// Wait for a child process of ours to end.
     fn wait(&self, pid: i32) -> Result<ExitStatus>;
+    /// Wait for a container whose init is our child `pid`: its command's
+    /// status, returned once the container is gone (FreeBSD: a jail
+    /// outlives its command while daemons it started run in it).
+    fn wait_container(&self, spec: &RunSpec, pid: i32) -> Result<ExitStatus> {
+        let _ = spec;
+        self.wait(pid)
+    }
     /// Undo what `start` set up around the container, once its init ended
     /// (FreeBSD: nullfs and devfs mounts, rctl rules; Linux: the cgroup,
     /// the mount namespace took the mounts along), and say how it ended.

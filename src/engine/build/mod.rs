@@ -243,7 +243,7 @@ impl Engine {
                 .platform
                 .start(&spec, &stdio)
                 .map_err(|e| Error::invalid("RUN", text, e.to_string()))?;
-            let status = self.platform.wait(started.pid)?;
+            let status = self.platform.wait_container(&spec, started.pid)?;
             let details = self.platform.after_exit(&spec).unwrap_or_default();
             if status.code() != 0 {
                 if quiet_log.is_some() {

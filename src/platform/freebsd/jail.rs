@@ -3,69 +3,82 @@
 
 use std::path::Path;
 
-use super::{dataset, FreeBsd};
+use super::{spec_dataset, FreeBsd};
 use crate::platform::{fsutil, Attachment, Error, ExecSpec, Result, RunSpec, Started, Stdio};
 
-/// kleened's defaults, each prepended unless a given parameter starts with
-/// one of its prefixes (§4.2).
-fn with_defaults(id: &str, user: &str, given: &[String]) -> Vec<String> {
-    let user = if user.is_empty() { "root" } else { user };
-    let defaults: [(String, &[&str]); 5] = [
-        (format!("host.hostname={id}"), &["host.hostname"]),
-        (format!("exec.jail_user={user}"), &["exec.jail_user"]),
-        ("exec.clean=true".into(), &["exec.clean", "exec.noclean"]),
-        (
-            "exec.stop=\"/bin/sh /etc/rc.shutdown\"".into(),
-            &["exec.stop", "exec.nostop"],
-        ),
-        ("mount.devfs=true".into(), &["mount.devfs", "mount.nodevfs"]),
+/// Defaults, each prepended unless a given parameter starts with one of
+/// its prefixes. Every jail is made `persist` with no `command`: its
+/// command then runs as a `jexec` child kleene waits on (jail(8) exits 1
+/// for any failing command and takes the signals meant for it), and the
+/// jail lives until that command and every process it left are gone.
+/// `exec.stop` is kleene's to run (`jail -r` of a jail made on the command
+/// line knows none) and `exec.jail_user`/`exec.clean` concern `command=`,
+/// which is not used: those are left out of `jail -c`.
+fn with_defaults(hostname: &str, given: &[String]) -> Vec<String> {
+    let defaults: [(String, &[&str]); 2] = [
+        (format!("host.hostname={hostname}"), &["host.hostname"]),
+        ("mount.devfs".into(), &["mount.devfs", "mount.nodevfs"]),
     ];
-    let mut out: Vec<String> = defaults
-        .into_iter()
-        .filter(|(_, prefixes)| {
-            !given
-                .iter()
-                .any(|g| prefixes.iter().any(|p| g.starts_with(p)))
-        })
-        .map(|(d, _)| d)
-        .collect();
-    out.extend(given.iter().cloned());
+    let mut out: Vec<String> = vec!["persist".into()];
+    out.extend(
+        defaults
+            .into_iter()
+            .filter(|(_, prefixes)| {
+                !given
+                    .iter()
+                    .any(|g| prefixes.iter().any(|p| g.starts_with(p)))
+            })
+            .map(|(d, _)| d),
+    );
+    out.extend(given.iter().filter(|g| !kleenes_own(g)).cloned());
     out
 }
 
-/// The network parameters of a jail (§4.2), with kleened's bugs fixed:
+/// Parameters kleene carries out itself instead of passing to `jail -c`.
+fn kleenes_own(param: &str) -> bool {
+    let name = param.split('=').next().unwrap_or(param);
+    matches!(
+        name,
+        "exec.stop"
+            | "exec.nostop"
+            | "exec.jail_user"
+            | "exec.clean"
+            | "exec.noclean"
+            | "persist"
+            | "nopersist"
+            | "command"
+    )
+}
+
+/// The `exec.stop` command `klee stop` runs in the jail before removing it:
+/// the user's (`-J exec.stop=…`), none (`-J exec.nostop`), or kleened's
+/// default, `/bin/sh /etc/rc.shutdown`.
+pub fn stop_command(params: &[String]) -> Option<Vec<String>> {
+    let mut cmd = Some(vec!["/bin/sh".to_string(), "/etc/rc.shutdown".to_string()]);
+    for p in params {
+        if p == "exec.nostop" {
+            cmd = None;
+        } else if let Some(v) = p.strip_prefix("exec.stop=") {
+            let v = v.trim_matches('"');
+            cmd = (!v.is_empty()).then(|| vec!["/bin/sh".into(), "-c".into(), v.to_string()]);
+        }
+    }
+    cmd
+}
+
+/// The network parameters of `jail -c` (§4.2), with kleened's bugs fixed:
 /// IPv6 addresses go to `ip6.addr`, never `ip4.addr`, and each family's
-/// addresses form one comma-separated parameter.
+/// addresses form one comma-separated parameter. The host-side links are
+/// made by [`host_links`] and the inside of a vnet jail by
+/// [`vnet_commands`], as root, never by `exec.*` hooks (those run as
+/// `exec.jail_user`, and a non-root user cannot configure interfaces).
 fn network_params(driver: &str, attachments: &[Attachment]) -> Result<Vec<String>> {
     match driver {
         "" | "disabled" => Ok(vec!["ip4=disable".into(), "ip6=disable".into()]),
         "host" => Ok(vec!["ip4=inherit".into(), "ip6=inherit".into()]),
         "ipnet" => {
             let mut out = Vec::new();
-            for a in attachments {
-                if !a.ip.is_empty() {
-                    out.push(format!(
-                        "exec.prestart=ifconfig {} inet {}/32 alias",
-                        a.interface, a.ip
-                    ));
-                }
-                if !a.ip6.is_empty() {
-                    out.push(format!(
-                        "exec.prestart=ifconfig {} inet6 {}/128 alias",
-                        a.interface, a.ip6
-                    ));
-                }
-            }
-            let v4: Vec<&str> = attachments
-                .iter()
-                .map(|a| a.ip.as_str())
-                .filter(|s| !s.is_empty())
-                .collect();
-            let v6: Vec<&str> = attachments
-                .iter()
-                .map(|a| a.ip6.as_str())
-                .filter(|s| !s.is_empty())
-                .collect();
+            let (v4, v6) = addresses(attachments);
             if !v4.is_empty() {
                 out.push(format!("ip4.addr={}", v4.join(",")));
             }
@@ -77,41 +90,127 @@ fn network_params(driver: &str, attachments: &[Attachment]) -> Result<Vec<String
         "vnet" => {
             let mut out = vec!["vnet".to_string()];
             for a in attachments {
-                let e = a.epair.as_ref().ok_or_else(|| {
-                    Error::Failed(format!(
-                        "no epair was made for the attachment to {}",
-                        a.interface
-                    ))
-                })?;
-                out.push(format!("vnet.interface={e}b"));
-                out.push(format!("exec.prestart=ifconfig {} addm {e}a", a.interface));
-                out.push(format!("exec.prestart=ifconfig {e}a up"));
-                if !a.ip.is_empty() {
-                    out.push(format!(
-                        "exec.start=ifconfig {e}b inet {}/{}",
-                        a.ip, a.prefix
-                    ));
-                    if !a.gateway.is_empty() {
-                        out.push(format!("exec.start=route add -inet default {}", a.gateway));
-                    }
-                }
-                if !a.ip6.is_empty() {
-                    out.push(format!(
-                        "exec.start=ifconfig {e}b inet6 {}/{}",
-                        a.ip6, a.prefix6
-                    ));
-                    if !a.gateway6.is_empty() {
-                        out.push(format!(
-                            "exec.start=route add -inet6 default {}",
-                            a.gateway6
-                        ));
-                    }
-                }
+                out.push(format!("vnet.interface={}b", epair(a)?));
             }
             Ok(out)
         }
         other => Err(Error::Failed(format!("unknown network driver '{other}'"))),
     }
+}
+
+/// The IPv4 and IPv6 addresses of the attachments.
+fn addresses(attachments: &[Attachment]) -> (Vec<&str>, Vec<&str>) {
+    let pick = |f: fn(&Attachment) -> &str| -> Vec<&str> {
+        attachments
+            .iter()
+            .map(f)
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    (pick(|a| a.ip.as_str()), pick(|a| a.ip6.as_str()))
+}
+
+fn epair(a: &Attachment) -> Result<&str> {
+    a.epair.as_deref().ok_or_else(|| {
+        Error::Failed(format!(
+            "no epair was made for the attachment to {}",
+            a.interface
+        ))
+    })
+}
+
+/// Host-side commands before `jail -c`: an ipnet jail's addresses as
+/// aliases on its networks' interfaces; a vnet jail's epair host ends
+/// added to their bridges and brought up.
+fn host_links(driver: &str, attachments: &[Attachment]) -> Result<Vec<Vec<String>>> {
+    let mut out = Vec::new();
+    for a in attachments {
+        let i = a.interface.clone();
+        match driver {
+            "ipnet" => {
+                if !a.ip.is_empty() {
+                    out.push(argv(&[
+                        "/sbin/ifconfig",
+                        &i,
+                        "inet",
+                        &format!("{}/32", a.ip),
+                        "alias",
+                    ]));
+                }
+                if !a.ip6.is_empty() {
+                    out.push(argv(&[
+                        "/sbin/ifconfig",
+                        &i,
+                        "inet6",
+                        &format!("{}/128", a.ip6),
+                        "alias",
+                    ]));
+                }
+            }
+            "vnet" => {
+                let e = epair(a)?;
+                out.push(argv(&["/sbin/ifconfig", &i, "addm", &format!("{e}a")]));
+                out.push(argv(&["/sbin/ifconfig", &format!("{e}a"), "up"]));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Inside a vnet jail, as root (`jexec <id>`, full paths): its ends of the
+/// epairs addressed and up, and the default routes.
+fn vnet_commands(id: &str, attachments: &[Attachment]) -> Result<Vec<Vec<String>>> {
+    let mut out = Vec::new();
+    let jexec = |rest: &[&str]| {
+        let mut v = argv(&["/usr/sbin/jexec", id]);
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    };
+    for a in attachments {
+        let b = format!("{}b", epair(a)?);
+        if !a.ip.is_empty() {
+            out.push(jexec(&[
+                "/sbin/ifconfig",
+                &b,
+                "inet",
+                &format!("{}/{}", a.ip, a.prefix),
+                "up",
+            ]));
+            if !a.gateway.is_empty() {
+                out.push(jexec(&[
+                    "/sbin/route",
+                    "add",
+                    "-inet",
+                    "default",
+                    &a.gateway,
+                ]));
+            }
+        }
+        if !a.ip6.is_empty() {
+            out.push(jexec(&[
+                "/sbin/ifconfig",
+                &b,
+                "inet6",
+                &format!("{}/{}", a.ip6, a.prefix6),
+                "up",
+            ]));
+            if !a.gateway6.is_empty() {
+                out.push(jexec(&[
+                    "/sbin/route",
+                    "add",
+                    "-inet6",
+                    "default",
+                    &a.gateway6,
+                ]));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn argv(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
 }
 
 /// vnet: one epair per attachment (`ifconfig epair create` prints `epairNa`).
@@ -133,66 +232,71 @@ pub fn prepare_links(fb: &FreeBsd, spec: &mut RunSpec) -> Result<()> {
     Ok(())
 }
 
-/// Take down what `prepare_links` and the ipnet aliases made.
+/// Take down what `prepare_links` and [`host_links`] made.
 fn remove_links(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
     for a in &spec.attachments {
         match spec.network_driver.as_str() {
             "vnet" => {
                 if let Some(e) = &a.epair {
                     let _ = fb.run(&["/sbin/ifconfig", &a.interface, "deletem", &format!("{e}a")]);
+                    // Destroying one end destroys both.
                     let _ = fb.run(&["/sbin/ifconfig", &format!("{e}a"), "destroy"]);
                 }
             }
-            "ipnet" => {
-                if !a.ip.is_empty() {
-                    let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet", &a.ip, "-alias"]);
-                }
-                if !a.ip6.is_empty() {
-                    let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet6", &a.ip6, "-alias"]);
-                }
-            }
+            "ipnet" => remove_aliases(fb, a),
             _ => {}
         }
     }
     Ok(())
 }
 
-/// `/usr/bin/env [-C dir] K=V… cmd…`: the environment is passed as kleened
-/// does; a working directory uses env(1)'s `-C` (kleened ignored it).
-fn env_command(spec: &ExecSpec) -> Vec<String> {
-    let mut v = vec!["/usr/bin/env".to_string()];
-    if !spec.workdir.is_empty() {
-        v.extend(["-C".to_string(), spec.workdir.clone()]);
+fn remove_aliases(fb: &FreeBsd, a: &Attachment) {
+    if !a.ip.is_empty() {
+        let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet", &a.ip, "-alias"]);
     }
-    v.extend(spec.env.iter().cloned());
-    v.extend(spec.cmd.iter().cloned());
-    v
+    if !a.ip6.is_empty() {
+        let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet6", &a.ip6, "-alias"]);
+    }
 }
 
-fn stdio_fds(stdio: &Stdio) -> Result<[Option<i32>; 3]> {
+/// Standard streams for a spawned command; `/dev/null` is opened here and
+/// closed when the returned file drops (the runner dups what it uses).
+fn stdio_fds(stdio: &Stdio) -> Result<([Option<i32>; 3], Option<std::fs::File>)> {
+    use std::os::fd::AsRawFd;
+    let null =
+        || std::fs::File::open("/dev/null").map_err(|e| Error::io("cannot open", "/dev/null", e));
     match *stdio {
-        Stdio::Inherit { stdin: true } => Ok([None, None, None]),
-        Stdio::Inherit { stdin: false } => Ok([Some(null_fd()?), None, None]),
-        Stdio::Files { out, err } => Ok([Some(null_fd()?), Some(out), Some(err)]),
+        Stdio::Inherit { stdin: true } => Ok(([None, None, None], None)),
+        Stdio::Inherit { stdin: false } => {
+            let n = null()?;
+            Ok(([Some(n.as_raw_fd()), None, None], Some(n)))
+        }
+        Stdio::Files { out, err } => {
+            let n = null()?;
+            Ok(([Some(n.as_raw_fd()), Some(out), Some(err)], Some(n)))
+        }
         Stdio::Pty => Err(Error::Unsupported("a terminal (-t) for jails")),
     }
 }
 
-fn null_fd() -> Result<i32> {
-    // SAFETY: opening /dev/null; the fd is closed by the runner's spawn (it dups).
-    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::io(
-            "cannot open",
-            "/dev/null",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(fd)
+/// Mounts under `root` (from `mount -p`), deepest first: what an earlier
+/// run that was killed left there.
+fn mounts_under(fb: &FreeBsd, root: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(out) = fb.run(&["/sbin/mount", "-p"]) else {
+        return Vec::new();
+    };
+    let mut found = super::inventory::mounts_in(&out.stdout, &[root.to_path_buf()]);
+    found.retain(|m| m != root);
+    found.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+    found
 }
 
-/// nullfs mounts into the jail's root before it starts.
+/// nullfs mounts into the jail's root before it starts, after removing
+/// whatever a killed earlier run left mounted there.
 fn mount_all(fb: &FreeBsd, root: &Path, spec: &RunSpec) -> Result<()> {
+    for stale in mounts_under(fb, root) {
+        fb.run(&["/sbin/umount", "-f", &stale.display().to_string()])?;
+    }
     for m in &spec.mounts {
         let dest = root.join(m.destination.trim_start_matches('/'));
         if m.source.is_dir() {
@@ -222,13 +326,13 @@ fn mount_all(fb: &FreeBsd, root: &Path, spec: &RunSpec) -> Result<()> {
     Ok(())
 }
 
-/// Undo what `start` set up around the jail: nullfs mounts, devfs, its
-/// rctl rules and a read-only root.
+/// Undo what `start` set up around the jail, once it is gone: nullfs
+/// mounts, devfs, its rctl rules, a read-only root, its links.
 pub fn cleanup(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
     if !spec.limits.is_empty() {
         let _ = fb.remove_limits(&spec.id);
     }
-    let ds = dataset(&spec.container_dir);
+    let ds = spec_dataset(spec);
     if spec.process.profile.read_only_rootfs {
         let _ = fb.run(&["/sbin/zfs", "set", "readonly=off", &ds]);
     }
@@ -245,68 +349,110 @@ pub fn cleanup(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
     remove_links(fb, spec)
 }
 
+/// Does jail `id` exist? (kleened's check: `jls -j` exits 0.)
+pub fn exists(fb: &FreeBsd, id: &str) -> bool {
+    fb.succeeds(&["/usr/sbin/jls", "--libxo=json", "-j", id])
+}
+
+fn run_all(fb: &FreeBsd, commands: &[Vec<String>]) -> Result<()> {
+    for c in commands {
+        let c: Vec<&str> = c.iter().map(String::as_str).collect();
+        fb.run(&c)?;
+    }
+    Ok(())
+}
+
 pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     if spec.fly {
         return Err(Error::Unsupported(
             "--fly (a jail is the lightest isolation FreeBSD has)",
         ));
     }
-    let fds = stdio_fds(stdio)?;
-    let ds = dataset(&spec.container_dir);
+    let (fds, _null) = stdio_fds(stdio)?;
+    let ds = spec_dataset(spec);
     let root = fb.mountpoint(&ds)?;
     crate::platform::failpoint::check("container.start.mounts")?;
-    let prepared = (|| {
+    let mut created = false;
+    let started = (|| {
         mount_all(fb, &root, spec)?;
         if spec.process.profile.read_only_rootfs {
             fb.run(&["/sbin/zfs", "set", "readonly=on", &ds])?;
         }
         // By the jail's name, before it exists: the kernel applies them
         // from its first process on.
-        fb.add_limits(&spec.id, &spec.limits)
+        fb.add_limits(&spec.id, &spec.limits)?;
+        run_all(fb, &host_links(&spec.network_driver, &spec.attachments)?)?;
+        let mut argv: Vec<String> = vec![
+            "/usr/sbin/jail".into(),
+            "-c".into(),
+            format!("path={}", root.display()),
+            format!("name={}", spec.id),
+        ];
+        argv.extend(network_params(&spec.network_driver, &spec.attachments)?);
+        let mut params = super::confine::profile_params(&spec.process.profile, &spec.jail_params);
+        params.extend(spec.jail_params.iter().cloned());
+        argv.extend(with_defaults(&spec.hostname, &params));
+        let argv_ref: Vec<&str> = argv.iter().map(String::as_str).collect();
+        fb.run(&argv_ref)?;
+        created = true;
+        if spec.network_driver == "vnet" {
+            run_all(fb, &vnet_commands(&spec.id, &spec.attachments)?)?;
+        }
+        let cmd = super::run_as::argv(&spec.id, &root, &spec.hostname, &spec.process)?;
+        crate::platform::failpoint::check("container.start.exec")?;
+        fb.runner
+            .spawn(&cmd, fds)
+            .map_err(|e| Error::Failed(format!("cannot run '/usr/sbin/jexec': {e}")))
     })();
-    if let Err(e) = prepared {
-        let _ = cleanup(fb, spec);
-        return Err(e);
+    match started {
+        Ok(pid) => Ok(Started {
+            pid,
+            pty_master: None,
+        }),
+        Err(e) => {
+            if created {
+                let _ = fb.run(&["/usr/sbin/jail", "-r", &spec.id]);
+            }
+            let _ = cleanup(fb, spec);
+            Err(e)
+        }
     }
-    let mut argv: Vec<String> = vec![
-        "/usr/sbin/jail".into(),
-        "-c".into(),
-        format!("path={}", root.display()),
-        format!("name={}", spec.id),
-    ];
-    argv.extend(network_params(&spec.network_driver, &spec.attachments)?);
-    let mut params = super::confine::profile_params(&spec.process.profile, &spec.jail_params);
-    params.extend(spec.jail_params.iter().cloned());
-    argv.extend(with_defaults(&spec.hostname, &spec.process.user, &params));
-    let env = env_command(&spec.process);
-    argv.push(format!("command={}", env[0]));
-    argv.extend(env[1..].iter().cloned());
-    crate::platform::failpoint::check("container.start.exec")?;
-    let pid = fb.runner.spawn(&argv, fds).map_err(|e| {
-        let _ = cleanup(fb, spec);
-        Error::Failed(format!("cannot run '/usr/sbin/jail': {e}"))
-    })?;
-    Ok(Started {
-        pid,
-        pty_master: None,
-    })
+}
+
+/// Wait for the jail's command, then for the jail: `nopersist` lets the
+/// kernel remove it once the daemons the command left (a thin VM's
+/// `/etc/rc`) are gone too; until then the container runs. A build step's
+/// jail goes at once, with whatever its command left running.
+pub fn wait(fb: &FreeBsd, spec: &RunSpec, pid: i32) -> Result<crate::platform::ExitStatus> {
+    let status = crate::platform::wait_pid(pid)?;
+    if spec.die_with_caller {
+        let _ = fb.run(&["/usr/sbin/jail", "-r", &spec.id]);
+    } else {
+        let _ = fb.run(&[
+            "/usr/sbin/jail",
+            "-m",
+            &format!("name={}", spec.id),
+            "nopersist",
+        ]);
+    }
+    while exists(fb, &spec.id) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Ok(status)
 }
 
 pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
-    let fds = stdio_fds(stdio)?;
-    let user = if spec.user.is_empty() {
-        "root"
-    } else {
-        spec.user.as_str()
-    };
-    let mut argv: Vec<String> = vec![
-        "/usr/sbin/jexec".into(),
-        "-l".into(),
-        "-U".into(),
-        user.into(),
-        spec.container.clone(),
-    ];
-    argv.extend(env_command(spec));
+    let (fds, _null) = stdio_fds(stdio)?;
+    let out = fb.run(&[
+        "/usr/sbin/jls",
+        "-j",
+        &spec.container,
+        "path",
+        "host.hostname",
+    ])?;
+    let mut fields = out.stdout.split_whitespace();
+    let (root, hostname) = (fields.next().unwrap_or("/"), fields.next().unwrap_or(""));
+    let argv = super::run_as::argv(&spec.container, Path::new(root), hostname, spec)?;
     let pid = fb
         .runner
         .spawn(&argv, fds)
@@ -317,12 +463,37 @@ pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
     })
 }
 
-pub fn stop(fb: &FreeBsd, id: &str) -> Result<()> {
-    fb.run(&["/usr/sbin/jail", "-r", id]).map(drop)
+/// SIGTERM: the jail's `exec.stop` (by default `/bin/sh /etc/rc.shutdown`,
+/// which stops the services a thin VM runs), and SIGTERM to its command;
+/// the caller waits for the jail to go. SIGKILL: every process in the jail
+/// killed (`pkill -KILL -j`: `jail -r` alone would SIGTERM them and wait
+/// up to `stop.timeout`, 10 s), then `jail -r` removes it.
+pub fn stop(fb: &FreeBsd, id: &str, pid: i32, signal: i32, params: &[String]) -> Result<()> {
+    if signal != libc::SIGTERM {
+        if exists(fb, id) {
+            // Exit 1 when nothing was left to kill.
+            let _ = fb.run(&["/bin/pkill", "-KILL", "-j", id]);
+            fb.run(&["/usr/sbin/jail", "-r", id])?;
+        }
+        return Ok(());
+    }
+    if let Some(cmd) = stop_command(params) {
+        let mut argv = vec!["/usr/sbin/jexec".to_string(), id.to_string()];
+        argv.extend(cmd);
+        // Not waited for here: the stop timeout bounds it, and `jail -r`
+        // ends it if it hangs. Reaped by a thread.
+        if let Ok(p) = fb.runner.spawn(&argv, [None, None, None]) {
+            std::thread::spawn(move || crate::platform::wait_pid(p));
+        }
+    }
+    crate::platform::kill_pid(pid, libc::SIGTERM)
 }
 
-/// ipnet: add the new aliases, drop the old ones, and tell the jail its
-/// addresses (`jail -m`); IPv6 never goes to `ip4.addr` (a kleened bug).
+/// A running container joins or leaves networks. ipnet: add the new
+/// aliases, drop the old ones, tell the jail its addresses (`jail -m`).
+/// vnet: an epair leaves the jail (`ifconfig epairNb -vnet <id>`) and is
+/// destroyed; joining needs a restart (a vnet jail gets its interfaces
+/// when it is made).
 pub fn relink(
     fb: &FreeBsd,
     id: &str,
@@ -330,54 +501,39 @@ pub fn relink(
     before: &[Attachment],
     after: &[Attachment],
 ) -> Result<()> {
-    if driver != "ipnet" {
-        return Ok(());
-    }
     let has = |set: &[Attachment], a: &Attachment| set.iter().any(|b| b.endpoint == a.endpoint);
-    for a in after.iter().filter(|a| !has(before, a)) {
-        if !a.ip.is_empty() {
-            fb.run(&[
-                "/sbin/ifconfig",
-                &a.interface,
-                "inet",
-                &format!("{}/32", a.ip),
-                "alias",
-            ])?;
+    let added: Vec<Attachment> = after.iter().filter(|a| !has(before, a)).cloned().collect();
+    let removed: Vec<&Attachment> = before.iter().filter(|a| !has(after, a)).collect();
+    match driver {
+        "ipnet" => {
+            run_all(fb, &host_links(driver, &added)?)?;
+            for a in removed {
+                remove_aliases(fb, a);
+            }
+            let (v4, v6) = addresses(after);
+            let (p4, p6) = (
+                format!("ip4.addr={}", v4.join(",")),
+                format!("ip6.addr={}", v6.join(",")),
+            );
+            fb.run(&["/usr/sbin/jail", "-m", &format!("name={id}"), &p4, &p6])
+                .map(drop)
         }
-        if !a.ip6.is_empty() {
-            fb.run(&[
-                "/sbin/ifconfig",
-                &a.interface,
-                "inet6",
-                &format!("{}/128", a.ip6),
-                "alias",
-            ])?;
+        "vnet" => {
+            if !added.is_empty() {
+                return Err(Error::Unsupported(
+                    "connecting a running vnet container (stop it, connect, start it)",
+                ));
+            }
+            for a in removed {
+                let e = epair(a)?;
+                fb.run(&["/sbin/ifconfig", &format!("{e}b"), "-vnet", id])?;
+                let _ = fb.run(&["/sbin/ifconfig", &a.interface, "deletem", &format!("{e}a")]);
+                fb.run(&["/sbin/ifconfig", &format!("{e}a"), "destroy"])?;
+            }
+            Ok(())
         }
+        _ => Ok(()),
     }
-    for a in before.iter().filter(|a| !has(after, a)) {
-        if !a.ip.is_empty() {
-            let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet", &a.ip, "-alias"]);
-        }
-        if !a.ip6.is_empty() {
-            let _ = fb.run(&["/sbin/ifconfig", &a.interface, "inet6", &a.ip6, "-alias"]);
-        }
-    }
-    let v4: Vec<&str> = after
-        .iter()
-        .map(|a| a.ip.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let v6: Vec<&str> = after
-        .iter()
-        .map(|a| a.ip6.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let (p4, p6) = (
-        format!("ip4.addr={}", v4.join(",")),
-        format!("ip6.addr={}", v6.join(",")),
-    );
-    fb.run(&["/usr/sbin/jail", "-m", &format!("name={id}"), &p4, &p6])
-        .map(drop)
 }
 
 /// `jail -m name=<id> <params…>` for a running jail.
@@ -395,27 +551,20 @@ mod tests {
     #[test]
     fn defaults_and_their_suppression() {
         assert_eq!(
-            with_defaults("abc", "", &[]),
-            [
-                "host.hostname=abc",
-                "exec.jail_user=root",
-                "exec.clean=true",
-                "exec.stop=\"/bin/sh /etc/rc.shutdown\"",
-                "mount.devfs=true"
-            ]
+            with_defaults("abc", &[]),
+            ["persist", "host.hostname=abc", "mount.devfs"]
         );
         let given = vec![
             "exec.noclean".to_string(),
             "mount.nodevfs".into(),
             "host.hostname=web".into(),
             "allow.raw_sockets".into(),
+            "exec.stop=/bin/true".into(),
         ];
         assert_eq!(
-            with_defaults("abc", "www", &given),
+            with_defaults("abc", &given),
             [
-                "exec.jail_user=www",
-                "exec.stop=\"/bin/sh /etc/rc.shutdown\"",
-                "exec.noclean",
+                "persist",
                 "mount.nodevfs",
                 "host.hostname=web",
                 "allow.raw_sockets"
@@ -430,6 +579,22 @@ mod tests {
             ["ip4=inherit", "ip6=inherit"]
         );
         assert!(network_params("bogus", &[]).is_err());
+    }
+
+    #[test]
+    fn exec_stop_is_kleenes_to_run() {
+        let rc = Some(vec!["/bin/sh".to_string(), "/etc/rc.shutdown".to_string()]);
+        assert_eq!(stop_command(&[]), rc);
+        assert_eq!(stop_command(&["exec.nostop".into()]), None);
+        // Quoted as kleened wrote it, or not: one shell command either way.
+        assert_eq!(
+            stop_command(&["exec.stop=\"/bin/sh /etc/rc.shutdown\"".into()]),
+            Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "/bin/sh /etc/rc.shutdown".into()
+            ])
+        );
     }
 
     fn att(ip: &str, ip6: &str) -> Attachment {
@@ -447,34 +612,49 @@ mod tests {
         }
     }
 
+    fn lines(v: Vec<Vec<String>>) -> Vec<String> {
+        v.into_iter().map(|a| a.join(" ")).collect()
+    }
+
     #[test]
     fn ipnet_addresses_by_family() {
         let mut b = att("10.1.0.3", "");
         b.interface = "kleene1".into();
+        let atts = [att("10.0.0.2", "fd00::2"), b];
         assert_eq!(
-            network_params("ipnet", &[att("10.0.0.2", "fd00::2"), b]).unwrap(),
+            network_params("ipnet", &atts).unwrap(),
+            ["ip4.addr=10.0.0.2,10.1.0.3", "ip6.addr=fd00::2"]
+        );
+        assert_eq!(
+            lines(host_links("ipnet", &atts).unwrap()),
             [
-                "exec.prestart=ifconfig kleene0 inet 10.0.0.2/32 alias",
-                "exec.prestart=ifconfig kleene0 inet6 fd00::2/128 alias",
-                "exec.prestart=ifconfig kleene1 inet 10.1.0.3/32 alias",
-                "ip4.addr=10.0.0.2,10.1.0.3",
-                "ip6.addr=fd00::2",
+                "/sbin/ifconfig kleene0 inet 10.0.0.2/32 alias",
+                "/sbin/ifconfig kleene0 inet6 fd00::2/128 alias",
+                "/sbin/ifconfig kleene1 inet 10.1.0.3/32 alias",
             ]
         );
     }
 
     #[test]
-    fn vnet_links_and_routes() {
+    fn vnet_links_and_routes_as_root() {
+        let atts = [att("10.0.0.2", "fd00::2")];
         assert_eq!(
-            network_params("vnet", &[att("10.0.0.2", "fd00::2")]).unwrap(),
+            network_params("vnet", &atts).unwrap(),
+            ["vnet", "vnet.interface=epair4b"]
+        );
+        assert_eq!(
+            lines(host_links("vnet", &atts).unwrap()),
             [
-                "vnet",
-                "vnet.interface=epair4b",
-                "exec.prestart=ifconfig kleene0 addm epair4a",
-                "exec.prestart=ifconfig epair4a up",
-                "exec.start=ifconfig epair4b inet 10.0.0.2/24",
-                "exec.start=route add -inet default 10.0.0.1",
-                "exec.start=ifconfig epair4b inet6 fd00::2/64",
+                "/sbin/ifconfig kleene0 addm epair4a",
+                "/sbin/ifconfig epair4a up"
+            ]
+        );
+        assert_eq!(
+            lines(vnet_commands("c1", &atts).unwrap()),
+            [
+                "/usr/sbin/jexec c1 /sbin/ifconfig epair4b inet 10.0.0.2/24 up",
+                "/usr/sbin/jexec c1 /sbin/route add -inet default 10.0.0.1",
+                "/usr/sbin/jexec c1 /sbin/ifconfig epair4b inet6 fd00::2/64 up",
             ]
         );
     }

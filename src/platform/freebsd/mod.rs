@@ -16,6 +16,7 @@ mod inventory;
 pub mod jail;
 pub mod net;
 pub mod pf;
+mod run_as;
 
 use std::path::{Path, PathBuf};
 
@@ -109,13 +110,37 @@ impl FreeBsd {
     }
 }
 
-/// `/zroot/kleene` → `zroot/kleene`: the root dataset is mounted at its
-/// default mountpoint (kleened's assumption for metadata.sqlite).
+/// The dataset of a root: `KLEENE_DATASET` when set (its mountpoint is set
+/// to the root when kleene makes it), else the root's path without its
+/// leading `/` (`/zroot/kleene` → `zroot/kleene`, kleened's default), and
+/// under it `image/`, `container/`, `volumes/`.
 pub fn dataset(root: &Path) -> String {
-    root.to_string_lossy()
-        .trim_start_matches('/')
-        .trim_end_matches('/')
-        .to_string()
+    root_dataset(root, std::env::var("KLEENE_DATASET").ok().as_deref())
+}
+
+fn root_dataset(root: &Path, configured: Option<&str>) -> String {
+    match configured
+        .map(|d| d.trim_matches('/'))
+        .filter(|d| !d.is_empty())
+    {
+        Some(d) => d.to_string(),
+        None => root
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .to_string(),
+    }
+}
+
+/// The dataset of the container whose directory (`<root>/container/<id>`)
+/// the spec names.
+pub(crate) fn spec_dataset(spec: &RunSpec) -> String {
+    let root = spec
+        .container_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("/"));
+    container_ds(root, &spec.id)
 }
 
 fn image_ds(root: &Path, id: &str) -> String {
@@ -133,8 +158,26 @@ fn volume_ds(root: &Path, name: &str) -> String {
 impl Platform for FreeBsd {
     fn prepare_root(&self, root: &Path) -> Result<()> {
         let base = dataset(root);
+        if !self.exists(&base) {
+            if !self.module_loaded("zfs") {
+                return Err(Error::Failed(
+                    "ZFS is not loaded: kleene keeps images, containers and volumes in ZFS datasets (kldload zfs, and zfs_enable=\"YES\" in /etc/rc.conf)".into(),
+                ));
+            }
+            let mountpoint = format!("mountpoint={}", root.display());
+            if let Err(e) = self.zfs(&["create", "-p", "-o", &mountpoint, &base]) {
+                let pool = base.split('/').next().unwrap_or(&base);
+                return Err(if e.to_string().contains("no such pool") {
+                    Error::Failed(format!(
+                        "cannot make the root dataset '{base}' for {}: there is no ZFS pool '{pool}'; use a dataset in one of your pools (KLEENE_DATASET=zroot/kleene, or --root /zroot/kleene)",
+                        root.display()
+                    ))
+                } else {
+                    e
+                });
+            }
+        }
         for ds in [
-            base.clone(),
             format!("{base}/image"),
             format!("{base}/container"),
             format!("{base}/volumes"),
@@ -353,20 +396,23 @@ impl Platform for FreeBsd {
     }
 
     fn container_running(&self, id: &str, _pid: i32, _start_time: u64) -> bool {
-        // kleened's check: `jls --libxo=json -j <id>` exits 0 while the jail exists.
-        self.succeeds(&["/usr/sbin/jls", "--libxo=json", "-j", id])
+        jail::exists(self, id)
     }
 
     fn signal(&self, pid: i32, signal: i32) -> Result<()> {
         super::kill_pid(pid, signal)
     }
 
-    fn stop_container(&self, id: &str, _pid: i32, _signal: i32) -> Result<()> {
-        jail::stop(self, id)
+    fn stop_container(&self, id: &str, pid: i32, signal: i32, params: &[String]) -> Result<()> {
+        jail::stop(self, id, pid, signal, params)
     }
 
     fn wait(&self, pid: i32) -> Result<ExitStatus> {
         super::wait_pid(pid)
+    }
+
+    fn wait_container(&self, spec: &RunSpec, pid: i32) -> Result<ExitStatus> {
+        jail::wait(self, spec, pid)
     }
 
     fn after_exit(&self, spec: &RunSpec) -> Result<super::ExitDetails> {
@@ -420,6 +466,6 @@ impl Platform for FreeBsd {
     }
 
     fn firewall_current(&self, root: &Path, fw: &Firewall) -> bool {
-        net::pf_conf_current(root, fw)
+        net::pf_conf_current(root, fw, self.anchor_rules().as_deref())
     }
 }

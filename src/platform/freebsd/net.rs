@@ -1,5 +1,6 @@
-//! Network links (`ifconfig`), the host gateway (`netstat`), and loading
-//! the generated pf ruleset (`pfctl -f`).
+//! Network links (`ifconfig`), the host gateway (`netstat`), forwarding
+//! (`sysctl`), and kleene's pf rules, loaded into the anchor `kleene`
+//! (`pfctl -a kleene -f`) so the host's own ruleset stays as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -39,16 +40,53 @@ fn pf_template() -> Result<String> {
     }
 }
 
-/// Is the pf.conf kleene loaded last the one `fw` generates?
-pub fn pf_conf_current(root: &Path, fw: &Firewall) -> bool {
+/// The anchor kleene's rules live in.
+pub const ANCHOR: &str = "kleene";
+
+/// The lines the host's `/etc/pf.conf` needs so pf evaluates the anchor
+/// (translation and filtering).
+pub const HOST_PF_LINES: &str = "nat-anchor \"kleene\"\nrdr-anchor \"kleene\"\nanchor \"kleene\"";
+
+/// The forwarding sysctls networks need, and where their values from
+/// before kleene set them are kept (to restore once no network is left).
+const FORWARDING: [&str; 2] = ["net.inet.ip.forwarding", "net.inet6.ip6.forwarding"];
+
+fn forwarding_saved(root: &Path) -> PathBuf {
+    root.join("forwarding.saved")
+}
+
+/// Does the main ruleset evaluate the anchor? `pfctl -s nat` lists
+/// `nat-anchor "kleene" all` and `rdr-anchor "kleene" all`, `pfctl -s rules`
+/// `anchor "kleene" all`, when the host's pf.conf has the lines.
+pub fn anchors_missing(nat: &str, rules: &str) -> Vec<&'static str> {
+    let has = |text: &str, kind: &str| {
+        text.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{kind} \"{ANCHOR}\"")))
+    };
+    let mut missing = Vec::new();
+    for (text, kind) in [(nat, "nat-anchor"), (nat, "rdr-anchor"), (rules, "anchor")] {
+        if !has(text, kind) {
+            missing.push(kind);
+        }
+    }
+    missing
+}
+
+/// Is what pf holds in the anchor what `fw` generates? The file kleene
+/// loaded last must be `fw`'s, and pf must hold rules while `fw` has
+/// any (after a reboot the file is there and the anchor empty).
+pub fn pf_conf_current(root: &Path, fw: &Firewall, anchor_rules: Option<&str>) -> bool {
     let Ok(template) = pf_template() else {
         return false;
     };
-    match std::fs::read_to_string(pf_conf_path(root)) {
+    let nothing = fw.networks.is_empty() && fw.ports.is_empty();
+    let file = match std::fs::read_to_string(pf_conf_path(root)) {
         Ok(t) => t == pf::render(&template, fw),
         // Never loaded: right while there is nothing to load.
-        Err(_) => fw.networks.is_empty() && fw.ports.is_empty(),
-    }
+        Err(_) => nothing,
+    };
+    let loaded = nothing || anchor_rules.is_some_and(|r| r.lines().any(|l| !l.trim().is_empty()));
+    file && loaded
 }
 
 impl FreeBsd {
@@ -98,13 +136,82 @@ impl FreeBsd {
             .map(drop)
     }
 
+    /// Is kernel module `name` loaded (or compiled in)?
+    pub(super) fn module_loaded(&self, name: &str) -> bool {
+        self.succeeds(&["/sbin/kldstat", "-q", "-m", name])
+    }
+
+    /// The rules pf holds in kleene's anchor (`None` when pf cannot say).
+    pub(super) fn anchor_rules(&self) -> Option<String> {
+        self.run(&["/sbin/pfctl", "-a", ANCHOR, "-s", "rules"])
+            .ok()
+            .map(|o| o.stdout)
+    }
+
     pub(super) fn apply_firewall_impl(&self, root: &Path, fw: &Firewall) -> Result<()> {
         let path = pf_conf_path(root);
         let text = pf::render(&pf_template()?, fw);
+        let needed = !(fw.networks.is_empty() && fw.ports.is_empty());
+        if needed {
+            if !self.module_loaded("pf") {
+                return Err(Error::Failed(
+                    "pf is not loaded: kleene's networks need it (kldload pf, and pf_enable=\"YES\" in /etc/rc.conf)".into(),
+                ));
+            }
+            // "pf already enabled" is exit 1 and no error.
+            let _ = self.run(&["/sbin/pfctl", "-e"]);
+            let nat = self.run(&["/sbin/pfctl", "-s", "nat"])?.stdout;
+            let rules = self.run(&["/sbin/pfctl", "-s", "rules"])?.stdout;
+            let missing = anchors_missing(&nat, &rules);
+            if !missing.is_empty() {
+                return Err(Error::Failed(format!(
+                    "pf's ruleset does not evaluate kleene's anchor (missing: {}); add these lines to /etc/pf.conf and run 'pfctl -f /etc/pf.conf':\n{HOST_PF_LINES}",
+                    missing.join(", ")
+                )));
+            }
+        }
+        self.set_forwarding(root, needed)?;
         std::fs::write(&path, text)
             .map_err(|e| Error::io("cannot write pf configuration", &path, e))?;
-        self.run(&["/sbin/pfctl", "-f", &path.display().to_string()])
-            .map(drop)
+        if needed || self.module_loaded("pf") {
+            self.run(&[
+                "/sbin/pfctl",
+                "-a",
+                ANCHOR,
+                "-f",
+                &path.display().to_string(),
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Forwarding on while networks need it; the values from before, kept
+    /// in `forwarding.saved`, come back when none is left.
+    fn set_forwarding(&self, root: &Path, on: bool) -> Result<()> {
+        let saved = forwarding_saved(root);
+        if on {
+            if saved.exists() {
+                return Ok(());
+            }
+            let mut before = String::new();
+            for key in FORWARDING {
+                let v = self.run(&["/sbin/sysctl", "-n", key])?.stdout;
+                before.push_str(&format!("{key}={}\n", v.trim()));
+            }
+            std::fs::write(&saved, &before).map_err(|e| Error::io("cannot write", &saved, e))?;
+            for key in FORWARDING {
+                self.run(&["/sbin/sysctl", &format!("{key}=1")])?;
+            }
+            return Ok(());
+        }
+        let Ok(before) = std::fs::read_to_string(&saved) else {
+            return Ok(());
+        };
+        for line in before.lines().filter(|l| l.contains('=')) {
+            self.run(&["/sbin/sysctl", line])?;
+        }
+        let _ = std::fs::remove_file(&saved);
+        Ok(())
     }
 }
 
@@ -120,5 +227,15 @@ mod tests {
         ]}}}}"#;
         assert_eq!(super::default_route_interface(j).as_deref(), Some("em0"));
         assert_eq!(super::default_route_interface("{}"), None);
+    }
+
+    #[test]
+    fn anchors_in_the_main_ruleset() {
+        let nat = "nat-anchor \"kleene\" all\nrdr-anchor \"kleene\" all\n";
+        assert!(super::anchors_missing(nat, "anchor \"kleene\" all\n").is_empty());
+        assert_eq!(
+            super::anchors_missing("", "anchor \"other\" all\n"),
+            ["nat-anchor", "rdr-anchor", "anchor"]
+        );
     }
 }

@@ -14,10 +14,10 @@ pub use crate::platform::spec::{
     Firewall as Input, FirewallNetwork as Network, FirewallPort as Port,
 };
 
-/// The template kleene installs (`pf.conf.kleene`): user rules may go
-/// around the markers; kleene fills the three sections.
+/// The template of what kleene loads into its anchor (`pfctl -a kleene`):
+/// user rules may go around the markers; kleene fills the three sections.
 pub const TEMPLATE: &str = "\
-# pf.conf managed by kleene: rules between the KLEENED markers are generated.
+# kleene's pf anchor: rules between the KLEENED markers are generated.
 ### KLEENED MACROS START
 <%= kleene_macros %>
 ### KLEENED MACROS END

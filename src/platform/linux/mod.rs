@@ -19,7 +19,7 @@ mod seccomp;
 mod seccomp_default;
 mod spawn;
 mod sys;
-pub mod user;
+pub use super::user;
 mod view;
 
 use std::fs;
@@ -267,7 +267,7 @@ impl Platform for Linux {
         super::kill_pid(pid, signal)
     }
 
-    fn stop_container(&self, _id: &str, pid: i32, signal: i32) -> Result<()> {
+    fn stop_container(&self, _id: &str, pid: i32, signal: i32, _params: &[String]) -> Result<()> {
         // The init is pid 1 of its namespace: when it goes, everything does.
         super::kill_pid(pid, signal)
     }
