@@ -38,11 +38,7 @@ fn setup() -> Setup {
         "/sbin/zfs list -H -o mountpoint",
         Output::ok(&format!("{}\n", mnt.display())),
     );
-    // A jail is gone once its command has exited (no daemons left).
-    rec.respond(
-        "/usr/sbin/jls --libxo=json -j",
-        Output::fail(1, "not found"),
-    );
+    host_responses(rec);
     let fb: &'static FreeBsd = Box::leak(Box::new(FreeBsd::with_runner(rec)));
     Setup {
         _dir: dir,
@@ -61,10 +57,7 @@ impl Setup {
             "/sbin/zfs list -H -o mountpoint",
             Output::ok(&format!("{}\n", mnt.display())),
         );
-        self.rec.respond(
-            "/usr/sbin/jls --libxo=json -j",
-            Output::fail(1, "not found"),
-        );
+        host_responses(self.rec);
     }
 
     /// `netstat` reports the default route on em0 (the NAT interface).
@@ -103,6 +96,23 @@ impl Setup {
     }
 }
 
+/// What every host answers: a jail is gone once its command has exited
+/// (no daemons left), and the host's pf.conf names kleene's anchors.
+fn host_responses(rec: &Recorder) {
+    rec.respond(
+        "/usr/sbin/jls --libxo=json -j",
+        Output::fail(1, "not found"),
+    );
+    rec.respond(
+        "/sbin/pfctl -s nat",
+        Output::ok("nat-anchor \"kleene\" all\nrdr-anchor \"kleene\" all\n"),
+    );
+    rec.respond(
+        "/sbin/pfctl -s rules",
+        Output::ok("anchor \"kleene\" all\n"),
+    );
+}
+
 fn assert_lines(got: Vec<String>, want: &[&str]) {
     let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
     assert_eq!(got, want, "\ngot:\n{}\n", got.join("\n"));
@@ -119,7 +129,11 @@ impl BuildLog for Quiet {
 fn base_image(s: &Setup, e: &mut Engine) -> String {
     let src = s.root.parent().unwrap().join("src");
     std::fs::create_dir_all(src.join("etc")).unwrap();
-    std::fs::write(src.join("etc/passwd"), "root:*:0:0::/root:/bin/sh\n").unwrap();
+    std::fs::write(
+        src.join("etc/passwd"),
+        "root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/usr/sbin/nologin\n",
+    )
+    .unwrap();
     let opts = CreateOptions {
         tag: "base".into(),
         dns: false,
@@ -145,7 +159,8 @@ fn root_image_container_volume_lifecycle() {
         s.lines(),
         &[
             "/sbin/zfs list -H -o name zroot/kleene",
-            "/sbin/zfs create zroot/kleene",
+            "/sbin/kldstat -q -m zfs",
+            "/sbin/zfs create -p -o mountpoint=/zroot/kleene zroot/kleene",
             "/sbin/zfs list -H -o name zroot/kleene/image",
             "/sbin/zfs create zroot/kleene/image",
             "/sbin/zfs list -H -o name zroot/kleene/container",
@@ -192,9 +207,12 @@ fn root_image_container_volume_lifecycle() {
     );
 
     // Start (attached): the datasets are there (checked: an interrupted
-    // create would have left them unmade); nullfs mounts, then jail -c with
-    // kleened's defaults (exec.clean suppressed by exec.noclean), then
-    // cleanup after exit.
+    // create would have left them unmade); stale mounts looked for, nullfs
+    // mounts, then a persistent jail -c (exec.noclean is kleene's to carry
+    // out: the environment is always the container's), the command as a
+    // jexec child as www (resolved in the jail; its home /nonexistent is
+    // not entered), nopersist once it exited, jls until the jail is gone,
+    // then cleanup.
     s.datasets_exist();
     let code = e
         .container_start(
@@ -212,10 +230,13 @@ fn root_image_container_volume_lifecycle() {
             "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/sbin/zfs list -H -o name zroot/kleene/volumes/data",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
-            // A volume's mountpoint is its default one, as kleened assumes.
+            "/sbin/mount -p",
             "/sbin/mount_nullfs /zroot/kleene/volumes/data /MNT/data",
             "/sbin/mount_nullfs -o ro /etc /MNT/hostetc",
-            "/usr/sbin/jail -c path=/MNT name=<1> ip4=disable ip6=disable host.hostname=<1> exec.jail_user=www exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true allow.raw_sockets exec.noclean command=/usr/bin/env A=1 /bin/sh -c echo hi",
+            "/usr/sbin/jail -c path=/MNT name=<1> ip4=disable ip6=disable persist host.hostname=<1> mount.devfs allow.raw_sockets",
+            "/usr/sbin/jexec -U www <1> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent USER=www LOGNAME=www SHELL=/usr/sbin/nologin HOSTNAME=<1> A=1 /bin/sh -c echo hi",
+            "/usr/sbin/jail -m name=<1> nopersist",
+            "/usr/sbin/jls --libxo=json -j <1>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
             "/sbin/umount /MNT/hostetc",
             "/sbin/umount /MNT/data",
@@ -224,7 +245,7 @@ fn root_image_container_volume_lifecycle() {
     );
     assert_eq!(e.container("web").unwrap().id, c.id);
 
-    // exec and stop, as jexec and jail -r.
+    // exec and stop, as jexec.
     let spec = ExecSpec {
         profile: Default::default(),
         container: c.id.clone(),
@@ -234,26 +255,31 @@ fn root_image_container_volume_lifecycle() {
         workdir: "/srv".into(),
         tty: false,
     };
+    // jls tells the jail's root (where its /etc/passwd is) and hostname.
+    let mnt = s.root.parent().unwrap().parent().unwrap().join("mnt");
+    s.rec.respond(
+        "/usr/sbin/jls -j",
+        Output::ok(&format!("{} web\n", mnt.display())),
+    );
     let started =
         s.fb.exec(0, &spec, &Stdio::Inherit { stdin: false })
             .unwrap();
     s.fb.wait(started.pid).unwrap();
-    s.fb.stop_container(&c.id, 0, libc::SIGKILL, &[]).unwrap();
+    // SIGTERM: kleened's exec.stop, run by kleene in the jail as root.
+    s.fb.stop_container(&c.id, 0, libc::SIGTERM, &[]).unwrap();
     assert_lines(
         s.lines(),
         &[
-            "/usr/sbin/jexec -l -U www <1> /usr/bin/env -C /srv B=2 id",
-            "/usr/sbin/jail -r <1>",
+            "/usr/sbin/jls -j <1> path host.hostname",
+            "/usr/sbin/jexec -U www <1> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent USER=www LOGNAME=www SHELL=/usr/sbin/nologin HOSTNAME=web B=2 /bin/sh -c cd -- \"$0\" || exit 126; exec \"$@\" /srv id",
+            "/usr/sbin/jexec <1> /bin/sh /etc/rc.shutdown",
         ],
     );
 
     // Removal: rules a dead supervisor may have left, then the datasets,
     // each after an existence check (they exist now).
     s.rec.clear_responses();
-    s.rec.respond(
-        "/usr/sbin/jls --libxo=json -j",
-        Output::fail(1, "not found"),
-    );
+    host_responses(s.rec);
     s.rec
         .respond("/sbin/zfs list -H -o mountpoint", Output::ok("/MNT\n"));
     e.container_remove("web", false).unwrap();
@@ -300,19 +326,20 @@ fn build_with_run_copy_and_a_failure() {
     assert_lines(
         got.clone(),
         &[
-            // RUN: a container cloned from the base layer, a jail, and the
-            // container promoted to a layer (kleened's zfs rename -f).
             "/sbin/zfs clone zroot/kleene/image/<1>@image zroot/kleene/container/<2>-<owner>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>-<owner>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>-<owner>",
-            "/usr/sbin/jail -c path=/MNT name=<2>-<owner> ip4=disable ip6=disable host.hostname=<2> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env -C / /bin/sh -c echo hi > /f",
+            "/sbin/mount -p",
+            "/usr/sbin/jail -c path=/MNT name=<2>-<owner> ip4=disable ip6=disable persist host.hostname=<2> mount.devfs",
+            "/usr/sbin/jexec <2>-<owner> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root SHELL=/bin/sh HOSTNAME=<2> /bin/sh -c echo hi > /f",
+            "/usr/sbin/jail -r <2>-<owner>",
+            "/usr/sbin/jls --libxo=json -j <2>-<owner>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>-<owner>",
             "/sbin/umount /MNT/dev",
             "/sbin/zfs rename -f zroot/kleene/container/<2>-<owner> zroot/kleene/image/<3>",
             "/sbin/zfs snapshot zroot/kleene/image/<3>@image",
             "/sbin/zfs list -H -o name zroot/kleene/container/<2>-<owner>",
             "/sbin/zfs destroy -r -f zroot/kleene/container/<2>-<owner>",
-            // COPY: a clone of the previous layer, files copied, @image.
             "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<3>",
             "/sbin/zfs clone zroot/kleene/image/<3>@image zroot/kleene/image/<4>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<4>",
@@ -475,7 +502,15 @@ fn networks_links_addresses_and_pf() {
             "/sbin/ifconfig bridge create name kleene0",
             "/sbin/ifconfig kleene0 inet 10.13.37.1/30 alias",
             "/usr/bin/netstat --libxo json -rn",
-            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+            "/sbin/kldstat -q -m pf",
+            "/sbin/pfctl -e",
+            "/sbin/pfctl -s nat",
+            "/sbin/pfctl -s rules",
+            "/sbin/sysctl -n net.inet.ip.forwarding",
+            "/sbin/sysctl -n net.inet6.ip6.forwarding",
+            "/sbin/sysctl net.inet.ip.forwarding=1",
+            "/sbin/sysctl net.inet6.ip6.forwarding=1",
+            "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
         ],
     );
     let conf = std::fs::read_to_string(s.root.join("pf.conf")).unwrap();
@@ -633,23 +668,32 @@ fn networks_links_addresses_and_pf() {
     // goes and pf forgets it.
     s.rec.clear();
     e.network_disconnect("web", "a1").unwrap();
-    assert!(s.lines().iter().any(|l| l.starts_with("/sbin/pfctl -f")));
+    assert!(s
+        .lines()
+        .iter()
+        .any(|l| l.starts_with("/sbin/pfctl -a kleene -f")));
     e.network_connect("web", "a1", "<auto>", "").unwrap();
     s.rec.clear();
     e.network_remove("web").unwrap();
     let got = s.lines();
+    // pf is checked (loaded, enabled, the host's pf.conf evaluating the
+    // anchor) before the anchor is loaded.
     assert_eq!(
-        got[got.len() - 3..],
+        got[got.len() - 7..],
         [
             "/sbin/ifconfig kleene0 destroy",
             "/usr/bin/netstat --libxo json -rn",
-            "/sbin/pfctl -f /zroot/kleene/pf.conf"
+            "/sbin/kldstat -q -m pf",
+            "/sbin/pfctl -e",
+            "/sbin/pfctl -s nat",
+            "/sbin/pfctl -s rules",
+            "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf"
         ],
         "{got:#?}"
     );
     assert_eq!(
         got.iter()
-            .filter(|l| l.starts_with("/sbin/pfctl -f"))
+            .filter(|l| l.starts_with("/sbin/pfctl -a kleene -f"))
             .count(),
         2,
         "{got:#?}"
@@ -719,15 +763,31 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
             "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/sbin/ifconfig epair create",
             "/usr/bin/netstat --libxo json -rn",
-            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+            "/sbin/kldstat -q -m pf",
+            "/sbin/pfctl -e",
+            "/sbin/pfctl -s nat",
+            "/sbin/pfctl -s rules",
+            "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
-            "/usr/sbin/jail -c path=/MNT name=<1> vnet vnet.interface=epair7b exec.prestart=ifconfig kleene0 addm epair7a exec.prestart=ifconfig epair7a up exec.start=ifconfig epair7b inet 10.5.0.2/24 exec.start=route add -inet default 10.5.0.1 host.hostname=<1> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env true",
+            "/sbin/mount -p",
+            "/sbin/ifconfig kleene0 addm epair7a",
+            "/sbin/ifconfig epair7a up",
+            "/usr/sbin/jail -c path=/MNT name=<1> vnet vnet.interface=epair7b persist host.hostname=<1> mount.devfs",
+            "/usr/sbin/jexec <1> /sbin/ifconfig epair7b inet 10.5.0.2/24 up",
+            "/usr/sbin/jexec <1> /sbin/route add -inet default 10.5.0.1",
+            "/usr/sbin/jexec <1> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root SHELL=/bin/sh HOSTNAME=<1> true",
+            "/usr/sbin/jail -m name=<1> nopersist",
+            "/usr/sbin/jls --libxo=json -j <1>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
             "/sbin/umount /MNT/dev",
             "/sbin/ifconfig kleene0 deletem epair7a",
             "/sbin/ifconfig epair7a destroy",
             "/usr/bin/netstat --libxo json -rn",
-            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+            "/sbin/kldstat -q -m pf",
+            "/sbin/pfctl -e",
+            "/sbin/pfctl -s nat",
+            "/sbin/pfctl -s rules",
+            "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
         ],
     );
     // While it ran, pf knew its link; afterwards the endpoint forgets it.
@@ -746,14 +806,27 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
         &[
             "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/usr/bin/netstat --libxo json -rn",
-            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+            "/sbin/kldstat -q -m pf",
+            "/sbin/pfctl -e",
+            "/sbin/pfctl -s nat",
+            "/sbin/pfctl -s rules",
+            "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
-            "/usr/sbin/jail -c path=/MNT name=<1> exec.prestart=ifconfig kleene1 inet 10.6.0.1/32 alias ip4.addr=10.6.0.1 host.hostname=<1> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env true",
+            "/sbin/mount -p",
+            "/sbin/ifconfig kleene1 inet 10.6.0.1/32 alias",
+            "/usr/sbin/jail -c path=/MNT name=<1> ip4.addr=10.6.0.1 persist host.hostname=<1> mount.devfs",
+            "/usr/sbin/jexec <1> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root SHELL=/bin/sh HOSTNAME=<1> true",
+            "/usr/sbin/jail -m name=<1> nopersist",
+            "/usr/sbin/jls --libxo=json -j <1>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
             "/sbin/umount /MNT/dev",
             "/sbin/ifconfig kleene1 inet 10.6.0.1 -alias",
             "/usr/bin/netstat --libxo json -rn",
-            "/sbin/pfctl -f /zroot/kleene/pf.conf",
+            "/sbin/kldstat -q -m pf",
+            "/sbin/pfctl -e",
+            "/sbin/pfctl -s nat",
+            "/sbin/pfctl -s rules",
+            "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
         ],
     );
 }
@@ -845,10 +918,7 @@ fn a_dataset_that_cannot_be_mounted_is_destroyed_again() {
     s.lines();
     // Container datasets report no mountpoint; everything else mounts.
     s.rec.clear_responses();
-    s.rec.respond(
-        "/usr/sbin/jls --libxo=json -j",
-        Output::fail(1, "not found"),
-    );
+    host_responses(s.rec);
     s.rec.respond(
         &format!(
             "/sbin/zfs list -H -o mountpoint {}/container/",
@@ -929,10 +999,7 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
 
     // RACCT on: rules before the jail, removed after; readonly around it.
     s.rec.clear_responses();
-    s.rec.respond(
-        "/usr/sbin/jls --libxo=json -j",
-        Output::fail(1, "not found"),
-    );
+    host_responses(s.rec);
     s.rec
         .respond("/sbin/sysctl -n kern.racct.enable", Output::ok("1\n"));
     s.rec.respond(
@@ -956,9 +1023,13 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
         &[
             "/sbin/zfs list -H -o name zroot/kleene/container/<1>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
+            "/sbin/mount -p",
             "/sbin/zfs set readonly=on zroot/kleene/container/<1>",
             "/usr/bin/rctl -a jail:<1>:memoryuse:deny=67108864 jail:<1>:pcpu:deny=50 jail:<1>:maxproc:deny=100",
-            "/usr/sbin/jail -c path=/MNT name=<1> ip4=disable ip6=disable host.hostname=<1> exec.jail_user=root exec.clean=true exec.stop=\"/bin/sh /etc/rc.shutdown\" mount.devfs=true command=/usr/bin/env /bin/sh",
+            "/usr/sbin/jail -c path=/MNT name=<1> ip4=disable ip6=disable persist host.hostname=<1> mount.devfs",
+            "/usr/sbin/jexec <1> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root SHELL=/bin/sh HOSTNAME=<1> /bin/sh",
+            "/usr/sbin/jail -m name=<1> nopersist",
+            "/usr/sbin/jls --libxo=json -j <1>",
             "/usr/bin/rctl -r jail:<1>",
             "/sbin/zfs set readonly=off zroot/kleene/container/<1>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
@@ -1016,7 +1087,7 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
         &["allow.nomount"],
     );
     assert!(
-        caps.contains("mount.devfs=true allow.raw_sockets enforce_statfs=1 allow.nomount command="),
+        caps.ends_with("mount.devfs allow.raw_sockets enforce_statfs=1 allow.nomount"),
         "{caps}"
     );
     let none = start(
@@ -1029,7 +1100,7 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
         &[],
     );
     assert!(
-        none.contains("mount.devfs=true allow.noreserved_ports allow.nosuser command="),
+        none.ends_with("mount.devfs allow.noreserved_ports allow.nosuser"),
         "{none}"
     );
     let all = start(
@@ -1043,7 +1114,7 @@ fn confinement_becomes_jail_parameters_and_rctl_rules() {
     );
     assert!(
         all.contains("allow.raw_sockets allow.chflags allow.mount allow.quotas allow.socket_af")
-            && all.contains("enforce_statfs=1 devfs_ruleset=0 command="),
+            && all.ends_with("enforce_statfs=1 devfs_ruleset=0"),
         "{all}"
     );
 }
@@ -1075,10 +1146,7 @@ fn system_check_finds_and_repairs_what_a_crash_left() {
     // A build step's container of a process that is gone.
     let build_ctr = "aaaaaaaaaaaa-999999999-1";
     s.rec.clear_responses();
-    s.rec.respond(
-        "/usr/sbin/jls --libxo=json -j",
-        Output::fail(1, "not found"),
-    );
+    host_responses(s.rec);
     let mnt = s.root.parent().unwrap().parent().unwrap().join("mnt");
     s.rec.respond(
         "/sbin/zfs list -H -o mountpoint",

@@ -486,7 +486,11 @@ pub fn stop(fb: &FreeBsd, id: &str, pid: i32, signal: i32, params: &[String]) ->
             std::thread::spawn(move || crate::platform::wait_pid(p));
         }
     }
-    crate::platform::kill_pid(pid, libc::SIGTERM)
+    // (0 would be our own process group.)
+    if pid > 0 {
+        crate::platform::kill_pid(pid, libc::SIGTERM)?;
+    }
+    Ok(())
 }
 
 /// A running container joins or leaves networks. ipnet: add the new
