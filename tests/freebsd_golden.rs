@@ -111,6 +111,41 @@ fn host_responses(rec: &Recorder) {
         "/sbin/pfctl -s rules",
         Output::ok("anchor \"kleene\" all\n"),
     );
+    // The kernel's jail parameters (a node such as allow.mount. ends in a dot).
+    let params: String = [
+        "name",
+        "path",
+        "persist",
+        "host.hostname",
+        "ip4.addr",
+        "ip6.addr",
+        "vnet",
+        "enforce_statfs",
+        "devfs_ruleset",
+        "securelevel",
+        "allow.raw_sockets",
+        "allow.mount.",
+        "allow.mount.devfs",
+        "allow.chflags",
+        "allow.mlock",
+        "allow.quotas",
+        "allow.socket_af",
+        "allow.sysvipc",
+        "allow.set_hostname",
+        "allow.reserved_ports",
+        "allow.read_msgbuf",
+        "allow.unprivileged_proc_debug",
+        "allow.suser",
+        "allow.settime",
+        "allow.adjtime",
+        "allow.nfsd",
+        "allow.extattr",
+        "allow.routing",
+    ]
+    .iter()
+    .map(|p| format!("security.jail.param.{p}\n"))
+    .collect();
+    rec.respond("/sbin/sysctl -N security.jail.param", Output::ok(&params));
 }
 
 fn assert_lines(got: Vec<String>, want: &[&str]) {
@@ -199,6 +234,7 @@ fn root_image_container_volume_lifecycle() {
     assert_lines(
         s.lines(),
         &[
+            "/sbin/sysctl -N security.jail.param",
             "/sbin/zfs create zroot/kleene/volumes/data",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/volumes/data",
             "/sbin/zfs clone zroot/kleene/image/<1>@image zroot/kleene/container/<2>",
@@ -679,7 +715,7 @@ fn networks_links_addresses_and_pf() {
     // pf is checked (loaded, enabled, the host's pf.conf evaluating the
     // anchor) before the anchor is loaded.
     assert_eq!(
-        got[got.len() - 7..],
+        got[got.len() - 11..],
         [
             "/sbin/ifconfig kleene0 destroy",
             "/usr/bin/netstat --libxo json -rn",
@@ -687,6 +723,11 @@ fn networks_links_addresses_and_pf() {
             "/sbin/pfctl -e",
             "/sbin/pfctl -s nat",
             "/sbin/pfctl -s rules",
+            // (This recorder says forwarding is off each time.)
+            "/sbin/sysctl -n net.inet.ip.forwarding",
+            "/sbin/sysctl -n net.inet6.ip6.forwarding",
+            "/sbin/sysctl net.inet.ip.forwarding=1",
+            "/sbin/sysctl net.inet6.ip6.forwarding=1",
             "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf"
         ],
         "{got:#?}"
@@ -767,6 +808,10 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
             "/sbin/pfctl -e",
             "/sbin/pfctl -s nat",
             "/sbin/pfctl -s rules",
+            "/sbin/sysctl -n net.inet.ip.forwarding",
+            "/sbin/sysctl -n net.inet6.ip6.forwarding",
+            "/sbin/sysctl net.inet.ip.forwarding=1",
+            "/sbin/sysctl net.inet6.ip6.forwarding=1",
             "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
             "/sbin/mount -p",
@@ -787,6 +832,10 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
             "/sbin/pfctl -e",
             "/sbin/pfctl -s nat",
             "/sbin/pfctl -s rules",
+            "/sbin/sysctl -n net.inet.ip.forwarding",
+            "/sbin/sysctl -n net.inet6.ip6.forwarding",
+            "/sbin/sysctl net.inet.ip.forwarding=1",
+            "/sbin/sysctl net.inet6.ip6.forwarding=1",
             "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
         ],
     );
@@ -810,6 +859,10 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
             "/sbin/pfctl -e",
             "/sbin/pfctl -s nat",
             "/sbin/pfctl -s rules",
+            "/sbin/sysctl -n net.inet.ip.forwarding",
+            "/sbin/sysctl -n net.inet6.ip6.forwarding",
+            "/sbin/sysctl net.inet.ip.forwarding=1",
+            "/sbin/sysctl net.inet6.ip6.forwarding=1",
             "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<1>",
             "/sbin/mount -p",
@@ -826,6 +879,10 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
             "/sbin/pfctl -e",
             "/sbin/pfctl -s nat",
             "/sbin/pfctl -s rules",
+            "/sbin/sysctl -n net.inet.ip.forwarding",
+            "/sbin/sysctl -n net.inet6.ip6.forwarding",
+            "/sbin/sysctl net.inet.ip.forwarding=1",
+            "/sbin/sysctl net.inet6.ip6.forwarding=1",
             "/sbin/pfctl -a kleene -f /zroot/kleene/pf.conf",
         ],
     );

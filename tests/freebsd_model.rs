@@ -331,3 +331,281 @@ fn vnet_with_a_non_root_user_configures_its_interface_as_root() {
     w.nothing_left_of(&id);
     w.assert_modelled();
 }
+
+fn bridge(e: &mut Engine, name: &str, subnet: &str) {
+    e.network_create(&NetworkConfig {
+        name: name.into(),
+        kind: "bridge".into(),
+        subnet: subnet.into(),
+        gateway: "<auto>".into(),
+        nat: Some(String::new()),
+        ..Default::default()
+    })
+    .unwrap();
+}
+
+#[test]
+fn pf_rules_go_to_an_anchor_and_forwarding_is_restored() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    let host_rules = w.host.with(|s| s.pf.main_rules.clone());
+    bridge(&mut e, "br", "10.5.0.0/24");
+    w.host.with(|s| {
+        assert!(s.pf.enabled);
+        assert_eq!(s.pf.main_rules, host_rules, "the host's own rules are kept");
+        assert!(s
+            .pf
+            .anchor
+            .as_deref()
+            .is_some_and(|a| a.contains("KLEENED")));
+        assert_eq!(s.sysctl["net.inet.ip.forwarding"], "1");
+        assert_eq!(s.sysctl["net.inet6.ip6.forwarding"], "1");
+    });
+    e.network_remove("br").unwrap();
+    w.host.with(|s| {
+        assert_eq!(s.sysctl["net.inet.ip.forwarding"], "0", "restored");
+        assert_eq!(s.sysctl["net.inet6.ip6.forwarding"], "0");
+        assert!(!s.ifaces.contains_key("kleene0"));
+    });
+    // A host whose pf.conf does not evaluate the anchor: told what to add.
+    w.host.with(|s| s.pf.main_rules = "pass all\n".into());
+    let err = e
+        .network_create(&NetworkConfig {
+            name: "b2".into(),
+            kind: "bridge".into(),
+            subnet: "10.6.0.0/24".into(),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing: anchor") && err.contains("anchor \"kleene\""),
+        "{err}"
+    );
+    // No pf at all: said so.
+    w.host.with(|s| {
+        s.modules.remove("pf");
+    });
+    let err = e
+        .network_create(&NetworkConfig {
+            name: "b3".into(),
+            kind: "bridge".into(),
+            subnet: "10.7.0.0/24".into(),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pf is not loaded"), "{err}");
+    w.assert_modelled();
+}
+
+#[test]
+fn after_a_reboot_start_up_repair_brings_networks_back_and_starts_work() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    bridge(&mut e, "br", "10.5.0.0/24");
+    w.host.program(
+        "/bin/sh /etc/rc",
+        Program {
+            daemons: vec!["nginx".into()],
+            ..Default::default()
+        },
+    );
+    let id = w.create(&mut e, "web", &["/bin/sh", "/etc/rc"], |c| {
+        c.network_driver = "vnet".into()
+    });
+    e.network_connect("br", "web", "<auto>", "").unwrap();
+    let t = w.start_attached("web");
+    wait_until("lingering", || {
+        w.host.with(|s| {
+            s.jails
+                .get(&id)
+                .is_some_and(|j| !j.persist && j.procs.is_empty())
+        })
+    });
+    w.host.reboot();
+    // (The supervisor here outlives the "reboot": it sees the jail gone
+    // and cleans up; the reboot proper comes after.)
+    assert_eq!(t.join().unwrap(), Some(0));
+    w.host.reboot();
+    w.host.with(|s| {
+        assert!(!s.ifaces.contains_key("kleene0"));
+        assert!(s.pf.anchor.is_none());
+        assert_eq!(s.sysctl["net.inet.ip.forwarding"], "0");
+    });
+    // kleened's start-up: check --repair (reconcile), then starts.
+    let mut e = w.engine();
+    let fixed = e.system_check_repair().unwrap();
+    let what: Vec<String> = fixed
+        .iter()
+        .map(|(f, err)| format!("{} {}: {} {err:?}", f.kind, f.subject, f.problem))
+        .collect();
+    assert!(fixed.iter().all(|(_, err)| err.is_none()), "{what:#?}");
+    w.host.with(|s| {
+        assert!(
+            s.ifaces.contains_key("kleene0"),
+            "bridge made again: {what:#?}"
+        );
+        assert!(s.pf.anchor.is_some(), "anchor loaded again: {what:#?}");
+        assert_eq!(s.sysctl["net.inet.ip.forwarding"], "1");
+    });
+    assert!(e.system_check().unwrap().is_empty());
+    w.host.program("/bin/sh /etc/rc", Program::default());
+    assert_eq!(e.container_start("web", ATTACHED).unwrap(), Some(0));
+    w.nothing_left_of(&id);
+    w.assert_modelled();
+}
+
+#[test]
+fn a_root_needs_a_pool_and_zfs() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    std::env::set_var("KLEENE_DATASET", "var/lib/kleene");
+    let err = Engine::open_on(&w.root, w.fb).err().unwrap().to_string();
+    assert!(
+        err.contains("no ZFS pool 'var'") && err.contains("zroot/kleene"),
+        "{err}"
+    );
+    std::env::set_var("KLEENE_DATASET", "zroot/kleene");
+    w.host.with(|s| {
+        s.modules.remove("zfs");
+    });
+    let err = Engine::open_on(&w.root, w.fb).err().unwrap().to_string();
+    assert!(err.contains("ZFS is not loaded"), "{err}");
+    w.host.with(|s| {
+        s.modules.insert("zfs".into());
+    });
+    let e = w.engine();
+    drop(e);
+    w.host.with(|s| {
+        let d = &s.datasets["zroot/kleene"];
+        assert_eq!(d.mountpoint, w.root, "mounted at the root");
+        assert!(s.datasets.contains_key("zroot/kleene/container"));
+    });
+}
+
+#[test]
+fn jail_parameters_are_checked_and_a_refused_update_changes_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    let cfg = ContainerConfig {
+        image: "base".into(),
+        name: Some("jp".into()),
+        cmd: vec!["/usr/bin/id".into()],
+        jail_param: vec!["allow.raw_sockets".into(), "allow.bogus=1".into()],
+        ..Default::default()
+    };
+    let err = e.container_create(&cfg).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown jail parameter 'allow.bogus'"),
+        "{err}"
+    );
+    assert!(e.containers(true).unwrap().is_empty());
+    // Known: kernel ones (also negated), jail(8)'s own.
+    w.create(&mut e, "jp", &["/usr/bin/id"], |c| {
+        c.jail_param = vec![
+            "allow.noraw_sockets".into(),
+            "exec.stop=/bin/true".into(),
+            "mount.devfs".into(),
+        ];
+    });
+    let u = kleene::engine::update::ContainerUpdate {
+        jail_param: vec!["allow.bogus".into()],
+        ..Default::default()
+    };
+    assert!(e.container_update("jp", &u).is_err());
+    assert_eq!(
+        e.container("jp").unwrap().jail_param[0],
+        "allow.noraw_sockets"
+    );
+    assert_eq!(e.container_start("jp", ATTACHED).unwrap(), Some(0));
+    w.assert_modelled();
+}
+
+#[test]
+fn a_running_vnet_container_leaves_a_network_and_stale_mounts_are_cleared() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    bridge(&mut e, "br", "10.5.0.0/24");
+    w.host.program(
+        "/usr/bin/sleepy",
+        Program {
+            millis: 600,
+            ..Default::default()
+        },
+    );
+    let id = w.create(&mut e, "vv", &["/usr/bin/sleepy"], |c| {
+        c.network_driver = "vnet".into();
+        c.mounts = vec![kleene::engine::MountConfig::parse("data:/data").unwrap()];
+    });
+    e.network_connect("br", "vv", "<auto>", "").unwrap();
+    // A mount a killed earlier run left in the container.
+    let stale = w.root.join("container").join(&id).join("data");
+    std::fs::create_dir_all(&stale).unwrap();
+    w.host.with(|s| {
+        s.mounts.push(freebsd_host::Mount {
+            kind: "nullfs".into(),
+            from: "/old".into(),
+            on: stale.clone(),
+        })
+    });
+    let t = w.start_attached("vv");
+    wait_until("running", || {
+        w.host
+            .with(|s| s.jails.get(&id).is_some_and(|j| !j.procs.is_empty()))
+    });
+    w.host.with(|s| {
+        let on: Vec<_> = s.mounts.iter().filter(|m| m.on == stale).collect();
+        assert_eq!(on.len(), 1, "the stale mount went first: {on:?}");
+        assert_ne!(on[0].from, "/old");
+    });
+    e.network_disconnect("br", "vv").unwrap();
+    w.host.with(|s| {
+        assert!(
+            !s.ifaces.keys().any(|i| i.starts_with("epair")),
+            "{:?}",
+            s.ifaces.keys()
+        );
+        assert!(s.ifaces["kleene0"].members.is_empty());
+    });
+    // Joining while running is refused.
+    let err = e
+        .network_connect("br", "vv", "<auto>", "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot connect a running vnet container"),
+        "{err}"
+    );
+    assert_eq!(t.join().unwrap(), Some(0));
+    w.nothing_left_of(&id);
+    w.assert_modelled();
+}
+
+#[test]
+fn starts_leave_no_file_descriptor_behind() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    w.create(&mut e, "fd", &["/usr/bin/id"], |_| {});
+    e.container_start("fd", ATTACHED).unwrap();
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let before = fds();
+    for _ in 0..20 {
+        e.container_start("fd", ATTACHED).unwrap();
+    }
+    assert!(
+        fds() <= before + 2,
+        "{before} fds before, {} after 20 starts",
+        fds()
+    );
+}

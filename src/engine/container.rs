@@ -357,6 +357,7 @@ impl Engine {
         let limits = cfg.limits.parse()?;
         // Jail parameters with a bad value fail now, not at each start.
         security.confinement(&cfg.jail_param, cfg.fly)?;
+        self.platform.check_jail_params(&cfg.jail_param)?;
         self.platform.check_limits(&limits)?;
         for m in &cfg.mounts {
             if m.kind == "bind" && !std::path::Path::new(&m.source).exists() {

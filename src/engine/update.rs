@@ -37,6 +37,7 @@ impl Engine {
             // Checked like at create; a running jail takes the new
             // parameters now; if it refuses, nothing is saved (kleened's rule).
             c.security.confinement(&u.jail_param, c.fly)?;
+            self.platform.check_jail_params(&u.jail_param)?;
             c.jail_param = u.jail_param.clone();
             if c.status.is_running() {
                 self.platform.update_params(&c.id, &c.jail_param)?;

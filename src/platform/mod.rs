@@ -318,6 +318,13 @@ pub trait Platform: Send + Sync {
         let _ = spec;
         Ok(ExitDetails::default())
     }
+    /// Does this host know these jail parameters (`-J`)? (FreeBSD: the
+    /// kernel's `security.jail.param` and jail(8)'s own; elsewhere they
+    /// are kept for FreeBSD and checked there.)
+    fn check_jail_params(&self, params: &[String]) -> Result<()> {
+        let _ = params;
+        Ok(())
+    }
     /// Can this host enforce `limits`? (Checked at create, so a container
     /// that could never start is not made.)
     fn check_limits(&self, limits: &Limits) -> Result<()> {

@@ -34,6 +34,83 @@ fn with_defaults(hostname: &str, given: &[String]) -> Vec<String> {
     out
 }
 
+/// jail(8)'s own parameters, which the kernel does not list
+/// (usr.sbin/jail/config.c, `intparams`).
+const JAIL8_PARAMS: &[&str] = &[
+    "allow.dying",
+    "command",
+    "depend",
+    "exec.clean",
+    "exec.consolelog",
+    "exec.fib",
+    "exec.jail_user",
+    "exec.system_jail_user",
+    "exec.system_user",
+    "exec.timeout",
+    "exec.prepare",
+    "exec.prestart",
+    "exec.created",
+    "exec.start",
+    "exec.poststart",
+    "exec.prestop",
+    "exec.stop",
+    "exec.poststop",
+    "exec.release",
+    "interface",
+    "ip_hostname",
+    "mount",
+    "mount.devfs",
+    "mount.fdescfs",
+    "mount.procfs",
+    "mount.fstab",
+    "stop.timeout",
+    "vnet.interface",
+    "zfs.dataset",
+];
+
+/// The parameter a `-J` entry names: `allow.noraw_sockets=…` →
+/// `allow.raw_sockets`, `nopersist` → `persist` (booleans take a `no`).
+fn param_name(entry: &str) -> (String, String) {
+    let name = entry.split('=').next().unwrap_or(entry).to_string();
+    let positive = match name.rsplit_once('.') {
+        Some((head, last)) => match last.strip_prefix("no").filter(|r| !r.is_empty()) {
+            Some(rest) => format!("{head}.{rest}"),
+            None => name.clone(),
+        },
+        None => name
+            .strip_prefix("no")
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&name)
+            .to_string(),
+    };
+    (name, positive)
+}
+
+/// Refuse parameters neither this host's kernel (`sysctl -N
+/// security.jail.param`) nor jail(8) knows, naming the first.
+pub fn check_params(fb: &FreeBsd, params: &[String]) -> Result<()> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    let out = fb.run(&["/sbin/sysctl", "-N", "security.jail.param"])?;
+    let known: std::collections::HashSet<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("security.jail.param."))
+        .map(|n| n.trim_end_matches('.'))
+        .chain(JAIL8_PARAMS.iter().copied())
+        .collect();
+    for p in params {
+        let (name, positive) = param_name(p);
+        if !known.contains(name.as_str()) && !known.contains(positive.as_str()) {
+            return Err(Error::Failed(format!(
+                "unknown jail parameter '{name}' in -J '{p}': this host's kernel (sysctl security.jail.param) and jail(8) do not know it"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Parameters kleene carries out itself instead of passing to `jail -c`.
 fn kleenes_own(param: &str) -> bool {
     let name = param.split('=').next().unwrap_or(param);

@@ -421,6 +421,10 @@ impl Platform for FreeBsd {
         Ok(super::ExitDetails::default())
     }
 
+    fn check_jail_params(&self, params: &[String]) -> Result<()> {
+        jail::check_params(self, params)
+    }
+
     fn check_limits(&self, limits: &super::Limits) -> Result<()> {
         self.check_racct(limits)
     }

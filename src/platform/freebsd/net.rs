@@ -190,16 +190,22 @@ impl FreeBsd {
     fn set_forwarding(&self, root: &Path, on: bool) -> Result<()> {
         let saved = forwarding_saved(root);
         if on {
-            if saved.exists() {
-                return Ok(());
-            }
             let mut before = String::new();
+            let mut off = Vec::new();
             for key in FORWARDING {
                 let v = self.run(&["/sbin/sysctl", "-n", key])?.stdout;
                 before.push_str(&format!("{key}={}\n", v.trim()));
+                if v.trim() != "1" {
+                    off.push(key);
+                }
             }
-            std::fs::write(&saved, &before).map_err(|e| Error::io("cannot write", &saved, e))?;
-            for key in FORWARDING {
+            // The values from before kleene first set them, kept across
+            // reboots (which reset the sysctls, not the file).
+            if !saved.exists() {
+                std::fs::write(&saved, &before)
+                    .map_err(|e| Error::io("cannot write", &saved, e))?;
+            }
+            for key in off {
                 self.run(&["/sbin/sysctl", &format!("{key}=1")])?;
             }
             return Ok(());
