@@ -453,8 +453,7 @@ fn base_images_from_datasets_and_downloads() {
             "/sbin/zfs snapshot zroot/mybase@<1>",
             "/sbin/zfs clone zroot/mybase@<1> zroot/kleene/image/<1>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<1>",
-            "/usr/sbin/freebsd-update -b /MNT --not-running-from-cron fetch",
-            "/usr/sbin/freebsd-update -b /MNT install",
+            "/usr/sbin/freebsd-update -b /MNT --not-running-from-cron fetch install",
             "/sbin/zfs snapshot zroot/kleene/image/<1>@image",
         ],
     );
@@ -469,15 +468,17 @@ fn base_images_from_datasets_and_downloads() {
     );
     assert!(s.lines().is_empty());
 
-    // fetch-auto: the URL from uname (arm64 maps to arm64/aarch64); the
-    // download is recorded, not made, so unpacking fails and the layer goes.
+    // fetch-auto: the URL from uname -m and -p (arm64/aarch64), base.txz
+    // and the release's MANIFEST to check it against; the downloads are
+    // recorded, not made, so the check fails and the layer goes.
     s.rec
         .respond("/usr/bin/uname -r", Output::ok("14.1-RELEASE-p3\n"));
     s.rec.respond("/usr/bin/uname -m", Output::ok("arm64\n"));
+    s.rec.respond("/usr/bin/uname -p", Output::ok("aarch64\n"));
     let err = e
         .image_create(&Source::FetchAuto, &opts, &mut ())
         .unwrap_err();
-    assert!(err.to_string().contains("cannot open archive"), "{err}");
+    assert!(err.to_string().contains("MANIFEST"), "{err}");
     let root = s.root.display().to_string();
     let got: Vec<String> = s
         .lines()
@@ -491,7 +492,9 @@ fn base_images_from_datasets_and_downloads() {
             "/sbin/zfs list -H -o mountpoint zroot/kleene/image/<1>",
             "/usr/bin/uname -r",
             "/usr/bin/uname -m",
+            "/usr/bin/uname -p",
             "/usr/bin/fetch https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/base.txz -o /zroot/kleene/tmp/<owner>.base-<1>.txz",
+            "/usr/bin/fetch https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/MANIFEST -o /zroot/kleene/tmp/<owner>.base-<1>.MANIFEST",
             "/sbin/zfs list -H -o name zroot/kleene/image/<1>",
             "/sbin/zfs destroy -r -f zroot/kleene/image/<1>",
         ],

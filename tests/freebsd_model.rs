@@ -609,3 +609,75 @@ fn starts_leave_no_file_descriptor_behind() {
         fds()
     );
 }
+
+#[test]
+fn a_downloaded_base_is_checked_against_the_release_manifest() {
+    use kleene::engine::manifest::sha256_file;
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    // A base.txz (xz tar) of /etc/passwd, served with its MANIFEST.
+    let src = w.root.parent().unwrap().join("basesrc");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/passwd"), "root:*:0:0::/root:/bin/sh\n").unwrap();
+    let txz = w.root.parent().unwrap().join("base.txz");
+    let ok = std::process::Command::new("tar")
+        .arg("-cJf")
+        .arg(&txz)
+        .arg("-C")
+        .arg(&src)
+        .arg("etc")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let sum = sha256_file(&txz).unwrap();
+    let dir = "https://download.freebsd.org/releases/arm/armv7/14.1-RELEASE";
+    w.host.with(|s| {
+        s.uname = ("14.1-RELEASE-p5".into(), "arm".into(), "armv7".into());
+        s.web
+            .insert(format!("{dir}/base.txz"), std::fs::read(&txz).unwrap());
+        s.web.insert(
+            format!("{dir}/MANIFEST"),
+            format!("base.txz\t{sum}\t2\tbase\t\"Base system\"\ton\n").into_bytes(),
+        );
+    });
+    let opts = CreateOptions {
+        tag: "fb".into(),
+        dns: false,
+        localtime: false,
+        update: false,
+    };
+    let img = e.image_create(&Source::FetchAuto, &opts, &mut ()).unwrap();
+    w.host.with(|s| {
+        let d = &s.datasets[&format!("zroot/kleene/image/{}", img.id)];
+        assert!(d.mountpoint.join("etc/passwd").is_file());
+        assert!(d.snapshots.contains("image"));
+    });
+    // A tampered download: refused, both sums named, no layer left.
+    w.host.with(|s| {
+        s.web.get_mut(&format!("{dir}/base.txz")).unwrap().push(0);
+    });
+    let err = e
+        .image_create(&Source::FetchAuto, &opts, &mut ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("the release's MANIFEST says {sum}")),
+        "{err}"
+    );
+    let layers = w.host.with(|s| {
+        s.datasets
+            .keys()
+            .filter(|d| d.starts_with("zroot/kleene/image/"))
+            .count()
+    });
+    assert_eq!(layers, 1, "only the first image's layer");
+    assert!(
+        std::fs::read_dir(w.root.join("tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "no scratch left"
+    );
+    w.assert_modelled();
+}

@@ -311,12 +311,25 @@ impl Engine {
             .join("tmp")
             .join(crate::platform::owner::scratch(&format!("base-{id}.txz")));
         progress.message(&format!("fetching {url}"));
+        let manifest = archive.with_extension("MANIFEST");
         let r = self
             .platform
             .download(url, &archive)
             .map_err(Error::from)
+            .and_then(|_| match super::manifest::manifest_url(url) {
+                // A release's distribution set: checked against its MANIFEST.
+                Some((murl, _)) => {
+                    progress.message(&format!("checking it against {murl}"));
+                    self.platform.download(&murl, &manifest)?;
+                    let text = fs::read_to_string(&manifest)
+                        .map_err(|e| Error::io("cannot read", &manifest, e))?;
+                    super::manifest::verify(url, &text, &archive)
+                }
+                None => Ok(()),
+            })
             .and_then(|_| extract_tar(dest, &archive, progress));
         let _ = fs::remove_file(&archive);
+        let _ = fs::remove_file(&manifest);
         r
     }
 

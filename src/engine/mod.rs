@@ -17,6 +17,7 @@ mod lease;
 pub mod lifecycle;
 pub mod limits;
 mod lock;
+pub mod manifest;
 pub mod mount;
 mod names;
 pub mod network;

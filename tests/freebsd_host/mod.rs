@@ -118,6 +118,10 @@ pub struct State {
     pub unknown: Vec<String>,
     /// The host's own pf.conf (what a reboot loads) and pf_enable.
     pub boot_pf: (String, String, bool),
+    /// What `fetch` finds at a URL.
+    pub web: BTreeMap<String, Vec<u8>>,
+    /// `uname -r`, `-m`, `-p`.
+    pub uname: (String, String, String),
 }
 
 /// Kernel jail parameters (`sysctl -N security.jail.param`), and jail(8)'s
@@ -285,6 +289,7 @@ impl Host {
         st.pf.main_nat = st.boot_pf.0.clone();
         st.pf.main_rules = st.boot_pf.1.clone();
         st.next_jid = 1;
+        st.uname = ("14.1-RELEASE-p5".into(), "amd64".into(), "amd64".into());
         Host {
             calls: Mutex::new(Vec::new()),
             state: Mutex::new(st),
@@ -362,6 +367,28 @@ impl Host {
             "/sbin/mount" if a.get(1) == Some(&"-p") => (ok(&st.mount_p()), None),
             "/bin/pkill" => (st.pkill(&a[1..]), None),
             "/usr/bin/netstat" => (ok("{}"), None),
+            "/usr/bin/uname" => (
+                ok(&format!(
+                    "{}\n",
+                    match a.get(1).copied() {
+                        Some("-r") => &st.uname.0,
+                        Some("-m") => &st.uname.1,
+                        _ => &st.uname.2,
+                    }
+                )),
+                None,
+            ),
+            // fetch URL -o DEST
+            "/usr/bin/fetch" if a.len() == 4 && a[2] == "-o" => (
+                match st.web.get(a[1]) {
+                    Some(body) => {
+                        std::fs::write(a[3], body).unwrap();
+                        ok("")
+                    }
+                    None => fail(1, &format!("fetch: {}: Not Found", a[1])),
+                },
+                None,
+            ),
             _ => {
                 st.unknown.push(argv.join(" "));
                 (

@@ -6,9 +6,15 @@ use std::path::{Path, PathBuf};
 use super::{dataset, image_ds, FreeBsd};
 use crate::platform::{Error, Result};
 
-/// The download path component for `uname -m` (`arm64` is `arm64/aarch64`
-/// on the mirrors; kleened used `uname -m` alone, which breaks arm64).
+/// The download path component for `uname -m`/`uname -p` (the mirrors'
+/// `MACHINE/MACHINE_ARCH`: `arm64/aarch64`, `arm/armv7`,
+/// `powerpc/powerpc64le`; `amd64` alone where both agree). kleened used
+/// `uname -m` alone, which breaks every platform but amd64 and i386. A
+/// bare `uname -m` falls back to the usual `MACHINE_ARCH`.
 fn arch_path(machine: &str) -> String {
+    if let Some((m, p)) = machine.split_once('/') {
+        return if m == p { m.into() } else { machine.into() };
+    }
     match machine {
         "arm64" | "aarch64" => "arm64/aarch64".into(),
         "riscv" => "riscv/riscv64".into(),
@@ -110,26 +116,50 @@ impl FreeBsd {
             .stdout
             .trim()
             .to_string();
-        Ok((r, m))
+        let p = self
+            .run(&["/usr/bin/uname", "-p"])?
+            .stdout
+            .trim()
+            .to_string();
+        Ok((r, if p.is_empty() { m } else { format!("{m}/{p}") }))
     }
 
+    /// `freebsd-update fetch install` in one run (a separate `install`
+    /// after "No updates needed" exits 1), told which release the base is
+    /// (its own `/bin/freebsd-version`; the host's may differ).
     pub(super) fn update_base_impl(&self, path: &Path) -> Result<()> {
         let p = path.display().to_string();
-        self.run(&[
+        let mut argv = vec![
             "/usr/sbin/freebsd-update",
             "-b",
             &p,
             "--not-running-from-cron",
-            "fetch",
-        ])
-        .and_then(|_| self.run(&["/usr/sbin/freebsd-update", "-b", &p, "install"]))
-        .map(drop)
-        .map_err(|e| {
+        ];
+        let release = base_release(path);
+        if let Some(r) = &release {
+            argv.extend(["--currently-running", r.as_str()]);
+        }
+        argv.extend(["fetch", "install"]);
+        self.run(&argv).map(drop).map_err(|e| {
             Error::Failed(format!(
                 "could not update base image with 'freebsd-update': {e}"
             ))
         })
     }
+}
+
+/// The release of a base system: `USERLAND_VERSION` in its
+/// `/bin/freebsd-version` (a shell script).
+fn base_release(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path.join("bin/freebsd-version")).ok()?;
+    text.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("USERLAND_VERSION=")?;
+        let v = v.trim_matches('"');
+        (!v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')))
+        .then(|| v.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -160,6 +190,32 @@ mod tests {
             "could not deduce url from FreeBSD version 14.1-BETA2"
         );
         assert!(base_url("garbage", "amd64").is_err());
+        // uname -m/-p as the host reports them.
+        assert_eq!(
+            u("14.1-RELEASE", "amd64/amd64"),
+            "https://download.freebsd.org/releases/amd64/14.1-RELEASE/base.txz"
+        );
+        assert_eq!(
+            u("14.1-RELEASE", "arm/armv7"),
+            "https://download.freebsd.org/releases/arm/armv7/14.1-RELEASE/base.txz"
+        );
+        assert_eq!(
+            u("14.1-RELEASE", "powerpc/powerpc64le"),
+            "https://download.freebsd.org/releases/powerpc/powerpc64le/14.1-RELEASE/base.txz"
+        );
+    }
+
+    #[test]
+    fn the_release_of_a_base() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(base_release(t.path()), None);
+        std::fs::create_dir_all(t.path().join("bin")).unwrap();
+        std::fs::write(
+            t.path().join("bin/freebsd-version"),
+            "#!/bin/sh\nUSERLAND_VERSION=\"13.3-RELEASE-p4\"\n",
+        )
+        .unwrap();
+        assert_eq!(base_release(t.path()).as_deref(), Some("13.3-RELEASE-p4"));
     }
 
     #[test]

@@ -80,8 +80,11 @@ impl FreeBsd {
     fn mountpoint(&self, ds: &str) -> Result<PathBuf> {
         let out = self.zfs(&["list", "-H", "-o", "mountpoint", ds])?;
         let mp = out.stdout.trim();
-        if mp.is_empty() || mp == "none" || mp == "-" {
-            return Err(Error::Failed(format!("dataset '{ds}' has no mountpoint")));
+        // `legacy` (mounted by fstab) and `none` are not paths.
+        if mp.is_empty() || matches!(mp, "none" | "-" | "legacy") || !mp.starts_with('/') {
+            return Err(Error::Failed(format!(
+                "dataset '{ds}' has no mountpoint kleene can use ('{mp}'): set one with zfs set mountpoint=…"
+            )));
         }
         Ok(PathBuf::from(mp))
     }
