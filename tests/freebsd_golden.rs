@@ -329,6 +329,7 @@ fn root_image_container_volume_lifecycle() {
             "/sbin/zfs destroy -r -f zroot/kleene/container/<1>",
             "/sbin/zfs list -H -o name zroot/kleene/volumes/data",
             "/sbin/zfs destroy -f zroot/kleene/volumes/data",
+            "/sbin/zfs destroy -n -R -p zroot/kleene/image/<2>",
             "/sbin/zfs list -H -o name zroot/kleene/image/<2>",
             "/sbin/zfs destroy -r -f zroot/kleene/image/<2>",
         ],

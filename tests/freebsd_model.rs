@@ -139,6 +139,13 @@ impl World {
     }
 }
 
+/// Run a command on the model host as its admin would.
+fn host_run(h: &Host, argv: &[&str]) -> bool {
+    use kleene::platform::cmd::Runner;
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    h.run(&argv).unwrap().status == 0
+}
+
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !f() {
@@ -679,5 +686,40 @@ fn a_downloaded_base_is_checked_against_the_release_manifest() {
             .is_none(),
         "no scratch left"
     );
+    w.assert_modelled();
+}
+
+#[test]
+fn an_image_whose_layer_has_outside_clones_is_not_removed() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    let img = e.image("base").unwrap();
+    let layer = format!("zroot/kleene/image/{}", img.id);
+    // Someone clones kleene's layer for their own use.
+    let cloned = host_run(
+        w.host,
+        &[
+            "/sbin/zfs",
+            "clone",
+            &format!("{layer}@image"),
+            "zroot/mine",
+        ],
+    );
+    assert!(cloned, "the model made the clone");
+    let err = e.image_remove("base").unwrap_err().to_string();
+    assert!(
+        err.contains("zroot/mine") && err.contains("clones kleene does not manage"),
+        "{err}"
+    );
+    assert!(e.image("base").is_ok(), "the image stays");
+    w.host.with(|s| assert!(s.datasets.contains_key(&layer)));
+    assert!(host_run(
+        w.host,
+        &["/sbin/zfs", "destroy", "-f", "zroot/mine"]
+    ));
+    e.image_remove("base").unwrap();
+    w.host.with(|s| assert!(!s.datasets.contains_key(&layer)));
     w.assert_modelled();
 }

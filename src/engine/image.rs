@@ -265,7 +265,12 @@ impl Engine {
             super::lease::claim_unused_tx(tx, platform, &image.layers)
         })?;
         crate::platform::failpoint::check("image.remove.layers")?;
-        if let Err(e) = self.destroy_leased(&victims) {
+        let removed = self
+            .platform
+            .check_layers_removable(&self.root, &victims)
+            .map_err(Error::from)
+            .and_then(|_| self.destroy_leased(&victims));
+        if let Err(e) = removed {
             // Put the row back: the image stays rather than half-removed.
             self.save_image(&image)?;
             let _ = self.release_layers(&victims);

@@ -318,6 +318,13 @@ pub trait Platform: Send + Sync {
         let _ = spec;
         Ok(ExitDetails::default())
     }
+    /// Can these layers (an image's, about to be removed) go without taking
+    /// anything else along? (FreeBSD: a ZFS clone made outside kleene of
+    /// one of them would block or be taken by the destroy.)
+    fn check_layers_removable(&self, root: &Path, ids: &[String]) -> Result<()> {
+        let _ = (root, ids);
+        Ok(())
+    }
     /// Does this host know these jail parameters (`-J`)? (FreeBSD: the
     /// kernel's `security.jail.param` and jail(8)'s own; elsewhere they
     /// are kept for FreeBSD and checked there.)

@@ -110,6 +110,29 @@ impl State {
                 }
                 ok("")
             }
+            // A dry run: what -R would take, parsable (zfs(8) -n -p).
+            ["destroy", "-n", "-R", "-p", ds] => {
+                if !self.datasets.contains_key(*ds) {
+                    return fail(1, &format!("cannot open '{ds}': dataset does not exist"));
+                }
+                let mut out = String::new();
+                let mut todo = vec![ds.to_string()];
+                while let Some(d) = todo.pop() {
+                    out.push_str(&format!("destroy\t{d}\n"));
+                    for s in &self.datasets[&d].snapshots {
+                        out.push_str(&format!("destroy\t{d}@{s}\n"));
+                    }
+                    for (n, o) in &self.datasets {
+                        let child = n.starts_with(&format!("{d}/"));
+                        let clone = o.origin.as_deref().and_then(|o| o.split('@').next())
+                            == Some(d.as_str());
+                        if child || clone {
+                            todo.push(n.clone());
+                        }
+                    }
+                }
+                ok(&out)
+            }
             ["destroy", flags @ .., ds] => {
                 let recursive = flags.contains(&"-r");
                 let Some(d) = self.datasets.get(*ds).cloned() else {

@@ -424,6 +424,30 @@ impl Platform for FreeBsd {
         Ok(super::ExitDetails::default())
     }
 
+    fn check_layers_removable(&self, root: &Path, ids: &[String]) -> Result<()> {
+        // A dry run with -R lists everything the destroy would take:
+        // anything but these layers (and their snapshots) is someone
+        // else's clone (kleened's `zfs destroy -n -r -p` probe).
+        let ours: Vec<String> = ids.iter().map(|id| image_ds(root, id)).collect();
+        for ds in &ours {
+            let out = self.zfs(&["destroy", "-n", "-R", "-p", ds])?;
+            let others: Vec<&str> = out
+                .stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("destroy\t"))
+                .map(|d| d.split('@').next().unwrap_or(d))
+                .filter(|d| !ours.iter().any(|o| o == d))
+                .collect();
+            if !others.is_empty() {
+                return Err(Error::Failed(format!(
+                    "layer dataset '{ds}' has ZFS clones kleene does not manage: {} (destroy or promote them first)",
+                    others.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn check_jail_params(&self, params: &[String]) -> Result<()> {
         jail::check_params(self, params)
     }
