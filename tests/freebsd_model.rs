@@ -723,3 +723,35 @@ fn an_image_whose_layer_has_outside_clones_is_not_removed() {
     w.host.with(|s| assert!(!s.datasets.contains_key(&layer)));
     w.assert_modelled();
 }
+
+#[test]
+fn a_terminal_for_jails_through_a_pty_and_jexec() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    w.host.program(
+        "/bin/sh",
+        Program {
+            tty: true,
+            ..Default::default()
+        },
+    );
+    let id = w.create(&mut e, "tt", &["/bin/sh"], |_| {});
+    let code = e
+        .container_start(
+            "tt",
+            Attach::Attached {
+                tty: true,
+                stdin: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        code,
+        Some(0),
+        "the command had the pty as its controlling terminal"
+    );
+    w.nothing_left_of(&id);
+    w.assert_modelled();
+}

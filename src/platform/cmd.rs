@@ -83,6 +83,21 @@ impl Runner for System {
         if let Some(fd) = stdio[2] {
             c.stderr(dup(fd)?);
         }
+        // A terminal as stdin becomes the command's controlling terminal
+        // in a session of its own (`-t`: job control, ^C reach it).
+        // SAFETY: isatty on a caller's fd.
+        if stdio[0].is_some_and(|fd| unsafe { libc::isatty(fd) } == 1) {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                c.pre_exec(|| {
+                    if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let child = c.spawn()?;
         let pid = child.id() as i32;
         // The caller waits for it by pid.

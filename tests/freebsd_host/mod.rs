@@ -51,6 +51,8 @@ pub struct Program {
     pub daemons: Vec<String>,
     /// How long it runs.
     pub millis: u64,
+    /// It needs a controlling terminal (exits 99 without one).
+    pub tty: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -414,21 +416,22 @@ impl Runner for Host {
         Ok(self.answer(argv, false).0)
     }
 
-    fn spawn(&self, argv: &[String], _stdio: [Option<i32>; 3]) -> std::io::Result<i32> {
+    fn spawn(&self, argv: &[String], stdio: [Option<i32>; 3]) -> std::io::Result<i32> {
         self.calls.lock().unwrap().push(argv.join(" "));
         let (out, spawn) = self.answer(argv, true);
         let (code, secs) = match &spawn {
             Some(s) => (s.program.exit, s.program.millis as f64 / 1000.0),
             None => (if out.status == 0 { 0 } else { out.status }, 0.0),
         };
-        let pid = System.spawn(
-            &[
-                "/bin/sh".into(),
-                "-c".into(),
-                format!("sleep {secs}; exit {code}"),
-            ],
-            [None, None, None],
-        )?;
+        // The process stands for the command, on the streams it was
+        // given; with a terminal it says whether that is its controlling
+        // one (exit 99 if not).
+        let script = if spawn.as_ref().is_some_and(|s| s.program.tty) {
+            format!("[ \"$(ps -o tty= -p $$)\" = \"$(tty | sed s,/dev/,,)\" ] || exit 99; sleep {secs}; exit {code}")
+        } else {
+            format!("sleep {secs}; exit {code}")
+        };
+        let pid = System.spawn(&["/bin/sh".into(), "-c".into(), script], stdio)?;
         if let Some(s) = spawn {
             let mut st = self.state.lock().unwrap();
             if let Some(j) = st.jails.get_mut(&s.jail) {

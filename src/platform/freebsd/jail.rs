@@ -336,23 +336,68 @@ fn remove_aliases(fb: &FreeBsd, a: &Attachment) {
     }
 }
 
-/// Standard streams for a spawned command; `/dev/null` is opened here and
-/// closed when the returned file drops (the runner dups what it uses).
-fn stdio_fds(stdio: &Stdio) -> Result<([Option<i32>; 3], Option<std::fs::File>)> {
+/// Standard streams for a spawned command. `/dev/null` or a pty slave is
+/// opened here and closed when the returned file drops (the runner dups
+/// what it uses); with `-t`, the pty's master comes back too, for the
+/// engine to relay (the slave becomes the command's controlling terminal).
+type Streams = (
+    [Option<i32>; 3],
+    Option<std::fs::File>,
+    Option<std::os::fd::OwnedFd>,
+);
+
+fn stdio_fds(stdio: &Stdio) -> Result<Streams> {
     use std::os::fd::AsRawFd;
     let null =
         || std::fs::File::open("/dev/null").map_err(|e| Error::io("cannot open", "/dev/null", e));
     match *stdio {
-        Stdio::Inherit { stdin: true } => Ok(([None, None, None], None)),
+        Stdio::Inherit { stdin: true } => Ok(([None, None, None], None, None)),
         Stdio::Inherit { stdin: false } => {
             let n = null()?;
-            Ok(([Some(n.as_raw_fd()), None, None], Some(n)))
+            Ok(([Some(n.as_raw_fd()), None, None], Some(n), None))
         }
         Stdio::Files { out, err } => {
             let n = null()?;
-            Ok(([Some(n.as_raw_fd()), Some(out), Some(err)], Some(n)))
+            Ok(([Some(n.as_raw_fd()), Some(out), Some(err)], Some(n), None))
         }
-        Stdio::Pty => Err(Error::Unsupported("a terminal (-t) for jails")),
+        Stdio::Pty => {
+            let (master, slave) = open_pty()?;
+            let fd = slave.as_raw_fd();
+            Ok(([Some(fd); 3], Some(slave), Some(master)))
+        }
+    }
+}
+
+/// A new pty pair on the host: (master, slave).
+fn open_pty() -> Result<(std::os::fd::OwnedFd, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let (mut m, mut s) = (-1, -1);
+    // SAFETY: openpty fills two fds; no name, termios or size is given.
+    let r = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            // (*mut on FreeBSD, *const on Linux: null_mut fits both.)
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    if r < 0 {
+        return Err(Error::io(
+            "cannot open",
+            "a pty",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: both fds are fresh and ours.
+    unsafe {
+        libc::fcntl(m, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(s, libc::F_SETFD, libc::FD_CLOEXEC);
+        Ok((
+            std::os::fd::OwnedFd::from_raw_fd(m),
+            std::fs::File::from_raw_fd(s),
+        ))
     }
 }
 
@@ -445,7 +490,7 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
             "--fly (a jail is the lightest isolation FreeBSD has)",
         ));
     }
-    let (fds, _null) = stdio_fds(stdio)?;
+    let (fds, _slave, master) = stdio_fds(stdio)?;
     let ds = spec_dataset(spec);
     let root = fb.mountpoint(&ds)?;
     crate::platform::failpoint::check("container.start.mounts")?;
@@ -484,7 +529,7 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
     match started {
         Ok(pid) => Ok(Started {
             pid,
-            pty_master: None,
+            pty_master: master,
         }),
         Err(e) => {
             if created {
@@ -519,7 +564,7 @@ pub fn wait(fb: &FreeBsd, spec: &RunSpec, pid: i32) -> Result<crate::platform::E
 }
 
 pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
-    let (fds, _null) = stdio_fds(stdio)?;
+    let (fds, _slave, master) = stdio_fds(stdio)?;
     let out = fb.run(&[
         "/usr/sbin/jls",
         "-j",
@@ -536,7 +581,7 @@ pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
         .map_err(|e| Error::Failed(format!("cannot run '/usr/sbin/jexec': {e}")))?;
     Ok(Started {
         pid,
-        pty_master: None,
+        pty_master: master,
     })
 }
 
