@@ -755,3 +755,38 @@ fn a_terminal_for_jails_through_a_pty_and_jexec() {
     w.nothing_left_of(&id);
     w.assert_modelled();
 }
+
+#[test]
+fn a_running_jail_takes_new_kernel_parameters_only() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    w.base(&mut e);
+    w.host.program(
+        "/usr/bin/sleepy",
+        Program {
+            millis: 500,
+            ..Default::default()
+        },
+    );
+    let id = w.create(&mut e, "up", &["/usr/bin/sleepy"], |_| {});
+    let t = w.start_attached("up");
+    wait_until("running", || {
+        w.host
+            .with(|s| s.jails.get(&id).is_some_and(|j| !j.procs.is_empty()))
+    });
+    let u = kleene::engine::update::ContainerUpdate {
+        jail_param: vec![
+            "allow.raw_sockets".into(),
+            "exec.stop=/bin/true".into(),
+            "mount.devfs".into(),
+        ],
+        ..Default::default()
+    };
+    e.container_update("up", &u).unwrap();
+    w.host
+        .with(|s| assert!(s.jails[&id].params.contains_key("allow.raw_sockets")));
+    assert_eq!(e.container("up").unwrap().jail_param.len(), 3);
+    assert_eq!(t.join().unwrap(), Some(0));
+    w.assert_modelled();
+}

@@ -662,11 +662,26 @@ pub fn relink(
     }
 }
 
-/// `jail -m name=<id> <params…>` for a running jail.
+/// `jail -m name=<id> <params…>` for a running jail: the kernel's
+/// parameters only (jail(8)'s own, `exec.*`, `mount.*`, …, act when a jail
+/// is made or removed, and kleene carries some out itself).
 pub fn update_params(fb: &FreeBsd, id: &str, params: &[String]) -> Result<()> {
     let name = format!("name={id}");
     let mut argv: Vec<&str> = vec!["/usr/sbin/jail", "-m", &name];
-    argv.extend(params.iter().map(String::as_str));
+    argv.extend(
+        params
+            .iter()
+            .filter(|p| {
+                let (name, positive) = param_name(p);
+                !kleenes_own(p)
+                    && !JAIL8_PARAMS.contains(&name.as_str())
+                    && !JAIL8_PARAMS.contains(&positive.as_str())
+            })
+            .map(String::as_str),
+    );
+    if argv.len() == 3 {
+        return Ok(());
+    }
     fb.run(&argv).map(drop)
 }
 
