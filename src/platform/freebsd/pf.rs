@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(
             conf(&input(vec![n], vec![p])),
             "\
-# pf.conf managed by kleene: rules between the KLEENED markers are generated.
+# kleene's pf anchor: rules between the KLEENED markers are generated.
 ### KLEENED MACROS START
 kleenet_host_gw_if=\"em0\"
 kleenet_network_interfaces=\"{lo0, kleene0}\"
