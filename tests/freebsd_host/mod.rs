@@ -127,7 +127,8 @@ pub struct State {
 }
 
 /// Kernel jail parameters (`sysctl -N security.jail.param`), and jail(8)'s
-/// own (config.c:64-124).
+/// own (config.c:64-124). Written out here, not taken from the back end:
+/// the model must not inherit the back end's mistakes.
 const KERNEL_PARAMS: &[&str] = &[
     "jid",
     "name",

@@ -246,40 +246,17 @@ fn vnet_commands(id: &str, attachments: &[Attachment]) -> Result<Vec<Vec<String>
     };
     for a in attachments {
         let b = format!("{}b", epair(a)?);
-        if !a.ip.is_empty() {
-            out.push(jexec(&[
-                "/sbin/ifconfig",
-                &b,
-                "inet",
-                &format!("{}/{}", a.ip, a.prefix),
-                "up",
-            ]));
-            if !a.gateway.is_empty() {
-                out.push(jexec(&[
-                    "/sbin/route",
-                    "add",
-                    "-inet",
-                    "default",
-                    &a.gateway,
-                ]));
+        for (family, flag, ip, prefix, gateway) in [
+            ("inet", "-inet", &a.ip, a.prefix, &a.gateway),
+            ("inet6", "-inet6", &a.ip6, a.prefix6, &a.gateway6),
+        ] {
+            if ip.is_empty() {
+                continue;
             }
-        }
-        if !a.ip6.is_empty() {
-            out.push(jexec(&[
-                "/sbin/ifconfig",
-                &b,
-                "inet6",
-                &format!("{}/{}", a.ip6, a.prefix6),
-                "up",
-            ]));
-            if !a.gateway6.is_empty() {
-                out.push(jexec(&[
-                    "/sbin/route",
-                    "add",
-                    "-inet6",
-                    "default",
-                    &a.gateway6,
-                ]));
+            let addr = format!("{ip}/{prefix}");
+            out.push(jexec(&["/sbin/ifconfig", &b, family, &addr, "up"]));
+            if !gateway.is_empty() {
+                out.push(jexec(&["/sbin/route", "add", flag, "default", gateway]));
             }
         }
     }
