@@ -33,7 +33,13 @@ fn setup() -> Setup {
     std::fs::create_dir_all(&mnt).unwrap();
     let rec: &'static Recorder = Box::leak(Box::new(Recorder::new()));
     // Every dataset is "mounted" on the scratch directory, so files really
-    // get copied where the engine puts them.
+    // get copied where the engine puts them; the root dataset is mounted
+    // at the root.
+    let ds = root.to_string_lossy().trim_start_matches('/').to_string();
+    rec.respond(
+        &format!("/sbin/zfs list -H -o mountpoint {ds}$"),
+        Output::ok(&format!("{}\n", root.display())),
+    );
     rec.respond(
         "/sbin/zfs list -H -o mountpoint",
         Output::ok(&format!("{}\n", mnt.display())),
@@ -196,6 +202,7 @@ fn root_image_container_volume_lifecycle() {
             "/sbin/zfs list -H -o name zroot/kleene",
             "/sbin/kldstat -q -m zfs",
             "/sbin/zfs create -p -o mountpoint=/zroot/kleene zroot/kleene",
+            "/sbin/zfs list -H -o mountpoint zroot/kleene",
             "/sbin/zfs list -H -o name zroot/kleene/image",
             "/sbin/zfs create zroot/kleene/image",
             "/sbin/zfs list -H -o name zroot/kleene/container",
@@ -309,6 +316,7 @@ fn root_image_container_volume_lifecycle() {
             "/usr/sbin/jls -j <1> path host.hostname",
             "/usr/sbin/jexec -U www <1> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent USER=www LOGNAME=www SHELL=/usr/sbin/nologin HOSTNAME=web B=2 /bin/sh -c cd -- \"$0\" || exit 126; exec \"$@\" /srv id",
             "/usr/sbin/jexec <1> /bin/sh /etc/rc.shutdown",
+            "/bin/pkill -TERM -j <1>",
         ],
     );
 
@@ -369,7 +377,7 @@ fn build_with_run_copy_and_a_failure() {
             "/sbin/mount -p",
             "/usr/sbin/jail -c path=/MNT name=<2>-<owner> ip4=disable ip6=disable persist host.hostname=<2> mount.devfs",
             "/usr/sbin/jexec <2>-<owner> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root SHELL=/bin/sh HOSTNAME=<2> /bin/sh -c echo hi > /f",
-            "/usr/sbin/jail -r <2>-<owner>",
+            "/usr/sbin/jls --libxo=json -j <2>-<owner>",
             "/usr/sbin/jls --libxo=json -j <2>-<owner>",
             "/sbin/zfs list -H -o mountpoint zroot/kleene/container/<2>-<owner>",
             "/sbin/umount /MNT/dev",
@@ -494,8 +502,8 @@ fn base_images_from_datasets_and_downloads() {
             "/usr/bin/uname -r",
             "/usr/bin/uname -m",
             "/usr/bin/uname -p",
-            "/usr/bin/fetch https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/base.txz -o /zroot/kleene/tmp/<owner>.base-<1>.txz",
-            "/usr/bin/fetch https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/MANIFEST -o /zroot/kleene/tmp/<owner>.base-<1>.MANIFEST",
+            "/usr/bin/fetch -o /zroot/kleene/tmp/<owner>.base-<1>.txz https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/base.txz",
+            "/usr/bin/fetch -o /zroot/kleene/tmp/<owner>.base-<1>.MANIFEST https://download.freebsd.org/releases/arm64/aarch64/14.1-RELEASE/MANIFEST",
             "/sbin/zfs list -H -o name zroot/kleene/image/<1>",
             "/sbin/zfs destroy -r -f zroot/kleene/image/<1>",
         ],
@@ -822,6 +830,7 @@ fn vnet_and_ipnet_containers_start_with_their_links() {
             "/sbin/ifconfig kleene0 addm epair7a",
             "/sbin/ifconfig epair7a up",
             "/usr/sbin/jail -c path=/MNT name=<1> vnet vnet.interface=epair7b persist host.hostname=<1> mount.devfs",
+            "/usr/sbin/jexec <1> /sbin/ifconfig lo0 inet 127.0.0.1/8 up",
             "/usr/sbin/jexec <1> /sbin/ifconfig epair7b inet 10.5.0.2/24 up",
             "/usr/sbin/jexec <1> /sbin/route add -inet default 10.5.0.1",
             "/usr/sbin/jexec <1> /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root SHELL=/bin/sh HOSTNAME=<1> true",

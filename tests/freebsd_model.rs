@@ -160,10 +160,12 @@ fn a_thin_vm_runs_while_its_daemons_do_and_stops_with_rc_shutdown() {
     let w = world();
     let mut e = w.engine();
     w.base(&mut e);
+    // An rc.d service, and a loop rc.local started (rc.shutdown does not
+    // know it: only a signal ends it).
     w.host.program(
         "/bin/sh /etc/rc",
         Program {
-            daemons: vec!["sshd".into(), "cron".into()],
+            daemons: vec!["rc:sshd".into(), "loop".into()],
             ..Default::default()
         },
     );
@@ -183,7 +185,7 @@ fn a_thin_vm_runs_while_its_daemons_do_and_stops_with_rc_shutdown() {
     assert!(e.container("vm").unwrap().status.is_running());
     w.host.with(|s| {
         let j = &s.jails[&id];
-        assert_eq!(j.daemons, ["sshd", "cron"]);
+        assert_eq!(j.daemons, ["rc:sshd", "loop"]);
         let dir = w.root.join("container").join(&id);
         assert!(s
             .mounts
@@ -217,6 +219,22 @@ fn a_thin_vm_runs_while_its_daemons_do_and_stops_with_rc_shutdown() {
             .datasets
             .contains_key(&format!("zroot/kleene/container/{id}")))
     });
+
+    // rm -f of a thin VM whose daemons run: the jail is killed by name
+    // (its command's pid is long gone), `jail -r` finding it gone is fine.
+    let id = w.create(&mut e, "vm2", &["/bin/sh", "/etc/rc"], |_| {});
+    let t = w.start_attached("vm2");
+    wait_until("rc done", || {
+        w.host.with(|s| {
+            s.jails
+                .get(&id)
+                .is_some_and(|j| !j.persist && j.procs.is_empty())
+        })
+    });
+    e.container_remove("vm2", true).unwrap();
+    assert_eq!(t.join().unwrap(), Some(0));
+    w.nothing_left_of(&id);
+    assert!(e.container("vm2").is_err());
     w.assert_modelled();
 }
 
@@ -279,6 +297,10 @@ fn users_by_name_uid_and_ids_without_a_home() {
         c.workdir = "/srv".into()
     });
     assert_eq!(e.container_start("wd", ATTACHED).unwrap(), Some(0));
+    w.create(&mut e, "wd2", &["/usr/bin/id"], |c| {
+        c.workdir = "/nowhere".into()
+    });
+    assert_eq!(e.container_start("wd2", ATTACHED).unwrap(), Some(126));
     w.assert_modelled();
 }
 
@@ -323,6 +345,10 @@ fn vnet_with_a_non_root_user_configures_its_interface_as_root() {
         assert!(name.ends_with('b'));
         assert_eq!(f.addrs, ["10.5.0.2"]);
         assert_eq!(f.routes, ["add -inet default 10.5.0.1"]);
+        assert_eq!(
+            s.jails[&id].params["lo0"], "inet 127.0.0.1/8 up",
+            "loopback up"
+        );
         let bridge = s
             .ifaces
             .values()
@@ -752,6 +778,13 @@ fn a_terminal_for_jails_through_a_pty_and_jexec() {
         Some(0),
         "the command had the pty as its controlling terminal"
     );
+    let line = w
+        .host
+        .calls()
+        .into_iter()
+        .find(|c| c.contains("/usr/bin/env -i"))
+        .unwrap();
+    assert!(line.contains(" TERM="), "a terminal type: {line}");
     w.nothing_left_of(&id);
     w.assert_modelled();
 }
@@ -788,5 +821,64 @@ fn a_running_jail_takes_new_kernel_parameters_only() {
         .with(|s| assert!(s.jails[&id].params.contains_key("allow.raw_sockets")));
     assert_eq!(e.container("up").unwrap().jail_param.len(), 3);
     assert_eq!(t.join().unwrap(), Some(0));
+    w.assert_modelled();
+}
+
+#[test]
+fn mount_destinations_resolve_inside_the_jail() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = world();
+    let mut e = w.engine();
+    // An image whose /data is a symlink to /etc, and one to ../../..
+    let src = w.root.parent().unwrap().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/passwd"), "root:*:0:0::/root:/bin/sh\n").unwrap();
+    std::os::unix::fs::symlink("/etc", src.join("data")).unwrap();
+    std::os::unix::fs::symlink("../../..", src.join("up")).unwrap();
+    let opts = CreateOptions {
+        tag: "base".into(),
+        dns: false,
+        localtime: false,
+        update: false,
+    };
+    e.image_create(&Source::Dir(src), &opts, &mut ()).unwrap();
+    let id = w.create(&mut e, "sy", &["/usr/bin/id"], |c| {
+        c.mounts = vec![
+            kleene::engine::MountConfig::parse("v1:/data").unwrap(),
+            kleene::engine::MountConfig::parse("v2:/up/tmp/x").unwrap(),
+        ];
+    });
+    w.host.program(
+        "/usr/bin/id",
+        Program {
+            millis: 300,
+            ..Default::default()
+        },
+    );
+    let t = w.start_attached("sy");
+    wait_until("running", || {
+        w.host
+            .with(|s| s.jails.get(&id).is_some_and(|j| !j.procs.is_empty()))
+    });
+    let dir = w.root.join("container").join(&id);
+    w.host.with(|s| {
+        let on: Vec<_> = s
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "nullfs")
+            .map(|m| m.on.clone())
+            .collect();
+        assert_eq!(
+            on,
+            [dir.join("etc"), dir.join("tmp/x")],
+            "inside the jail's root"
+        );
+    });
+    assert!(
+        !std::path::Path::new("/tmp/x").exists(),
+        "nothing made on the host"
+    );
+    assert_eq!(t.join().unwrap(), Some(0));
+    w.nothing_left_of(&id);
     w.assert_modelled();
 }

@@ -15,7 +15,7 @@ use crate::engine::Engine;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The engine's root (default `/var/lib/kleene`).
+    /// The engine's root (default `platform::DEFAULT_ROOT`).
     pub root: Option<PathBuf>,
     /// The UNIX socket (default `/var/run/kleened.sock`).
     pub socket: Option<PathBuf>,
@@ -87,7 +87,7 @@ impl Config {
     pub fn root(&self) -> PathBuf {
         self.root
             .clone()
-            .unwrap_or_else(|| PathBuf::from("/var/lib/kleene"))
+            .unwrap_or_else(|| PathBuf::from(crate::platform::DEFAULT_ROOT))
     }
 
     pub fn request_timeout(&self) -> std::time::Duration {

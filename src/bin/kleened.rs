@@ -19,7 +19,7 @@ struct Args {
     /// request_timeout)
     #[arg(short, long, env = "KLEENED_CONFIG")]
     config: Option<PathBuf>,
-    /// State directory [default: /var/lib/kleene]
+    /// State directory [default: /var/lib/kleene; FreeBSD: /zroot/kleene, the mountpoint of zroot/kleene]
     #[arg(long, env = "KLEENE_ROOT")]
     root: Option<PathBuf>,
     /// UNIX socket to listen on [default: /var/run/kleened.sock]

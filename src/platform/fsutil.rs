@@ -8,7 +8,7 @@ use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::platform::{Error, Result};
 
@@ -191,6 +191,63 @@ fn set_attrs(p: &Path, meta: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
+/// `path` (absolute, as seen inside a container) resolved under `root` the
+/// way the container would see it: symlinks are followed with `root` as
+/// `/` and `..` never climbs above it, so an image's `/data -> /etc` names
+/// `<root>/etc`, never the host's `/etc`. Missing components are kept as
+/// they are (to be made).
+pub fn resolve_beneath(root: &Path, path: &Path) -> Result<PathBuf> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+    let mut todo: VecDeque<std::ffi::OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut done: Vec<std::ffi::OsString> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            done.pop();
+            continue;
+        }
+        let here: PathBuf = root.join(done.iter().collect::<PathBuf>()).join(&c);
+        match fs::symlink_metadata(&here) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > 40 {
+                    return Err(Error::io(
+                        "cannot resolve",
+                        path,
+                        io::Error::other("too many levels of symbolic links"),
+                    ));
+                }
+                let target =
+                    fs::read_link(&here).map_err(|e| Error::io("cannot read link", &here, e))?;
+                if target.is_absolute() {
+                    done.clear();
+                }
+                for (i, t) in target
+                    .components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n.to_os_string()),
+                        Component::ParentDir => Some("..".into()),
+                        _ => None,
+                    })
+                    .enumerate()
+                {
+                    todo.insert(i, t);
+                }
+            }
+            _ => done.push(c),
+        }
+    }
+    Ok(root.join(done.iter().collect::<PathBuf>()))
+}
+
 /// True when the directory has no entries (a missing one counts as empty).
 pub fn dir_is_empty(p: &Path) -> bool {
     fs::read_dir(p)
@@ -219,6 +276,25 @@ pub fn remove_tree(p: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_resolve_beneath_their_root() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir_all(r.join("etc")).unwrap();
+        fs::create_dir_all(r.join("srv/app")).unwrap();
+        std::os::unix::fs::symlink("/etc", r.join("data")).unwrap();
+        std::os::unix::fs::symlink("../../..", r.join("srv/app/up")).unwrap();
+        std::os::unix::fs::symlink("app", r.join("srv/cur")).unwrap();
+        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
+        let res = |p: &str| resolve_beneath(r, Path::new(p)).unwrap();
+        assert_eq!(res("/data/x"), r.join("etc/x"));
+        assert_eq!(res("/srv/app/up/etc"), r.join("etc"));
+        assert_eq!(res("/srv/cur/new"), r.join("srv/app/new"));
+        assert_eq!(res("/../../etc"), r.join("etc"));
+        assert_eq!(res("/missing/dir"), r.join("missing/dir"));
+        assert!(resolve_beneath(r, Path::new("/loop/x")).is_err());
+    }
 
     #[test]
     fn remove_tree_takes_trees_files_and_links_and_tolerates_absence() {

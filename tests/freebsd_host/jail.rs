@@ -217,6 +217,13 @@ impl State {
                 if uid != 0 || !self.jails.get(jail).is_some_and(|j| j.vnet) {
                     return 1;
                 }
+                // Every vnet has its own lo0, down until configured.
+                if a.get(1) == Some(&"lo0") {
+                    if let Some(j) = self.jails.get_mut(jail) {
+                        j.params.insert("lo0".into(), a[2..].join(" "));
+                    }
+                    return 0;
+                }
                 self.ifconfig(&a[1..], Some(jail)).status
             }
             "/sbin/route" | "route" => {
@@ -237,12 +244,10 @@ impl State {
             }
             _ => {
                 let line = argv.join(" ");
+                // Only rc.d services with the shutdown keyword stop.
                 if line.ends_with("/etc/rc.shutdown") {
                     if let Some(j) = self.jails.get_mut(jail) {
-                        j.daemons.clear();
-                        for (p, _) in &j.procs {
-                            unsafe { libc::kill(*p, libc::SIGTERM) };
-                        }
+                        j.daemons.retain(|d| !d.starts_with("rc:"));
                     }
                     return 0;
                 }

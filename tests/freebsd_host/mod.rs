@@ -47,7 +47,10 @@ mod zfs;
 #[derive(Clone, Debug, Default)]
 pub struct Program {
     pub exit: i32,
-    /// Processes it leaves running in the jail (daemons).
+    /// Processes it leaves running in the jail (daemons); `rc:NAME` is an
+    /// rc.d service that `/etc/rc.shutdown` stops, others only die by
+    /// signal (libexec/rc/rc.shutdown runs `faststop` of `shutdown`
+    /// services only).
     pub daemons: Vec<String>,
     /// How long it runs.
     pub millis: u64,
@@ -369,7 +372,13 @@ impl Host {
             "/sbin/umount" => (st.umount(&a[1..]), None),
             "/sbin/mount" if a.get(1) == Some(&"-p") => (ok(&st.mount_p()), None),
             "/bin/pkill" => (st.pkill(&a[1..]), None),
-            "/usr/bin/netstat" => (ok("{}"), None),
+            // The default route via em0, as `netstat --libxo json -rn` says it.
+            "/usr/bin/netstat" => (
+                ok(
+                    r#"{"statistics":{"route-information":{"route-table":{"rt-family":[{"address-family":"Internet","rt-entry":[{"destination":"default","gateway":"192.168.1.1","interface-name":"em0"}]},{"address-family":"Internet6","rt-entry":[]}]}}}}"#,
+                ),
+                None,
+            ),
             "/usr/bin/uname" => (
                 ok(&format!(
                     "{}\n",
@@ -381,14 +390,14 @@ impl Host {
                 )),
                 None,
             ),
-            // fetch URL -o DEST
-            "/usr/bin/fetch" if a.len() == 4 && a[2] == "-o" => (
-                match st.web.get(a[1]) {
+            // fetch -o DEST URL
+            "/usr/bin/fetch" if a.len() == 4 && a[1] == "-o" => (
+                match st.web.get(a[3]) {
                     Some(body) => {
-                        std::fs::write(a[3], body).unwrap();
+                        std::fs::write(a[2], body).unwrap();
                         ok("")
                     }
-                    None => fail(1, &format!("fetch: {}: Not Found", a[1])),
+                    None => fail(1, &format!("fetch: {}: Not Found", a[3])),
                 },
                 None,
             ),
@@ -444,9 +453,15 @@ impl Runner for Host {
     }
 }
 
+/// A process still running: a zombie has left its jail already (the
+/// kernel releases the prison in exit1, before the zombie stage).
 fn alive(pid: i32) -> bool {
-    // Zombies count until reaped: the engine reaps before it asks.
-    unsafe { libc::kill(pid, 0) == 0 }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
 }
 impl State {
     /// Jails without persist and without processes are removed (kernel).

@@ -205,9 +205,16 @@ impl State {
                 Some(v) => ok(&format!("{v}\n")),
                 None => fail(1, &format!("sysctl: unknown oid '{key}'")),
             },
+            // A node (a parameter others hang below) ends in a dot, as
+            // `security.jail.param.allow.mount.` (libjail strips it).
             ["-N", "security.jail.param"] => ok(&KERNEL_PARAMS
                 .iter()
-                .map(|p| format!("security.jail.param.{p}\n"))
+                .map(|p| {
+                    let node = KERNEL_PARAMS
+                        .iter()
+                        .any(|q| q.starts_with(&format!("{p}.")));
+                    format!("security.jail.param.{p}{}\n", if node { "." } else { "" })
+                })
                 .collect::<String>()),
             [kv] if kv.contains('=') => {
                 let (k, v) = kv.split_once('=').unwrap();
@@ -268,10 +275,17 @@ impl State {
         let Some(j) = self.jails.get_mut(*name) else {
             return fail(2, "pkill: Invalid jail ID or name");
         };
+        // pkill -SIG -j JAIL: every process in the jail gets SIG; the
+        // model's daemons obey TERM and KILL alike.
+        let sig = if a.contains(&"-TERM") {
+            libc::SIGTERM
+        } else {
+            libc::SIGKILL
+        };
         let any = !j.daemons.is_empty() || !j.procs.is_empty();
         j.daemons.clear();
         for (p, _) in &j.procs {
-            unsafe { libc::kill(*p, libc::SIGKILL) };
+            unsafe { libc::kill(*p, sig) };
         }
         if any {
             ok("")

@@ -100,7 +100,8 @@ impl FreeBsd {
     }
 
     pub(super) fn download_impl(&self, url: &str, dest: &Path) -> Result<()> {
-        self.run(&["/usr/bin/fetch", url, "-o", &dest.display().to_string()])
+        // Options before the URL: getopt may not permute.
+        self.run(&["/usr/bin/fetch", "-o", &dest.display().to_string(), url])
             .map(drop)
             .map_err(|e| Error::Failed(format!("could not fetch file from url '{url}': {e}")))
     }

@@ -244,6 +244,15 @@ fn vnet_commands(id: &str, attachments: &[Attachment]) -> Result<Vec<Vec<String>
         v.extend(rest.iter().map(|s| s.to_string()));
         v
     };
+    // A new vnet's loopback is down and has no address (rc.d/netif would
+    // set it up; a plain command does not run it).
+    out.push(jexec(&[
+        "/sbin/ifconfig",
+        "lo0",
+        "inet",
+        "127.0.0.1/8",
+        "up",
+    ]));
     for a in attachments {
         let b = format!("{}b", epair(a)?);
         for (family, flag, ip, prefix, gateway) in [
@@ -397,7 +406,9 @@ fn mount_all(fb: &FreeBsd, root: &Path, spec: &RunSpec) -> Result<()> {
         fb.run(&["/sbin/umount", "-f", &stale.display().to_string()])?;
     }
     for m in &spec.mounts {
-        let dest = root.join(m.destination.trim_start_matches('/'));
+        // Symlinks in the image resolve inside the jail's root, never on
+        // the host (an image's `/data -> /etc` is the jail's /etc).
+        let dest = fsutil::resolve_beneath(root, Path::new(&m.destination))?;
         if m.source.is_dir() {
             std::fs::create_dir_all(&dest)
                 .map_err(|e| Error::io("cannot create mount point", &dest, e))?;
@@ -437,14 +448,15 @@ pub fn cleanup(fb: &FreeBsd, spec: &RunSpec) -> Result<()> {
     }
     let root = fb.mountpoint(&ds)?;
     for m in spec.mounts.iter().rev() {
-        let dest = root
-            .join(m.destination.trim_start_matches('/'))
-            .display()
-            .to_string();
-        let _ = fb.run(&["/sbin/umount", &dest]);
+        if let Ok(dest) = fsutil::resolve_beneath(&root, Path::new(&m.destination)) {
+            let _ = fb.run(&["/sbin/umount", &dest.display().to_string()]);
+        }
     }
-    let dev = root.join("dev").display().to_string();
-    let _ = fb.run(&["/sbin/umount", &dev]);
+    // jail(8) mounted devfs at the jail's /dev (checked by its check_path);
+    // unmounted here by the same rule.
+    if let Ok(dev) = fsutil::resolve_beneath(&root, Path::new("/dev")) {
+        let _ = fb.run(&["/sbin/umount", &dev.display().to_string()]);
+    }
     remove_links(fb, spec)
 }
 
@@ -524,15 +536,19 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
 /// jail goes at once, with whatever its command left running.
 pub fn wait(fb: &FreeBsd, spec: &RunSpec, pid: i32) -> Result<crate::platform::ExitStatus> {
     let status = crate::platform::wait_pid(pid)?;
-    if spec.die_with_caller {
-        let _ = fb.run(&["/usr/sbin/jail", "-r", &spec.id]);
-    } else {
-        let _ = fb.run(&[
-            "/usr/sbin/jail",
-            "-m",
-            &format!("name={}", spec.id),
-            "nopersist",
-        ]);
+    // Its pid is reaped and may be reused: no signal may go there now.
+    crate::platform::term::forward_signals_to(0);
+    let linger = !spec.die_with_caller
+        && fb
+            .run(&[
+                "/usr/sbin/jail",
+                "-m",
+                &format!("name={}", spec.id),
+                "nopersist",
+            ])
+            .is_ok();
+    if !linger && exists(fb, &spec.id) {
+        let _ = stop(fb, &spec.id, libc::SIGKILL, &[]);
     }
     while exists(fb, &spec.id) {
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -563,16 +579,22 @@ pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
 }
 
 /// SIGTERM: the jail's `exec.stop` (by default `/bin/sh /etc/rc.shutdown`,
-/// which stops the services a thin VM runs), and SIGTERM to its command;
-/// the caller waits for the jail to go. SIGKILL: every process in the jail
-/// killed (`pkill -KILL -j`: `jail -r` alone would SIGTERM them and wait
-/// up to `stop.timeout`, 10 s), then `jail -r` removes it.
-pub fn stop(fb: &FreeBsd, id: &str, pid: i32, signal: i32, params: &[String]) -> Result<()> {
+/// which stops the rc.d services a thin VM runs), and SIGTERM to every
+/// process in the jail (`pkill -TERM -j`, as `jail -r` would: the command
+/// may be gone and its pid reused); the caller waits for the jail to go.
+/// SIGKILL: every process killed (`jail -r` alone would SIGTERM them and
+/// wait up to `stop.timeout`, 10 s), then `jail -r`, which may find the
+/// jail already gone with its last process.
+pub fn stop(fb: &FreeBsd, id: &str, signal: i32, params: &[String]) -> Result<()> {
     if signal != libc::SIGTERM {
         if exists(fb, id) {
             // Exit 1 when nothing was left to kill.
             let _ = fb.run(&["/bin/pkill", "-KILL", "-j", id]);
-            fb.run(&["/usr/sbin/jail", "-r", id])?;
+            if let Err(e) = fb.run(&["/usr/sbin/jail", "-r", id]) {
+                if exists(fb, id) {
+                    return Err(e);
+                }
+            }
         }
         return Ok(());
     }
@@ -580,15 +602,14 @@ pub fn stop(fb: &FreeBsd, id: &str, pid: i32, signal: i32, params: &[String]) ->
         let mut argv = vec!["/usr/sbin/jexec".to_string(), id.to_string()];
         argv.extend(cmd);
         // Not waited for here: the stop timeout bounds it, and `jail -r`
-        // ends it if it hangs. Reaped by a thread.
-        if let Ok(p) = fb.runner.spawn(&argv, [None, None, None]) {
+        // ends it if it hangs; its output goes nowhere. Reaped by a thread.
+        let (fds, _null, _) = stdio_fds(&Stdio::Inherit { stdin: false })?;
+        let null = fds[0];
+        if let Ok(p) = fb.runner.spawn(&argv, [null, null, null]) {
             std::thread::spawn(move || crate::platform::wait_pid(p));
         }
     }
-    // (0 would be our own process group.)
-    if pid > 0 {
-        crate::platform::kill_pid(pid, libc::SIGTERM)?;
-    }
+    let _ = fb.run(&["/bin/pkill", "-TERM", "-j", id]);
     Ok(())
 }
 
@@ -613,13 +634,20 @@ pub fn relink(
             for a in removed {
                 remove_aliases(fb, a);
             }
+            // Only the families the jail had or gets: an empty ip6.addr
+            // on a jail that never had IPv6 is a change nobody asked for.
             let (v4, v6) = addresses(after);
-            let (p4, p6) = (
-                format!("ip4.addr={}", v4.join(",")),
-                format!("ip6.addr={}", v6.join(",")),
-            );
-            fb.run(&["/usr/sbin/jail", "-m", &format!("name={id}"), &p4, &p6])
-                .map(drop)
+            let (b4, b6) = addresses(before);
+            let name = format!("name={id}");
+            let mut argv = vec!["/usr/sbin/jail".to_string(), "-m".into(), name];
+            if !v4.is_empty() || !b4.is_empty() {
+                argv.push(format!("ip4.addr={}", v4.join(",")));
+            }
+            if !v6.is_empty() || !b6.is_empty() {
+                argv.push(format!("ip6.addr={}", v6.join(",")));
+            }
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            fb.run(&argv).map(drop)
         }
         "vnet" => {
             if !added.is_empty() {
@@ -770,6 +798,7 @@ mod tests {
         assert_eq!(
             lines(vnet_commands("c1", &atts).unwrap()),
             [
+                "/usr/sbin/jexec c1 /sbin/ifconfig lo0 inet 127.0.0.1/8 up",
                 "/usr/sbin/jexec c1 /sbin/ifconfig epair4b inet 10.0.0.2/24 up",
                 "/usr/sbin/jexec c1 /sbin/route add -inet default 10.0.0.1",
                 "/usr/sbin/jexec c1 /sbin/ifconfig epair4b inet6 fd00::2/64 up",

@@ -180,6 +180,18 @@ impl Platform for FreeBsd {
                 });
             }
         }
+        // Everything below finds datasets by path under the root: the root
+        // dataset must be mounted there.
+        let mp = self.mountpoint(&base)?;
+        if mp != root {
+            return Err(Error::Failed(format!(
+                "the root dataset '{base}' is mounted at {}, not at the root {}: use --root {} or 'zfs set mountpoint={} {base}'",
+                mp.display(),
+                root.display(),
+                mp.display(),
+                root.display()
+            )));
+        }
         for ds in [
             format!("{base}/image"),
             format!("{base}/container"),
@@ -406,8 +418,10 @@ impl Platform for FreeBsd {
         super::kill_pid(pid, signal)
     }
 
-    fn stop_container(&self, id: &str, pid: i32, signal: i32, params: &[String]) -> Result<()> {
-        jail::stop(self, id, pid, signal, params)
+    fn stop_container(&self, id: &str, _pid: i32, signal: i32, params: &[String]) -> Result<()> {
+        // By jail, never by pid: a thin VM's command is long gone and its
+        // pid may be another process's.
+        jail::stop(self, id, signal, params)
     }
 
     fn wait(&self, pid: i32) -> Result<ExitStatus> {

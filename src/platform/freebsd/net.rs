@@ -43,10 +43,6 @@ fn pf_template() -> Result<String> {
 /// The anchor kleene's rules live in.
 pub const ANCHOR: &str = "kleene";
 
-/// The lines the host's `/etc/pf.conf` needs so pf evaluates the anchor
-/// (translation and filtering).
-pub const HOST_PF_LINES: &str = "nat-anchor \"kleene\"\nrdr-anchor \"kleene\"\nanchor \"kleene\"";
-
 /// The forwarding sysctls networks need, and where their values from
 /// before kleene set them are kept (to restore once no network is left).
 const FORWARDING: [&str; 2] = ["net.inet.ip.forwarding", "net.inet6.ip6.forwarding"];
@@ -165,7 +161,7 @@ impl FreeBsd {
             let missing = anchors_missing(&nat, &rules);
             if !missing.is_empty() {
                 return Err(Error::Failed(format!(
-                    "pf's ruleset does not evaluate kleene's anchor (missing: {}); add these lines to /etc/pf.conf and run 'pfctl -f /etc/pf.conf':\n{HOST_PF_LINES}",
+                    "pf's ruleset does not evaluate kleene's anchor (missing: {}); in /etc/pf.conf, put 'nat-anchor \"kleene\"' and 'rdr-anchor \"kleene\"' with your translation rules and 'anchor \"kleene\"' among your filter rules (pf wants translation before filtering), then run 'pfctl -f /etc/pf.conf'",
                     missing.join(", ")
                 )));
             }

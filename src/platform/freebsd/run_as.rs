@@ -67,7 +67,11 @@ pub fn argv(jail: &str, root: &Path, hostname: &str, spec: &ExecSpec) -> Result<
     }
     v.push("/usr/bin/env".into());
     v.push("-i".into());
-    v.extend(user::login_env(&u, hostname, None, &spec.env));
+    // With -t, the terminal type of the caller (xterm when unknown), as on Linux.
+    let term = spec
+        .tty
+        .then(|| std::env::var("TERM").unwrap_or_else(|_| "xterm".into()));
+    v.extend(user::login_env(&u, hostname, term.as_deref(), &spec.env));
     // Docker's default is `/`; the home only when it exists in the jail.
     let dir = if !spec.workdir.is_empty() {
         spec.workdir.clone()
