@@ -8,6 +8,9 @@
 //! input maps to the endpoint's documented error code, with a JSON
 //! `{"message"}` that names what was wrong.
 
+/// The kleened API version served (kleened's, which klee speaks).
+pub const API_VERSION: &str = "0.1.1";
+
 pub mod body;
 pub mod conn;
 pub mod openapi;

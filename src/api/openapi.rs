@@ -165,7 +165,7 @@ pub fn spec() -> Value {
     }
     json!({
         "openapi": "3.0.0",
-        "info": { "title": "Kleened API", "version": "0.1.1" },
+        "info": { "title": "Kleened API", "version": crate::api::API_VERSION },
         "paths": paths,
         "components": { "schemas": { "ContainerConfig": {
             "type": "object",

@@ -69,6 +69,9 @@ fn main() -> ExitCode {
         for line in server::reconcile(&cfg.root())? {
             eprintln!("kleened: {line}");
         }
+        // From here on, big trees (a host image's layer) are removed after
+        // the client has its answer.
+        kleene::platform::fsutil::set_background_removal(true);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::render::{self, Format};
+use super::render;
 use super::{prune, CmdResult, Outcome};
 use crate::engine::container::{check_env, ContainerUpdate};
 use crate::engine::exec::ExecConfig;
 use crate::engine::lifecycle::Attach;
 use crate::engine::limits::LimitOptions;
 use crate::engine::security::SecurityOptions;
-use crate::engine::{time, ContainerConfig, Engine, Error, MountConfig, RestartPolicy};
+use crate::engine::{ContainerConfig, Engine, Error, MountConfig, RestartPolicy};
 
 #[derive(Subcommand, Debug)]
 pub enum ContainerCmd {
@@ -21,7 +21,7 @@ pub enum ContainerCmd {
     /// Create and start a container
     Run(RunArgs),
     /// List containers
-    Ls(LsArgs),
+    Ls(super::ps::LsArgs),
     /// Show a container's configuration and state as JSON
     Inspect(InspectArgs),
     /// Remove containers
@@ -41,7 +41,7 @@ pub enum ContainerCmd {
     /// Rename a container
     Rename(RenameArgs),
     /// Print the output of a detached container
-    Logs(InspectArgs),
+    Logs(super::logs::LogsArgs),
 }
 
 /// Options shared by `create` and `run`.
@@ -59,6 +59,21 @@ pub struct CreateArgs {
     /// Mount SOURCE:DEST[:ro|rw]; a SOURCE starting with '/' is a host path, else a volume
     #[arg(short, long = "mount", value_name = "SOURCE:DEST[:ro|rw]")]
     mount: Vec<String>,
+    /// Docker's spelling of --mount: a volume or host path SOURCE:DEST[:ro|rw]
+    #[arg(short = 'v', long = "volume", value_name = "SOURCE:DEST[:ro|rw]")]
+    volume: Vec<String>,
+    /// Read environment variables from a file: KEY=value lines (# comments); a bare KEY takes this shell's value (repeatable)
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<std::path::PathBuf>,
+    /// The container's hostname (the jail parameter host.hostname)
+    #[arg(long)]
+    hostname: Option<String>,
+    /// An extra /etc/hosts line NAME:IP (repeatable)
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    add_host: Vec<String>,
+    /// A label KEY=VALUE, kept with the container (repeatable; ps --filter label=KEY[=VALUE])
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
     /// Jail parameter; on Linux, allow.raw_sockets, allow.mount, allow.suser=0, ... change the confinement (docs/security.md)
     #[arg(short = 'J', long = "jailparam")]
     jailparam: Vec<String>,
@@ -80,8 +95,8 @@ pub struct CreateArgs {
     /// Network driver: ipnet, vnet, host or disabled (default: disabled, or ipnet with --network)
     #[arg(short = 'l', long)]
     driver: Option<String>,
-    /// Connect to this network after creating the container
-    #[arg(short = 'n', long)]
+    /// Connect to this network after creating the container; Docker's host and none mean the host and disabled drivers
+    #[arg(short = 'n', long, visible_alias = "net")]
     network: Option<String>,
     /// IPv4 address in --network ("<auto>" to allocate one)
     #[arg(long)]
@@ -213,19 +228,18 @@ impl AttachArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct LsArgs {
-    /// Show all containers, not only running ones
-    #[arg(short, long)]
-    all: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-}
-
-#[derive(Args, Debug)]
 pub struct InspectArgs {
     /// Container name, ID or unique ID prefix
     container: String,
+}
+
+impl InspectArgs {
+    /// For `klee inspect`, which finds the kind first.
+    pub fn of(name: &str) -> InspectArgs {
+        InspectArgs {
+            container: name.to_string(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -320,8 +334,38 @@ pub struct RenameArgs {
 }
 
 /// The network to connect a new container to, and its addresses.
-fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
-    check_env(&a.env)?;
+fn config(mut a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
+    // Docker's spellings, folded into klee's own options.
+    let mut env = env_files(&a.env_file)?;
+    env.append(&mut a.env);
+    check_env(&env)?;
+    a.mount.append(&mut a.volume);
+    if let Some(h) = a.hostname.take() {
+        a.jailparam.push(format!("host.hostname={h}"));
+    }
+    match a.network.as_deref() {
+        Some(special @ ("host" | "none")) if a.driver.is_none() => {
+            a.driver = Some(
+                if special == "host" {
+                    "host"
+                } else {
+                    "disabled"
+                }
+                .into(),
+            );
+            a.network = None;
+        }
+        _ => {}
+    }
+    let labels = a
+        .label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if !l.is_empty() => Ok((l.clone(), String::new())),
+            _ => Err(Error::invalid("label", l, "expected KEY=VALUE")),
+        })
+        .collect::<Result<_, _>>()?;
     let mounts = a
         .mount
         .iter()
@@ -334,7 +378,7 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
         entrypoint: a
             .entrypoint
             .map(|e| e.split_whitespace().map(str::to_string).collect()),
-        env: a.env,
+        env,
         user: a.user,
         workdir: a.workdir,
         mounts,
@@ -368,7 +412,41 @@ fn config(a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
                 ip6: a.ip6.clone().unwrap_or_else(|| "<auto>".into()),
             })
             .collect(),
+        labels,
+        extra_hosts: a.add_host,
     })
+}
+
+/// `--env-file`: `KEY=value` lines, `#` comments and blank lines skipped, a
+/// bare `KEY` taking this shell's value (left out when unset), as Docker.
+fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, Error> {
+    let mut env = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| Error::io("cannot read env file", f, e))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match line.split_once('=') {
+                Some((k, _)) if k.is_empty() || k.contains(char::is_whitespace) => {
+                    return Err(Error::invalid(
+                        "env file line",
+                        format!("{}:{}: {line}", f.display(), n + 1),
+                        "expected KEY=value",
+                    ))
+                }
+                Some(_) => env.push(line.to_string()),
+                None => {
+                    if let Ok(v) = std::env::var(line.trim()) {
+                        env.push(format!("{}={v}", line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(env)
 }
 
 /// `run`: create, connect, start.
@@ -405,43 +483,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
                 ok => ok,
             };
         }
-        ContainerCmd::Ls(a) => {
-            let list = e.containers(a.all)?;
-            if a.format == Format::Json {
-                render::json(&list);
-            } else {
-                let images = e.images()?;
-                let rows = list
-                    .iter()
-                    .map(|c| {
-                        let image = images
-                            .iter()
-                            .find(|i| i.id == c.image_id)
-                            .map(|i| i.display())
-                            .unwrap_or_else(|| c.image_id.clone());
-                        vec![
-                            c.id.clone(),
-                            c.name.clone(),
-                            image,
-                            render::command(&c.cmd, 30),
-                            time::human_since(&c.created),
-                            c.status.describe(),
-                        ]
-                    })
-                    .collect();
-                render::table(
-                    &[
-                        "CONTAINER ID",
-                        "NAME",
-                        "IMAGE",
-                        "COMMAND",
-                        "CREATED",
-                        "STATUS",
-                    ],
-                    rows,
-                );
-            }
-        }
+        ContainerCmd::Ls(a) => return super::ps::ls(e, a),
         ContainerCmd::Inspect(a) => render::json(&e.container_inspect(&a.container)?),
         ContainerCmd::Rm(a) => {
             for c in a.containers {
@@ -516,10 +558,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
         ContainerCmd::Rename(a) => {
             crate::outln!("{}", e.container_rename(&a.container, &a.new_name)?.id);
         }
-        ContainerCmd::Logs(a) => {
-            use std::io::Write;
-            let _ = std::io::stdout().write_all(&e.container_logs(&a.container)?);
-        }
+        ContainerCmd::Logs(a) => return super::logs::logs(e, a),
     }
     Ok(Outcome::Ok)
 }

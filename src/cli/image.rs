@@ -66,6 +66,15 @@ pub struct InspectArgs {
     image: String,
 }
 
+impl InspectArgs {
+    /// For `klee inspect`, which finds the kind first.
+    pub fn of(name: &str) -> InspectArgs {
+        InspectArgs {
+            image: name.to_string(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RmArgs {
     #[arg(required = true)]

@@ -4,9 +4,13 @@
 
 mod build;
 mod container;
+mod control;
 mod dockerfile;
 mod image;
+mod info;
+mod logs;
 mod network;
+mod ps;
 mod render;
 mod script;
 mod system;
@@ -82,15 +86,29 @@ enum Command {
     /// Change a container's configuration and limits (shortcut for `container update`)
     Update(container::UpdateArgs),
     /// Print a detached container's output (shortcut for `container logs`)
-    Logs(container::InspectArgs),
+    Logs(logs::LogsArgs),
     /// List containers (shortcut for `container ls`; Docker's `ps` works too)
     #[command(visible_alias = "ps")]
-    Lsc(container::LsArgs),
+    Lsc(ps::LsArgs),
     /// Remove containers (shortcut for `container rm`; Docker's `rm` works too)
     #[command(visible_alias = "rm")]
     Rmc(container::RmArgs),
     /// Inspect a container (shortcut for `container inspect`)
     Isc(container::InspectArgs),
+    /// Show containers, images, volumes or networks as JSON, whichever the names are
+    Inspect(info::InspectArgs),
+    /// Rename a container (shortcut for `container rename`)
+    Rename(container::RenameArgs),
+    /// Send a signal to running containers (default KILL)
+    Kill(control::KillArgs),
+    /// Wait for containers to end and print their exit codes
+    Wait(control::WaitArgs),
+    /// List a container's published ports
+    Port(control::PortArgs),
+    /// Show klee's version, OS and architecture
+    Version(info::FormatArgs),
+    /// Show the installation: root, store, objects, host facts
+    Info(info::FormatArgs),
     /// List images (shortcut for `image ls`; Docker's `images` works too)
     #[command(visible_alias = "images")]
     Lsi(image::LsArgs),
@@ -159,6 +177,9 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     // Front-end commands that need no engine (and no root).
+    if let Command::Version(a) = cli.command {
+        return exit(info::version(a));
+    }
     if let Command::Dockerfile(c) = cli.command {
         return exit(dockerfile::run(c));
     }
@@ -167,7 +188,11 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let r = match cli.command {
-        Command::Dockerfile(_) | Command::Script(_) | Command::Repl | Command::DslDocs => {
+        Command::Dockerfile(_)
+        | Command::Script(_)
+        | Command::Repl
+        | Command::DslDocs
+        | Command::Version(_) => {
             unreachable!("handled before the engine opens")
         }
         Command::Container(c) => container::run(&mut engine, c),
@@ -190,6 +215,12 @@ pub fn main() -> ExitCode {
         Command::Lsc(a) => container::run(&mut engine, container::ContainerCmd::Ls(a)),
         Command::Rmc(a) => container::run(&mut engine, container::ContainerCmd::Rm(a)),
         Command::Isc(a) => container::run(&mut engine, container::ContainerCmd::Inspect(a)),
+        Command::Inspect(a) => info::inspect(&mut engine, a),
+        Command::Rename(a) => container::run(&mut engine, container::ContainerCmd::Rename(a)),
+        Command::Kill(a) => control::kill(&mut engine, a),
+        Command::Wait(a) => control::wait(&mut engine, a),
+        Command::Port(a) => control::port(&mut engine, a),
+        Command::Info(a) => info::info(&mut engine, a),
         Command::Lsi(a) => image::run(&mut engine, image::ImageCmd::Ls(a)),
         Command::Rmi(a) => image::run(&mut engine, image::ImageCmd::Rm(a)),
         Command::Isi(a) => image::run(&mut engine, image::ImageCmd::Inspect(a)),

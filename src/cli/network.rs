@@ -80,6 +80,15 @@ pub struct InspectArgs {
     network: String,
 }
 
+impl InspectArgs {
+    /// For `klee inspect`, which finds the kind first.
+    pub fn of(name: &str) -> InspectArgs {
+        InspectArgs {
+            network: name.to_string(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RmArgs {
     #[arg(required = true)]

@@ -37,6 +37,15 @@ pub struct InspectArgs {
     volume: String,
 }
 
+impl InspectArgs {
+    /// For `klee inspect`, which finds the kind first.
+    pub fn of(name: &str) -> InspectArgs {
+        InspectArgs {
+            volume: name.to_string(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RmArgs {
     #[arg(required = true)]

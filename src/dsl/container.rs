@@ -159,6 +159,7 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             })
             .into_iter()
             .collect(),
+        ..Default::default()
     })
 }
 

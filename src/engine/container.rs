@@ -71,6 +71,10 @@ pub struct ContainerConfig {
     pub limits: LimitOptions,
     /// Networks to join, written with the container's row (`-n`).
     pub networks: Vec<super::endpoint::Connection>,
+    /// `--label KEY=VALUE`: the user's own metadata.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `--add-host NAME:IP`: extra lines of its `/etc/hosts`.
+    pub extra_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,6 +122,11 @@ pub struct Container {
     pub security: SecurityConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `NAME:IP` lines for `/etc/hosts` (`--add-host`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
     /// Runtime state, kept in its own columns; filled on read.
     #[serde(skip_deserializing, default = "created")]
     pub status: Status,
@@ -426,6 +435,8 @@ impl Engine {
             dns: cfg.dns.clone(),
             security,
             limits,
+            labels: cfg.labels.clone(),
+            extra_hosts: check_extra_hosts(&cfg.extra_hosts)?,
             status: Status::Created,
         };
 
@@ -624,6 +635,29 @@ pub fn check_env(env: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--add-host NAME:IP` entries: a host name and an IPv4 or IPv6 address
+/// (Docker's form; an IPv6 address keeps its colons: `h:fd00::1`).
+pub fn check_extra_hosts(hosts: &[String]) -> Result<Vec<String>> {
+    for h in hosts {
+        let bad = |why: &str| Error::invalid("--add-host", h, why.to_string());
+        let (name, ip) = h.split_once(':').ok_or_else(|| bad("expected NAME:IP"))?;
+        if name.is_empty()
+            || name.len() > 253
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        {
+            return Err(bad(
+                "the name must be a host name (letters, digits, '-', '.')",
+            ));
+        }
+        ip.trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| bad("the address must be an IPv4 or IPv6 address"))?;
+    }
+    Ok(hosts.to_vec())
 }
 
 #[cfg(test)]

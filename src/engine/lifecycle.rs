@@ -81,6 +81,7 @@ impl Engine {
             dns: c.dns.clone(),
             limits: c.limits,
             die_with_caller: false,
+            extra_hosts: c.extra_hosts.clone(),
         })
     }
 

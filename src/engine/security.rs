@@ -310,6 +310,18 @@ pub struct ContainerInspect {
     #[serde(flatten)]
     pub container: super::Container,
     pub confinement: ConfinementView,
+    /// The networks it is connected to, with its addresses there.
+    pub networks: Vec<NetworkView>,
+}
+
+/// A container's place on a network, for `inspect`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkView {
+    pub network: String,
+    pub network_id: String,
+    pub endpoint_id: String,
+    pub ip_address: String,
+    pub ip_address6: String,
 }
 
 impl super::Engine {
@@ -318,9 +330,27 @@ impl super::Engine {
         let conf = container
             .security
             .confinement(&container.jail_param, container.fly)?;
+        let nets = self.networks()?;
+        let networks = self
+            .endpoints()?
+            .into_iter()
+            .filter(|ep| ep.container_id == container.id)
+            .map(|ep| NetworkView {
+                network: nets
+                    .iter()
+                    .find(|n| n.id == ep.network_id)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                network_id: ep.network_id,
+                endpoint_id: ep.id,
+                ip_address: ep.ip_address,
+                ip_address6: ep.ip_address6,
+            })
+            .collect();
         Ok(ContainerInspect {
             confinement: ConfinementView::from(&conf),
             container,
+            networks,
         })
     }
 }

@@ -255,6 +255,44 @@ pub fn dir_is_empty(p: &Path) -> bool {
         .unwrap_or(true)
 }
 
+/// The pid of the process that removes in the background (0: none). A
+/// pid, not a flag: a monitor forked from kleened exits soon after its
+/// work and must finish its removals itself.
+static BACKGROUND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A long-lived process (kleened) finishes removals in the background:
+/// its clients get their answer once the tree is out of the way (klee's
+/// requests time out after 5 s; a host image has 100,000 files).
+pub fn set_background_removal(on: bool) {
+    let pid = if on { std::process::id() } else { 0 };
+    BACKGROUND.store(pid, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn background() -> bool {
+    BACKGROUND.load(std::sync::atomic::Ordering::Relaxed) == std::process::id()
+}
+
+/// Remove a tree, fast for the caller: renamed to `trash` (a scratch name
+/// of this process, on the same filesystem) at once, then removed — now,
+/// or by a thread where [`set_background_removal`] is on. A process that
+/// dies first leaves `trash` to `system check`, as any scratch of a dead
+/// owner. Where it cannot be renamed, it is removed in place.
+pub fn discard(p: &Path, trash: &Path) -> Result<()> {
+    match fs::rename(p, trash) {
+        Ok(()) => {
+            if background() {
+                let trash = trash.to_path_buf();
+                std::thread::spawn(move || remove_tree(&trash));
+                Ok(())
+            } else {
+                remove_tree(trash)
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(_) => remove_tree(p),
+    }
+}
+
 /// Remove a tree, treating "already gone" as success. A file or symlink
 /// where a directory belongs (a stray entry `system check` found) goes too.
 pub fn remove_tree(p: &Path) -> Result<()> {
@@ -276,6 +314,29 @@ pub fn remove_tree(p: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discarded_trees_go_now_or_soon() {
+        let t = tempfile::tempdir().unwrap();
+        for background in [false, true] {
+            set_background_removal(background);
+            let p = t.path().join("tree");
+            fs::create_dir_all(p.join("a/b")).unwrap();
+            fs::write(p.join("a/b/f"), "x").unwrap();
+            let trash = t.path().join("trash");
+            discard(&p, &trash).unwrap();
+            assert!(!p.exists());
+            for _ in 0..100 {
+                if !trash.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert!(!trash.exists(), "background={background}");
+            discard(&p, &trash).unwrap();
+        }
+        set_background_removal(false);
+    }
 
     #[test]
     fn paths_resolve_beneath_their_root() {

@@ -302,6 +302,15 @@ pub trait Platform: Send + Sync {
     /// (FreeBSD: SIGTERM runs the jail's `exec.stop` from `jail_params`.)
     fn stop_container(&self, id: &str, pid: i32, signal: i32, jail_params: &[String])
         -> Result<()>;
+    /// Facts about this host for `klee info`: (what, value) pairs.
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Send `signal` to running container `id` (its init is `pid`).
+    fn kill_container(&self, id: &str, pid: i32, signal: i32) -> Result<()> {
+        let _ = id;
+        self.signal(pid, signal)
+    }
     /// Wait for a child process of ours to end.
     fn wait(&self, pid: i32) -> Result<ExitStatus>;
     /// Wait for a container whose init is our child `pid`: its command's
@@ -443,4 +452,22 @@ pub fn native() -> &'static dyn Platform {
     {
         &freebsd::SYSTEM
     }
+}
+
+/// The kernel's name and release (`uname -sr`).
+pub fn kernel() -> String {
+    // SAFETY: uname fills a zeroed struct of C strings.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!("{} {}", field(&u.sysname), field(&u.release))
 }

@@ -51,6 +51,8 @@ pub struct RunSpec {
     /// Killed when the process that started it dies (a build step: nobody
     /// would collect what it makes).
     pub die_with_caller: bool,
+    /// Extra `/etc/hosts` lines, `NAME:IP` (`--add-host`).
+    pub extra_hosts: Vec<String>,
 }
 
 /// A container's place in one network.

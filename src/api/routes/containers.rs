@@ -169,6 +169,7 @@ fn config(m: &Map<String, Value>) -> Result<ContainerConfig, String> {
         limits: limits(m)?,
         // klee connects with its own request after the create.
         networks: vec![],
+        ..Default::default()
     })
 }
 

@@ -218,6 +218,7 @@ impl Engine {
                 attachments: vec![],
                 dns: vec![],
                 die_with_caller: true,
+                extra_hosts: Vec::new(),
             };
             let log_path = self.platform.log_path(&self.root, &cid);
             let quiet_log = if log.quiet() {

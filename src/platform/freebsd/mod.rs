@@ -424,6 +424,15 @@ impl Platform for FreeBsd {
         jail::stop(self, id, signal, params)
     }
 
+    fn kill_container(&self, id: &str, _pid: i32, signal: i32) -> Result<()> {
+        // The jail's processes (its command may be gone, its pid reused).
+        let sig = format!("-{signal}");
+        match self.run(&["/bin/pkill", &sig, "-j", id]) {
+            Err(_) if !jail::exists(self, id) => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
     fn wait(&self, pid: i32) -> Result<ExitStatus> {
         super::wait_pid(pid)
     }
@@ -472,6 +481,26 @@ impl Platform for FreeBsd {
 
     fn update_limits(&self, id: &str, old: &super::Limits, new: &super::Limits) -> Result<()> {
         self.change_limits(id, old, new)
+    }
+
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        let racct = self
+            .run(&["/sbin/sysctl", "-n", "kern.racct.enable"])
+            .map(|o| {
+                if o.stdout.trim() == "1" {
+                    "on"
+                } else {
+                    "off (no limits)"
+                }
+                .to_string()
+            })
+            .unwrap_or_else(|_| "absent (no limits)".into());
+        vec![
+            ("kernel", super::kernel()),
+            ("isolation", "jails, ZFS, rctl".into()),
+            ("racct", racct),
+            ("firewall", format!("pf, anchor \"{}\"", net::ANCHOR)),
+        ]
     }
 
     fn forget_container(&self, id: &str) -> Result<()> {

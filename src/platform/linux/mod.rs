@@ -76,7 +76,10 @@ impl Platform for Linux {
 
     fn destroy_layer(&self, root: &Path, id: &str) -> Result<()> {
         fsutil::remove_tree(&staging(root, id))?;
-        fsutil::remove_tree(&self.layer_path(root, id))
+        let trash = root
+            .join("tmp")
+            .join(super::owner::scratch(&format!("trash-{id}")));
+        fsutil::discard(&self.layer_path(root, id), &trash)
     }
 
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
@@ -140,7 +143,10 @@ impl Platform for Linux {
 
     fn destroy_container_fs(&self, root: &Path, id: &str) -> Result<()> {
         failpoint::check("container.remove.fs")?;
-        fsutil::remove_tree(&self.container_dir(root, id))
+        let trash = root
+            .join("tmp")
+            .join(super::owner::scratch(&format!("trash-{id}")));
+        fsutil::discard(&self.container_dir(root, id), &trash)
     }
 
     fn container_dir(&self, root: &Path, id: &str) -> PathBuf {
@@ -288,6 +294,26 @@ impl Platform for Linux {
 
     fn update_limits(&self, id: &str, old: &Limits, new: &Limits) -> Result<()> {
         cgroup::update(id, old, new)
+    }
+
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        let cgroups = match cgroup::layout() {
+            cgroup::Layout::Unified(_) => "v2".to_string(),
+            cgroup::Layout::Legacy {
+                unified: Some(_), ..
+            } => "v1/v2 hybrid (containers in v1)".to_string(),
+            cgroup::Layout::Legacy { .. } => "v1".to_string(),
+            cgroup::Layout::None => "none mounted (limits unavailable)".to_string(),
+        };
+        vec![
+            ("kernel", super::kernel()),
+            (
+                "isolation",
+                "namespaces, overlayfs, seccomp, capabilities".into(),
+            ),
+            ("cgroups", cgroups),
+            ("firewall", "nftables (table inet kleene)".into()),
+        ]
     }
 
     fn forget_container(&self, id: &str) -> Result<()> {

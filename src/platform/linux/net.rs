@@ -350,6 +350,14 @@ pub fn hosts_file(spec: &RunSpec) -> String {
     for a in addresses(&spec.attachments) {
         s.push_str(&format!("{a}\t{names}\n"));
     }
+    for h in &spec.extra_hosts {
+        if let Some((name, ip)) = h.split_once(':') {
+            s.push_str(&format!(
+                "{}\t{name}\n",
+                ip.trim_matches(|c| c == '[' || c == ']')
+            ));
+        }
+    }
     s
 }
 

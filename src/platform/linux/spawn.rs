@@ -370,26 +370,28 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
 /// networks get them: without, there is no address to name, and a build
 /// step or a `disabled` container starts with one mount less.
 fn dns_files(spec: &RunSpec, dir: &str) -> CResult<Vec<MountSpec>> {
-    if spec.attachments.is_empty() {
-        return Ok(vec![]);
+    let mut files = Vec::new();
+    // Without a network, the image's files, unless --add-host asks for lines.
+    if !spec.attachments.is_empty() || !spec.extra_hosts.is_empty() {
+        files.push(("hosts", net::hosts_file(spec)));
     }
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    [
-        ("hosts", net::hosts_file(spec)),
-        ("resolv.conf", net::resolv_conf(&host, &spec.dns)),
-    ]
-    .into_iter()
-    .map(|(name, text)| {
-        let path = format!("{dir}/{name}");
-        std::fs::write(&path, text).map_err(|e| format!("write '{path}': {e}"))?;
-        Ok(MountSpec {
-            source: path.into(),
-            destination: format!("/etc/{name}"),
-            read_only: false,
-            populate: false,
+    if !spec.attachments.is_empty() {
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        files.push(("resolv.conf", net::resolv_conf(&host, &spec.dns)));
+    }
+    files
+        .into_iter()
+        .map(|(name, text)| {
+            let path = format!("{dir}/{name}");
+            std::fs::write(&path, text).map_err(|e| format!("write '{path}': {e}"))?;
+            Ok(MountSpec {
+                source: path.into(),
+                destination: format!("/etc/{name}"),
+                read_only: false,
+                populate: false,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// The root filesystem; `nodev` unless privileged, so device nodes in an

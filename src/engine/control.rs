@@ -1,0 +1,52 @@
+//! Talking to running containers: `kill` (a signal), `wait` (for the end).
+
+use std::time::{Duration, Instant};
+
+use super::error::{Error, Result};
+use super::{Engine, Status};
+
+impl Engine {
+    /// Send `signal` to a running container (Linux: its init; FreeBSD:
+    /// every process in its jail). Unlike `stop`, nothing is waited for.
+    pub fn container_kill(&mut self, ident: &str, signal: i32) -> Result<super::Container> {
+        let c = self.container(ident)?;
+        let Status::Running { pid, .. } = c.status else {
+            return Err(Error::State(format!(
+                "container '{}' ({}) is not running",
+                c.name, c.id
+            )));
+        };
+        self.platform.kill_container(&c.id, pid, signal)?;
+        Ok(c)
+    }
+
+    /// Wait until a container is no longer running (a removed one counts
+    /// as ended); its exit code, when it has one. `timeout` bounds it.
+    pub fn container_wait(
+        &mut self,
+        ident: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Option<i32>> {
+        let id = self.container(ident)?.id;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let c = match self.container(&id) {
+                Ok(c) => c,
+                Err(Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            match c.status {
+                Status::Exited { code, .. } => return Ok(code),
+                Status::Created => return Ok(None),
+                _ => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::State(format!(
+                    "container '{}' ({}) is still running",
+                    c.name, c.id
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The commands and spellings Docker users type: version, info, inspect,
+//! rename, kill, wait, port, logs --tail/-f, ps -q/--filter/--format, and
+//! -v, --env-file, --hostname, --add-host, --label, --network host|none.
+
+mod common;
+
+use common::{can_run, Root};
+
+#[test]
+fn version_info_and_inspect_of_any_object() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    // version needs no root at all.
+    let v = r.ok(&["version"]);
+    assert!(v.starts_with("klee ") && v.contains("API version"), "{v}");
+    let v: serde_json::Value =
+        serde_json::from_str(&r.ok(&["version", "--format", "json"])).unwrap();
+    assert_eq!(v["os"], std::env::consts::OS);
+    let i = r.json(&["info", "--format", "json"]);
+    assert_eq!(i["images"], 1);
+    assert!(i["host"]["kernel"].as_str().unwrap().starts_with("Linux"));
+    let text = r.ok(&["info"]);
+    assert!(
+        text.contains("Containers:  0 (0 running, 0 stopped)"),
+        "{text}"
+    );
+
+    r.ok(&["volume", "create", "vol1"]);
+    r.ok(&["create", "--name", "c1", "bb", "true"]);
+    assert_eq!(r.json(&["inspect", "c1"])["name"], "c1");
+    assert!(r.json(&["inspect", "bb"])["layers"].is_array());
+    assert_eq!(r.json(&["inspect", "vol1"])["volume"]["name"], "vol1");
+    assert!(r.json(&["inspect", "--type", "image", "bb"])["id"].is_string());
+    let e = r.fails(&["inspect", "nosuch"], 1);
+    assert!(
+        e.contains("no such object (container, image, volume or network) 'nosuch'"),
+        "{e}"
+    );
+    let e = r.fails(&["inspect", "--type", "volume", "c1"], 1);
+    assert!(e.contains("no such volume 'c1'"), "{e}");
+    r.ok(&["rename", "c1", "c2"]);
+    assert_eq!(r.json(&["inspect", "c2"])["name"], "c2");
+}
+
+#[test]
+fn kill_wait_logs_and_ps_options() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let id = r
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "sleeper",
+            "--label",
+            "tier=web",
+            "bb",
+            "sh",
+            "-c",
+            "echo one; echo two; echo three; trap 'exit 7' TERM; while true; do sleep 0.1; done",
+        ])
+        .trim()
+        .to_string();
+    // ps: quiet, filters, templates.
+    assert_eq!(r.ok(&["ps", "-q"]).trim(), id);
+    assert_eq!(r.ok(&["ps", "-q", "--filter", "label=tier=web"]).trim(), id);
+    assert_eq!(r.ok(&["ps", "-q", "--filter", "label=tier=db"]).trim(), "");
+    assert_eq!(r.ok(&["ps", "-q", "--filter", "name=sleep"]).trim(), id);
+    assert_eq!(
+        r.ok(&["ps", "--format", "{{.Names}}|{{.State}}"]).trim(),
+        "sleeper|running"
+    );
+    let t = r.ok(&["ps", "--format", "table {{.ID}}\\t{{.Names}}"]);
+    assert!(t.starts_with("ID\tNAMES\n"), "{t}");
+    let e = r.fails(&["ps", "--format", "{{.Nope}}"], 1);
+    assert!(e.contains("no field 'Nope'"), "{e}");
+    let e = r.fails(&["ps", "--filter", "status=up"], 1);
+    assert!(e.contains("status is one of"), "{e}");
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = r.ok(&["logs", "--tail", "1", "sleeper"]);
+        if logs == "three\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(logs, "three\n");
+    // kill -s TERM: the trap exits 7; wait prints it.
+    let e = r.fails(&["kill", "-s", "BOGUS", "sleeper"], 1);
+    assert!(e.contains("invalid signal 'BOGUS'"), "{e}");
+    assert_eq!(r.ok(&["kill", "-s", "TERM", "sleeper"]).trim(), id);
+    assert_eq!(r.ok(&["wait", "sleeper"]).trim(), "7");
+    assert_eq!(r.ok(&["ps", "-q", "--filter", "exited=7"]).trim(), id);
+    assert_eq!(r.ok(&["ps", "-q", "--filter", "status=running"]).trim(), "");
+    let e = r.fails(&["kill", "sleeper"], 1);
+    assert!(e.contains("is not running"), "{e}");
+    // logs -f ends when the container has stopped.
+    assert_eq!(r.ok(&["logs", "-f", "sleeper"]), "one\ntwo\nthree\n");
+    assert_eq!(r.ok(&["ps", "-n", "1", "-q"]).trim(), id);
+}
+
+#[test]
+fn docker_spellings_of_create_options() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let envf = r.path().join("app.env");
+    std::fs::write(&envf, "# settings\nA=1\n\nB=two words\nFROM_SHELL\n").unwrap();
+    let out = r
+        .cmd(&[
+            "run",
+            "--rm",
+            "-v",
+            "data:/data",
+            "--env-file",
+            envf.to_str().unwrap(),
+            "--hostname",
+            "web1",
+            "--add-host",
+            "db.local:10.9.8.7",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            "echo $A/$B/$FROM_SHELL; hostname; grep db.local /etc/hosts; touch /data/x && echo ok",
+        ])
+        .env("FROM_SHELL", "shell")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1/two words/shell\nweb1\n10.9.8.7\tdb.local\nok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(r.ok(&["volume", "ls"]).contains("data"));
+    let e = r.fails(&["run", "--add-host", "db", "bb", "true"], 125);
+    assert!(
+        e.contains("invalid --add-host 'db': expected NAME:IP"),
+        "{e}"
+    );
+    let e = r.fails(&["run", "--add-host", "db:nope", "bb", "true"], 125);
+    assert!(e.contains("IPv4 or IPv6"), "{e}");
+    std::fs::write(&envf, "BAD KEY=1\n").unwrap();
+    let e = r.fails(&["create", "--env-file", envf.to_str().unwrap(), "bb"], 1);
+    assert!(e.contains("app.env:1"), "{e}");
+    // --network host: the host driver; labels and addresses in inspect.
+    r.ok(&[
+        "create",
+        "--name",
+        "hh",
+        "--network",
+        "host",
+        "--label",
+        "a=b",
+        "bb",
+    ]);
+    let i = r.json(&["inspect", "hh"]);
+    assert_eq!(i["network_driver"], "host");
+    assert_eq!(i["labels"]["a"], "b");
+    assert!(i["networks"].as_array().unwrap().is_empty());
+}
