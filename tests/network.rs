@@ -339,3 +339,43 @@ fn custom_networks_use_an_existing_interface() {
         "the custom network's interface is not kleene's to remove"
     );
 }
+
+#[test]
+fn ports_without_a_default_route_bound_to_an_address_and_conflicts() {
+    let Some(lab) = lab() else { return };
+    // This host has no default route at all: published ports still work
+    // (every local address), where they used to publish nothing.
+    for v in ["-4", "-6"] {
+        let _ = lab.in_ns(&lab.host, &["ip", v, "route", "del", "default"]);
+    }
+    let routes = stdout(&lab.in_ns(&lab.host, &["ip", "route"]));
+    assert!(!routes.contains("default"), "{routes}");
+    lab.k("network create -t bridge --subnet 10.7.0.0/24 --gw <auto> nr");
+    lab.serve("free", "-l vnet -n nr -p 8081:80", "80");
+    assert!(eventually(|| lab.outside_reaches(
+        "192.0.2.1",
+        "8081",
+        "free"
+    )));
+    assert!(lab.host_reaches("127.0.0.1", "8081", "free"));
+    // Docker's IP:HOST:CONTAINER: only there.
+    lab.serve("lo", "-l vnet -n nr -p 127.0.0.1:8082:80", "80");
+    assert!(eventually(|| lab.host_reaches("127.0.0.1", "8082", "lo")));
+    assert!(!lab.outside_reaches("192.0.2.1", "8082", "lo"));
+    // The same port again: refused, the holder named.
+    let e = lab.fails("run -d -l vnet -n nr -p 8081:9 bb true", 125);
+    assert!(
+        e.contains("port 8081:9/tcp is already published by container 'free'"),
+        "{e}"
+    );
+    let e = lab.fails("create -l vnet -n nr -p 8082:9 bb true", 1);
+    assert!(e.contains("already published by container 'lo'"), "{e}");
+    // -p with nowhere to forward to: said at once, nothing left behind.
+    let before = lab.k("ps -a -q");
+    let e = lab.fails("run -d -l vnet -p 8083:80 bb true", 125);
+    assert!(e.contains("has no address on any network"), "{e}");
+    assert_eq!(lab.k("ps -a -q"), before);
+    // port shows where each is published.
+    let p = lab.k("port lo");
+    assert_eq!(p.trim(), "80/tcp -> 127.0.0.1:8082");
+}

@@ -107,8 +107,12 @@ pub struct CreateArgs {
     /// Nameserver for the container's /etc/resolv.conf instead of the host's (repeatable)
     #[arg(long, value_name = "IP")]
     dns: Vec<String>,
-    /// Publish a port: [INTERFACE:]HOST[:CONTAINER][/udp], HOST may be a range A-B (repeatable)
-    #[arg(short, long = "publish", value_name = "[IF:]HOST[:CONTAINER][/udp]")]
+    /// Publish a port: [INTERFACE:|IP:]HOST[:CONTAINER][/udp] (every local address unless an interface or address is given), HOST may be a range A-B (repeatable)
+    #[arg(
+        short,
+        long = "publish",
+        value_name = "[IF:|IP:]HOST[:CONTAINER][/udp]"
+    )]
     publish: Vec<String>,
     #[command(flatten)]
     confinement: ConfinementArgs,

@@ -57,7 +57,7 @@ pub fn wait(e: &mut Engine, a: WaitArgs) -> CmdResult {
     Ok(Outcome::Ok)
 }
 
-/// `port`: `80/tcp -> 0.0.0.0:8080` lines for the container's published ports.
+/// `port`: `80/tcp -> *:8080` lines for the container's published ports.
 pub fn port(e: &mut Engine, a: PortArgs) -> CmdResult {
     let c = e.container(&a.container)?;
     let want = a.port.as_deref().map(|p| match p.split_once('/') {
@@ -85,17 +85,27 @@ pub fn port(e: &mut Engine, a: PortArgs) -> CmdResult {
         }
     }
     for p in ports {
-        let on = if p.interfaces.is_empty() {
-            "the host gateway's interface".to_string()
-        } else {
-            p.interfaces.join(",")
-        };
-        crate::outln!(
-            "{}/{} -> {on}:{}",
-            p.container_port,
-            p.protocol,
-            p.host_port
-        );
+        // Where: its interfaces, its addresses, or `*` (every local
+        // address; the host gateway's interface on FreeBSD).
+        let mut places: Vec<String> = p.interfaces.clone();
+        places.extend(p.addresses.iter().map(|a| {
+            if a.contains(':') {
+                format!("[{a}]")
+            } else {
+                a.clone()
+            }
+        }));
+        if places.is_empty() {
+            places.push("*".into());
+        }
+        for at in places {
+            crate::outln!(
+                "{}/{} -> {at}:{}",
+                p.container_port,
+                p.protocol,
+                p.host_port
+            );
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -346,6 +346,7 @@ impl Engine {
                 format!("cannot publish ports of a container using the '{driver}' network driver"),
             ));
         }
+        self.check_port_conflicts(&cfg.public_ports, None)?;
         if let Some(bad) = cfg
             .dns
             .iter()
@@ -635,6 +636,43 @@ pub fn check_env(env: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+impl Engine {
+    /// Refuse ports another container publishes already (or that `ports`
+    /// repeat), naming the holder: one of them would silently lose it.
+    pub(crate) fn check_port_conflicts(
+        &self,
+        ports: &[super::ports::PublishedPort],
+        except: Option<&str>,
+    ) -> Result<()> {
+        for (i, p) in ports.iter().enumerate() {
+            if let Some(q) = ports[..i].iter().find(|q| q.conflicts_with(p)) {
+                return Err(Error::invalid(
+                    "published ports",
+                    format!("{} {}", q.describe(), p.describe()),
+                    "they take the same host port",
+                ));
+            }
+        }
+        for c in self.container_configs()? {
+            if Some(c.id.as_str()) == except {
+                continue;
+            }
+            for q in &c.public_ports {
+                if let Some(p) = ports.iter().find(|p| p.conflicts_with(q)) {
+                    return Err(Error::Conflict(format!(
+                        "port {} is already published by container '{}' ({}) as {}",
+                        p.describe(),
+                        c.name,
+                        c.id,
+                        q.describe()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `--add-host NAME:IP` entries: a host name and an IPv4 or IPv6 address

@@ -9,7 +9,9 @@ use crate::platform::{Firewall, FirewallNetwork};
 
 impl Engine {
     /// The firewall's input: networks with their vnet links, and every
-    /// published port at its container's first IPv4/IPv6 address.
+    /// published port at its container's first IPv4/IPv6 address (where it
+    /// is published is the platform's to say: every local address on Linux,
+    /// the host gateway's interface on FreeBSD, unless the port names one).
     pub fn firewall(&self) -> Result<Firewall> {
         let endpoints = self.endpoints()?;
         let host_gateway = self.platform.host_gateway();
@@ -36,16 +38,9 @@ impl Engine {
                 continue;
             }
             for p in &c.public_ports {
-                let interfaces = if p.interfaces.is_empty() {
-                    host_gateway.iter().cloned().collect()
-                } else {
-                    p.interfaces.clone()
-                };
-                if interfaces.is_empty() {
-                    continue;
-                }
                 ports.push(crate::platform::FirewallPort {
-                    interfaces,
+                    interfaces: p.interfaces.clone(),
+                    addresses: p.addresses.clone(),
                     host_port: p.host_port.clone(),
                     container_port: p.container_port.clone(),
                     protocol: p.protocol.clone(),

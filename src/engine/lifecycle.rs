@@ -189,6 +189,7 @@ impl Engine {
         if !c.status.can_start() {
             return Err(cannot_start(&c, &c.status));
         }
+        self.check_ports_reachable(&c)?;
         self.ensure_container_parts(&c)?;
         // Claimed under the container's lock, which `system check` takes
         // before it removes the cgroup of a container that is not running.
@@ -215,6 +216,12 @@ impl Engine {
             state: "created".into(),
             ..Default::default()
         };
+        if let Err(e) = self.check_ports_reachable(&c) {
+            // Still claimed for its start: released, then removed.
+            self.restore_state(&c.id, &created);
+            let _ = self.container_remove(&c.id, true);
+            return Err(e);
+        }
         let r = match attach {
             Attach::Attached { tty, stdin } => {
                 self.start_attached(&c, created, tty, stdin).map(Some)
@@ -697,6 +704,30 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(Error::io("cannot read container log", &p, e)),
         }
+    }
+}
+
+impl Engine {
+    /// Published ports need an address to forward to: a container on no
+    /// network, or on networks without a subnet, would publish nothing.
+    fn check_ports_reachable(&self, c: &Container) -> Result<()> {
+        if c.public_ports.is_empty() {
+            return Ok(());
+        }
+        let reachable = self.endpoints()?.iter().any(|ep| {
+            ep.container_id == c.id && !(ep.ip_address.is_empty() && ep.ip_address6.is_empty())
+        });
+        if reachable {
+            return Ok(());
+        }
+        let ports: Vec<String> = c.public_ports.iter().map(|p| p.describe()).collect();
+        Err(Error::State(format!(
+            "container '{}' ({}) publishes {} but has no address on any network to forward to: connect it to a network with a subnet (klee network connect NETWORK {}), or create it with -n NETWORK",
+            c.name,
+            c.id,
+            ports.join(", "),
+            c.name
+        )))
     }
 }
 

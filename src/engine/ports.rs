@@ -7,9 +7,14 @@ use super::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PublishedPort {
-    /// Empty: the host gateway's interface.
+    /// Interfaces it is published on (klee's `IF:HOST:CONTAINER`). With
+    /// neither interfaces nor addresses: every local address (Linux), the
+    /// host gateway's interface (FreeBSD's pf, as kleened).
     #[serde(default)]
     pub interfaces: Vec<String>,
+    /// Local addresses it is published on (Docker's `IP:HOST:CONTAINER`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
     pub host_port: String,
     pub container_port: String,
     #[serde(default = "tcp")]
@@ -31,8 +36,10 @@ fn port(spec: &str, p: &str) -> Result<u16> {
 }
 
 impl PublishedPort {
-    /// Parse `[INTERFACE:]HOST[:CONTAINER][/tcp|/udp]`; HOST may be a range
-    /// `A-B`, and then CONTAINER is where the range starts inside.
+    /// Parse `[INTERFACE:|IP:]HOST[:CONTAINER][/tcp|/udp]`; HOST may be a
+    /// range `A-B`, and then CONTAINER is where the range starts inside.
+    /// A first part that is an address (`127.0.0.1`, `[::1]`) binds the port
+    /// to it, as Docker; anything else names an interface.
     pub fn parse(spec: &str) -> Result<PublishedPort> {
         let bad = |why: &str| Error::invalid("published port", spec, why);
         let (body, protocol) = match spec.rsplit_once('/') {
@@ -40,16 +47,41 @@ impl PublishedPort {
             Some((_, p)) => return Err(bad(&format!("protocol '{p}' is not tcp or udp"))),
             None => (spec, "tcp".to_string()),
         };
+        // [IPv6]:rest
+        let (addr6, body) = match body.strip_prefix('[') {
+            Some(rest) => {
+                let (a, rest) = rest
+                    .split_once("]:")
+                    .ok_or_else(|| bad("expected [IPv6]:HOST[:CONTAINER]"))?;
+                let a: std::net::Ipv6Addr = a
+                    .parse()
+                    .map_err(|_| bad(&format!("'{a}' is not an IPv6 address")))?;
+                (Some(a.to_string()), rest)
+            }
+            None => (None, body),
+        };
         let parts: Vec<&str> = body.split(':').collect();
-        let (interfaces, host, container) = match parts.as_slice() {
-            [h] => (vec![], *h, None),
-            [a, b] if a.chars().next().is_some_and(|c| c.is_ascii_digit()) => {
+        let (mut interfaces, host, container) = match (parts.as_slice(), &addr6) {
+            ([h], _) => (vec![], *h, None),
+            ([h, c], Some(_)) => (vec![], *h, Some(*c)),
+            ([a, b], None)
+                if a.chars().next().is_some_and(|c| c.is_ascii_digit()) && !a.contains('.') =>
+            {
                 (vec![], *a, Some(*b))
             }
-            [i, h] => (vec![i.to_string()], *h, None),
-            [i, h, c] => (vec![i.to_string()], *h, Some(*c)),
-            _ => return Err(bad("expected [INTERFACE:]HOST[:CONTAINER][/udp]")),
+            ([i, h], None) => (vec![i.to_string()], *h, None),
+            ([i, h, c], None) => (vec![i.to_string()], *h, Some(*c)),
+            _ => return Err(bad("expected [INTERFACE:|IP:]HOST[:CONTAINER][/udp]")),
         };
+        let mut addresses: Vec<String> = addr6.into_iter().collect();
+        if let Some(first) = interfaces.first() {
+            if let Ok(ip) = first.parse::<std::net::Ipv4Addr>() {
+                addresses.push(ip.to_string());
+                interfaces.clear();
+            } else if first.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                return Err(bad(&format!("'{first}' is not an IPv4 address")));
+            }
+        }
         if interfaces.iter().any(|i| i.is_empty()) {
             return Err(bad("the interface is empty"));
         }
@@ -71,10 +103,62 @@ impl PublishedPort {
         };
         Ok(PublishedPort {
             interfaces,
+            addresses,
             host_port,
             container_port,
             protocol,
         })
+    }
+
+    /// The host ports it takes, first and last.
+    pub fn host_range(&self) -> (u16, u16) {
+        let n = |s: &str| s.parse::<u16>().unwrap_or(0);
+        match self.host_port.split_once(':') {
+            Some((a, b)) => (n(a), n(b)),
+            None => (n(&self.host_port), n(&self.host_port)),
+        }
+    }
+
+    /// Would both take the same host port? Same protocol, overlapping
+    /// ranges, and places that meet: "everywhere" meets everything; two
+    /// interface lists or two address lists meet when they share one.
+    pub fn conflicts_with(&self, other: &PublishedPort) -> bool {
+        let ((a1, b1), (a2, b2)) = (self.host_range(), other.host_range());
+        if self.protocol != other.protocol || b1 < a2 || b2 < a1 {
+            return false;
+        }
+        let everywhere = |p: &PublishedPort| p.interfaces.is_empty() && p.addresses.is_empty();
+        if everywhere(self) || everywhere(other) {
+            return true;
+        }
+        self.interfaces.iter().any(|i| other.interfaces.contains(i))
+            || self.addresses.iter().any(|a| other.addresses.contains(a))
+            // An interface and an address: they may be the same place.
+            || (!self.interfaces.is_empty() && !other.addresses.is_empty())
+            || (!self.addresses.is_empty() && !other.interfaces.is_empty())
+    }
+
+    /// `[IF:|IP:]HOST:CONTAINER/PROTO`, as the user wrote it.
+    pub fn describe(&self) -> String {
+        let place = self
+            .interfaces
+            .iter()
+            .chain(&self.addresses)
+            .map(|p| {
+                if p.contains(':') {
+                    format!("[{p}]:")
+                } else {
+                    format!("{p}:")
+                }
+            })
+            .next()
+            .unwrap_or_default();
+        format!(
+            "{place}{}:{}/{}",
+            self.host_port.replace(':', "-"),
+            self.container_port.trim_end_matches(":*").replace(':', "-"),
+            self.protocol
+        )
     }
 }
 
@@ -92,6 +176,7 @@ mod tests {
             p("8080:80"),
             PublishedPort {
                 interfaces: vec![],
+                addresses: vec![],
                 host_port: "8080".into(),
                 container_port: "80".into(),
                 protocol: "tcp".into()
@@ -115,11 +200,52 @@ mod tests {
             ("8080:8090", "80:*")
         );
         assert_eq!(p("7000-7002").container_port, "7000:*");
+        // Docker's bind addresses.
+        let l = p("127.0.0.1:8080:80");
+        assert_eq!(
+            (l.addresses, l.interfaces),
+            (vec!["127.0.0.1".to_string()], vec![])
+        );
+        let l6 = p("[::1]:8080:80/udp");
+        assert_eq!(
+            (
+                l6.addresses[0].as_str(),
+                l6.host_port.as_str(),
+                l6.protocol.as_str()
+            ),
+            ("::1", "8080", "udp")
+        );
+        assert_eq!(p("[::1]:8080").container_port, "8080");
+    }
+
+    #[test]
+    fn conflicts() {
+        let c = |a: &str, b: &str| p(a).conflicts_with(&p(b));
+        assert!(c("8080:80", "8080:81"));
+        assert!(!c("8080:80", "8081:80"));
+        assert!(!c("8080:80", "8080:80/udp"));
+        assert!(c("8000-8100:80", "8050:80"));
+        assert!(c("127.0.0.1:8080:80", "8080:80"));
+        assert!(!c("127.0.0.1:8080:80", "10.0.0.1:8080:80"));
+        assert!(!c("em0:8080:80", "em1:8080:80"));
+        assert!(c("em0:8080:80", "127.0.0.1:8080:80"));
+        assert_eq!(p("127.0.0.1:8080:80").describe(), "127.0.0.1:8080:80/tcp");
+        assert_eq!(p("8000-8002:70").describe(), "8000-8002:70/tcp");
     }
 
     #[test]
     fn errors() {
-        for bad in ["70000", "a:b:c:d", "80/sctp", "9-1:80", "em0:x", ":80"] {
+        for bad in [
+            "70000",
+            "a:b:c:d",
+            "80/sctp",
+            "9-1:80",
+            "em0:x",
+            ":80",
+            "1.2.3:80:80",
+            "[::g]:80",
+            "[::1]80",
+        ] {
             assert!(PublishedPort::parse(bad).is_err(), "{bad}");
         }
         assert!(PublishedPort::parse("70000")

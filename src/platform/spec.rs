@@ -136,7 +136,11 @@ pub struct FirewallNetwork {
 /// A published port of a container, with the addresses it resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirewallPort {
+    /// Empty (and no addresses): every local address on Linux, the host
+    /// gateway's interface on FreeBSD.
     pub interfaces: Vec<String>,
+    /// Local addresses the port is bound to (Docker's `IP:HOST:CONTAINER`).
+    pub addresses: Vec<String>,
     /// `N` or `A:B`.
     pub host_port: String,
     /// `N`, or `N:*` with a host range.

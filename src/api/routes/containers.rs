@@ -94,8 +94,19 @@ fn port(m: &Map<String, Value>) -> Result<PublishedPort, String> {
         container.trim_end_matches(":*")
     );
     PublishedPort::parse(&spec).map_err(|e| e.to_string())?;
+    let addresses = body::opt_strs(m, "addresses")?.unwrap_or_default();
+    if let Some(a) = addresses
+        .iter()
+        .find(|a| a.parse::<std::net::IpAddr>().is_err())
+    {
+        return Err(format!(
+            "invalid address '{a}': expected an IPv4 or IPv6 address"
+        ));
+    }
     Ok(PublishedPort {
         interfaces: body::opt_strs(m, "interfaces")?.unwrap_or_default(),
+        // (kleene's extension: local addresses, as Docker's IP:HOST:CONTAINER.)
+        addresses,
         host_port: host,
         container_port: container,
         protocol,

@@ -86,8 +86,9 @@ pub fn translation(input: &Input) -> Vec<String> {
         ));
     }
     for port in &input.ports {
+        let ifs = interfaces(input, port);
         if !port.ip4.is_empty() {
-            for i in &port.interfaces {
+            for i in &ifs {
                 out.push(format!(
                     "rdr on {i} inet proto {} from any to ({i}) port {} -> {} port {}",
                     port.protocol, port.host_port, port.ip4, port.container_port
@@ -95,7 +96,7 @@ pub fn translation(input: &Input) -> Vec<String> {
             }
         }
         if !port.ip6.is_empty() {
-            for i in &port.interfaces {
+            for i in &ifs {
                 out.push(format!(
                     "rdr on {i} inet6 proto {} from any to ({i}) port {} -> {} port {}",
                     port.protocol, port.host_port, port.ip6, port.container_port
@@ -104,6 +105,17 @@ pub fn translation(input: &Input) -> Vec<String> {
         }
     }
     out
+}
+
+/// Where a port is published: its interfaces, else the host gateway's (as
+/// kleened; none known, nowhere). Bound addresses (Docker's `IP:…`) are
+/// not expressed in pf yet: such a port goes on the host gateway too.
+fn interfaces(input: &Input, port: &Port) -> Vec<String> {
+    if port.interfaces.is_empty() {
+        input.host_gateway.iter().cloned().collect()
+    } else {
+        port.interfaces.clone()
+    }
 }
 
 /// The container port as the filter sees it: `N:*` resolved against the
@@ -178,7 +190,7 @@ pub fn filtering(input: &Input) -> Vec<String> {
             if ip.is_empty() {
                 continue;
             }
-            for i in &port.interfaces {
+            for i in &interfaces(input, port) {
                 out.push(format!(
                     "pass quick on {i} {family} proto {} from any to {ip} port {cport}",
                     port.protocol
@@ -223,6 +235,7 @@ mod tests {
     fn port() -> Port {
         Port {
             interfaces: vec!["em0".into()],
+            addresses: vec![],
             host_port: "8080".into(),
             container_port: "80".into(),
             protocol: "tcp".into(),

@@ -113,6 +113,19 @@ fn prerouting(fw: &Firewall) -> Vec<String> {
             for i in &p.interfaces {
                 out.push(format!("iifname \"{i}\" {rule}"));
             }
+            for a in bound(p, v6) {
+                out.push(format!("{family} daddr {a} {rule}"));
+            }
+            // Neither: every local address, whatever the interface (as
+            // Docker; no default route needed). Bound to addresses: those
+            // alone, from anywhere (a 127.0.0.1 port stays the host's).
+            if p.interfaces.is_empty() && p.addresses.is_empty() {
+                out.push(format!("fib daddr type local {rule}"));
+                continue;
+            }
+            if !p.addresses.is_empty() {
+                continue;
+            }
             // Containers reach a published port at any host address.
             let from = &all[v6 as usize];
             if !from.is_empty() {
@@ -126,13 +139,25 @@ fn prerouting(fw: &Firewall) -> Vec<String> {
     out
 }
 
+/// The addresses of one family a port is bound to.
+fn bound(p: &FirewallPort, v6: bool) -> impl Iterator<Item = &String> {
+    p.addresses.iter().filter(move |a| a.contains(':') == v6)
+}
+
 fn output(fw: &Firewall) -> Vec<String> {
-    fw.ports
-        .iter()
-        .flat_map(|p| [dnat(p, false), dnat(p, true)])
-        .flatten()
-        .map(|rule| format!("fib daddr type local {rule}"))
-        .collect()
+    let mut out = Vec::new();
+    for p in &fw.ports {
+        for (v6, family) in [(false, "ip"), (true, "ip6")] {
+            let Some(rule) = dnat(p, v6) else { continue };
+            if p.addresses.is_empty() {
+                out.push(format!("fib daddr type local {rule}"));
+            }
+            for a in bound(p, v6) {
+                out.push(format!("{family} daddr {a} {rule}"));
+            }
+        }
+    }
+    out
 }
 
 fn postrouting(fw: &Firewall) -> Vec<String> {
@@ -222,12 +247,41 @@ mod tests {
     fn port(host: &str, container: &str, proto: &str) -> FirewallPort {
         FirewallPort {
             interfaces: vec!["eth0".into()],
+            addresses: vec![],
             host_port: host.into(),
             container_port: container.into(),
             protocol: proto.into(),
             ip4: "10.0.0.2".into(),
             ip6: "fd00::2".into(),
         }
+    }
+
+    #[test]
+    fn ports_everywhere_or_bound_to_addresses() {
+        let mut every = port("8080", "80", "tcp");
+        every.interfaces.clear();
+        let mut local = port("9090", "90", "tcp");
+        local.interfaces.clear();
+        local.addresses = vec!["127.0.0.1".into()];
+        let s = script(&Firewall {
+            host_gateway: None,
+            networks: vec![net("10.0.0.0/24", "fd00::/64")],
+            ports: vec![every, local],
+        });
+        for want in [
+            // No default route needed: every local address.
+            "fib daddr type local meta nfproto ipv4 tcp dport 8080 dnat ip to 10.0.0.2:80",
+            "fib daddr type local meta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00::2]:80",
+            // Bound to 127.0.0.1: that address alone, IPv4 alone.
+            "ip daddr 127.0.0.1 meta nfproto ipv4 tcp dport 9090 dnat ip to 10.0.0.2:90",
+        ] {
+            assert!(s.contains(want), "missing {want:?} in\n{s}");
+        }
+        assert!(
+            !s.contains("fib daddr type local meta nfproto ipv4 tcp dport 9090"),
+            "{s}"
+        );
+        assert!(!s.contains("dport 9090 dnat ip6"), "{s}");
     }
 
     #[test]
