@@ -379,3 +379,28 @@ fn ports_without_a_default_route_bound_to_an_address_and_conflicts() {
     let p = lab.k("port lo");
     assert_eq!(p.trim(), "80/tcp -> 127.0.0.1:8082");
 }
+
+#[test]
+fn containers_reach_each_other_by_name_on_a_shared_network() {
+    let Some(lab) = lab() else { return };
+    lab.k("network create -t bridge --subnet 10.8.0.0/24 --subnet6 fd08::/64 --gw <auto> names");
+    lab.k("network create -t bridge --subnet 10.9.0.0/24 --gw <auto> other");
+    lab.serve("db", "-l vnet -n names", "5432");
+    let db = lab.k("ps -q --filter name=db").trim().to_string();
+    // By name and by ID, IPv4 (busybox nc takes the first address).
+    assert!(eventually(|| lab.container_reaches(
+        &["-l", "vnet", "-n", "names"],
+        "db",
+        "5432",
+        "db"
+    )));
+    assert!(lab.container_reaches(&["-l", "vnet", "-n", "names"], &db, "5432", "db"));
+    // Not from another network.
+    let hosts = lab.k("run --rm -l vnet -n other bb cat /etc/hosts");
+    assert!(!hosts.contains("db"), "{hosts}");
+    let hosts = lab.k("run --rm -l vnet -n names bb cat /etc/hosts");
+    assert!(
+        hosts.contains("\tdb\n") && hosts.contains("fd08::"),
+        "{hosts}"
+    );
+}

@@ -81,8 +81,49 @@ impl Engine {
             dns: c.dns.clone(),
             limits: c.limits,
             die_with_caller: false,
-            extra_hosts: c.extra_hosts.clone(),
+            extra_hosts: [c.extra_hosts.clone(), self.peers(&c.id)].concat(),
         })
+    }
+
+    /// `NAME:IP` lines for the other containers on this container's
+    /// networks (their names and IDs at their addresses there), so
+    /// containers reach each other by name. Written at start: a container
+    /// sees the peers connected by then (in a compose-like order, the
+    /// services it depends on).
+    fn peers(&self, id: &str) -> Vec<String> {
+        let Ok(endpoints) = self.endpoints() else {
+            return Vec::new();
+        };
+        let mine: Vec<&str> = endpoints
+            .iter()
+            .filter(|e| e.container_id == id)
+            .map(|e| e.network_id.as_str())
+            .collect();
+        // (The common case, no network: no container list read.)
+        if mine.is_empty() {
+            return Vec::new();
+        }
+        let Ok(containers) = self.container_configs() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in endpoints
+            .iter()
+            .filter(|e| e.container_id != id && mine.contains(&e.network_id.as_str()))
+        {
+            let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
+                continue;
+            };
+            for ip in [&e.ip_address, &e.ip_address6] {
+                if !ip.is_empty() {
+                    out.push(format!("{}:{ip}", c.name));
+                    out.push(format!("{}:{ip}", c.id));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {
