@@ -169,3 +169,35 @@ fn docker_spellings_of_create_options() {
     assert_eq!(i["labels"]["a"], "b");
     assert!(i["networks"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn the_scripts_refuse_a_too_old_cargo_and_say_how_to_get_one() {
+    let fake = tempfile::tempdir().unwrap();
+    let cargo = fake.path().join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\necho 'cargo 1.65.0'\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-rust");
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let o = std::process::Command::new("bash")
+        .arg(script)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cargo 1.65.0") && err.contains("sh.rustup.rs"),
+        "{err}"
+    );
+    // The real one passes.
+    let o = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
