@@ -201,3 +201,62 @@ fn the_scripts_refuse_a_too_old_cargo_and_say_how_to_get_one() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn a_fresh_volume_takes_the_owner_and_mode_of_the_image_directory() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let ctx = r.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb\nRUN mkdir -p /data && echo seed > /data/seed && chown -R 1000:1000 /data && chmod 750 /data\nUSER 1000\n",
+    )
+    .unwrap();
+    r.ok(&["build", "-t", "app", ctx.to_str().unwrap()]);
+    assert_eq!(
+        r.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "appdata:/data",
+            "app",
+            "sh",
+            "-c",
+            "touch /data/mine && stat -c '%u %a' /data && cat /data/seed"
+        ]),
+        "1000 750\nseed\n"
+    );
+    // Not a fresh volume any more: left as it is.
+    r.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "0",
+        "-v",
+        "appdata:/data",
+        "bb",
+        "chmod",
+        "700",
+        "/data",
+    ]);
+    assert_eq!(
+        r.ok(&[
+            "run",
+            "--rm",
+            "-u",
+            "0",
+            "-v",
+            "appdata:/data",
+            "app",
+            "stat",
+            "-c",
+            "%a",
+            "/data"
+        ]),
+        "700\n"
+    );
+}

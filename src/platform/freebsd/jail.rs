@@ -412,8 +412,20 @@ fn mount_all(fb: &FreeBsd, root: &Path, spec: &RunSpec) -> Result<()> {
         if m.source.is_dir() {
             std::fs::create_dir_all(&dest)
                 .map_err(|e| Error::io("cannot create mount point", &dest, e))?;
-            if m.populate && fsutil::dir_is_empty(&m.source) && !fsutil::dir_is_empty(&dest) {
-                fsutil::copy_tree(&dest, &m.source, fsutil::Mode::Copy, &|_| false, &mut ())?;
+            if m.populate && fsutil::dir_is_empty(&m.source) {
+                // A fresh volume takes the owner, mode and content of the
+                // image's directory (as Docker).
+                if let Ok(md) = std::fs::metadata(&dest) {
+                    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+                    let _ = std::os::unix::fs::chown(&m.source, Some(md.uid()), Some(md.gid()));
+                    let _ = std::fs::set_permissions(
+                        &m.source,
+                        std::fs::Permissions::from_mode(md.mode() & 0o7777),
+                    );
+                }
+                if !fsutil::dir_is_empty(&dest) {
+                    fsutil::copy_tree(&dest, &m.source, fsutil::Mode::Copy, &|_| false, &mut ())?;
+                }
             }
         } else {
             if let Some(p) = dest.parent() {

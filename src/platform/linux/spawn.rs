@@ -550,11 +550,20 @@ fn bind_mount(m: &MountSpec, src: &OwnedFd) -> CResult<()> {
             std::fs::write(dest, b"").map_err(|e| format!("create mount point '{dest}': {e}"))?;
         }
     }
-    if m.populate
-        && src_is_dir
-        && fsutil::dir_is_empty(Path::new(&src_path))
-        && !fsutil::dir_is_empty(Path::new(dest))
-    {
+    let fresh = m.populate && src_is_dir && fsutil::dir_is_empty(Path::new(&src_path));
+    if fresh {
+        // An empty volume takes the owner and mode of the image's directory
+        // (as Docker), so a `USER app` service can write its own /data.
+        if let Ok(md) = std::fs::metadata(dest) {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let _ = std::os::unix::fs::chown(&src_path, Some(md.uid()), Some(md.gid()));
+            let _ = std::fs::set_permissions(
+                &src_path,
+                std::fs::Permissions::from_mode(md.mode() & 0o7777),
+            );
+        }
+    }
+    if fresh && !fsutil::dir_is_empty(Path::new(dest)) {
         fsutil::copy_tree(
             Path::new(dest),
             Path::new(&src_path),
