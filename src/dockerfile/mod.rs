@@ -5,6 +5,7 @@
 pub mod expand;
 pub mod parse;
 pub mod plan;
+pub mod validate;
 mod words;
 
 #[cfg(test)]

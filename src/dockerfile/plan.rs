@@ -129,6 +129,8 @@ pub fn build(
         span: Some(e.span),
         kept: None,
     })?;
+    // Options kleene does not take fail before any step runs.
+    super::validate::check(&df)?;
     let mut b = Builder::new(&req.context, &req.build_args, req.no_cache, df.escape)?;
     b.from_override = req.from.clone();
     b.image_id = req.image_id.clone();
