@@ -232,7 +232,16 @@ fn every_documented_route_is_served_and_in_the_spec() {
     let Some(d) = daemon() else { return };
     let (code, spec) = d.call("GET", "/openapi.json", None);
     assert_eq!(code, 200);
-    assert_eq!(ROUTES.len(), 26, "kleened's 26 REST routes");
+    assert_eq!(
+        ROUTES.len(),
+        28,
+        "kleened's 26 REST routes, /_ping and /version"
+    );
+    let (code, body) = d.raw("GET", "/_ping", b"");
+    assert_eq!((code, &body[..]), (200, &b"OK"[..]));
+    let (code, v) = d.call("GET", "/version", None);
+    assert_eq!(code, 200);
+    assert_eq!(v["api_version"], kleene::api::API_VERSION);
     for (method, path, op, _) in ROUTES {
         assert_eq!(
             spec["paths"][path][method]["operationId"], *op,

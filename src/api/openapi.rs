@@ -115,6 +115,9 @@ pub const ROUTES: &[(&str, &str, &str, &[u16])] = &[
         "Volume.Inspect",
         &[200, 404, 500],
     ),
+    // kleene's additions (as Docker's): a liveness probe, the version.
+    ("get", "/_ping", "System.Ping", &[200]),
+    ("get", "/version", "System.Version", &[200]),
 ];
 
 /// Kleene's extensions of kleened's container configuration

@@ -7,6 +7,7 @@ pub mod exec;
 mod images;
 mod networks;
 mod stream;
+mod system;
 mod volumes;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/images/create", get(stream::image_create))
         .route("/images/build", get(stream::image_build))
         .route("/openapi.json", get(super::openapi::handler))
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
