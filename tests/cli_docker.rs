@@ -260,3 +260,40 @@ fn a_fresh_volume_takes_the_owner_and_mode_of_the_image_directory() {
         "700\n"
     );
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_tree() {
+    let klee = env!("CARGO_BIN_EXE_klee");
+    let out = |args: &[&str]| {
+        let o = std::process::Command::new(klee)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let bash = out(&["completions", "bash"]);
+    assert!(
+        bash.contains("_klee()") && bash.contains("--env-file"),
+        "bash completion"
+    );
+    assert!(out(&["completions", "fish"]).contains("complete -c klee"));
+    assert!(out(&["completions", "zsh"]).contains("#compdef klee"));
+    let dir = tempfile::tempdir().unwrap();
+    out(&["man", dir.path().to_str().unwrap()]);
+    let run = std::fs::read_to_string(dir.path().join("klee-run.1")).unwrap();
+    assert!(
+        run.contains("klee\\-run") && run.contains("publish"),
+        "{run}"
+    );
+    assert!(out(&["man"]).contains(".TH klee 1"));
+    let o = std::process::Command::new(klee)
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "clap refuses an unknown shell");
+}

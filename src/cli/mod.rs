@@ -6,6 +6,7 @@ mod build;
 mod container;
 mod control;
 mod dockerfile;
+mod docs;
 mod image;
 mod info;
 mod logs;
@@ -109,6 +110,10 @@ enum Command {
     Version(info::FormatArgs),
     /// Show the installation: root, store, objects, host facts
     Info(info::FormatArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    Completions(docs::CompletionsArgs),
+    /// Write man pages (klee.1 and one per command) to DIR, or klee.1 to stdout
+    Man(docs::ManArgs),
     /// List images (shortcut for `image ls`; Docker's `images` works too)
     #[command(visible_alias = "images")]
     Lsi(image::LsArgs),
@@ -177,8 +182,11 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     // Front-end commands that need no engine (and no root).
-    if let Command::Version(a) = cli.command {
-        return exit(info::version(a));
+    match cli.command {
+        Command::Version(a) => return exit(info::version(a)),
+        Command::Completions(a) => return exit(docs::completions(a)),
+        Command::Man(a) => return exit(docs::man(a)),
+        _ => {}
     }
     if let Command::Dockerfile(c) = cli.command {
         return exit(dockerfile::run(c));
@@ -192,7 +200,9 @@ pub fn main() -> ExitCode {
         | Command::Script(_)
         | Command::Repl
         | Command::DslDocs
-        | Command::Version(_) => {
+        | Command::Version(_)
+        | Command::Completions(_)
+        | Command::Man(_) => {
             unreachable!("handled before the engine opens")
         }
         Command::Container(c) => container::run(&mut engine, c),
