@@ -297,3 +297,56 @@ fn completions_and_man_pages_come_from_the_command_tree() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "clap refuses an unknown shell");
 }
+
+#[test]
+fn top_and_stats_of_a_running_container() {
+    if !can_run() {
+        return;
+    }
+    let mut r = Root::new();
+    r.private_cgroups();
+    r.busybox_image("bb");
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "--memory",
+        "64m",
+        "bb",
+        "sh",
+        "-c",
+        "while true; do :; done & sleep 30",
+    ]);
+    let mut top = String::new();
+    for _ in 0..50 {
+        top = r.ok(&["top", "busy"]);
+        if top.contains("sleep 30") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        top.starts_with("PID") && top.contains("sleep 30") && top.contains("sh -c"),
+        "{top}"
+    );
+    let procs: serde_json::Value =
+        serde_json::from_str(&r.ok(&["top", "busy", "--format", "json"])).unwrap();
+    assert!(procs.as_array().unwrap().len() >= 2, "{procs}");
+    let s: serde_json::Value =
+        serde_json::from_str(&r.ok(&["stats", "--no-stream", "--format", "json", "busy"])).unwrap();
+    let s = &s[0];
+    assert_eq!(s["name"], "busy");
+    assert_eq!(s["memory_limit"], 64 << 20);
+    assert!(s["memory"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["pids"].as_u64().unwrap() >= 2, "{s}");
+    // The busy loop shows (a CPU accounting controller is needed on v1).
+    if let Some(cpu) = s["cpu_percent"].as_f64() {
+        assert!(cpu > 20.0, "{s}");
+    }
+    let t = r.ok(&["stats", "--no-stream"]);
+    assert!(t.contains("busy") && t.contains("/ 64.0MiB"), "{t}");
+    r.ok(&["rm", "-f", "busy"]);
+    let e = r.fails(&["top", "busy"], 1);
+    assert!(e.contains("no such container"), "{e}");
+}

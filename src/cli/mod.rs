@@ -14,6 +14,7 @@ mod network;
 mod ps;
 mod render;
 mod script;
+mod stats;
 mod system;
 mod volume;
 
@@ -106,6 +107,10 @@ enum Command {
     Wait(control::WaitArgs),
     /// List a container's published ports
     Port(control::PortArgs),
+    /// List a running container's processes
+    Top(stats::TopArgs),
+    /// Show containers' CPU, memory and process use
+    Stats(stats::StatsArgs),
     /// Show klee's version, OS and architecture
     Version(info::FormatArgs),
     /// Show the installation: root, store, objects, host facts
@@ -230,6 +235,8 @@ pub fn main() -> ExitCode {
         Command::Kill(a) => control::kill(&mut engine, a),
         Command::Wait(a) => control::wait(&mut engine, a),
         Command::Port(a) => control::port(&mut engine, a),
+        Command::Top(a) => stats::top(&mut engine, a),
+        Command::Stats(a) => stats::stats(&mut engine, a),
         Command::Info(a) => info::info(&mut engine, a),
         Command::Lsi(a) => image::run(&mut engine, image::ImageCmd::Ls(a)),
         Command::Rmi(a) => image::run(&mut engine, image::ImageCmd::Rm(a)),

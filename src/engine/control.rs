@@ -6,6 +6,34 @@ use super::error::{Error, Result};
 use super::{Engine, Status};
 
 impl Engine {
+    /// A running container, or why not.
+    fn running(&self, ident: &str) -> Result<(super::Container, i32)> {
+        let c = self.container(ident)?;
+        match c.status {
+            Status::Running { pid, .. } => Ok((c, pid)),
+            _ => Err(Error::State(format!(
+                "container '{}' ({}) is not running",
+                c.name, c.id
+            ))),
+        }
+    }
+
+    /// The processes of a running container (`klee top`).
+    pub fn container_top(&self, ident: &str) -> Result<Vec<crate::platform::ProcessInfo>> {
+        let (c, pid) = self.running(ident)?;
+        Ok(self.platform.container_processes(&c.id, pid)?)
+    }
+
+    /// What a running container uses now (`klee stats`).
+    pub fn container_usage(
+        &self,
+        ident: &str,
+    ) -> Result<(super::Container, crate::platform::Usage)> {
+        let (c, _) = self.running(ident)?;
+        let u = self.platform.container_usage(&c.id)?;
+        Ok((c, u))
+    }
+
     /// Send `signal` to a running container (Linux: its init; FreeBSD:
     /// every process in its jail). Unlike `stop`, nothing is waited for.
     pub fn container_kill(&mut self, ident: &str, signal: i32) -> Result<super::Container> {

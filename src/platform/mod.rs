@@ -302,6 +302,16 @@ pub trait Platform: Send + Sync {
     /// (FreeBSD: SIGTERM runs the jail's `exec.stop` from `jail_params`.)
     fn stop_container(&self, id: &str, pid: i32, signal: i32, jail_params: &[String])
         -> Result<()>;
+    /// What running container `id` uses now (`klee stats`).
+    fn container_usage(&self, id: &str) -> Result<Usage> {
+        let _ = id;
+        Ok(Usage::default())
+    }
+    /// The processes of running container `id` (`klee top`).
+    fn container_processes(&self, id: &str, pid: i32) -> Result<Vec<ProcessInfo>> {
+        let _ = (id, pid);
+        Ok(Vec::new())
+    }
     /// Facts about this host for `klee info`: (what, value) pairs.
     fn describe(&self) -> Vec<(&'static str, String)> {
         Vec::new()
@@ -470,4 +480,27 @@ pub fn kernel() -> String {
         String::from_utf8_lossy(&bytes).into_owned()
     };
     format!("{} {}", field(&u.sysname), field(&u.release))
+}
+
+/// A container's use of the machine, as far as the platform can tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// CPU time used since it started, in nanoseconds.
+    pub cpu_ns: Option<u64>,
+    /// Memory in use, bytes.
+    pub memory: Option<u64>,
+    pub memory_limit: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+/// One process of a container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    pub ppid: i32,
+    /// The uid (Linux) or user name (FreeBSD).
+    pub user: String,
+    /// CPU time, seconds.
+    pub cpu_seconds: u64,
+    pub command: String,
 }

@@ -483,6 +483,53 @@ impl Platform for FreeBsd {
         self.change_limits(id, old, new)
     }
 
+    fn container_usage(&self, id: &str) -> Result<super::Usage> {
+        // rctl -u jail:<id>: `resource=value` lines (racct must be on).
+        let out = self.run(&["/usr/bin/rctl", "-u", &format!("jail:{id}")])?;
+        let get = |k: &str| {
+            out.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        Ok(super::Usage {
+            cpu_ns: get("cputime").map(|s| s * 1_000_000_000),
+            memory: get("memoryuse"),
+            memory_limit: None,
+            pids: get("maxproc"),
+        })
+    }
+
+    fn container_processes(&self, id: &str, _pid: i32) -> Result<Vec<super::ProcessInfo>> {
+        // ps -J <jail>: the jail's processes; -o with empty headers.
+        let out = self.run(&[
+            "/bin/ps", "-J", id, "-o", "pid=", "-o", "ppid=", "-o", "user=", "-o", "cputime=",
+            "-o", "command=",
+        ])?;
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let pid = f.next()?.parse().ok()?;
+                let ppid = f.next()?.parse().ok()?;
+                let user = f.next()?.to_string();
+                let time = f.next()?;
+                // cputime is [mm:]ss.hh
+                let secs = time.rsplit(':').enumerate().fold(0.0, |acc, (i, p)| {
+                    acc + p.parse::<f64>().unwrap_or(0.0) * 60f64.powi(i as i32)
+                });
+                Some(super::ProcessInfo {
+                    pid,
+                    ppid,
+                    user,
+                    cpu_seconds: secs as u64,
+                    command: f.collect::<Vec<_>>().join(" "),
+                })
+            })
+            .collect())
+    }
+
     fn describe(&self) -> Vec<(&'static str, String)> {
         let racct = self
             .run(&["/sbin/sysctl", "-n", "kern.racct.enable"])

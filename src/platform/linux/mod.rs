@@ -296,6 +296,14 @@ impl Platform for Linux {
         cgroup::update(id, old, new)
     }
 
+    fn container_usage(&self, id: &str) -> Result<super::Usage> {
+        Ok(cgroup::usage(id))
+    }
+
+    fn container_processes(&self, id: &str, _pid: i32) -> Result<Vec<super::ProcessInfo>> {
+        Ok(cgroup::processes(id))
+    }
+
     fn describe(&self) -> Vec<(&'static str, String)> {
         let cgroups = match cgroup::layout() {
             cgroup::Layout::Unified(_) => "v2".to_string(),

@@ -11,6 +11,8 @@
 //! The limits themselves are in `limits.rs`.
 
 mod limits;
+mod usage;
+pub use usage::{processes, usage};
 
 use limits::{apply, check_on, needed};
 pub use limits::{check, oom_killed, update};
