@@ -378,6 +378,18 @@ fn ports_without_a_default_route_bound_to_an_address_and_conflicts() {
     // port shows where each is published.
     let p = lab.k("port lo");
     assert_eq!(p.trim(), "80/tcp -> 127.0.0.1:8082");
+    // A range, Docker's way: one line per port; one of them by number.
+    lab.k("create --name rng -l vnet -n nr -p 8090-8091:80-81 bb true");
+    assert_eq!(lab.k("port rng"), "80/tcp -> *:8090\n81/tcp -> *:8091\n");
+    assert_eq!(lab.k("port rng 81"), "81/tcp -> *:8091\n");
+    let e = lab.fails("port rng 82", 1);
+    assert!(e.contains("publishes no port 82"), "{e}");
+    assert_eq!(
+        lab.k("ps -a --filter name=rng --format {{.Ports}}").trim(),
+        "8090-8091->80-81/tcp"
+    );
+    let e = lab.fails("create -l vnet -n nr -p 0:80 bb true", 1);
+    assert!(e.contains("port 0 cannot be published"), "{e}");
 }
 
 #[test]

@@ -42,6 +42,16 @@ pub enum ContainerCmd {
     Rename(RenameArgs),
     /// Print the output of a detached container
     Logs(super::logs::LogsArgs),
+    /// Send a signal to running containers (default KILL)
+    Kill(super::control::KillArgs),
+    /// Wait for containers to end and print their exit codes
+    Wait(super::control::WaitArgs),
+    /// List a container's published ports
+    Port(super::control::PortArgs),
+    /// List a running container's processes
+    Top(super::stats::TopArgs),
+    /// Show containers' CPU, memory and process use
+    Stats(super::stats::StatsArgs),
 }
 
 /// Options shared by `create` and `run`.
@@ -563,6 +573,11 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
             crate::outln!("{}", e.container_rename(&a.container, &a.new_name)?.id);
         }
         ContainerCmd::Logs(a) => return super::logs::logs(e, a),
+        ContainerCmd::Kill(a) => return super::control::kill(e, a),
+        ContainerCmd::Wait(a) => return super::control::wait(e, a),
+        ContainerCmd::Port(a) => return super::control::port(e, a),
+        ContainerCmd::Top(a) => return super::stats::top(e, a),
+        ContainerCmd::Stats(a) => return super::stats::stats(e, a),
     }
     Ok(Outcome::Ok)
 }

@@ -64,29 +64,10 @@ pub fn port(e: &mut Engine, a: PortArgs) -> CmdResult {
         Some((n, proto)) => (n.to_string(), proto.to_ascii_lowercase()),
         None => (p.to_string(), "tcp".to_string()),
     });
-    let ports: Vec<_> = c
-        .public_ports
-        .iter()
-        .filter(|p| {
-            want.as_ref()
-                .is_none_or(|(n, proto)| &p.container_port == n && &p.protocol == proto)
-        })
-        .collect();
-    if a.format == Format::Json {
-        render::json(&ports);
-        return Ok(Outcome::Ok);
-    }
-    if ports.is_empty() {
-        if let Some(p) = &a.port {
-            return Err(crate::engine::Error::NotFound {
-                kind: "published port",
-                ident: format!("{p} of container {}", c.name),
-            });
-        }
-    }
-    for p in ports {
-        // Where: its interfaces, its addresses, or `*` (every local
-        // address; the host gateway's interface on FreeBSD).
+    // Each host port with its container port (a range is several).
+    let mut lines = Vec::new();
+    let mut ports = Vec::new();
+    for p in &c.public_ports {
         let mut places: Vec<String> = p.interfaces.clone();
         places.extend(p.addresses.iter().map(|a| {
             if a.contains(':') {
@@ -96,16 +77,40 @@ pub fn port(e: &mut Engine, a: PortArgs) -> CmdResult {
             }
         }));
         if places.is_empty() {
+            // Every local address (the host gateway's interface on FreeBSD).
             places.push("*".into());
         }
-        for at in places {
-            crate::outln!(
-                "{}/{} -> {at}:{}",
-                p.container_port,
-                p.protocol,
-                p.host_port
-            );
+        let mut any = false;
+        for (host, inside) in p.mappings() {
+            if want
+                .as_ref()
+                .is_some_and(|(n, proto)| *n != inside.to_string() || *proto != p.protocol)
+            {
+                continue;
+            }
+            any = true;
+            for at in &places {
+                lines.push(format!("{inside}/{} -> {at}:{host}", p.protocol));
+            }
         }
+        if any {
+            ports.push(p);
+        }
+    }
+    if a.format == Format::Json {
+        render::json(&ports);
+        return Ok(Outcome::Ok);
+    }
+    if lines.is_empty() {
+        if let Some(p) = &a.port {
+            return Err(crate::engine::Error::State(format!(
+                "container '{}' ({}) publishes no port {p}",
+                c.name, c.id
+            )));
+        }
+    }
+    for l in lines {
+        crate::outln!("{l}");
     }
     Ok(Outcome::Ok)
 }

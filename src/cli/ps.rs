@@ -81,6 +81,34 @@ fn state(c: &Container) -> &'static str {
     }
 }
 
+/// `8080->80/tcp`, `127.0.0.1:8090-8091->80-81/tcp`, as Docker's PORTS.
+fn ports_column(p: &crate::engine::ports::PublishedPort) -> String {
+    let m = p.mappings();
+    let (first, last) = (m[0], m[m.len() - 1]);
+    let (host, inside) = if m.len() == 1 {
+        (first.0.to_string(), first.1.to_string())
+    } else {
+        (
+            format!("{}-{}", first.0, last.0),
+            format!("{}-{}", first.1, last.1),
+        )
+    };
+    let place = p
+        .interfaces
+        .iter()
+        .chain(&p.addresses)
+        .next()
+        .map(|a| {
+            if a.contains(':') {
+                format!("[{a}]:")
+            } else {
+                format!("{a}:")
+            }
+        })
+        .unwrap_or_default();
+    format!("{place}{host}->{inside}/{}", p.protocol)
+}
+
 /// One container's fields, by the names Docker's templates use.
 struct Row {
     fields: Vec<(&'static str, String)>,
@@ -201,7 +229,7 @@ pub fn ls(e: &mut Engine, a: LsArgs) -> CmdResult {
                     "Ports",
                     c.public_ports
                         .iter()
-                        .map(|p| format!("{}->{}/{}", p.host_port, p.container_port, p.protocol))
+                        .map(ports_column)
                         .collect::<Vec<_>>()
                         .join(", "),
                 ),

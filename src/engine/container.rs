@@ -343,7 +343,7 @@ impl Engine {
                     .map(|p| format!("{}:{}", p.host_port, p.container_port))
                     .collect::<Vec<_>>()
                     .join(" "),
-                format!("cannot publish ports of a container using the '{driver}' network driver"),
+                format!("cannot publish ports of a container using the '{driver}' network driver (use -n NETWORK, or -l ipnet|vnet and klee network connect NETWORK CONTAINER)"),
             ));
         }
         self.check_port_conflicts(&cfg.public_ports, None)?;

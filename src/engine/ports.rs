@@ -95,12 +95,36 @@ impl PublishedPort {
             }
             None => (port(spec, host)?.to_string(), false),
         };
+        // Docker's container range `A-B`: as long as the host range; it
+        // starts where the mapping starts.
+        let container = match container.map(|c| c.split_once('-')) {
+            Some(Some((a, b))) => {
+                let (a, b) = (port(spec, a)?, port(spec, b)?);
+                let (h1, h2) = host_port
+                    .split_once(':')
+                    .map(|(x, y)| (x.parse::<u16>().unwrap_or(0), y.parse::<u16>().unwrap_or(0)))
+                    .unwrap_or((0, 0));
+                if !range || b < a || b - a != h2 - h1 {
+                    return Err(bad(
+                        "a container port range must be as long as the host port range",
+                    ));
+                }
+                Some(a.to_string())
+            }
+            _ => container.map(str::to_string),
+        };
+        let container = container.as_deref();
         let container_port = match (container, range) {
             (None, false) => host_port.clone(),
             (None, true) => format!("{}:*", host_port.split(':').next().unwrap_or_default()),
             (Some(c), false) => port(spec, c)?.to_string(),
             (Some(c), true) => format!("{}:*", port(spec, c)?),
         };
+        if host_port.split(':').any(|p| p == "0") || container_port.trim_end_matches(":*") == "0" {
+            return Err(bad(
+                "port 0 cannot be published (kleene does not pick a random host port)",
+            ));
+        }
         Ok(PublishedPort {
             interfaces,
             addresses,
@@ -138,6 +162,17 @@ impl PublishedPort {
             || (!self.addresses.is_empty() && !other.interfaces.is_empty())
     }
 
+    /// Each host port with the container port it goes to.
+    pub fn mappings(&self) -> Vec<(u16, u16)> {
+        let (a, b) = self.host_range();
+        let c: u16 = self
+            .container_port
+            .trim_end_matches(":*")
+            .parse()
+            .unwrap_or(0);
+        (a..=b).map(|h| (h, c.saturating_add(h - a))).collect()
+    }
+
     /// `[IF:|IP:]HOST:CONTAINER/PROTO`, as the user wrote it.
     pub fn describe(&self) -> String {
         let place = self
@@ -153,12 +188,16 @@ impl PublishedPort {
             })
             .next()
             .unwrap_or_default();
-        format!(
-            "{place}{}:{}/{}",
-            self.host_port.replace(':', "-"),
-            self.container_port.trim_end_matches(":*").replace(':', "-"),
-            self.protocol
-        )
+        let m = self.mappings();
+        let (first, last) = (m[0], m[m.len() - 1]);
+        if m.len() == 1 {
+            format!("{place}{}:{}/{}", first.0, first.1, self.protocol)
+        } else {
+            format!(
+                "{place}{}-{}:{}-{}/{}",
+                first.0, last.0, first.1, last.1, self.protocol
+            )
+        }
     }
 }
 
@@ -230,7 +269,13 @@ mod tests {
         assert!(!c("em0:8080:80", "em1:8080:80"));
         assert!(c("em0:8080:80", "127.0.0.1:8080:80"));
         assert_eq!(p("127.0.0.1:8080:80").describe(), "127.0.0.1:8080:80/tcp");
-        assert_eq!(p("8000-8002:70").describe(), "8000-8002:70/tcp");
+        assert_eq!(p("8000-8002:70").describe(), "8000-8002:70-72/tcp");
+        assert_eq!(p("8000-8001:70-71").mappings(), [(8000, 70), (8001, 71)]);
+        assert!(PublishedPort::parse("8000-8001:70-75").is_err());
+        assert!(PublishedPort::parse("0:80")
+            .unwrap_err()
+            .to_string()
+            .contains("port 0"));
     }
 
     #[test]

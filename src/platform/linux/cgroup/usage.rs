@@ -27,9 +27,17 @@ fn stat(id: &str, file: &str, key: &str) -> Option<u64> {
 
 pub fn usage(id: &str) -> Usage {
     // v2: cpu.stat usage_usec; v1: cpuacct.usage (ns), where mounted.
+    // Where no accounting controller holds the group (cpuacct mounted on
+    // its own on a v1 host), the CPU time of the processes it holds now.
     let cpu_ns = stat(id, "cpu.stat", "usage_usec")
         .map(|us| us * 1000)
-        .or_else(|| number(id, &["cpuacct.usage"]));
+        .or_else(|| number(id, &["cpuacct.usage"]))
+        .or_else(|| {
+            // SAFETY: sysconf has no side effects.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+            let ticks: u64 = pids(id).into_iter().filter_map(cpu_ticks).sum();
+            Some(ticks * 1_000_000_000 / hz)
+        });
     let limit = number(id, &["memory.max", "memory.limit_in_bytes"])
         // v1's "no limit" is a huge page-rounded number.
         .filter(|l| *l < (1 << 62));
@@ -43,6 +51,19 @@ pub fn usage(id: &str) -> Usage {
 
 /// The processes in the group, with their parent, user, CPU time and command line.
 pub fn processes(id: &str) -> Vec<ProcessInfo> {
+    pids(id).into_iter().filter_map(process).collect()
+}
+
+/// user + system time of a process, in clock ticks.
+fn cpu_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The pids the group holds.
+fn pids(id: &str) -> Vec<i32> {
     let mut pids: Vec<i32> = dirs(layout(), id)
         .iter()
         .flat_map(|d| {
@@ -54,7 +75,7 @@ pub fn processes(id: &str) -> Vec<ProcessInfo> {
         .collect();
     pids.sort();
     pids.dedup();
-    pids.into_iter().filter_map(process).collect()
+    pids
 }
 
 fn process(pid: i32) -> Option<ProcessInfo> {
@@ -64,7 +85,7 @@ fn process(pid: i32) -> Option<ProcessInfo> {
     let (name, rest) = stat.rsplit_once(')')?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ppid = f.get(1)?.parse().ok()?;
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    let ticks = cpu_ticks(pid)?;
     // SAFETY: sysconf has no side effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     let uid: u32 = std::fs::read_to_string(proc_dir.join("status"))
