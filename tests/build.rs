@@ -224,7 +224,9 @@ fn cache_snapshots_and_multi_stage() {
         r.ok(&["run", "--rm", "multi", "cat", "/a1", "/a2", "/a3", "/a4"]),
         "built\nsecond\nbuilt\nagain\none\n"
     );
-    // Layers of intermediate stages are not kept; nothing is left mounted.
+    // Layers of intermediate stages are kept as build cache until pruned;
+    // then only images' layers remain, and nothing is left mounted.
+    r.ok(&["system", "prune", "-f"]);
     let layers_used: std::collections::HashSet<String> = r
         .json(&["image", "ls", "--format", "json"])
         .as_array()
@@ -441,4 +443,29 @@ fn run_steps_have_lo_only_unless_the_build_shares_the_host_network() {
     assert_eq!(nets.lines().count(), host_links, "{nets}");
     let e = r.fails(&["build", "--network", "bridge0", &ctx], 2);
     assert!(e.contains("bridge0"), "{e}");
+}
+
+#[test]
+fn every_stage_of_a_multi_stage_build_hits_the_cache() {
+    if !common::can_run() {
+        return;
+    }
+    let r = common::Root::new();
+    r.busybox_image("bb");
+    let ctx = r.path().join("ms");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb AS builder\nRUN echo built > /out\nFROM bb\nCOPY --from=builder /out /out\nRUN cat /out\n",
+    )
+    .unwrap();
+    let ctx = ctx.to_str().unwrap();
+    r.ok(&["build", "-t", "two", ctx]);
+    let again = r.ok(&["build", "-t", "two", ctx]);
+    assert_eq!(again.matches("Using cache").count(), 3, "{again}");
+    // The builder stage's layer is cache, not debris; pruning frees it.
+    assert!(r.ok(&["system", "check"]).contains("no problems found"));
+    r.ok(&["system", "prune", "-f"]);
+    let third = r.ok(&["build", "-t", "two", ctx]);
+    assert!(third.matches("Using cache").count() < 3, "{third}");
 }

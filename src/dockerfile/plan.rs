@@ -272,7 +272,7 @@ impl Builder {
             })?;
         let mut made: Vec<String> = std::mem::take(&mut self.made);
         made.extend(self.stages.iter().flat_map(|s| s.made.clone()));
-        let _ = e.build_discard(&made);
+        let _ = e.build_discard(&made, true);
         let leased: Vec<String> = self
             .stages
             .iter()
@@ -304,11 +304,11 @@ impl Builder {
                     .ok()
                     .map(|img| (img, st.last_snapshot));
                 // What earlier stages made and the kept image does not use.
-                let _ = e.build_discard(&made);
+                let _ = e.build_discard(&made, false);
                 kept
             }
             _ => {
-                let _ = e.build_discard(&made);
+                let _ = e.build_discard(&made, false);
                 None
             }
         };

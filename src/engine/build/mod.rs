@@ -512,13 +512,34 @@ impl Engine {
     }
 
     /// Remove layers a failed or finished build made that no image uses.
-    pub fn build_discard(&mut self, layers: &[String]) -> Result<()> {
+    /// A finished build keeps those its cache names (the steps of its
+    /// other stages), so the next build hits the cache in every stage, as
+    /// Docker's; `klee system prune`/`image prune` of the cache frees them.
+    pub fn build_discard(&mut self, layers: &[String], keep_cached: bool) -> Result<()> {
         // The unused ones stay leased while they are destroyed (a crash
         // leaves a dead lease, which `system check` follows up); the others
         // are released at once.
         let platform = self.platform;
+        let path = self.store.path().to_path_buf();
         let victims = self.store.write(|tx| {
-            let victims = super::lease::claim_unused_tx(tx, platform, layers)?;
+            let cached: std::collections::HashSet<String> = if keep_cached {
+                let mut st = tx
+                    .prepare("SELECT layer FROM build_cache")
+                    .map_err(|e| crate::engine::store::store_err(&path, e))?;
+                let rows = st
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .and_then(|r| r.collect::<rusqlite::Result<_>>())
+                    .map_err(|e| crate::engine::store::store_err(&path, e))?;
+                rows
+            } else {
+                Default::default()
+            };
+            let candidates: Vec<String> = layers
+                .iter()
+                .filter(|l| !cached.contains(*l))
+                .cloned()
+                .collect();
+            let victims = super::lease::claim_unused_tx(tx, platform, &candidates)?;
             let kept: Vec<String> = layers
                 .iter()
                 .filter(|l| !victims.contains(*l))
