@@ -228,13 +228,40 @@ fn a_running_exec_is_stopped_through_the_api() {
                 .ends_with(&format!("exit-code {want}")),
             "force={force}: {r}"
         );
-        // Finished: unknown from now on.
+        // Finished: not running any more; it cannot be stopped again.
         let (code, v) = d.call("POST", &path, None);
         assert_eq!(code, 404);
-        assert!(v["message"]
-            .as_str()
-            .unwrap()
-            .contains("could not find execution instance"));
+        assert!(
+            v["message"].as_str().unwrap().contains("is not running"),
+            "{v}"
+        );
     }
+    // ... but its container can still be stopped through it (kleened's
+    // stop_container on a finished exec).
+    let (_, e) = d.call(
+        "POST",
+        "/exec/create",
+        Some(json!({"container_id": cid, "cmd": ["true"]})),
+    );
+    let exec = e["id"].as_str().unwrap().to_string();
+    let mut ws = connect(&d, "/exec/start");
+    ws.send(Message::text(
+        json!({"exec_id": exec, "attach": true, "start_container": false}).to_string(),
+    ))
+    .unwrap();
+    while !matches!(ws.read(), Ok(Message::Close(_)) | Err(_)) {}
+    let (code, v) = d.call(
+        "POST",
+        &format!("/exec/{exec}/stop?force_stop=true&stop_container=true"),
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(d.root.status(&cid)["state"], "exited");
+    let (code, _) = d.call(
+        "POST",
+        "/exec/nosuch/stop?force_stop=true&stop_container=true",
+        None,
+    );
+    assert_eq!(code, 404);
     d.root.ok(&["rm", "-f", &cid]);
 }

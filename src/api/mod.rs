@@ -43,6 +43,9 @@ pub struct State {
     /// Attached exec sessions running now: the `klee` child relaying each
     /// one, and its container.
     pub running: std::sync::Mutex<std::collections::HashMap<String, (u32, String)>>,
+    /// Exec sessions that have ended, and their containers: `stop` with
+    /// `stop_container` still stops the container, as kleened does.
+    pub finished: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The store's change counter, read on a connection of our own.
     version: std::sync::Mutex<Option<rusqlite::Connection>>,
     /// Rendered container lists (`all` = false, true) and the store
@@ -63,6 +66,7 @@ impl State {
             root,
             execs: Default::default(),
             running: Default::default(),
+            finished: Default::default(),
             version: Default::default(),
             lists: Default::default(),
         })

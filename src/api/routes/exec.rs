@@ -89,10 +89,40 @@ pub async fn stop(
         .get(&exec_id)
         .cloned();
     let Some((pid, container)) = running else {
-        return Err(ApiError::new(
-            404,
-            format!("could not find execution instance matching '{exec_id}'"),
-        ));
+        // An exec that has ended: its container can still be stopped.
+        let finished = s
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&exec_id)
+            .cloned();
+        return match finished {
+            Some(container) if stop_container => {
+                with_engine(&s, move |e| {
+                    match e.container(&container) {
+                        Ok(c) if c.status.is_running() => e
+                            .container_stop(
+                                &container,
+                                std::time::Duration::from_secs(if force { 0 } else { 3 }),
+                            )
+                            .map(drop)
+                            .map_err(|x| ApiError::new(404, x.to_string())),
+                        // Gone or stopped already: nothing to do.
+                        _ => Ok(()),
+                    }
+                })
+                .await?;
+                Ok(id(200, &exec_id))
+            }
+            Some(_) => Err(ApiError::new(
+                404,
+                format!("execution instance '{exec_id}' is not running"),
+            )),
+            None => Err(ApiError::new(
+                404,
+                format!("could not find execution instance matching '{exec_id}'"),
+            )),
+        };
     };
     if stop_container {
         with_engine(&s, move |e| {

@@ -123,6 +123,14 @@ async fn exec_session(mut socket: WebSocket, s: Arc<State>) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&exec_id);
+    {
+        // Remembered for a later stop; bounded (a long-lived daemon).
+        let mut done = s.finished.lock().unwrap_or_else(|e| e.into_inner());
+        if done.len() >= 1024 {
+            done.clear();
+        }
+        done.insert(exec_id.clone(), p.container.clone());
+    }
     let cid = p.container.clone();
     let still = with_engine(&s, move |e| {
         Ok(e.container(&cid)
