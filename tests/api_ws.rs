@@ -176,6 +176,23 @@ fn image_create_and_build_over_websockets() {
         d.root.json(&["image", "inspect", "wsbuilt"])["id"],
         announced.as_str()
     );
+    // Quiet: no steps, no output, but the snapshots still (kleened's rule).
+    std::fs::write(ctx.join("Dockerfile"), "FROM copied\nRUN echo quiet > /q\n").unwrap();
+    let cfg = json!({"context": ctx, "dockerfile": "Dockerfile", "tag": "wsquiet", "quiet": true, "cleanup": true, "buildargs": {}});
+    let (frames, code, r) = converse(&d, "/images/build", Message::text(cfg.to_string()));
+    assert_eq!(code, 1000, "{frames:?} {r}");
+    let texts: Vec<&str> = frames[1..].iter().map(|m| m.to_text().unwrap()).collect();
+    assert!(!texts.iter().any(|t| t.starts_with("Step ")), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("--> Snapshot created: @")),
+        "{texts:?}"
+    );
+    assert_eq!(
+        reason(&r)["data"],
+        d.root.json(&["image", "inspect", "wsquiet"])["id"]
+    );
 }
 
 #[test]

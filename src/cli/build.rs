@@ -50,11 +50,15 @@ pub struct BuildArgs {
     /// The image's ID, chosen by the caller (kleened announces it first)
     #[arg(long, hide = true)]
     id: Option<String>,
+    /// With --quiet, still print the snapshot lines (kleened's quiet builds)
+    #[arg(long, hide = true)]
+    snapshots: bool,
     path: PathBuf,
 }
 
 struct Log {
     quiet: bool,
+    snapshots: bool,
 }
 
 impl BuildLog for Log {
@@ -65,6 +69,11 @@ impl BuildLog for Log {
     }
     fn quiet(&self) -> bool {
         self.quiet
+    }
+    fn snapshot(&mut self, snap: &str) {
+        if !self.quiet || self.snapshots {
+            crate::outln!("--> Snapshot created: @{snap}");
+        }
     }
 }
 
@@ -112,7 +121,10 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
         }
         .parse()?,
     };
-    let mut log = Log { quiet: a.quiet };
+    let mut log = Log {
+        quiet: a.quiet,
+        snapshots: a.snapshots,
+    };
     match build(e, &req, &mut log) {
         Ok(image) => {
             if a.quiet {

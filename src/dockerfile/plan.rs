@@ -723,7 +723,7 @@ impl Builder {
     }
 
     fn snapshot(log: &mut dyn BuildLog, st: &mut StageState, snap: String) {
-        log.line(&format!("--> Snapshot created: @{snap}"));
+        log.snapshot(&snap);
         st.last_snapshot = snap;
     }
 }

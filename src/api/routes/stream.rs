@@ -257,7 +257,8 @@ async fn build_session(mut socket: WebSocket, s: Arc<State>) {
             Some(_) => return Err("invalid buildargs: expected an object".to_string()),
         }
         if opt_bool(&cfg, "quiet")?.unwrap_or(false) {
-            args.push("-q".into());
+            // Quiet, but the snapshots are still reported (kleened's rule).
+            args.extend(["-q".into(), "--snapshots".into()]);
         }
         args.push(if cleanup { "--rm" } else { "--no-rm" }.into());
         if let Some(Value::Object(cc)) = cfg.get("container_config") {

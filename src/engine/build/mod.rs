@@ -19,6 +19,11 @@ pub use context::Source;
 /// Where build progress goes (step lines, cache and snapshot notes).
 pub trait BuildLog {
     fn line(&mut self, text: &str);
+    /// A step made a snapshot: `--> Snapshot created: @SNAP` (kleened
+    /// reports these even for quiet builds).
+    fn snapshot(&mut self, snap: &str) {
+        self.line(&format!("--> Snapshot created: @{snap}"));
+    }
     /// Run output goes to our stdout/stderr unless the log is quiet.
     fn quiet(&self) -> bool {
         false
