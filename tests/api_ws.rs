@@ -94,6 +94,38 @@ fn exec_start_attached_and_detached() {
         .as_str()
         .unwrap()
         .contains("could not find execution instance"));
+
+    // tty: true: a terminal in the container, fed by the client's frames.
+    d.root
+        .ok(&["run", "-d", "--name", "ttyhost", "bb", "sleep", "30"]);
+    let (_, e) = d.call(
+        "POST",
+        "/exec/create",
+        Some(json!({"container_id": "ttyhost", "cmd": ["sh", "-c", "tty; read x; echo got $x"], "tty": true})),
+    );
+    let exec = e["id"].as_str().unwrap().to_string();
+    let mut ws = connect(&d, "/exec/start");
+    ws.send(Message::text(
+        json!({"exec_id": exec, "attach": true, "start_container": false}).to_string(),
+    ))
+    .unwrap();
+    let mut out = String::new();
+    let mut sent = false;
+    loop {
+        match ws.read() {
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(m) => {
+                out.push_str(m.to_text().unwrap_or(""));
+                if !sent && out.contains("/dev/pts/") {
+                    ws.send(Message::text("hello\n")).unwrap();
+                    sent = true;
+                }
+            }
+        }
+    }
+    assert!(out.contains("/dev/pts/"), "a terminal: {out:?}");
+    assert!(out.contains("got hello"), "input reached it: {out:?}");
+    d.root.ok(&["rm", "-f", "ttyhost"]);
 }
 
 #[test]

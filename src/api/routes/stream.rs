@@ -62,6 +62,9 @@ async fn exec_session(mut socket: WebSocket, s: Arc<State>) {
         args.push("exec".into());
         if !attach {
             args.push("-d".into());
+        } else if p.tty {
+            // A terminal in the container, its input the client's frames.
+            args.extend(["-t".into(), "-i".into()]);
         }
         for e in &p.env {
             args.extend(["-e".to_string(), e.clone()]);
