@@ -115,9 +115,14 @@ fn repl_session() {
     r.expect("klee> ");
 
     // An unfinished block continues on the next line; the function stays.
+    // (Each line once the editor has it: typing ahead of a busy editor
+    // can lose keys under load.)
     r.send("fn double(a) {\r");
+    r.expect("fn double(a) {");
     r.send("a * 2\r");
+    r.expect("a * 2");
     r.send("}\r");
+    r.expect("}");
     r.expect("klee> ");
     r.send("double(x)\r");
     r.expect("84");
