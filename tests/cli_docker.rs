@@ -330,6 +330,8 @@ fn top_and_stats_of_a_running_container() {
         top.starts_with("PID") && top.contains("sleep 30") && top.contains("sh -c"),
         "{top}"
     );
+    // Users by name, from the container's own /etc/passwd.
+    assert!(top.contains(" root "), "{top}");
     let procs: serde_json::Value =
         serde_json::from_str(&r.ok(&["top", "busy", "--format", "json"])).unwrap();
     assert!(procs.as_array().unwrap().len() >= 2, "{procs}");

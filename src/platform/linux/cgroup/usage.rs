@@ -105,10 +105,21 @@ fn process(pid: i32) -> Option<ProcessInfo> {
     } else {
         cmdline.join(" ")
     };
+    // The name the container's own /etc/passwd gives the uid (seen
+    // through the process's root), else the number.
+    let user = std::fs::read_to_string(proc_dir.join("root/etc/passwd"))
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string());
     Some(ProcessInfo {
         pid,
         ppid,
-        user: uid.to_string(),
+        user,
         cpu_seconds: ticks / hz,
         command,
     })
