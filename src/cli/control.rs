@@ -68,14 +68,7 @@ pub fn port(e: &mut Engine, a: PortArgs) -> CmdResult {
     let mut lines = Vec::new();
     let mut ports = Vec::new();
     for p in &c.public_ports {
-        let mut places: Vec<String> = p.interfaces.clone();
-        places.extend(p.addresses.iter().map(|a| {
-            if a.contains(':') {
-                format!("[{a}]")
-            } else {
-                a.clone()
-            }
-        }));
+        let mut places = p.places();
         if places.is_empty() {
             // Every local address (the host gateway's interface on FreeBSD).
             places.push("*".into());

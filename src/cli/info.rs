@@ -67,7 +67,7 @@ pub fn info(e: &mut Engine, a: FormatArgs) -> CmdResult {
     crate::outln!("Images:      {}", i.images);
     crate::outln!("Volumes:     {}", i.volumes);
     crate::outln!("Networks:    {}", i.networks);
-    for (k, v) in e.host_facts() {
+    for (k, v) in &i.host {
         let label = format!("{}{}:", k[..1].to_ascii_uppercase(), &k[1..]);
         crate::outln!("{label:<12} {v}");
     }

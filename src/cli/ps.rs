@@ -83,29 +83,12 @@ fn state(c: &Container) -> &'static str {
 
 /// `8080->80/tcp`, `127.0.0.1:8090-8091->80-81/tcp`, as Docker's PORTS.
 fn ports_column(p: &crate::engine::ports::PublishedPort) -> String {
-    let m = p.mappings();
-    let (first, last) = (m[0], m[m.len() - 1]);
-    let (host, inside) = if m.len() == 1 {
-        (first.0.to_string(), first.1.to_string())
-    } else {
-        (
-            format!("{}-{}", first.0, last.0),
-            format!("{}-{}", first.1, last.1),
-        )
-    };
     let place = p
-        .interfaces
-        .iter()
-        .chain(&p.addresses)
-        .next()
-        .map(|a| {
-            if a.contains(':') {
-                format!("[{a}]:")
-            } else {
-                format!("{a}:")
-            }
-        })
+        .places()
+        .first()
+        .map(|a| format!("{a}:"))
         .unwrap_or_default();
+    let (host, inside) = p.spans();
     format!("{place}{host}->{inside}/{}", p.protocol)
 }
 

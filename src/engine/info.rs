@@ -38,16 +38,23 @@ pub struct Info {
     pub images: usize,
     pub volumes: usize,
     pub networks: usize,
-    /// Host facts from the platform (kernel, isolation, cgroups, ...).
-    pub host: std::collections::BTreeMap<String, String>,
+    /// Host facts from the platform (kernel, isolation, cgroups, ...), in
+    /// its order; a JSON object.
+    #[serde(serialize_with = "as_object")]
+    pub host: Vec<(String, String)>,
+}
+
+/// Pairs as a JSON object, keeping their order.
+fn as_object<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
 }
 
 impl Engine {
-    /// The platform's facts about this host, in its order.
-    pub fn host_facts(&self) -> Vec<(&'static str, String)> {
-        self.platform.describe()
-    }
-
     pub fn info(&self) -> Result<Info> {
         let containers = self.containers(true)?;
         Ok(Info {

@@ -40,6 +40,14 @@ impl Attach {
 impl Engine {
     pub(crate) fn run_spec(&self, c: &Container, tty: bool) -> Result<RunSpec> {
         let conf = c.security.confinement(&c.jail_param, c.fly)?;
+        let attachments = self.attachments(&c.id).unwrap_or_default();
+        // Peers only on a network: no second endpoint read on the common,
+        // unnetworked start.
+        let peers = if attachments.is_empty() {
+            Vec::new()
+        } else {
+            self.peers(&c.id)
+        };
         Ok(RunSpec {
             id: c.id.clone(),
             name: c.name.clone(),
@@ -77,11 +85,11 @@ impl Engine {
             ephemeral: c.auto_remove,
             jail_params: c.jail_param.clone(),
             network_driver: c.network_driver.clone(),
-            attachments: self.attachments(&c.id).unwrap_or_default(),
+            attachments,
             dns: c.dns.clone(),
             limits: c.limits,
             die_with_caller: false,
-            extra_hosts: [c.extra_hosts.clone(), self.peers(&c.id)].concat(),
+            extra_hosts: [c.extra_hosts.clone(), peers].concat(),
         })
     }
 
@@ -99,10 +107,6 @@ impl Engine {
             .filter(|e| e.container_id == id)
             .map(|e| e.network_id.as_str())
             .collect();
-        // (The common case, no network: no container list read.)
-        if mine.is_empty() {
-            return Vec::new();
-        }
         let Ok(containers) = self.container_configs() else {
             return Vec::new();
         };

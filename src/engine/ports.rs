@@ -173,31 +173,44 @@ impl PublishedPort {
         (a..=b).map(|h| (h, c.saturating_add(h - a))).collect()
     }
 
-    /// `[IF:|IP:]HOST:CONTAINER/PROTO`, as the user wrote it.
-    pub fn describe(&self) -> String {
-        let place = self
-            .interfaces
-            .iter()
-            .chain(&self.addresses)
-            .map(|p| {
-                if p.contains(':') {
-                    format!("[{p}]:")
-                } else {
-                    format!("{p}:")
-                }
-            })
-            .next()
-            .unwrap_or_default();
+    /// Where it is published, as written before the port: its interfaces,
+    /// then its addresses (IPv6 in brackets); empty for every local address.
+    pub fn places(&self) -> Vec<String> {
+        let mut out = self.interfaces.clone();
+        out.extend(self.addresses.iter().map(|a| {
+            if a.contains(':') {
+                format!("[{a}]")
+            } else {
+                a.clone()
+            }
+        }));
+        out
+    }
+
+    /// The host and container ports: `8080` and `80`, or ranges
+    /// `8000-8001` and `80-81`.
+    pub fn spans(&self) -> (String, String) {
         let m = self.mappings();
         let (first, last) = (m[0], m[m.len() - 1]);
         if m.len() == 1 {
-            format!("{place}{}:{}/{}", first.0, first.1, self.protocol)
+            (first.0.to_string(), first.1.to_string())
         } else {
-            format!(
-                "{place}{}-{}:{}-{}/{}",
-                first.0, last.0, first.1, last.1, self.protocol
+            (
+                format!("{}-{}", first.0, last.0),
+                format!("{}-{}", first.1, last.1),
             )
         }
+    }
+
+    /// `[IF:|IP:]HOST:CONTAINER/PROTO`, as the user wrote it.
+    pub fn describe(&self) -> String {
+        let place = self
+            .places()
+            .first()
+            .map(|p| format!("{p}:"))
+            .unwrap_or_default();
+        let (host, inside) = self.spans();
+        format!("{place}{host}:{inside}/{}", self.protocol)
     }
 }
 
