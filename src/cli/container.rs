@@ -207,6 +207,20 @@ pub struct RunArgs {
     create: CreateArgs,
 }
 
+impl RunArgs {
+    /// Will this process start a container with a network namespace of its
+    /// own (not `--fly`, not the host's network, not detached: a detached
+    /// container is started by a forked monitor)?
+    pub fn own_network_in_foreground(&self) -> bool {
+        let c = &self.create;
+        let host = match c.driver.as_deref() {
+            Some(d) => d == "host",
+            None => c.network.as_deref() == Some("host"),
+        };
+        !(self.fly || self.attach.detach || host)
+    }
+}
+
 /// How a started process relates to this terminal.
 #[derive(Args, Debug)]
 pub struct AttachArgs {

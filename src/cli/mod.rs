@@ -153,6 +153,9 @@ pub fn main() -> ExitCode {
     crate::platform::term::default_sigpipe();
     if let Some((root, args)) = fast_run() {
         crate::platform::trace::mark("parsed");
+        if args.own_network_in_foreground() {
+            crate::platform::native().prepare_network();
+        }
         let mut engine = match Engine::open(&root) {
             Ok(e) => e,
             Err(e) => return fail(&e),

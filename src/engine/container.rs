@@ -553,12 +553,9 @@ impl Engine {
         let data = serde_json::to_string(c).expect("container serialises");
         let path = self.store.path().to_path_buf();
         let (state, pid, pid_start) = if claim {
-            let me = std::process::id() as i32;
-            (
-                "starting",
-                Some(me),
-                Some(self.platform.start_time(me) as i64),
-            )
+            // This process (its start time read once per process).
+            let me = crate::platform::owner::Owner::me();
+            ("starting", Some(me.pid), Some(me.start as i64))
         } else {
             ("created", None, None)
         };

@@ -139,8 +139,10 @@ impl Engine {
     fn claim_start(&mut self, c: &Container) -> Result<RunState> {
         let platform = self.platform;
         let path = self.store.path().to_path_buf();
-        let me = std::process::id() as i32;
-        let my_start = platform.start_time(me);
+        let crate::platform::owner::Owner {
+            pid: me,
+            start: my_start,
+        } = crate::platform::owner::Owner::me();
         self.store.write(|tx| {
             let sql = format!("{} WHERE id = ?1", super::container::SELECT);
             let (_, _, rs) =

@@ -279,6 +279,12 @@ pub trait Platform: Send + Sync {
     ) -> Result<Started>;
     /// Run a command inside a running container (its init is `target`).
     fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started>;
+    /// A container with a network of its own is about to start in this
+    /// process, in the foreground (`klee run`): Linux makes its network
+    /// namespace meanwhile, the most expensive part of a start, in
+    /// parallel with the engine's own work (see `linux/netns.rs`). Nothing
+    /// is left behind when no start follows.
+    fn prepare_network(&self) {}
     /// The start time of a process (0 when unknown), to tell it from a
     /// later process that reuses its pid.
     fn start_time(&self, pid: i32) -> u64;

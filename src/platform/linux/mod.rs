@@ -12,6 +12,7 @@ mod init;
 mod inventory;
 mod net;
 mod netlink;
+mod netns;
 mod nft;
 mod process;
 pub mod procfs;
@@ -249,6 +250,10 @@ impl Platform for Linux {
 
     fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
         exec::exec(target, spec, stdio)
+    }
+
+    fn prepare_network(&self) {
+        netns::prepare();
     }
 
     fn start_time(&self, pid: i32) -> u64 {

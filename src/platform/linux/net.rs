@@ -171,10 +171,19 @@ fn ip(s: &str) -> Option<IpAddr> {
 
 /// In the container's child, before exec: `lo` up, and the links to its
 /// networks. `host` was opened in the host's namespace.
-pub fn setup_child(spec: &RunSpec, host: Option<&Socket>) -> std::result::Result<(), String> {
+pub fn setup_child(
+    spec: &RunSpec,
+    host: Option<&Socket>,
+    lo_down: bool,
+) -> std::result::Result<(), String> {
+    if !lo_down && host.is_none() {
+        return Ok(());
+    }
     let local = Socket::open().map_err(|e| e.to_string())?;
-    // `lo` is always the first link of a new namespace.
-    local.set_up(1).map_err(|e| e.to_string())?;
+    if lo_down {
+        // `lo` is always the first link of a new namespace.
+        local.set_up(1).map_err(|e| e.to_string())?;
+    }
     let Some(host) = host else { return Ok(()) };
     // Our IPv6 addresses are unique by allocation: no duplicate detection
     // (it would leave them unusable for a second or more).

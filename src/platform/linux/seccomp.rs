@@ -68,6 +68,56 @@ pub struct Entry<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Filters(Vec<Vec<Insn>>);
 
+impl Filters {
+    /// The programs as one message: per program its instruction count
+    /// (u32, native order) and instructions. A container's child gets them
+    /// with its go, so compiling runs while the child sets itself up.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.0.iter().map(|p| 4 + p.len() * 8).sum::<usize>());
+        out.extend_from_slice(&(self.0.len() as u32).to_ne_bytes());
+        for prog in &self.0 {
+            out.extend_from_slice(&(prog.len() as u32).to_ne_bytes());
+            for i in prog {
+                out.extend_from_slice(&i.code.to_ne_bytes());
+                out.push(i.jt);
+                out.push(i.jf);
+                out.extend_from_slice(&i.k.to_ne_bytes());
+            }
+        }
+        out
+    }
+
+    /// Read what `to_bytes` wrote (None: cut short or malformed).
+    pub fn from_bytes(mut b: &[u8]) -> Option<Filters> {
+        fn u32_at(b: &mut &[u8]) -> Option<u32> {
+            let (head, rest) = b.split_first_chunk::<4>()?;
+            *b = rest;
+            Some(u32::from_ne_bytes(*head))
+        }
+        let n = u32_at(&mut b)?;
+        let mut progs = Vec::new();
+        for _ in 0..n {
+            let len = u32_at(&mut b)? as usize;
+            // The kernel takes at most BPF_MAXINSNS per program.
+            if len > 4096 || b.len() < len * 8 {
+                return None;
+            }
+            let prog = b[..len * 8]
+                .chunks_exact(8)
+                .map(|c| Insn {
+                    code: u16::from_ne_bytes([c[0], c[1]]),
+                    jt: c[2],
+                    jf: c[3],
+                    k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+                })
+                .collect();
+            b = &b[len * 8..];
+            progs.push(prog);
+        }
+        b.is_empty().then_some(Filters(progs))
+    }
+}
+
 #[cfg(test)]
 impl Filters {
     pub fn is_empty(&self) -> bool {
@@ -462,6 +512,23 @@ mod tests {
         if std::env::consts::ARCH == "x86_64" {
             assert_eq!(bpf::eval(&f.0[0], arch, 0x4000_0000, [0; 6]), eperm);
         }
+    }
+
+    #[test]
+    fn filters_survive_the_trip_to_the_child() {
+        let f = compile(&SecurityProfile::default()).unwrap();
+        let b = f.to_bytes();
+        let back = Filters::from_bytes(&b).unwrap();
+        assert_eq!(back.to_bytes(), b);
+        assert_eq!(back.len(), f.len());
+        assert!(Filters::from_bytes(&Filters::default().to_bytes())
+            .unwrap()
+            .is_empty());
+        // Cut short, with a byte too many, or an impossible length: refused.
+        assert!(Filters::from_bytes(&b[..b.len() - 1]).is_none());
+        assert!(Filters::from_bytes(&[b.as_slice(), &[0]].concat()).is_none());
+        assert!(Filters::from_bytes(&[1, 0, 0, 0, 0xff, 0xff, 0, 0]).is_none());
+        assert!(Filters::from_bytes(&[]).is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::handshake::Handshake;
 use super::init;
 use super::net;
 use super::netlink::Socket;
+use super::netns;
 use super::seccomp::{self, Filters};
 use std::path::Path;
 
@@ -31,10 +32,6 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     // Opened here, in the host's network namespace: the child makes the
     // host ends of its links through it.
     let host_net = net::host_socket(spec)?;
-    // Compiled and checked before the child exists, so a bad profile or a
-    // limit the host cannot enforce fails with nothing to undo.
-    let filters = seccomp::compile(&spec.process.profile).map_err(Error::Failed)?;
-    crate::platform::trace::mark("seccomp filter compiled");
     failpoint::check("container.start.cgroup")?;
     let (mut cg, v2_dir) = Cgroup::begin(&spec.id, &spec.limits)?;
     let undo = |cg: &Cgroup| {
@@ -58,9 +55,13 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             return Err(e);
         }
     };
+    // A network namespace made ahead (`netns`) is joined rather than
+    // created; taking it waits for its thread, so we clone single-threaded.
+    let own_net = !spec.fly && spec.network_driver != "host";
+    let netns = if own_net { netns::take() } else { None };
     let flags = if spec.fly {
         libc::CLONE_NEWNS
-    } else if spec.network_driver == "host" {
+    } else if !own_net || netns.is_some() {
         CONTAINER_NS & !libc::CLONE_NEWNET
     } else {
         CONTAINER_NS
@@ -85,7 +86,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         let setup = Setup {
             pty_sock: sock,
             host_net: host_net.as_ref(),
-            filters: &filters,
+            netns: netns.as_ref().map(|f| f.as_raw_fd()),
             go: go_r,
             error_fd: hs.error_fd(),
         };
@@ -95,23 +96,26 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         }
     }
     sys::close(go_r);
+    drop(netns);
     crate::platform::trace::mark("cloned");
     spawned(pid);
-    // The rest of the group is made, and the child put in it, while the
-    // child sets its filesystem up (they run in parallel); it waits for
-    // the go before anything of the container runs.
-    match cg.finish(pid, &spec.limits, born) {
-        Ok(()) => {
+    // The seccomp filter is compiled, and the rest of the group made with
+    // the child in it, while the child sets its filesystem up (they run in
+    // parallel); it waits for the go, which carries the filter, before
+    // anything of the container runs. A profile that does not compile or a
+    // limit the host cannot enforce ends the child before it ran anything.
+    let ready = seccomp::compile(&spec.process.profile)
+        .map_err(Error::Failed)
+        .and_then(|filters| {
+            crate::platform::trace::mark("seccomp filter compiled");
+            cg.finish(pid, &spec.limits, born)?;
+            Ok(filters)
+        });
+    match ready {
+        Ok(filters) => {
             crate::platform::trace::mark("cgroup made, child in it");
-            // SAFETY: one byte to a socket we own; a dead peer gives EPIPE.
-            unsafe {
-                libc::send(
-                    go_w,
-                    b"1".as_ptr() as *const libc::c_void,
-                    1,
-                    libc::MSG_NOSIGNAL,
-                )
-            };
+            // A dead child gives EPIPE; it is reaped by the handshake.
+            send_all(go_w, &filters.to_bytes());
             sys::close(go_w);
             let started = hs.parent_side(pid);
             crate::platform::trace::mark("exec'd");
@@ -203,30 +207,57 @@ fn clone(flags: libc::c_int, cgroup: Option<RawFd>) -> (i32, bool) {
 struct Setup<'a> {
     pty_sock: Option<RawFd>,
     host_net: Option<&'a Socket>,
-    filters: &'a Filters,
-    /// A byte here once the child is in its cgroup (EOF: it could not be).
+    /// The network namespace to join, made ahead with `lo` up (None: the
+    /// clone made one, or the container has none of its own).
+    netns: Option<RawFd>,
+    /// The seccomp filters here once the child is in its cgroup (EOF
+    /// alone: it could not be, or the filters did not compile).
     go: RawFd,
     /// The error pipe (an init closes its copy once it has forked).
     error_fd: RawFd,
 }
 
-const NO_CGROUP: &str = "the container's cgroup could not be set up";
+const NO_CGROUP: &str = "the container's cgroup or seccomp filter could not be set up";
 
-/// Wait until the parent has put us in the container's cgroup.
-fn wait_for_cgroup(go: RawFd) -> CResult<()> {
-    let mut b = [0u8; 1];
-    loop {
-        // SAFETY: reading one byte into a valid buffer.
-        let n = unsafe { libc::read(go, b.as_mut_ptr() as *mut libc::c_void, 1) };
+/// Send all of `buf` on a socket, without SIGPIPE (errors: the peer died).
+fn send_all(fd: RawFd, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: sending from a buffer we own to a socket we own.
+        let n = unsafe {
+            libc::send(
+                fd,
+                buf.as_ptr() as *const libc::c_void,
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
         if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
             continue;
         }
+        if n <= 0 {
+            return;
+        }
+        buf = &buf[n as usize..];
+    }
+}
+
+/// Wait until the parent has put us in the container's cgroup, and take
+/// the seccomp filters it compiled meanwhile.
+fn wait_for_go(go: RawFd) -> CResult<Filters> {
+    let mut msg = Vec::with_capacity(8192);
+    let mut b = [0u8; 8192];
+    loop {
+        // SAFETY: reading into a valid buffer.
+        let n = unsafe { libc::read(go, b.as_mut_ptr() as *mut libc::c_void, b.len()) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if n > 0 {
+            msg.extend_from_slice(&b[..n as usize]);
+            continue;
+        }
         sys::close(go);
-        return if n == 1 {
-            Ok(())
-        } else {
-            Err(NO_CGROUP.into())
-        };
+        return Filters::from_bytes(&msg).ok_or_else(|| NO_CGROUP.into());
     }
 }
 
@@ -245,7 +276,14 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     let own_net = !spec.fly && spec.network_driver != "host";
     if own_net {
         fp("container.start.network")?;
-        net::setup_child(spec, setup.host_net)?;
+        if let Some(ns) = setup.netns {
+            // SAFETY: setns with an fd we were given; then closed (ours).
+            check(unsafe { libc::setns(ns, libc::CLONE_NEWNET) }, || {
+                "cannot join the container's network namespace".into()
+            })?;
+            sys::close(ns);
+        }
+        net::setup_child(spec, setup.host_net, setup.netns.is_none())?;
         crate::platform::trace::mark("child: network");
     }
     // Nothing we mount may propagate back to the host.
@@ -354,15 +392,15 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     if matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, setup.pty_sock)?;
     }
-    wait_for_cgroup(setup.go)?;
+    let filters = wait_for_go(setup.go)?;
     crate::platform::trace::mark("child: go");
     fp("container.start.exec")?;
     if profile.init && !spec.fly {
-        return init::run(setup.filters, Some(setup.error_fd), || {
-            process::exec_process(&spec.process, &spec.hostname, setup.filters)
+        return init::run(&filters, Some(setup.error_fd), || {
+            process::exec_process(&spec.process, &spec.hostname, &filters)
         });
     }
-    process::exec_process(&spec.process, &spec.hostname, setup.filters)
+    process::exec_process(&spec.process, &spec.hostname, &filters)
 }
 
 /// Write the container's name service files next to its layers, as mounts
