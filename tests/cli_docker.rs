@@ -6,6 +6,20 @@ mod common;
 
 use common::{can_run, Root};
 
+impl Root {
+    /// `klee cp ARGS` with `data` on its standard input.
+    fn cp_stdin(&self, args: &[&str], data: &[u8]) -> std::process::Output {
+        let mut c = self.cmd(&[&["cp"][..], args].concat());
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), data).unwrap();
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+}
+
 #[test]
 fn version_info_and_inspect_of_any_object() {
     if !can_run() {
@@ -351,4 +365,149 @@ fn top_and_stats_of_a_running_container() {
     r.ok(&["rm", "-f", "busy"]);
     let e = r.fails(&["top", "busy"], 1);
     assert!(e.contains("no such container"), "{e}");
+}
+
+#[test]
+fn cp_both_directions_running_and_stopped_confined_to_the_container() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let host = tempfile::tempdir().unwrap();
+    let h = |p: &str| host.path().join(p);
+    let hs = |p: &str| h(p).to_string_lossy().into_owned();
+    std::fs::create_dir_all(h("site/sub")).unwrap();
+    std::fs::write(h("site/index.html"), "hello").unwrap();
+    std::fs::write(h("site/sub/d"), "deep").unwrap();
+
+    // A stopped container: its image layers, writable layer and volumes.
+    r.ok(&[
+        "create",
+        "--name",
+        "st",
+        "-v",
+        "vol1:/data",
+        "bb",
+        "sh",
+        "-c",
+        "cat /srv/index.html /www/sub/d /data/x",
+    ]);
+    r.ok(&["cp", &hs("site"), "st:/srv"]);
+    r.ok(&["cp", &format!("{}/.", hs("site")), "st:/www"]);
+    r.ok(&["cp", &hs("site/index.html"), "st:/data/x"]);
+    // (/srv did not exist: the directory was copied as /srv.)
+    assert_eq!(r.ok(&["start", "st"]), "hellodeephello");
+    // Out of it: as a new name, into a directory, as a tar stream.
+    r.ok(&["cp", "st:/srv", &hs("out")]);
+    assert_eq!(std::fs::read_to_string(h("out/sub/d")).unwrap(), "deep");
+    std::fs::create_dir(h("into")).unwrap();
+    r.ok(&["cp", "st:www/sub/d", &hs("into")]);
+    assert_eq!(std::fs::read_to_string(h("into/d")).unwrap(), "deep");
+    let tar = r.cmd(&["cp", "st:/etc/passwd", "-"]).output().unwrap();
+    assert!(tar.status.success());
+    let mut a = tar::Archive::new(tar.stdout.as_slice());
+    let names: Vec<String> = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!(names, ["passwd"]);
+
+    // A running container: its own mount namespace (a tmpfs only it sees).
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "up",
+        "bb",
+        "sh",
+        "-c",
+        "mkdir /mem && mount -t tmpfs t /mem 2>/dev/null; sleep 60",
+    ]);
+    r.ok(&["cp", &hs("site/index.html"), "up:/tmp/"]);
+    r.ok(&["exec", "up", "sh", "-c", "echo inside > /tmp/made"]);
+    r.ok(&["cp", "up:/tmp/made", &hs("made")]);
+    assert_eq!(std::fs::read_to_string(h("made")).unwrap(), "inside\n");
+    assert_eq!(r.ok(&["exec", "up", "cat", "/tmp/index.html"]), "hello");
+    // A tar stream from stdin, into a directory that exists.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut hd = tar::Header::new_gnu();
+    hd.set_size(2);
+    hd.set_mode(0o600);
+    hd.set_uid(1234);
+    hd.set_gid(1234);
+    hd.set_mtime(0);
+    b.append_data(&mut hd, "fromtar", &b"ok"[..]).unwrap();
+    let data = b.into_inner().unwrap();
+    for (flags, owner) in [(vec![], "0"), (vec!["-a"], "1234")] {
+        let o = r.cp_stdin(&[&flags[..], &["-", "up:/tmp"]].concat(), &data);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = r.ok(&["exec", "up", "stat", "-c", "%u %a", "/tmp/fromtar"]);
+        assert_eq!(o.trim(), format!("{owner} 600"));
+    }
+
+    // Confined: symlinks in the container resolve inside it.
+    r.ok(&["exec", "up", "ln", "-s", "/", "/tmp/rootlink"]);
+    r.ok(&["exec", "up", "ln", "-s", "/etc/passwd", "/tmp/pw"]);
+    r.ok(&["cp", &hs("site/index.html"), "up:/tmp/rootlink/planted"]);
+    assert!(!std::path::Path::new("/planted").exists());
+    assert_eq!(r.ok(&["exec", "up", "cat", "/planted"]), "hello");
+    r.ok(&["cp", "-L", "up:/tmp/pw", &hs("pw")]);
+    assert_eq!(
+        std::fs::read_to_string(h("pw")).unwrap(),
+        r.ok(&["exec", "up", "cat", "/etc/passwd"])
+    );
+    r.ok(&["cp", "up:/tmp/pw", &hs("link")]);
+    assert_eq!(
+        std::fs::read_link(h("link")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+    // An archive entry that climbs out is refused.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut hd = tar::Header::new_gnu();
+    hd.set_entry_type(tar::EntryType::Symlink);
+    hd.set_size(0);
+    hd.set_mode(0o777);
+    hd.set_uid(0);
+    hd.set_gid(0);
+    hd.set_mtime(0);
+    b.append_link(&mut hd, "esc", "/").unwrap();
+    let mut hd = tar::Header::new_gnu();
+    hd.set_size(1);
+    hd.set_mode(0o644);
+    hd.set_uid(0);
+    hd.set_gid(0);
+    hd.set_mtime(0);
+    b.append_data(&mut hd, "esc/escaped", &b"x"[..]).unwrap();
+    let data = b.into_inner().unwrap();
+    let o = r.cp_stdin(&["-", "up:/tmp"], &data);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("cannot copy into container 'up'"), "{e}");
+    assert!(r
+        .fails(&["exec", "up", "cat", "/escaped"], 1)
+        .contains("No such file"));
+
+    // Bad input: each says what and where; nothing is made on failure.
+    let e = r.fails(&["cp", "up:/nope", &hs("x")], 1);
+    assert!(
+        e.contains("cannot copy from container 'up': '/nope': No such file"),
+        "{e}"
+    );
+    assert!(!h("x").exists());
+    let e = r.fails(&["cp", "up:/tmp/made", &hs("no/such/x")], 1);
+    assert!(e.contains("does not exist"), "{e}");
+    let e = r.fails(&["cp", &hs("site"), "up:/tmp/made"], 1);
+    assert!(
+        e.contains("cannot copy a directory onto file '/tmp/made'"),
+        "{e}"
+    );
+    let e = r.fails(&["cp", &hs("nope"), "up:/tmp"], 1);
+    assert!(e.contains("nope"), "{e}");
+    let e = r.fails(&["cp", "up:/a", "st:/b"], 1);
+    assert!(e.contains("one side must be the host"), "{e}");
+    let e = r.fails(&["cp", "nosuch:/a", &hs("y")], 1);
+    assert!(e.contains("no such container 'nosuch'"), "{e}");
+    r.ok(&["rm", "-f", "up", "st"]);
 }

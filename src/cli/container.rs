@@ -42,6 +42,8 @@ pub enum ContainerCmd {
     Rename(RenameArgs),
     /// Print the output of a detached container
     Logs(super::logs::LogsArgs),
+    /// Copy files between a container and the host (or a tar stream)
+    Cp(super::cp::CpArgs),
     /// Send a signal to running containers (default KILL)
     Kill(super::control::KillArgs),
     /// Wait for containers to end and print their exit codes
@@ -588,6 +590,7 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
         }
         ContainerCmd::Logs(a) => return super::logs::logs(e, a),
         ContainerCmd::Kill(a) => return super::control::kill(e, a),
+        ContainerCmd::Cp(a) => return super::cp::cp(e, a),
         ContainerCmd::Wait(a) => return super::control::wait(e, a),
         ContainerCmd::Port(a) => return super::control::port(e, a),
         ContainerCmd::Top(a) => return super::stats::top(e, a),

@@ -5,6 +5,7 @@
 mod build;
 mod container;
 mod control;
+mod cp;
 mod dockerfile;
 mod docs;
 mod image;
@@ -101,6 +102,8 @@ enum Command {
     Inspect(info::InspectArgs),
     /// Rename a container (shortcut for `container rename`)
     Rename(container::RenameArgs),
+    /// Copy files between a container and the host (or a tar stream)
+    Cp(cp::CpArgs),
     /// Send a signal to running containers (default KILL)
     Kill(control::KillArgs),
     /// Wait for containers to end and print their exit codes
@@ -236,6 +239,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => info::inspect(&mut engine, a),
         Command::Rename(a) => container::run(&mut engine, container::ContainerCmd::Rename(a)),
         Command::Kill(a) => control::kill(&mut engine, a),
+        Command::Cp(a) => cp::cp(&mut engine, a),
         Command::Wait(a) => control::wait(&mut engine, a),
         Command::Port(a) => control::port(&mut engine, a),
         Command::Top(a) => stats::top(&mut engine, a),

@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod container;
 pub mod control;
+pub mod copy;
 pub mod endpoint;
 pub mod error;
 pub mod exec;

@@ -7,11 +7,13 @@ pub mod cmd;
 pub mod daemon;
 pub mod failpoint;
 pub mod fsutil;
+pub mod inside;
 pub mod inventory;
 pub mod owner;
 pub mod seccomp;
 pub mod security;
 pub mod spec;
+pub mod stream;
 pub mod term;
 pub mod trace;
 pub mod user;
@@ -279,6 +281,19 @@ pub trait Platform: Send + Sync {
     ) -> Result<Started>;
     /// Run a command inside a running container (its init is `target`).
     fn exec(&self, target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started>;
+    /// Run `work` in a child process whose root directory is the
+    /// container's filesystem as its processes see it: a running
+    /// container's (init `running`) mount namespace, volumes included; a
+    /// stopped one's layers and writable layer with its volumes, mounted
+    /// for the child alone. `host` runs here meanwhile with the other end
+    /// of the stream (`klee cp`'s tar); the child's error is the error.
+    fn inside_container_fs(
+        &self,
+        spec: &RunSpec,
+        running: Option<i32>,
+        work: &mut inside::Work,
+        host: &mut dyn FnMut(&mut stream::Stream) -> Result<()>,
+    ) -> Result<()>;
     /// A container with a network of its own is about to start in this
     /// process, in the foreground (`klee run`): Linux makes its network
     /// namespace meanwhile, the most expensive part of a start, in

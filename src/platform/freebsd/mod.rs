@@ -401,6 +401,40 @@ impl Platform for FreeBsd {
         jail::exec(self, spec, stdio)
     }
 
+    fn inside_container_fs(
+        &self,
+        spec: &RunSpec,
+        _running: Option<i32>,
+        work: &mut crate::platform::inside::Work,
+        host: &mut dyn FnMut(&mut crate::platform::stream::Stream) -> Result<()>,
+    ) -> Result<()> {
+        // The jail's root is its dataset, mounted whether it runs or not;
+        // volumes are nullfs-mounted into it while it runs (a stopped
+        // container's volume paths are its own directories: docs/freebsd.md).
+        let root = spec.container_dir.clone();
+        let what = format!("container '{}'", spec.name);
+        crate::platform::inside::run(
+            &what,
+            &|| {
+                let c = std::ffi::CString::new(root.as_os_str().as_encoded_bytes())
+                    .map_err(|_| format!("container path '{}' holds a NUL", root.display()))?;
+                // SAFETY: chroot and chdir to valid paths in a forked child.
+                unsafe {
+                    if libc::chroot(c.as_ptr()) < 0 || libc::chdir(c"/".as_ptr()) < 0 {
+                        return Err(format!(
+                            "cannot enter '{}': {}",
+                            root.display(),
+                            std::io::Error::last_os_error()
+                        ));
+                    }
+                }
+                Ok(())
+            },
+            work,
+            host,
+        )
+    }
+
     fn start_time(&self, _pid: i32) -> u64 {
         0
     }

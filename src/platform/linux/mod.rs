@@ -252,6 +252,36 @@ impl Platform for Linux {
         exec::exec(target, spec, stdio)
     }
 
+    fn inside_container_fs(
+        &self,
+        spec: &RunSpec,
+        running: Option<i32>,
+        work: &mut crate::platform::inside::Work,
+        host: &mut dyn FnMut(&mut crate::platform::stream::Stream) -> Result<()>,
+    ) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        // Opened here: a container that stopped meanwhile is an error now,
+        // not a half-entered child.
+        let mnt = match running {
+            Some(pid) => Some(fs::File::open(format!("/proc/{pid}/ns/mnt")).map_err(|e| {
+                Error::io(
+                    "cannot open the mount namespace of container",
+                    &spec.name,
+                    e,
+                )
+            })?),
+            None => None,
+        };
+        let mnt_fd = mnt.as_ref().map(|f| f.as_raw_fd());
+        let what = format!("container '{}'", spec.name);
+        crate::platform::inside::run(
+            &what,
+            &|| spawn::enter_container_fs(spec, mnt_fd),
+            work,
+            host,
+        )
+    }
+
     fn prepare_network(&self) {
         netns::prepare();
     }

@@ -403,6 +403,71 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     process::exec_process(&spec.process, &spec.hostname, &filters)
 }
 
+/// In a forked child (`klee cp`): make our root the container's. A running
+/// container (its mount namespace `mnt`): join it. A stopped one: a private
+/// mount namespace with its overlay and volumes, as its start would make
+/// them, then `pivot_root` into it.
+pub fn enter_container_fs(spec: &RunSpec, mnt: Option<RawFd>) -> CResult<()> {
+    if let Some(ns) = mnt {
+        // SAFETY: setns with a descriptor we were given; single-threaded child.
+        check(unsafe { libc::setns(ns, libc::CLONE_NEWNS) }, || {
+            "cannot join the container's mount namespace".into()
+        })?;
+        // SAFETY: plain chdir.
+        check(unsafe { libc::chdir(c"/".as_ptr()) }, || "chdir /".into())?;
+        return Ok(());
+    }
+    if spec.ephemeral {
+        return Err(format!(
+            "container '{}' keeps its files in memory while it runs (--rm): start it first",
+            spec.name
+        ));
+    }
+    // SAFETY: unshare of the mount namespace; single-threaded child.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNS) }, || {
+        "cannot create a mount namespace".into()
+    })?;
+    mount(
+        "",
+        "/",
+        "",
+        (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong,
+        "",
+    )?;
+    let dir = spec
+        .container_dir
+        .to_str()
+        .ok_or("container path is not UTF-8")?;
+    let rootfs = format!("{dir}/rootfs");
+    mount_overlay(spec, dir, &rootfs, true)?;
+    let sources: Vec<OwnedFd> = spec
+        .mounts
+        .iter()
+        .map(|m| open_path(&m.source))
+        .collect::<CResult<_>>()?;
+    let old_root = old_root_name();
+    pivot(&rootfs, &old_root)?;
+    // Bind mounts name their sources by /proc/self/fd: a /proc for as long
+    // as they take (this namespace is the child's alone).
+    if !spec.mounts.is_empty() {
+        mkdir_p("/proc", 0o555)?;
+        mount(
+            "proc",
+            "/proc",
+            "proc",
+            libc::MS_NOSUID as libc::c_ulong,
+            "",
+        )?;
+        for (m, fd) in spec.mounts.iter().zip(&sources) {
+            bind_mount(m, fd)?;
+        }
+        // SAFETY: a path we mounted.
+        unsafe { libc::umount2(c"/proc".as_ptr(), libc::MNT_DETACH) };
+    }
+    drop(sources);
+    drop_old_root(&old_root)
+}
+
 /// Write the container's name service files next to its layers, as mounts
 /// onto `/etc` (created when the image lacks them). Only containers with
 /// networks get them: without, there is no address to name, and a build
