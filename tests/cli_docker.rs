@@ -511,3 +511,124 @@ fn cp_both_directions_running_and_stopped_confined_to_the_container() {
     assert!(e.contains("no such container 'nosuch'"), "{e}");
     r.ok(&["rm", "-f", "up", "st"]);
 }
+
+#[test]
+fn healthcheck_runs_and_shows_in_ps_inspect_and_the_dsl() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM bb\nHEALTHCHECK --interval=100ms --timeout=2s --retries=2 CMD test -f /tmp/ok\nCMD [\"sleep\", \"60\"]\n",
+    )
+    .unwrap();
+    r.ok(&["build", "-q", "-t", "hc", ctx.path().to_str().unwrap()]);
+    let until = |filter: &str, name: &str| {
+        for _ in 0..200 {
+            if r.ok(&[
+                "ps",
+                "-q",
+                "--filter",
+                filter,
+                "--filter",
+                &format!("name={name}"),
+            ])
+            .trim()
+            .len()
+                > 1
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{name} never {filter}: {}", r.ok(&["ps", "-a"]));
+    };
+    // The image's check: failing, then passing once the file is there.
+    r.ok(&["run", "-d", "--name", "h1", "hc"]);
+    until("health=unhealthy", "h1");
+    r.ok(&["exec", "h1", "touch", "/tmp/ok"]);
+    until("health=healthy", "h1");
+    let ps = r.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.contains("h1 running (healthy)"), "{ps}");
+    let i = r.json(&["inspect", "h1"]);
+    assert_eq!(i["healthcheck"]["test"][0], "CMD-SHELL");
+    assert_eq!(i["health"]["status"], "healthy");
+    let log = i["health"]["log"].as_array().unwrap();
+    assert_eq!(log.last().unwrap()["exit_code"], 0);
+    assert!(log.iter().any(|p| p["exit_code"] == 1), "{log:?}");
+    // A check that outlives its timeout counts as a failure (-1).
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 5",
+        "--health-timeout",
+        "100ms",
+        "--health-interval",
+        "50ms",
+        "--health-retries",
+        "1",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    until("health=unhealthy", "slow");
+    let i = r.json(&["inspect", "slow"]);
+    let p = &i["health"]["log"][0];
+    assert_eq!(p["exit_code"], -1);
+    assert!(
+        p["output"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded its timeout"),
+        "{p}"
+    );
+    // --no-healthcheck, and bad options (125, nothing made).
+    r.ok(&["run", "-d", "--name", "none", "--no-healthcheck", "hc"]);
+    assert!(r.json(&["inspect", "none"])["healthcheck"].is_null());
+    assert_eq!(
+        r.ok(&[
+            "ps",
+            "-q",
+            "--filter",
+            "health=none",
+            "--filter",
+            "name=none"
+        ])
+        .trim()
+        .len(),
+        12
+    );
+    let e = r.fails(&["run", "--health-interval", "soon", "hc"], 125);
+    assert!(
+        e.contains("invalid health check option '--interval=soon'"),
+        "{e}"
+    );
+    let e = r.fails(&["run", "--health-retries", "2", "bb", "true"], 125);
+    assert!(e.contains("the image has no HEALTHCHECK"), "{e}");
+    let e = r.fails(&["ps", "--filter", "health=fine"], 1);
+    assert!(e.contains("health is one of"), "{e}");
+    // The DSL: wait::healthy, c.health.
+    let script = ctx.path().join("h.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        let c = container::run("bb", ["sleep", "60"], #{detach: true, health_cmd: "true", health_interval: "100ms"});
+        wait::healthy(c, 20);
+        print(c.health);
+        let bad = container::run("bb", ["sleep", "60"], #{detach: true, health_cmd: "false", health_interval: "50ms", health_retries: 1});
+        try { wait::healthy(bad, 20); } catch (e) { print(e.message); }
+        c.remove(true); bad.remove(true);
+        "#,
+    )
+    .unwrap();
+    let out = r.ok(&["script", script.to_str().unwrap()]);
+    assert!(out.starts_with("healthy\n"), "{out}");
+    assert!(out.contains("is unhealthy"), "{out}");
+    r.ok(&["rm", "-f", "h1", "slow", "none"]);
+}

@@ -130,6 +130,8 @@ pub struct CreateArgs {
     confinement: ConfinementArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    health: HealthArgs,
     /// Image to use: NAME[:TAG][@SNAPSHOT] or ID
     image: String,
     /// Command and arguments (default: the image's command)
@@ -170,6 +172,52 @@ impl ConfinementArgs {
             read_only: self.read_only,
             security_opt: self.security_opt,
             init: self.init,
+        }
+    }
+}
+
+/// Docker's `--health-*` options, over the image's HEALTHCHECK.
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// Health check command, run with the image's shell (replaces the image's HEALTHCHECK)
+    #[arg(long = "health-cmd", value_name = "COMMAND")]
+    health_cmd: Option<String>,
+    /// Time between health checks, e.g. 30s
+    #[arg(long = "health-interval", value_name = "DURATION")]
+    health_interval: Option<String>,
+    /// Time a health check may take, e.g. 30s
+    #[arg(long = "health-timeout", value_name = "DURATION")]
+    health_timeout: Option<String>,
+    /// Failures in a row that make the container unhealthy
+    #[arg(long = "health-retries", value_name = "N")]
+    health_retries: Option<String>,
+    /// Time for the container to start during which failures do not count
+    #[arg(long = "health-start-period", value_name = "DURATION")]
+    health_start_period: Option<String>,
+    /// Time between health checks during the start period
+    #[arg(long = "health-start-interval", value_name = "DURATION")]
+    health_start_interval: Option<String>,
+    /// Run no health check (the image's HEALTHCHECK included)
+    #[arg(long = "no-healthcheck")]
+    no_healthcheck: bool,
+}
+
+impl HealthArgs {
+    fn options(self) -> crate::engine::container::HealthOptions {
+        let options = [
+            ("interval", self.health_interval),
+            ("timeout", self.health_timeout),
+            ("retries", self.health_retries),
+            ("start-period", self.health_start_period),
+            ("start-interval", self.health_start_interval),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+        crate::engine::container::HealthOptions {
+            cmd: self.health_cmd,
+            options,
+            disable: self.no_healthcheck,
         }
     }
 }
@@ -432,6 +480,7 @@ fn config(mut a: CreateArgs, fly: bool) -> Result<ContainerConfig, Error> {
         dns: a.dns.clone(),
         security: a.confinement.options(),
         limits: a.limits.options(),
+        health: a.health.options(),
         // Joined with the container's creation, in the same write.
         networks: a
             .network

@@ -56,16 +56,22 @@ fn filters(specs: &[String]) -> Result<Vec<Filter>, Error> {
                 "exited" if v.parse::<i32>().is_err() => {
                     Err(Error::invalid("filter", f, "exited takes an exit code"))
                 }
-                "status" | "name" | "id" | "ancestor" | "exited" | "network" | "label" => {
-                    Ok(Filter {
-                        key: k.into(),
-                        value: v.into(),
-                    })
+                "health" if !["starting", "healthy", "unhealthy", "none"].contains(&v) => {
+                    Err(Error::invalid(
+                        "filter",
+                        f,
+                        "health is one of starting, healthy, unhealthy, none",
+                    ))
                 }
+                "status" | "name" | "id" | "ancestor" | "exited" | "network" | "label"
+                | "health" => Ok(Filter {
+                    key: k.into(),
+                    value: v.into(),
+                }),
                 _ => Err(Error::invalid(
                     "filter",
                     f,
-                    "known keys: status, name, id, ancestor, exited, network, label",
+                    "known keys: status, name, id, ancestor, exited, network, label, health",
                 )),
             }
         })
@@ -178,6 +184,7 @@ pub fn ls(e: &mut Engine, a: LsArgs) -> CmdResult {
                 matches!(c.status, Status::Exited { code: Some(x), .. } if x.to_string() == f.value)
             }
             "network" => nets_of(c).contains(&f.value),
+            "health" => health_of(c) == f.value,
             "label" => match f.value.split_once('=') {
                 Some((k, v)) => c.labels.get(k).is_some_and(|x| x == v),
                 None => c.labels.contains_key(&f.value),
@@ -206,7 +213,7 @@ pub fn ls(e: &mut Engine, a: LsArgs) -> CmdResult {
                 ("Command", render::command(&c.cmd, width)),
                 ("CreatedAt", c.created.clone()),
                 ("RunningFor", time::human_since(&c.created)),
-                ("Status", c.status.describe()),
+                ("Status", status_column(c)),
                 ("State", state(c).to_string()),
                 (
                     "Ports",
@@ -281,6 +288,23 @@ pub fn ls(e: &mut Engine, a: LsArgs) -> CmdResult {
         crate::outln!("{}", fill(&template, r)?);
     }
     Ok(Outcome::Ok)
+}
+
+/// `starting`, `healthy`, `unhealthy` while it runs with a health check;
+/// `none` otherwise (Docker's filter values).
+fn health_of(c: &crate::engine::Container) -> &'static str {
+    match (&c.health, c.status.is_running()) {
+        (Some(h), true) => h.status.as_str(),
+        _ => "none",
+    }
+}
+
+/// The status, with the health of a running container (`running (healthy)`).
+fn status_column(c: &crate::engine::Container) -> String {
+    match health_of(c) {
+        "none" => c.status.describe(),
+        h => format!("{} ({h})", c.status.describe()),
+    }
 }
 
 #[cfg(test)]

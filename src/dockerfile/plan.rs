@@ -671,7 +671,25 @@ impl Builder {
                 e.build_note(&mut st.stage, &text, "");
             }
             "healthcheck" => {
-                st.stage.config.healthcheck = i.args.clone();
+                // Docker's form: the options, then CMD (exec form), CMD-SHELL
+                // (shell form) or NONE.
+                let mut hc: Vec<String> = i
+                    .flags
+                    .iter()
+                    .map(|f| format!("--{}", f.trim_start_matches('-')))
+                    .collect();
+                match i.args.first() {
+                    Some(k) if k.eq_ignore_ascii_case("cmd") && !i.json => {
+                        hc.push("CMD-SHELL".into());
+                        hc.push(i.args[1..].join(" "));
+                    }
+                    Some(k) if k.eq_ignore_ascii_case("cmd") => {
+                        hc.push("CMD".into());
+                        hc.extend(i.args[1..].iter().cloned());
+                    }
+                    _ => hc.push("NONE".into()),
+                }
+                st.stage.config.healthcheck = hc;
                 e.build_note(&mut st.stage, &text, "");
             }
             "onbuild" => {

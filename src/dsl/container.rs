@@ -91,6 +91,13 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         "memory",
         "cpus",
         "pids_limit",
+        "health_cmd",
+        "health_interval",
+        "health_timeout",
+        "health_retries",
+        "health_start_period",
+        "health_start_interval",
+        "no_healthcheck",
     ];
     if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
         return fail(
@@ -150,6 +157,25 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             init: opt_bool(opts, "init", false)?,
         },
         limits: limit_options(opts)?,
+        health: crate::engine::container::HealthOptions {
+            cmd: opt_str(opts, "health_cmd")?,
+            options: [
+                "interval",
+                "timeout",
+                "retries",
+                "start_period",
+                "start_interval",
+            ]
+            .iter()
+            .map(
+                |k| Ok(opt_scalar(opts, &format!("health_{k}"))?.map(|v| (k.replace('_', "-"), v))),
+            )
+            .collect::<RResult<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
+            disable: opt_bool(opts, "no_healthcheck", false)?,
+        },
         // Joined with the container's creation (an address is allocated).
         networks: opt_str(opts, "network")?
             .map(|n| Connection {
@@ -174,6 +200,14 @@ fn limit_options(opts: &Map) -> RResult<LimitOptions> {
 
 fn status_of(id: &str) -> RResult<Status> {
     with(|e| e.container(id)).map(|c| c.status)
+}
+
+/// `starting`, `healthy`, `unhealthy` while running with a check, else "".
+pub(crate) fn health_of(id: &str) -> RResult<String> {
+    with(|e| e.container(id)).map(|c| match (c.health, c.status.is_running()) {
+        (Some(h), true) => h.status.as_str().to_string(),
+        _ => String::new(),
+    })
 }
 
 #[export_module]
@@ -526,6 +560,18 @@ pub mod api {
                 ))
             })(),
         )
+    }
+    /// Its health while it runs with a health check (the image's
+    /// HEALTHCHECK or `health_cmd`): `"starting"`, `"healthy"` or
+    /// `"unhealthy"`; `""` otherwise.
+    ///
+    /// ```rhai
+    /// let c = container::run("base", ["sleep", "60"], #{detach: true, health_cmd: "true", health_interval: "1s"});
+    /// print(c.health);   // "starting", then "healthy"
+    /// ```
+    #[rhai_fn(global, get = "health", pure, return_raw)]
+    pub fn health(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<String> {
+        crate::dsl::here(&ctx, health_of(&c.id))
     }
     /// The container's first IPv4 address in its networks ("" without one).
     ///

@@ -75,6 +75,18 @@ pub struct ContainerConfig {
     pub labels: std::collections::BTreeMap<String, String>,
     /// `--add-host NAME:IP`: extra lines of its `/etc/hosts`.
     pub extra_hosts: Vec<String>,
+    /// `--health-*` options over the image's HEALTHCHECK (`--health-cmd`
+    /// is `cmd`, a shell command); `--no-healthcheck` disables it.
+    pub health: HealthOptions,
+}
+
+/// `--health-cmd`, `--health-interval`, …, `--no-healthcheck`.
+#[derive(Debug, Clone, Default)]
+pub struct HealthOptions {
+    pub cmd: Option<String>,
+    /// (`interval`|`timeout`|`start-period`|`start-interval`|`retries`, value)
+    pub options: Vec<(String, String)>,
+    pub disable: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -130,6 +142,12 @@ pub struct Container {
     /// Runtime state, kept in its own columns; filled on read.
     #[serde(skip_deserializing, default = "created")]
     pub status: Status,
+    /// HEALTHCHECK: the image's, or `--health-*` (None: no check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::health::HealthConfig>,
+    /// What its probes found (read from its row, not stored in `data`).
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 fn created() -> Status {
@@ -150,6 +168,8 @@ pub(crate) struct RunState {
     pub oom_killed: bool,
     /// The process supervising it while it runs (`<pid>-<start>`).
     pub monitor: Option<String>,
+    /// Its health (JSON), when it has a health check and has run.
+    pub health: Option<String>,
 }
 
 impl RunState {
@@ -202,7 +222,7 @@ pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
 }
 
 pub(crate) const SELECT: &str =
-    "SELECT id, data, state, pid, pid_start, exit_code, started, finished, oom_killed, monitor FROM containers";
+    "SELECT id, data, state, pid, pid_start, exit_code, started, finished, oom_killed, monitor, health FROM containers";
 
 pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunState)> {
     Ok((
@@ -218,6 +238,7 @@ pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, RunSta
             finished: r.get(7)?,
             oom_killed: r.get::<_, Option<bool>>(8)?.unwrap_or(false),
             monitor: r.get(9)?,
+            health: r.get(10)?,
         },
     ))
 }
@@ -226,6 +247,10 @@ impl Engine {
     fn to_container(&self, id: String, data: String, rs: RunState) -> Result<Container> {
         let mut c: Container = super::error::decode("container", &id, &data)?;
         c.status = self.status_of(&rs);
+        c.health = rs
+            .health
+            .as_deref()
+            .and_then(|h| serde_json::from_str(h).ok());
         Ok(c)
     }
 
@@ -439,6 +464,8 @@ impl Engine {
             labels: cfg.labels.clone(),
             extra_hosts: check_extra_hosts(&cfg.extra_hosts)?,
             status: Status::Created,
+            healthcheck: health_config(&image, &cfg.health)?,
+            health: None,
         };
 
         // Networks to join: checked now, their endpoints written with the row.
@@ -693,6 +720,49 @@ pub fn check_extra_hosts(hosts: &[String]) -> Result<Vec<String>> {
             .map_err(|_| bad("the address must be an IPv4 or IPv6 address"))?;
     }
     Ok(hosts.to_vec())
+}
+
+/// The container's health check: the image's HEALTHCHECK with the user's
+/// `--health-*` over it.
+fn health_config(
+    image: &super::image::Image,
+    o: &HealthOptions,
+) -> Result<Option<super::health::HealthConfig>> {
+    use super::health::HealthConfig;
+    if o.disable {
+        if o.cmd.is_some() || !o.options.is_empty() {
+            return Err(Error::invalid(
+                "options",
+                "--no-healthcheck with --health-*",
+                "choose one",
+            ));
+        }
+        return Ok(None);
+    }
+    let mut cfg = match &o.cmd {
+        Some(cmd) if cmd.trim().is_empty() => {
+            return Err(Error::invalid("--health-cmd", cmd, "give a command"))
+        }
+        Some(cmd) => Some(HealthConfig::new(vec!["CMD-SHELL".into(), cmd.clone()])),
+        None => HealthConfig::from_image(&image.healthcheck)?,
+    };
+    match &mut cfg {
+        Some(c) => {
+            c.shell = image.shell.clone();
+            for (k, v) in &o.options {
+                c.set(k, v)?;
+            }
+        }
+        None if !o.options.is_empty() => {
+            return Err(Error::invalid(
+                "options",
+                format!("--health-{}", o.options[0].0),
+                "the image has no HEALTHCHECK: give --health-cmd",
+            ))
+        }
+        None => {}
+    }
+    Ok(cfg)
 }
 
 #[cfg(test)]

@@ -68,6 +68,33 @@ impl Engine {
         ident: &str,
         cfg: &ExecConfig,
     ) -> Result<(i32, Vec<u8>, Vec<u8>)> {
+        let (code, out, err) = self.exec_captured(ident, cfg, None, None)?;
+        Ok((code.unwrap_or(-1), out, err))
+    }
+
+    /// Run `cfg` for at most `timeout` (a health probe): its exit code
+    /// (None: killed at the timeout, or when `stop` was set) and its
+    /// output, stdout then stderr, at most 4 KiB.
+    pub(crate) fn container_exec_within(
+        &mut self,
+        ident: &str,
+        cfg: &ExecConfig,
+        timeout: std::time::Duration,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<(Option<i32>, String)> {
+        let (code, mut out, err) = self.exec_captured(ident, cfg, Some(timeout), Some(stop))?;
+        out.extend_from_slice(&err);
+        out.truncate(4096);
+        Ok((code, String::from_utf8_lossy(&out).into_owned()))
+    }
+
+    fn exec_captured(
+        &mut self,
+        ident: &str,
+        cfg: &ExecConfig,
+        timeout: Option<std::time::Duration>,
+        stop: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<(Option<i32>, Vec<u8>, Vec<u8>)> {
         use std::os::fd::AsRawFd;
         let (c, pid, spec) = self.exec_target(ident, cfg, false)?;
         let tmp = self.root.join("tmp");
@@ -102,7 +129,25 @@ impl Engine {
                 container: c.name.clone(),
                 reason: e.to_string(),
             })?;
-        let status = self.platform.wait(started.pid)?;
+        let code = match timeout {
+            None => Some(self.platform.wait(started.pid)?.code()),
+            Some(t) => {
+                let deadline = std::time::Instant::now() + t;
+                let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+                while self.platform.alive(started.pid, 0)
+                    && std::time::Instant::now() < deadline
+                    && !stopped()
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                let late = self.platform.alive(started.pid, 0);
+                if late {
+                    let _ = self.platform.signal_tree(started.pid, libc::SIGKILL);
+                }
+                let status = self.platform.wait(started.pid)?;
+                (!late).then(|| status.code())
+            }
+        };
         let read = |f: &mut std::fs::File| -> Result<Vec<u8>> {
             use std::io::{Read, Seek};
             let mut buf = Vec::new();
@@ -111,7 +156,7 @@ impl Engine {
                 .map_err(|e| Error::io("cannot read the output of", &c.name, e))?;
             Ok(buf)
         };
-        Ok((status.code(), read(&mut out)?, read(&mut err)?))
+        Ok((code, read(&mut out)?, read(&mut err)?))
     }
 
     /// Run `cfg` in the running container `ident`. Attached, returns the exit

@@ -389,10 +389,13 @@ impl Engine {
         // A crash here leaves the container running with nobody to record
         // its end (as kill -9 of an attached `klee run`).
         let _ = crate::platform::failpoint::check("container.supervise");
+        let prober = self.start_health_checks(c);
         if let Some(master) = &started.pty_master {
             term::relay_pty(master, stdin);
         }
-        let status = self.platform.wait_container(spec, started.pid)?;
+        let status = self.platform.wait_container(spec, started.pid);
+        drop(prober);
+        let status = status?;
         crate::platform::trace::mark("exited");
         term::forward_signals_to(0);
         if c.auto_remove && spec.attachments.is_empty() {
@@ -466,11 +469,13 @@ impl Engine {
                         drop(log);
                         report(b"OK");
                         let _ = failpoint::check("container.monitor");
+                        let prober = this.start_health_checks(c);
                         let code = this
                             .platform
                             .wait_container(&spec, started.pid)
                             .map(|s| s.code())
                             .ok();
+                        drop(prober);
                         let details = this.finish_run(&spec);
                         let _ = this.record_exit(&c.id, started.pid, code, details);
                         if c.auto_remove {

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod error;
 pub mod exec;
 mod firewall;
+pub mod health;
 pub mod id;
 pub mod image;
 pub mod image_create;

@@ -83,6 +83,10 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE containers ADD COLUMN monitor TEXT;
     "#,
+    // v6 -> v7: a running container's health (HEALTHCHECK), as JSON.
+    r#"
+    ALTER TABLE containers ADD COLUMN health TEXT;
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
