@@ -80,10 +80,11 @@ pub fn run(
     if theirs_is_the_cause {
         return Err(Error::Failed(msg));
     }
+    host_result?;
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         return Err(Error::Failed(format!(
             "the process working inside the container for {what} ended abnormally (status {status})"
         )));
     }
-    host_result
+    Ok(())
 }
