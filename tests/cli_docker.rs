@@ -618,6 +618,7 @@ fn healthcheck_runs_and_shows_in_ps_inspect_and_the_dsl() {
     std::fs::write(
         &script,
         r#"
+        import "wait" as wait;
         let c = container::run("bb", ["sleep", "60"], #{detach: true, health_cmd: "true", health_interval: "100ms"});
         wait::healthy(c, 20);
         print(c.health);

@@ -15,7 +15,6 @@ pub mod resolver;
 mod system;
 pub mod translate;
 mod volume;
-mod wait;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -137,7 +136,6 @@ pub fn new_engine(limits: Limits, script_dir: Option<&Path>) -> rhai::Engine {
     network::register(&mut e);
     build::register(&mut e);
     system::register(&mut e);
-    wait::register(&mut e);
     // exit(n) ends the script with that exit code (uncatchable); the code is
     // told apart from a script's final value by its type.
     e.register_fn("exit", |n: i64| -> RResult<()> {
