@@ -64,6 +64,9 @@ impl Engine {
                 Err(e) => return Err(e),
             };
             match c.status {
+                // Its init is gone but its supervisor has not recorded the
+                // exit yet (it is about to): wait for the code.
+                Status::Exited { code: None, .. } if self.exit_being_recorded(&id)? => {}
                 Status::Exited { code, .. } => return Ok(code),
                 Status::Created => return Ok(None),
                 _ => {}
@@ -76,5 +79,17 @@ impl Engine {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Does the row still say running while its supervisor lives?
+    fn exit_being_recorded(&self, id: &str) -> Result<bool> {
+        Ok(self.run_state(id)?.is_some_and(|rs| {
+            rs.state == "running"
+                && rs
+                    .monitor
+                    .as_deref()
+                    .and_then(crate::platform::owner::Owner::parse)
+                    .is_some_and(|o| o.alive())
+        }))
     }
 }
