@@ -633,3 +633,56 @@ fn healthcheck_runs_and_shows_in_ps_inspect_and_the_dsl() {
     assert!(out.contains("is unhealthy"), "{out}");
     r.ok(&["rm", "-f", "h1", "slow", "none"]);
 }
+
+#[test]
+fn logs_with_timestamps_since_and_until() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talk",
+        "bb",
+        "sh",
+        "-c",
+        "echo a; sleep 1; printf 'b\\nc'",
+    ]);
+    assert_eq!(r.ok(&["wait", "talk"]).trim(), "0");
+    // The raw log is unchanged.
+    assert_eq!(r.ok(&["logs", "talk"]), "a\nb\nc");
+    let t = r.ok(&["logs", "-t", "talk"]);
+    let lines: Vec<(&str, &str)> = t.lines().map(|l| l.split_once(' ').unwrap()).collect();
+    assert_eq!(
+        lines.iter().map(|l| l.1).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    // RFC 3339 with nanoseconds; b was written about a second after a.
+    let secs = |ts: &str| -> f64 {
+        assert!(
+            ts.len() == 30 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+            "{ts}"
+        );
+        let hms = &ts[11..29];
+        let p: Vec<f64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+        p[0] * 3600.0 + p[1] * 60.0 + p[2]
+    };
+    let gap = secs(lines[1].0) - secs(lines[0].0);
+    assert!((0.9..5.0).contains(&gap), "{t}");
+    // --since/--until at b's time (as a timestamp), --tail after them.
+    let at_b = lines[1].0;
+    assert_eq!(r.ok(&["logs", "--since", at_b, "talk"]), "b\nc");
+    assert_eq!(r.ok(&["logs", "--until", at_b, "talk"]), "a\n");
+    assert_eq!(r.ok(&["logs", "--since", "1h", "-n", "1", "talk"]), "c");
+    assert_eq!(r.ok(&["logs", "--since", "2000000000", "talk"]), "");
+    assert_eq!(r.ok(&["logs", "-f", "-t", "talk"]), t);
+    let e = r.fails(&["logs", "--since", "bogus", "talk"], 1);
+    assert!(e.contains("invalid --since 'bogus'"), "{e}");
+    // Restarted: new lines append, with their own times.
+    r.ok(&["start", "-d", "talk"]);
+    assert_eq!(r.ok(&["wait", "talk"]).trim(), "0");
+    assert_eq!(r.ok(&["logs", "--since", "1h", "talk"]), "a\nb\nca\nb\nc");
+}

@@ -1,4 +1,5 @@
-//! `klee logs [-f] [--tail N] C`: a detached container's output.
+//! `klee logs [-f] [--tail N] [-t] [--since T] [--until T] C`: a detached
+//! container's output.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
@@ -16,6 +17,15 @@ pub struct LogsArgs {
     /// Only the last N lines ("all" for everything)
     #[arg(short = 'n', long, value_name = "N", default_value = "all")]
     tail: String,
+    /// Each line with the time it was written (RFC 3339, nanoseconds)
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Lines written since a time (2026-12-01T10:00:00Z, 2026-12-01, Unix seconds) or a duration ago (10m, 1h30m)
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Lines written before a time or a duration ago (as --since)
+    #[arg(long, value_name = "WHEN")]
+    until: Option<String>,
     /// Container name, ID or unique ID prefix
     container: String,
 }
@@ -48,6 +58,9 @@ pub fn logs(e: &mut Engine, a: LogsArgs) -> CmdResult {
                 .map_err(|_| Error::invalid("--tail", n, "a number of lines, or all"))?,
         ),
     };
+    if a.timestamps || a.since.is_some() || a.until.is_some() {
+        return timed(e, &c.id, &a, tail);
+    }
     let data = e.container_logs(&c.id)?;
     let start = tail.map_or(0, |n| tail_start(&data, n));
     let mut out = std::io::stdout().lock();
@@ -77,6 +90,81 @@ pub fn logs(e: &mut Engine, a: LogsArgs) -> CmdResult {
                     continue;
                 }
             }
+        }
+        if !running {
+            return Ok(Outcome::Ok);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `logs` with times: `--timestamps`, `--since`, `--until` (then
+/// `--tail`), following by whole lines.
+fn timed(e: &mut Engine, id: &str, a: &LogsArgs, tail: Option<usize>) -> CmdResult {
+    use crate::engine::logtimes;
+    let point = |flag: &'static str, v: &Option<String>| -> Result<Option<u128>, Error> {
+        v.as_deref()
+            .map(|s| {
+                logtimes::parse_point(s).ok_or_else(|| {
+                    Error::invalid(
+                        flag,
+                        s,
+                        "a time (2026-12-01T10:00:00Z, 2026-12-01), Unix seconds, or a duration ago (10m)",
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (since, until) = (point("--since", &a.since)?, point("--until", &a.until)?);
+    let keep = |t: u128| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u);
+    let mut out = std::io::stdout().lock();
+    let mut print = |data: &[u8], l: &(usize, usize, u128)| -> bool {
+        let mut line = Vec::new();
+        if a.timestamps {
+            line.extend_from_slice(logtimes::format(l.2).as_bytes());
+            line.push(b' ');
+        }
+        line.extend_from_slice(&data[l.0..l.1]);
+        out.write_all(&line).and_then(|_| out.flush()).is_ok()
+    };
+    let (data, lines) = e.container_logs_timed(id)?;
+    // Following: only whole lines, so a line read in two parts gets one time.
+    let whole = |data: &[u8], l: &(usize, usize, u128)| data[..l.1].ends_with(b"\n");
+    let mut shown: Vec<&(usize, usize, u128)> = lines
+        .iter()
+        .filter(|l| keep(l.2) && (!a.follow || whole(&data, l)))
+        .collect();
+    if let Some(n) = tail {
+        shown.drain(..shown.len().saturating_sub(n));
+    }
+    for l in shown {
+        if !print(&data, l) {
+            return Ok(Outcome::Ok);
+        }
+    }
+    if !a.follow {
+        return Ok(Outcome::Ok);
+    }
+    let mut pos = lines
+        .iter()
+        .take_while(|l| whole(&data, l))
+        .last()
+        .map_or(0, |l| l.1);
+    loop {
+        let running = e
+            .container(id)
+            .map(|c| c.status.is_running())
+            .unwrap_or(false);
+        let (data, lines) = e.container_logs_timed(id)?;
+        let from = pos;
+        for l in lines.iter().filter(|l| l.0 >= from) {
+            if !whole(&data, l) && running {
+                break;
+            }
+            if keep(l.2) && !print(&data, l) {
+                return Ok(Outcome::Ok);
+            }
+            pos = l.1;
         }
         if !running {
             return Ok(Outcome::Ok);

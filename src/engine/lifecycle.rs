@@ -455,15 +455,29 @@ impl Engine {
                         return;
                     }
                 };
-                let fd = log.as_raw_fd();
+                // The output goes through us to the log, each line's time
+                // beside it (`logs --timestamps`); straight to the log if
+                // the relay cannot be made.
+                let relay = relay_output(&log_path, &log);
+                let fd = match &relay {
+                    Some(r) => r.writer.as_raw_fd(),
+                    None => log.as_raw_fd(),
+                };
                 let started = this.prepare_start(&mut spec).and_then(|_| {
                     this.start_recorded(c, &spec, &Stdio::Files { out: fd, err: fd })
                 });
+                // The thread starts once the container was cloned (a clone
+                // wants a single-threaded caller; the pipe holds the output
+                // meanwhile), and the container has its own write ends.
+                let relay = relay.and_then(Relay::spawn);
                 match started {
                     Err(e) => {
                         this.finish_run(&spec);
                         this.restore_state(&c.id, &prev);
                         report(format!("E{e}").as_bytes());
+                        if let Some(t) = relay {
+                            let _ = t.join();
+                        }
                     }
                     Ok(started) => {
                         drop(log);
@@ -476,6 +490,11 @@ impl Engine {
                             .map(|s| s.code())
                             .ok();
                         drop(prober);
+                        // Every process of the container is gone: the rest
+                        // of its output is in the pipe.
+                        if let Some(t) = relay {
+                            let _ = t.join();
+                        }
                         let details = this.finish_run(&spec);
                         let _ = this.record_exit(&c.id, started.pid, code, details);
                         if c.auto_remove {
@@ -748,6 +767,23 @@ impl Engine {
     }
 
     /// The output of a detached container so far.
+    /// The log and each line's time (its byte range in the log, Unix
+    /// nanoseconds; lines from before times were kept get the container's
+    /// creation time).
+    pub fn container_logs_timed(
+        &self,
+        ident: &str,
+    ) -> Result<(Vec<u8>, Vec<(usize, usize, u128)>)> {
+        let c = self.container(ident)?;
+        let data = self.container_logs(&c.id)?;
+        let records = super::logtimes::read(&super::logtimes::times_path(&self.log_path(&c.id)));
+        let created = super::time::parse_time(&c.created)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let lines = super::logtimes::lines(&data, &records, created);
+        Ok((data, lines))
+    }
+
     pub fn container_logs(&self, ident: &str) -> Result<Vec<u8>> {
         let c = self.container(ident)?;
         let p = self.log_path(&c.id);
@@ -792,4 +828,46 @@ fn cannot_start(c: &Container, status: &Status) -> Error {
         _ => "is already running",
     };
     Error::State(format!("container '{}' ({}) {why}", c.name, c.id))
+}
+
+/// A pipe whose read end a thread copies into the container's log, with
+/// each line's time in `<log>.times` (engine/logtimes.rs). None if it
+/// cannot be made (the output then goes straight to the log).
+struct Relay {
+    reader: std::io::PipeReader,
+    writer: std::io::PipeWriter,
+    log: std::fs::File,
+    times: std::fs::File,
+}
+
+fn relay_output(log_path: &std::path::Path, log: &std::fs::File) -> Option<Relay> {
+    let (reader, writer) = std::io::pipe().ok()?;
+    let times = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(super::logtimes::times_path(log_path))
+        .ok()?;
+    Some(Relay {
+        reader,
+        writer,
+        log: log.try_clone().ok()?,
+        times,
+    })
+}
+
+impl Relay {
+    /// Drop our write end and copy until every writer is gone.
+    fn spawn(self) -> Option<std::thread::JoinHandle<()>> {
+        let Relay {
+            reader,
+            writer,
+            log,
+            times,
+        } = self;
+        drop(writer);
+        std::thread::Builder::new()
+            .name("log".into())
+            .spawn(move || super::logtimes::relay(reader, log, times))
+            .ok()
+    }
 }

@@ -21,6 +21,7 @@ mod lease;
 pub mod lifecycle;
 pub mod limits;
 mod lock;
+pub mod logtimes;
 pub mod manifest;
 pub mod mount;
 mod names;
