@@ -773,7 +773,7 @@ impl Engine {
     pub fn container_logs_timed(
         &self,
         ident: &str,
-    ) -> Result<(Vec<u8>, Vec<(usize, usize, u128)>)> {
+    ) -> Result<(Vec<u8>, Vec<super::logtimes::TimedLine>)> {
         let c = self.container(ident)?;
         let data = self.container_logs(&c.id)?;
         let records = super::logtimes::read(&super::logtimes::times_path(&self.log_path(&c.id)));

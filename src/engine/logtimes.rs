@@ -14,6 +14,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A line of the log: its byte range (newline included) and its time in
+/// Unix nanoseconds.
+pub type TimedLine = (usize, usize, u128);
+
 /// The times file of a log.
 pub fn times_path(log: &Path) -> PathBuf {
     let mut p = log.as_os_str().to_owned();
@@ -82,7 +86,7 @@ pub fn read(path: &Path) -> Vec<(u64, u128)> {
 
 /// Each line of `log` (its byte range, the newline included) with its time:
 /// its record's, else the one before it, else `fallback`.
-pub fn lines(log: &[u8], records: &[(u64, u128)], fallback: u128) -> Vec<(usize, usize, u128)> {
+pub fn lines(log: &[u8], records: &[(u64, u128)], fallback: u128) -> Vec<TimedLine> {
     let mut out = vec![];
     let mut r = 0;
     let mut t = fallback;
