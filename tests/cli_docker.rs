@@ -489,6 +489,63 @@ fn cp_both_directions_running_and_stopped_confined_to_the_container() {
         .fails(&["exec", "up", "cat", "/escaped"], 1)
         .contains("No such file"));
 
+    // Files whose size changes while they are read (/proc, a growing log):
+    // exactly the header's size goes in, so the archive stays well-formed
+    // (nothing the container writes can forge entries for the host).
+    for _ in 0..3 {
+        let tar = r.cmd(&["cp", "up:/proc/1/cmdline", "-"]).output().unwrap();
+        assert!(tar.status.success());
+        let mut a = tar::Archive::new(tar.stdout.as_slice());
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["cmdline"]);
+    }
+    r.ok(&[
+        "exec",
+        "-d",
+        "up",
+        "sh",
+        "-c",
+        "while :; do echo aaaa >> /tmp/grow; done",
+    ]);
+    for _ in 0..3 {
+        r.ok(&["cp", "up:/tmp/grow", &hs("grow")]);
+        assert!(std::fs::read_to_string(h("grow"))
+            .unwrap()
+            .starts_with("aaaa\n"));
+    }
+    // A set-user-ID file loses the bit on the host unless -a keeps owners.
+    r.ok(&[
+        "exec",
+        "up",
+        "sh",
+        "-c",
+        "cp /bin/busybox /tmp/suid && chmod 4755 /tmp/suid",
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(h(p)).unwrap().permissions().mode() & 0o7777;
+    r.ok(&["cp", "up:/tmp/suid", &hs("suid")]);
+    assert_eq!(mode("suid"), 0o755);
+    r.ok(&["cp", "-a", "up:/tmp/suid", &hs("suid-a")]);
+    assert_eq!(mode("suid-a"), 0o4755);
+    // A read-only root takes nothing, running or not.
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ro",
+        "--read-only",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    let e = r.fails(&["cp", &hs("site/index.html"), "ro:/tmp/"], 1);
+    assert!(e.contains("its root filesystem is read-only"), "{e}");
+    r.ok(&["rm", "-f", "ro"]);
+
     // Bad input: each says what and where; nothing is made on failure.
     let e = r.fails(&["cp", "up:/nope", &hs("x")], 1);
     assert!(

@@ -415,4 +415,39 @@ fn containers_reach_each_other_by_name_on_a_shared_network() {
         hosts.contains("\tdb\n") && hosts.contains("fd08::"),
         "{hosts}"
     );
+    // Kept in sync: db, started first, learns of a web started after it,
+    // of a container connected later, and forgets them when they go.
+    lab.serve("web", "-l vnet -n names", "80");
+    let seen = |name: &str| {
+        lab.k("exec db cat /etc/hosts")
+            .lines()
+            .any(|l| l.ends_with(&format!("\t{name}")))
+    };
+    assert!(seen("web"), "{}", lab.k("exec db cat /etc/hosts"));
+    assert!(eventually(|| common::stdout(
+        &lab.root.run(&["exec", "db", "nc", "-w", "1", "web", "80"])
+    )
+    .contains("hello web")));
+    // (ipnet: addresses come and go while it runs.)
+    lab.klee(&[
+        "run", "-d", "--name", "late", "-l", "ipnet", "-n", "other", "bb", "sleep", "60",
+    ]);
+    assert!(!seen("late"));
+    lab.k("network connect names late");
+    assert!(seen("late"));
+    assert!(lab.k("exec late cat /etc/hosts").contains("\tdb\n"));
+    lab.k("network disconnect names late");
+    assert!(!seen("late"));
+    lab.k("rm -f web");
+    assert!(!seen("web"));
+    // A user's own /etc/hosts is left alone.
+    let own = lab.root.path().join("myhosts");
+    std::fs::write(&own, "10.1.1.1\tmine\n").unwrap();
+    let v = format!("{}:/etc/hosts", own.display());
+    lab.klee(&[
+        "run", "-d", "--name", "own", "-l", "vnet", "-n", "names", "-v", &v, "bb", "sleep", "60",
+    ]);
+    lab.serve("web2", "-l vnet -n names", "81");
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), "10.1.1.1\tmine\n");
+    assert!(seen("web2"));
 }

@@ -82,6 +82,13 @@ impl Engine {
         opts: CopyOptions,
     ) -> Result<()> {
         let (c, spec, running, _lock) = self.copy_target(ident)?;
+        if c.security.read_only {
+            // As Docker: whether it runs or not.
+            return Err(Error::State(format!(
+                "cannot copy into container '{}': its root filesystem is read-only (--read-only)",
+                c.name
+            )));
+        }
         let dest_path = container_path(dest)?;
         let stream = matches!(from, CopyFrom::Tar(_));
         if let CopyFrom::Host(src) = &from {
@@ -174,33 +181,57 @@ fn pack(src: &Path, follow: bool, w: &mut dyn Write) -> std::result::Result<(), 
         return Err(format!("'{shown}': not a directory"));
     }
     let mut b = tar::Builder::new(w);
-    b.follow_symlinks(false);
     let contents = wants_contents(src) || src == Path::new("/");
-    if md.is_dir() {
-        let name = if contents {
-            PathBuf::from(".")
-        } else {
-            PathBuf::from(
-                src.file_name()
-                    .ok_or(format!("'{shown}': no name to copy it as"))?,
-            )
-        };
-        b.append_dir_all(&name, src)
-            .map_err(|e| format!("'{shown}': {e}"))?;
+    let name = if md.is_dir() && contents {
+        PathBuf::from(".")
     } else {
-        let name = src
-            .file_name()
-            .ok_or(format!("'{shown}': no name to copy it as"))?;
-        if follow {
-            let mut f = std::fs::File::open(src).map_err(|e| format!("'{shown}': {e}"))?;
-            b.append_file(name, &mut f)
-                .map_err(|e| format!("'{shown}': {e}"))?;
-        } else {
-            b.append_path_with_name(src, name)
-                .map_err(|e| format!("'{shown}': {e}"))?;
-        }
-    }
+        PathBuf::from(
+            src.file_name()
+                .ok_or(format!("'{shown}': no name to copy it as"))?,
+        )
+    };
+    add(&mut b, src, &name, &md).map_err(|e| format!("'{shown}': {e}"))?;
     b.finish().map_err(|e| format!("'{shown}': {e}"))
+}
+
+/// One entry, and a directory's entries below it. Files are read for
+/// exactly the size their header says (a file that grows is cut there, one
+/// that shrinks padded with zeros): what a file in `/proc` or a log being
+/// written yields can never run into the next header, so nothing read in a
+/// container can forge entries of the archive the host unpacks.
+fn add(
+    b: &mut tar::Builder<&mut dyn Write>,
+    path: &Path,
+    name: &Path,
+    md: &std::fs::Metadata,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(md, tar::HeaderMode::Complete);
+    let ft = md.file_type();
+    if ft.is_dir() {
+        h.set_size(0);
+        b.append_data(&mut h, name, std::io::empty())?;
+        let mut entries: Vec<_> = std::fs::read_dir(path)?.collect::<std::io::Result<_>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let md = std::fs::symlink_metadata(e.path())?;
+            add(b, &e.path(), &name.join(e.file_name()), &md)?;
+        }
+        Ok(())
+    } else if ft.is_symlink() {
+        h.set_size(0);
+        b.append_link(&mut h, name, std::fs::read_link(path)?)
+    } else if ft.is_file() {
+        let f = std::fs::File::open(path)?;
+        let size = md.len();
+        let body = f.take(size).chain(std::io::repeat(0)).take(size);
+        b.append_data(&mut h, name, body)
+    } else {
+        // Devices, fifos, sockets: their header alone.
+        h.set_size(0);
+        b.append_data(&mut h, name, std::io::empty())
+    }
 }
 
 /// An error and its causes (the tar crate says "failed to unpack X" and
@@ -231,6 +262,12 @@ fn extract(
         let mut a = tar::Archive::new(r);
         a.set_preserve_permissions(true);
         a.set_preserve_ownerships(keep_owner);
+        if !keep_owner {
+            // Files now belong to whoever unpacks them (root): a set-user-ID
+            // or set-group-ID bit would make them root's programs. `-a`
+            // keeps owners and these bits together.
+            a.set_mask(0o6000);
+        }
         a.set_overwrite(true);
         for entry in a.entries().map_err(|e| format!("bad archive: {e}"))? {
             let mut entry = entry.map_err(|e| format!("bad archive: {e}"))?;

@@ -224,12 +224,19 @@ impl Engine {
             }
         }
         self.reload_firewall()?;
+        // It and its new peers learn each other's names.
+        let mut concerned = self.hosts_concerned(&c.id);
+        concerned.push(c.id.clone());
+        self.refresh_hosts(&concerned);
         Ok(ep)
     }
 
     pub fn network_disconnect(&mut self, network: &str, container: &str) -> Result<()> {
         let net = self.network(network)?;
         let c = self.container(container)?;
+        // Read before its endpoint goes: the peers it leaves forget it.
+        let mut concerned = self.hosts_concerned(&c.id);
+        concerned.push(c.id.clone());
         let before = if c.status.is_running() {
             self.attachments(&c.id)?
         } else {
@@ -260,7 +267,9 @@ impl Engine {
             )?;
         }
         // pf forgets the container's addresses now (kleened did not reload here).
-        self.reload_firewall()
+        let r = self.reload_firewall();
+        self.refresh_hosts(&concerned);
+        r
     }
 
     /// The container's attachments, for the platform to start it with.

@@ -92,25 +92,29 @@ impl HealthConfig {
                 format!("expected {what}"),
             )
         };
-        let ms = || -> Result<u64> {
+        // As Docker's: 0 means the default; a day at most between probes.
+        let defaults = HealthConfig::new(vec![]);
+        let ms = |default: u64| -> Result<u64> {
             let secs = crate::dockerfile::validate::duration(value)
                 .ok_or_else(|| bad("a duration such as 30s, 1m30s or 500ms"))?;
-            if secs < 0.001 {
-                return Err(bad("at least 1ms"));
+            if secs == 0.0 {
+                return Ok(default);
+            }
+            if !(0.001..=86_400.0).contains(&secs) {
+                return Err(bad("a duration from 1ms to 24h (0: the default)"));
             }
             Ok((secs * 1000.0).round() as u64)
         };
         match name {
-            "interval" => self.interval_ms = ms()?,
-            "timeout" => self.timeout_ms = ms()?,
-            "start-period" => self.start_period_ms = ms()?,
-            "start-interval" => self.start_interval_ms = ms()?,
+            "interval" => self.interval_ms = ms(defaults.interval_ms)?,
+            "timeout" => self.timeout_ms = ms(defaults.timeout_ms)?,
+            "start-period" => self.start_period_ms = ms(defaults.start_period_ms)?,
+            "start-interval" => self.start_interval_ms = ms(defaults.start_interval_ms)?,
             "retries" => {
-                self.retries = value
+                let n: u32 = value
                     .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("a whole number of at least 1"))?
+                    .map_err(|_| bad("a whole number (0: the default, 3)"))?;
+                self.retries = if n == 0 { defaults.retries } else { n };
             }
             _ => {
                 return Err(Error::invalid(
@@ -358,7 +362,12 @@ mod tests {
         let e = HealthConfig::from_image(&w(&["--interval=soon", "CMD", "true"])).unwrap_err();
         assert!(e.to_string().contains("'--interval=soon'"), "{e}");
         let mut c = HealthConfig::new(w(&["CMD", "true"]));
-        assert!(c.set("retries", "0").is_err());
+        // 0 is the default (Docker's); out of range and junk are refused.
+        c.set("retries", "0").unwrap();
+        c.set("interval", "0s").unwrap();
+        assert_eq!((c.retries, c.interval_ms), (3, 30_000));
+        assert!(c.set("retries", "-1").is_err());
+        assert!(c.set("interval", "99999999h").is_err());
         assert!(c
             .set("bogus", "1")
             .unwrap_err()

@@ -99,35 +99,10 @@ impl Engine {
     /// sees the peers connected by then (in a compose-like order, the
     /// services it depends on).
     fn peers(&self, id: &str) -> Vec<String> {
-        let Ok(endpoints) = self.endpoints() else {
+        let (Ok(endpoints), Ok(containers)) = (self.endpoints(), self.container_configs()) else {
             return Vec::new();
         };
-        let mine: Vec<&str> = endpoints
-            .iter()
-            .filter(|e| e.container_id == id)
-            .map(|e| e.network_id.as_str())
-            .collect();
-        let Ok(containers) = self.container_configs() else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for e in endpoints
-            .iter()
-            .filter(|e| e.container_id != id && mine.contains(&e.network_id.as_str()))
-        {
-            let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
-                continue;
-            };
-            for ip in [&e.ip_address, &e.ip_address6] {
-                if !ip.is_empty() {
-                    out.push(format!("{}:{ip}", c.name));
-                    out.push(format!("{}:{ip}", c.id));
-                }
-            }
-        }
-        out.sort();
-        out.dedup();
-        out
+        peers_in(id, &endpoints, &containers)
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {
@@ -367,7 +342,13 @@ impl Engine {
             recorded = Some(self.record_running(&c.id, pid));
         })?;
         match recorded.unwrap_or_else(|| self.record_running(&c.id, started.pid)) {
-            Ok(()) => Ok(started),
+            Ok(()) => {
+                if !spec.attachments.is_empty() {
+                    // Its peers learn its names (and it theirs, at start).
+                    self.refresh_hosts(&self.hosts_concerned(&c.id));
+                }
+                Ok(started)
+            }
             Err(e) => {
                 let _ = self.platform.signal(started.pid, libc::SIGKILL);
                 let _ = self.platform.wait(started.pid);
@@ -418,8 +399,11 @@ impl Engine {
         let details = self.finish_run(spec);
         if c.auto_remove {
             // It has just been reaped: remove it without recording an exit
-            // nobody will read (finish_run already took its cgroup).
+            // nobody will read (finish_run already took its cgroup); its
+            // peers forget its names.
+            let concerned = self.hosts_concerned(&c.id);
             self.remove_exited(c, false)?;
+            self.refresh_hosts(&concerned);
         } else {
             self.record_exit(&c.id, started.pid, Some(status.code()), details)?;
         }
@@ -481,9 +465,10 @@ impl Engine {
                     }
                     Ok(started) => {
                         drop(log);
+                        // Its health is `starting` before the caller returns.
+                        let prober = this.start_health_checks(c);
                         report(b"OK");
                         let _ = failpoint::check("container.monitor");
-                        let prober = this.start_health_checks(c);
                         let code = this
                             .platform
                             .wait_container(&spec, started.pid)
@@ -632,10 +617,15 @@ impl Engine {
     /// removed, as asked.
     pub fn container_remove(&mut self, ident: &str, force: bool) -> Result<Container> {
         let c = self.container(ident)?;
-        match self.remove_found(&c, force) {
+        let concerned = self.hosts_concerned(&c.id);
+        let r = match self.remove_found(&c, force) {
             Err(Error::NotFound { .. }) => Ok(c),
             other => other.map(|_| c),
+        };
+        if r.is_ok() {
+            self.refresh_hosts(&concerned);
         }
+        r
     }
 
     pub(super) fn remove_found(&mut self, c: &Container, force: bool) -> Result<()> {
@@ -828,6 +818,38 @@ fn cannot_start(c: &Container, status: &Status) -> Error {
         _ => "is already running",
     };
     Error::State(format!("container '{}' ({}) {why}", c.name, c.id))
+}
+
+/// `NAME:IP` lines naming the containers that share a network with `id`
+/// (from endpoints and containers read once).
+pub(crate) fn peers_in(
+    id: &str,
+    endpoints: &[super::endpoint::Endpoint],
+    containers: &[Container],
+) -> Vec<String> {
+    let mine: Vec<&str> = endpoints
+        .iter()
+        .filter(|e| e.container_id == id)
+        .map(|e| e.network_id.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for e in endpoints
+        .iter()
+        .filter(|e| e.container_id != id && mine.contains(&e.network_id.as_str()))
+    {
+        let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
+            continue;
+        };
+        for ip in [&e.ip_address, &e.ip_address6] {
+            if !ip.is_empty() {
+                out.push(format!("{}:{ip}", c.name));
+                out.push(format!("{}:{ip}", c.id));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A pipe whose read end a thread copies into the container's log, with

@@ -11,6 +11,7 @@ pub mod error;
 pub mod exec;
 mod firewall;
 pub mod health;
+mod hosts;
 pub mod id;
 pub mod image;
 pub mod image_create;

@@ -294,6 +294,12 @@ pub trait Platform: Send + Sync {
         work: &mut inside::Work,
         host: &mut dyn FnMut(&mut stream::Stream) -> Result<()>,
     ) -> Result<()>;
+    /// Rewrite a running container's `/etc/hosts` (init `pid`) from `spec`
+    /// (its names, its peers), if it is the one kleene made for it.
+    fn refresh_hosts(&self, spec: &RunSpec, pid: i32) -> Result<()> {
+        let _ = (spec, pid);
+        Ok(())
+    }
     /// A container with a network of its own is about to start in this
     /// process, in the foreground (`klee run`): Linux makes its network
     /// namespace meanwhile, the most expensive part of a start, in

@@ -282,6 +282,10 @@ impl Platform for Linux {
         )
     }
 
+    fn refresh_hosts(&self, spec: &RunSpec, pid: i32) -> Result<()> {
+        net::refresh_hosts(spec, pid)
+    }
+
     fn prepare_network(&self) {
         netns::prepare();
     }

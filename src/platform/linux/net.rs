@@ -349,8 +349,39 @@ pub fn relink(
 
 /// `/etc/hosts` of a container: localhost, and its own name at each of
 /// its addresses.
+/// The first line of every `/etc/hosts` kleene writes: how it knows the
+/// file is its own to rewrite.
+const HOSTS_MARK: &str =
+    "# kleene: this container's names and its network peers, kept up to date\n";
+
+/// Rewrite, in place (it is a bind mount), the `/etc/hosts` of a running
+/// container, seen through its init's root; only a file that starts with
+/// our mark (a user's own `/etc/hosts` mount stays as it is).
+pub fn refresh_hosts(spec: &RunSpec, pid: i32) -> Result<()> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = format!("/proc/{pid}/root/etc/hosts");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| Error::io("cannot open", &path, e))?;
+    let mut head = vec![0u8; HOSTS_MARK.len()];
+    let ours = f.read_exact(&mut head).is_ok() && head == HOSTS_MARK.as_bytes();
+    if !ours {
+        return Ok(());
+    }
+    let text = hosts_file(spec);
+    f.set_len(0)
+        .and_then(|_| f.seek(std::io::SeekFrom::Start(0)))
+        .and_then(|_| f.write_all(text.as_bytes()))
+        .map_err(|e| Error::io("cannot write", &path, e))
+}
+
 pub fn hosts_file(spec: &RunSpec) -> String {
-    let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    let mut s = String::from(HOSTS_MARK);
+    s.push_str("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     let names = if spec.name.is_empty() || spec.name == spec.hostname {
         spec.hostname.clone()
     } else {

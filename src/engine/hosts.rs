@@ -1,0 +1,75 @@
+//! Names kept in sync: a running container's `/etc/hosts` lists its own
+//! names and those of the containers it shares a network with (names and
+//! IDs at their addresses there). It is written at start, and rewritten in
+//! the running containers concerned whenever that changes: a container on
+//! a network starts, is connected or disconnected, or is removed. Only a
+//! file kleene made is rewritten (a user's `-v …:/etc/hosts` is left
+//! alone). This rather than a DNS responder: nothing runs beside the
+//! containers, a start costs nothing more, and programs that read
+//! `/etc/hosts` (busybox, musl, glibc) all see it; see docs/networking.md.
+
+use super::Engine;
+
+impl Engine {
+    /// The containers whose `/etc/hosts` name `id`: those sharing one of
+    /// its networks (read before its endpoints change).
+    pub(crate) fn hosts_concerned(&self, id: &str) -> Vec<String> {
+        let Ok(endpoints) = self.endpoints() else {
+            return vec![];
+        };
+        let nets: Vec<&str> = endpoints
+            .iter()
+            .filter(|e| e.container_id == id)
+            .map(|e| e.network_id.as_str())
+            .collect();
+        let mut out: Vec<String> = endpoints
+            .iter()
+            .filter(|e| e.container_id != id && nets.contains(&e.network_id.as_str()))
+            .map(|e| e.container_id.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Rewrite the `/etc/hosts` of those of `ids` that run (best effort: a
+    /// container that stopped meanwhile has nothing to update). The store
+    /// is read once for all of them.
+    pub(crate) fn refresh_hosts(&self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        let (Ok(endpoints), Ok(configs)) = (self.endpoints(), self.container_configs()) else {
+            return;
+        };
+        for id in ids {
+            let Ok(c) = self.container(id) else { continue };
+            let Some(pid) = c.status.pid() else { continue };
+            let Ok(conf) = c.security.confinement(&c.jail_param, c.fly) else {
+                continue;
+            };
+            // What its /etc/hosts is made of: names, addresses, extra lines.
+            let spec = crate::platform::RunSpec {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                hostname: conf.hostname.unwrap_or_else(|| c.id.clone()),
+                attachments: endpoints
+                    .iter()
+                    .filter(|e| e.container_id == c.id)
+                    .map(|e| crate::platform::Attachment {
+                        ip: e.ip_address.clone(),
+                        ip6: e.ip_address6.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                extra_hosts: [
+                    c.extra_hosts.clone(),
+                    super::lifecycle::peers_in(&c.id, &endpoints, &configs),
+                ]
+                .concat(),
+                ..Default::default()
+            };
+            let _ = self.platform.refresh_hosts(&spec, pid);
+        }
+    }
+}
