@@ -743,3 +743,42 @@ fn logs_with_timestamps_since_and_until() {
     assert_eq!(r.ok(&["wait", "talk"]).trim(), "0");
     assert_eq!(r.ok(&["logs", "--since", "1h", "talk"]), "a\nb\nca\nb\nc");
 }
+
+#[test]
+fn a_running_container_whose_supervisor_died_is_reported() {
+    if !can_run() {
+        return;
+    }
+    let r = Root::new();
+    r.busybox_image("bb");
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "orphan",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "100ms",
+        "bb",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(r.ok(&["system", "check"]).trim(), "no problems found");
+    // The init's parent is its monitor.
+    let top = r.json(&["top", "orphan", "--format", "json"]);
+    let monitor = top[0]["ppid"].as_i64().unwrap() as i32;
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let o = r.run(&["system", "check"]);
+    let text = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("runs, but its supervisor (process")
+            && text.contains("health checks have stopped")
+            && text.contains("klee restart orphan"),
+        "{text}"
+    );
+    r.ok(&["rm", "-f", "orphan"]);
+    assert_eq!(r.ok(&["system", "check"]).trim(), "no problems found");
+}

@@ -39,11 +39,11 @@ impl Engine {
         if ids.is_empty() {
             return;
         }
-        let (Ok(endpoints), Ok(configs)) = (self.endpoints(), self.container_configs()) else {
+        // Every container with its state, read once (not per peer).
+        let (Ok(endpoints), Ok(configs)) = (self.endpoints(), self.containers(true)) else {
             return;
         };
-        for id in ids {
-            let Ok(c) = self.container(id) else { continue };
+        for c in configs.iter().filter(|c| ids.contains(&c.id)) {
             let Some(pid) = c.status.pid() else { continue };
             let Ok(conf) = c.security.confinement(&c.jail_param, c.fly) else {
                 continue;

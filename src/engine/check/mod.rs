@@ -314,6 +314,25 @@ impl Engine {
                     Repair::FinishRun(c.id.clone(), claimer),
                 ))
             }
+            // Alive, but whoever recorded itself as its supervisor died
+            // (a killed `klee run -d` monitor): nobody will record its exit
+            // or run its health checks. Not ours to stop.
+            "running"
+                if status_of(self.platform, rs).is_running()
+                    && rs.monitor.is_some()
+                    && !rs.monitored() =>
+            {
+                Some(finding(
+                    "container",
+                    &subject,
+                    format!(
+                        "runs, but its supervisor (process {}) is gone: its exit will not be recorded and its health checks have stopped",
+                        rs.monitor.as_deref().unwrap_or("?")
+                    ),
+                    format!("by hand: `klee restart {}` when convenient", c.name),
+                    Repair::None,
+                ))
+            }
             // (Its monitor removes it now.)
             "exited" if c.auto_remove && !rs.monitored() => Some(finding(
                 "container",
