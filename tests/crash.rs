@@ -206,7 +206,14 @@ fn a_crash_at_any_failpoint_is_found_and_repaired() {
         "container.supervise",
         &["run", "--rm", "--name", "s1", "bb", "sleep", "1"]
     ));
-    repaired(&r, "supervise, running", &[]);
+    // While it runs: reported, for the user to restart (nothing to repair).
+    let found = check(&r, false);
+    assert_eq!(found.status.code(), Some(1));
+    assert!(
+        out(&found).contains("runs, but its supervisor (process"),
+        "{}",
+        out(&found)
+    );
     wait_gone(&r, "s1");
     repaired(&r, "supervise --rm", &["nobody supervises it"]);
     assert!(

@@ -329,7 +329,7 @@ impl Engine {
                         "runs, but its supervisor (process {}) is gone: its exit will not be recorded and its health checks have stopped",
                         rs.monitor.as_deref().unwrap_or("?")
                     ),
-                    format!("by hand: `klee restart {}` when convenient", c.name),
+                    format!("`klee restart {}` when convenient", c.name),
                     Repair::None,
                 ))
             }
