@@ -7,6 +7,18 @@ mod common;
 use common::{can_run, Root};
 
 impl Root {
+    /// The entry names of `klee cp SRC -` (which must succeed and be a
+    /// well-formed archive).
+    fn cp_out_names(&self, src: &str) -> Vec<String> {
+        let tar = self.cmd(&["cp", src, "-"]).output().unwrap();
+        assert!(tar.status.success());
+        let mut a = tar::Archive::new(tar.stdout.as_slice());
+        a.entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect()
+    }
+
     /// `klee cp ARGS` with `data` on its standard input.
     fn cp_stdin(&self, args: &[&str], data: &[u8]) -> std::process::Output {
         let mut c = self.cmd(&[&["cp"][..], args].concat());
@@ -404,15 +416,7 @@ fn cp_both_directions_running_and_stopped_confined_to_the_container() {
     std::fs::create_dir(h("into")).unwrap();
     r.ok(&["cp", "st:www/sub/d", &hs("into")]);
     assert_eq!(std::fs::read_to_string(h("into/d")).unwrap(), "deep");
-    let tar = r.cmd(&["cp", "st:/etc/passwd", "-"]).output().unwrap();
-    assert!(tar.status.success());
-    let mut a = tar::Archive::new(tar.stdout.as_slice());
-    let names: Vec<String> = a
-        .entries()
-        .unwrap()
-        .map(|e| e.unwrap().path().unwrap().display().to_string())
-        .collect();
-    assert_eq!(names, ["passwd"]);
+    assert_eq!(r.cp_out_names("st:/etc/passwd"), ["passwd"]);
 
     // A running container: its own mount namespace (a tmpfs only it sees).
     r.ok(&[
@@ -493,15 +497,7 @@ fn cp_both_directions_running_and_stopped_confined_to_the_container() {
     // exactly the header's size goes in, so the archive stays well-formed
     // (nothing the container writes can forge entries for the host).
     for _ in 0..3 {
-        let tar = r.cmd(&["cp", "up:/proc/1/cmdline", "-"]).output().unwrap();
-        assert!(tar.status.success());
-        let mut a = tar::Archive::new(tar.stdout.as_slice());
-        let names: Vec<String> = a
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert_eq!(names, ["cmdline"]);
+        assert_eq!(r.cp_out_names("up:/proc/1/cmdline"), ["cmdline"]);
     }
     r.ok(&[
         "exec",

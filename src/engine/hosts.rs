@@ -62,14 +62,43 @@ impl Engine {
                         ..Default::default()
                     })
                     .collect(),
-                extra_hosts: [
-                    c.extra_hosts.clone(),
-                    super::lifecycle::peers_in(&c.id, &endpoints, &configs),
-                ]
-                .concat(),
+                extra_hosts: [c.extra_hosts.clone(), peers_in(&c.id, &endpoints, &configs)]
+                    .concat(),
                 ..Default::default()
             };
             let _ = self.platform.refresh_hosts(&spec, pid);
         }
     }
+}
+
+/// `NAME:IP` lines naming the containers that share a network with `id`
+/// (from endpoints and containers read once).
+pub(crate) fn peers_in(
+    id: &str,
+    endpoints: &[super::endpoint::Endpoint],
+    containers: &[super::Container],
+) -> Vec<String> {
+    let mine: Vec<&str> = endpoints
+        .iter()
+        .filter(|e| e.container_id == id)
+        .map(|e| e.network_id.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for e in endpoints
+        .iter()
+        .filter(|e| e.container_id != id && mine.contains(&e.network_id.as_str()))
+    {
+        let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
+            continue;
+        };
+        for ip in [&e.ip_address, &e.ip_address6] {
+            if !ip.is_empty() {
+                out.push(format!("{}:{ip}", c.name));
+                out.push(format!("{}:{ip}", c.id));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }

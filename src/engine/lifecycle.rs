@@ -102,7 +102,7 @@ impl Engine {
         let (Ok(endpoints), Ok(containers)) = (self.endpoints(), self.container_configs()) else {
             return Vec::new();
         };
-        peers_in(id, &endpoints, &containers)
+        super::hosts::peers_in(id, &endpoints, &containers)
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {
@@ -442,7 +442,7 @@ impl Engine {
                 // The output goes through us to the log, each line's time
                 // beside it (`logs --timestamps`); straight to the log if
                 // the relay cannot be made.
-                let relay = relay_output(&log_path, &log);
+                let relay = super::logtimes::relay_output(&log_path, &log);
                 let fd = match &relay {
                     Some(r) => r.writer.as_raw_fd(),
                     None => log.as_raw_fd(),
@@ -453,7 +453,7 @@ impl Engine {
                 // The thread starts once the container was cloned (a clone
                 // wants a single-threaded caller; the pipe holds the output
                 // meanwhile), and the container has its own write ends.
-                let relay = relay.and_then(Relay::spawn);
+                let relay = relay.and_then(super::logtimes::Relay::spawn);
                 match started {
                     Err(e) => {
                         this.finish_run(&spec);
@@ -818,78 +818,4 @@ fn cannot_start(c: &Container, status: &Status) -> Error {
         _ => "is already running",
     };
     Error::State(format!("container '{}' ({}) {why}", c.name, c.id))
-}
-
-/// `NAME:IP` lines naming the containers that share a network with `id`
-/// (from endpoints and containers read once).
-pub(crate) fn peers_in(
-    id: &str,
-    endpoints: &[super::endpoint::Endpoint],
-    containers: &[Container],
-) -> Vec<String> {
-    let mine: Vec<&str> = endpoints
-        .iter()
-        .filter(|e| e.container_id == id)
-        .map(|e| e.network_id.as_str())
-        .collect();
-    let mut out = Vec::new();
-    for e in endpoints
-        .iter()
-        .filter(|e| e.container_id != id && mine.contains(&e.network_id.as_str()))
-    {
-        let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
-            continue;
-        };
-        for ip in [&e.ip_address, &e.ip_address6] {
-            if !ip.is_empty() {
-                out.push(format!("{}:{ip}", c.name));
-                out.push(format!("{}:{ip}", c.id));
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// A pipe whose read end a thread copies into the container's log, with
-/// each line's time in `<log>.times` (engine/logtimes.rs). None if it
-/// cannot be made (the output then goes straight to the log).
-struct Relay {
-    reader: std::io::PipeReader,
-    writer: std::io::PipeWriter,
-    log: std::fs::File,
-    times: std::fs::File,
-}
-
-fn relay_output(log_path: &std::path::Path, log: &std::fs::File) -> Option<Relay> {
-    let (reader, writer) = std::io::pipe().ok()?;
-    let times = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(super::logtimes::times_path(log_path))
-        .ok()?;
-    Some(Relay {
-        reader,
-        writer,
-        log: log.try_clone().ok()?,
-        times,
-    })
-}
-
-impl Relay {
-    /// Drop our write end and copy until every writer is gone.
-    fn spawn(self) -> Option<std::thread::JoinHandle<()>> {
-        let Relay {
-            reader,
-            writer,
-            log,
-            times,
-        } = self;
-        drop(writer);
-        std::thread::Builder::new()
-            .name("log".into())
-            .spawn(move || super::logtimes::relay(reader, log, times))
-            .ok()
-    }
 }

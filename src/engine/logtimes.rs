@@ -135,6 +135,48 @@ pub fn parse_point(s: &str) -> Option<u128> {
     Some(t.duration_since(UNIX_EPOCH).ok()?.as_nanos())
 }
 
+/// A pipe whose read end a thread copies into the container's log, with
+/// each line's time in `<log>.times` (engine/logtimes.rs). None if it
+/// cannot be made (the output then goes straight to the log).
+pub(crate) struct Relay {
+    reader: std::io::PipeReader,
+    pub(crate) writer: std::io::PipeWriter,
+    log: std::fs::File,
+    times: std::fs::File,
+}
+
+pub(crate) fn relay_output(log_path: &std::path::Path, log: &std::fs::File) -> Option<Relay> {
+    let (reader, writer) = std::io::pipe().ok()?;
+    let times = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(times_path(log_path))
+        .ok()?;
+    Some(Relay {
+        reader,
+        writer,
+        log: log.try_clone().ok()?,
+        times,
+    })
+}
+
+impl Relay {
+    /// Drop our write end and copy until every writer is gone.
+    pub(crate) fn spawn(self) -> Option<std::thread::JoinHandle<()>> {
+        let Relay {
+            reader,
+            writer,
+            log,
+            times,
+        } = self;
+        drop(writer);
+        std::thread::Builder::new()
+            .name("log".into())
+            .spawn(move || relay(reader, log, times))
+            .ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -286,20 +286,8 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
         net::setup_child(spec, setup.host_net, setup.netns.is_none())?;
         crate::platform::trace::mark("child: network");
     }
-    // Nothing we mount may propagate back to the host.
-    mount(
-        "",
-        "/",
-        "",
-        (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong,
-        "",
-    )?;
-
-    let dir = spec
-        .container_dir
-        .to_str()
-        .ok_or("container path is not UTF-8")?;
-    let rootfs = format!("{dir}/rootfs");
+    make_mounts_private()?;
+    let (dir, rootfs) = dirs(spec)?;
     let old_root = old_root_name();
     fp("container.start.overlay")?;
     if spec.ephemeral {
@@ -403,6 +391,26 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     process::exec_process(&spec.process, &spec.hostname, &filters)
 }
 
+/// Nothing we mount may propagate back to the host.
+fn make_mounts_private() -> CResult<()> {
+    mount(
+        "",
+        "/",
+        "",
+        (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong,
+        "",
+    )
+}
+
+/// The container's directory and the root filesystem's mount point in it.
+fn dirs(spec: &RunSpec) -> CResult<(&str, String)> {
+    let dir = spec
+        .container_dir
+        .to_str()
+        .ok_or("container path is not UTF-8")?;
+    Ok((dir, format!("{dir}/rootfs")))
+}
+
 /// In a forked child (`klee cp`): make our root the container's. A running
 /// container (its mount namespace `mnt`): join it. A stopped one: a private
 /// mount namespace with its overlay and volumes, as its start would make
@@ -427,18 +435,8 @@ pub fn enter_container_fs(spec: &RunSpec, mnt: Option<RawFd>) -> CResult<()> {
     check(unsafe { libc::unshare(libc::CLONE_NEWNS) }, || {
         "cannot create a mount namespace".into()
     })?;
-    mount(
-        "",
-        "/",
-        "",
-        (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong,
-        "",
-    )?;
-    let dir = spec
-        .container_dir
-        .to_str()
-        .ok_or("container path is not UTF-8")?;
-    let rootfs = format!("{dir}/rootfs");
+    make_mounts_private()?;
+    let (dir, rootfs) = dirs(spec)?;
     mount_overlay(spec, dir, &rootfs, true)?;
     let sources: Vec<OwnedFd> = spec
         .mounts
