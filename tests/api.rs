@@ -38,6 +38,14 @@ fn containers_through_the_api_are_klee_containers() {
     let c = d.root.json(&["container", "inspect", "api1"]);
     assert_eq!(c["id"], id.as_str());
     assert_eq!(c["persist"], true);
+    // An image in use: kleened's words (klee prints them as they come).
+    let image_id = c["image_id"].as_str().unwrap().to_string();
+    let (code, v) = d.call("DELETE", "/images/bb", None);
+    assert_eq!(code, 404);
+    assert_eq!(
+        v["message"],
+        format!("could not remove image {image_id} since it is used for containers:\n{id}")
+    );
     // And the API sees what the CLI makes.
     d.root.ok(&["create", "--name", "cli1", "bb", "true"]);
     let (code, list) = d.call("GET", "/containers/list?all=true", None);

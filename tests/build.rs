@@ -265,7 +265,10 @@ fn failures_clean_up_or_keep_with_no_rm() {
     let o = r.run(&["build", "-t", "broken", &ctx]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("the command returned a non-zero code: 3"), "{e}");
+    assert!(
+        e.contains("The command 'exit 3' returned a non-zero code: 3"),
+        "{e}"
+    );
     assert!(
         e.contains("Dockerfile:3:1"),
         "the diagnostic points at the instruction: {e}"

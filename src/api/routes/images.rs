@@ -31,11 +31,46 @@ pub async fn list(Axum(s): Axum<Arc<State>>) -> ApiResult {
     .await
 }
 
+/// kleened's words for an image in use (klee prints them as they come):
+/// the containers, else the images, that depend on it, one ID per line.
+fn in_use(e: &mut crate::engine::Engine, ident: &str) -> Option<String> {
+    let image = e.image(ident).ok()?;
+    let containers: Vec<String> = e
+        .containers(true)
+        .ok()?
+        .into_iter()
+        .filter(|c| c.image_id == image.id)
+        .map(|c| c.id)
+        .collect();
+    if !containers.is_empty() {
+        return Some(format!(
+            "could not remove image {} since it is used for containers:\n{}",
+            image.id,
+            containers.join("\n")
+        ));
+    }
+    let images: Vec<String> = e
+        .images()
+        .ok()?
+        .into_iter()
+        .filter(|i| i.parent == image.id)
+        .map(|i| i.id)
+        .collect();
+    (!images.is_empty()).then(|| {
+        format!(
+            "could not remove image {} since it is used for images:\n{}",
+            image.id,
+            images.join("\n")
+        )
+    })
+}
+
 /// 200 with the identifier as given (kleened's quirk, kept: klee prints it).
 pub async fn remove(Axum(s): Axum<Arc<State>>, Path(ident): Path<String>) -> ApiResult {
     with_engine(&s, move |e| {
         e.image_remove(&ident).map_err(|x| match x.kind() {
             "not_found" => ApiError::new(404, format!("Error: No such image: {ident}\n")),
+            "in_use" => ApiError::new(404, in_use(e, &ident).unwrap_or_else(|| x.to_string())),
             _ => ApiError::new(404, x.to_string()),
         })?;
         Ok(id(200, &ident))

@@ -257,7 +257,18 @@ impl Engine {
                         eprint!("{out}");
                     }
                 }
-                let why = if details.oom_killed {
+                if !details.oom_killed {
+                    // kleened's (and Docker's) words: klee prints them as they come.
+                    let cmd = text
+                        .get(..4)
+                        .filter(|w| w.eq_ignore_ascii_case("run "))
+                        .map_or(&*text, |_| text[4..].trim_start());
+                    return Err(Error::State(format!(
+                        "The command '{cmd}' returned a non-zero code: {}",
+                        status.code()
+                    )));
+                }
+                let why = {
                     format!(
                         "the command was killed for using more than the build's memory limit ({}): code {}",
                         stage
@@ -267,8 +278,6 @@ impl Engine {
                             .unwrap_or_else(|| "none".into()),
                         status.code()
                     )
-                } else {
-                    format!("the command returned a non-zero code: {}", status.code())
                 };
                 return Err(Error::invalid("RUN", text, why));
             }
