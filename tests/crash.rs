@@ -238,6 +238,20 @@ fn a_crash_at_any_failpoint_is_found_and_repaired() {
     repaired(&r, "monitor --rm", &["nobody supervises it"]);
     assert!(r.container_ids().is_empty());
 
+    // run --rm without networks: the row goes first, then the (empty)
+    // directory; a crash in between leaves the directory for check.
+    assert!(crash(
+        &r,
+        "container.remove.fs",
+        &["run", "--rm", "--name", "e1", "bb", "true"]
+    ));
+    assert!(r.container_ids().is_empty());
+    repaired(
+        &r,
+        "remove.fs of run --rm",
+        &["a container directory no row refers to"],
+    );
+
     // rm: marked removing, then the files, then the row.
     for fp in ["container.remove.fs", "container.remove.row"] {
         r.ok(&["create", "--name", "r1", "bb", "true"]);

@@ -389,7 +389,7 @@ impl Engine {
                     crate::platform::trace::mark("cgroup removed");
                     r
                 });
-                let r = self.remove_exited(c, false);
+                let r = self.remove_ephemeral(c);
                 crate::platform::trace::mark("row and directory removed");
                 let _ = cg.join();
                 r
@@ -679,6 +679,38 @@ impl Engine {
     /// `rm` or `system check --repair` finishes; if the filesystem cannot
     /// go, the row is put back as it was. `forget`: also what a supervisor
     /// that did not see the end would have removed (the cgroup).
+    /// The end of a `--rm` container without networks that this process
+    /// ran in the foreground: its row goes in one write, then its
+    /// directory — an empty mount point, since its files lived in a tmpfs
+    /// of its own mount namespace. A crash in between leaves an empty
+    /// directory no row names, which `system check --repair` removes. (The
+    /// general removal marks the row first: it has files to lose.)
+    fn remove_ephemeral(&mut self, c: &Container) -> Result<()> {
+        let platform = self.platform;
+        let path = self.store.path().to_path_buf();
+        let me = Owner::me();
+        self.store.write(|tx| {
+            let sql = format!("{} WHERE id = ?1", super::container::SELECT);
+            let (_, _, rs) = tx
+                .query_row(&sql, [&c.id], super::container::row)
+                .map_err(|e| store_err(&path, e))?;
+            if status_of(platform, &rs).is_running()
+                || (rs.state == "removing" && rs.claimer_alive(platform) && rs.pid != Some(me.pid))
+            {
+                return Err(Error::State(format!(
+                    "container '{}' ({}) was started or is being removed meanwhile",
+                    c.name, c.id
+                )));
+            }
+            Engine::forget_endpoints(tx, &c.id).map_err(|e| store_err(&path, e))?;
+            tx.execute("DELETE FROM containers WHERE id = ?1", [&c.id])
+                .map_err(|e| store_err(&path, e))
+                .map(drop)
+        })?;
+        failpoint::check("container.remove.fs")?;
+        Ok(self.platform.destroy_container_fs(&self.root, &c.id)?)
+    }
+
     pub(crate) fn remove_exited(&mut self, c: &Container, forget: bool) -> Result<()> {
         let ident = c.id.as_str();
         let platform = self.platform;
