@@ -289,6 +289,17 @@ fn extract(
         }
         Ok((count, contents))
     };
+    // A DEST that is a symlink is followed, as Docker does (inside the
+    // container this resolves within its root).
+    let resolved;
+    let dest = if std::fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink())
+        && dest.exists()
+    {
+        resolved = std::fs::canonicalize(dest).map_err(|e| format!("'{shown}': {e}"))?;
+        resolved.as_path()
+    } else {
+        dest
+    };
     let trailing_slash = shown.ends_with('/');
     match std::fs::metadata(dest) {
         Ok(md) if md.is_dir() => return unpack(r, dest).map(drop),
@@ -410,6 +421,15 @@ mod tests {
             .file_name()
             .to_string_lossy()
             .starts_with(".klee-cp")));
+        // A DEST that is a symlink to a file is followed (the link stays).
+        std::os::unix::fs::symlink(p("f"), p("flink")).unwrap();
+        std::fs::write(p("src/a"), "new").unwrap();
+        roundtrip(&p("src/a"), &p("flink"), "flink").unwrap();
+        assert!(std::fs::symlink_metadata(p("flink"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(p("f")).unwrap(), "new");
         // A missing source names it.
         let e = roundtrip(&p("nope"), &p("x"), "x").unwrap_err();
         assert!(e.contains("nope"), "{e}");
