@@ -118,7 +118,7 @@ fn timed(e: &mut Engine, id: &str, a: &LogsArgs, tail: Option<usize>) -> CmdResu
     let (since, until) = (point("--since", &a.since)?, point("--until", &a.until)?);
     let keep = |t: u128| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u);
     let mut out = std::io::stdout().lock();
-    let mut print = |data: &[u8], l: &(usize, usize, u128)| -> bool {
+    let mut print = |data: &[u8], l: &logtimes::TimedLine| -> bool {
         let mut line = Vec::new();
         if a.timestamps {
             line.extend_from_slice(logtimes::format(l.2).as_bytes());
@@ -127,10 +127,10 @@ fn timed(e: &mut Engine, id: &str, a: &LogsArgs, tail: Option<usize>) -> CmdResu
         line.extend_from_slice(&data[l.0..l.1]);
         out.write_all(&line).and_then(|_| out.flush()).is_ok()
     };
-    let (data, lines) = e.container_logs_timed(id)?;
+    let (data, lines) = e.container_logs_timed(id, 0)?;
     // Following: only whole lines, so a line read in two parts gets one time.
-    let whole = |data: &[u8], l: &(usize, usize, u128)| data[..l.1].ends_with(b"\n");
-    let mut shown: Vec<&(usize, usize, u128)> = lines
+    let whole = |data: &[u8], l: &logtimes::TimedLine| data[..l.1].ends_with(b"\n");
+    let mut shown: Vec<&logtimes::TimedLine> = lines
         .iter()
         .filter(|l| keep(l.2) && (!a.follow || whole(&data, l)))
         .collect();
@@ -145,27 +145,29 @@ fn timed(e: &mut Engine, id: &str, a: &LogsArgs, tail: Option<usize>) -> CmdResu
     if !a.follow {
         return Ok(Outcome::Ok);
     }
+    // Where the next poll reads from: after the last whole line shown.
     let mut pos = lines
         .iter()
         .take_while(|l| whole(&data, l))
         .last()
-        .map_or(0, |l| l.1);
+        .map_or(0, |l| l.1 as u64);
     loop {
         let running = e
             .container(id)
             .map(|c| c.status.is_running())
             .unwrap_or(false);
-        let (data, lines) = e.container_logs_timed(id)?;
-        let from = pos;
-        for l in lines.iter().filter(|l| l.0 >= from) {
+        let (data, lines) = e.container_logs_timed(id, pos)?;
+        let mut read = 0;
+        for l in &lines {
             if !whole(&data, l) && running {
                 break;
             }
             if keep(l.2) && !print(&data, l) {
                 return Ok(Outcome::Ok);
             }
-            pos = l.1;
+            read = l.1;
         }
+        pos += read as u64;
         if !running {
             return Ok(Outcome::Ok);
         }

@@ -293,10 +293,7 @@ pub fn ls(e: &mut Engine, a: LsArgs) -> CmdResult {
 /// `starting`, `healthy`, `unhealthy` while it runs with a health check;
 /// `none` otherwise (Docker's filter values).
 fn health_of(c: &crate::engine::Container) -> &'static str {
-    match (&c.health, c.status.is_running()) {
-        (Some(h), true) => h.status.as_str(),
-        _ => "none",
-    }
+    c.health_status().map_or("none", |h| h.as_str())
 }
 
 /// The status, with the health of a running container (`running (healthy)`).

@@ -203,11 +203,8 @@ fn status_of(id: &str) -> RResult<Status> {
 }
 
 /// `starting`, `healthy`, `unhealthy` while running with a check, else "".
-pub(crate) fn health_of(id: &str) -> RResult<String> {
-    with(|e| e.container(id)).map(|c| match (c.health, c.status.is_running()) {
-        (Some(h), true) => h.status.as_str().to_string(),
-        _ => String::new(),
-    })
+fn health_of(id: &str) -> RResult<String> {
+    with(|e| e.container(id)).map(|c| c.health_status().map_or("", |h| h.as_str()).to_string())
 }
 
 #[export_module]

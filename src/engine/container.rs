@@ -221,6 +221,17 @@ pub(crate) fn status_of(platform: &dyn Platform, rs: &RunState) -> Status {
     }
 }
 
+impl Container {
+    /// Its health while it runs with a health check (None otherwise:
+    /// a stopped container's last health is history, not a status).
+    pub fn health_status(&self) -> Option<super::health::HealthStatus> {
+        match (&self.health, self.status.is_running()) {
+            (Some(h), true) => Some(h.status),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) const SELECT: &str =
     "SELECT id, data, state, pid, pid_start, exit_code, started, finished, oom_killed, monitor, health FROM containers";
 

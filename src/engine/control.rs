@@ -83,13 +83,8 @@ impl Engine {
 
     /// Does the row still say running while its supervisor lives?
     fn exit_being_recorded(&self, id: &str) -> Result<bool> {
-        Ok(self.run_state(id)?.is_some_and(|rs| {
-            rs.state == "running"
-                && rs
-                    .monitor
-                    .as_deref()
-                    .and_then(crate::platform::owner::Owner::parse)
-                    .is_some_and(|o| o.alive())
-        }))
+        Ok(self
+            .run_state(id)?
+            .is_some_and(|rs| rs.state == "running" && rs.monitored()))
     }
 }

@@ -129,8 +129,11 @@ impl Engine {
             Status::Running { .. } => None,
             _ => Some(self.lock_object("container", &c.id)?),
         };
-        // Re-read under the lock: it may have started or gone meanwhile.
-        let c = self.container(&c.id)?;
+        // Locked: re-read, it may have started or gone meanwhile.
+        let c = match lock {
+            Some(_) => self.container(&c.id)?,
+            None => c,
+        };
         let running = match c.status {
             Status::Running { pid, .. } => Some(pid),
             _ => None,

@@ -17,14 +17,7 @@ impl Engine {
         let Ok(endpoints) = self.endpoints() else {
             return vec![];
         };
-        let nets: Vec<&str> = endpoints
-            .iter()
-            .filter(|e| e.container_id == id)
-            .map(|e| e.network_id.as_str())
-            .collect();
-        let mut out: Vec<String> = endpoints
-            .iter()
-            .filter(|e| e.container_id != id && nets.contains(&e.network_id.as_str()))
+        let mut out: Vec<String> = sharing(id, &endpoints)
             .map(|e| e.container_id.clone())
             .collect();
         out.sort();
@@ -78,16 +71,8 @@ pub(crate) fn peers_in(
     endpoints: &[super::endpoint::Endpoint],
     containers: &[super::Container],
 ) -> Vec<String> {
-    let mine: Vec<&str> = endpoints
-        .iter()
-        .filter(|e| e.container_id == id)
-        .map(|e| e.network_id.as_str())
-        .collect();
     let mut out = Vec::new();
-    for e in endpoints
-        .iter()
-        .filter(|e| e.container_id != id && mine.contains(&e.network_id.as_str()))
-    {
+    for e in sharing(id, endpoints) {
         let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
             continue;
         };
@@ -101,4 +86,19 @@ pub(crate) fn peers_in(
     out.sort();
     out.dedup();
     out
+}
+
+/// The other containers' endpoints on the networks `id` is on.
+fn sharing<'a>(
+    id: &'a str,
+    endpoints: &'a [super::endpoint::Endpoint],
+) -> impl Iterator<Item = &'a super::endpoint::Endpoint> {
+    let mine: Vec<&str> = endpoints
+        .iter()
+        .filter(|e| e.container_id == id)
+        .map(|e| e.network_id.as_str())
+        .collect();
+    endpoints
+        .iter()
+        .filter(move |e| e.container_id != id && mine.contains(&e.network_id.as_str()))
 }

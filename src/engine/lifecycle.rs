@@ -673,12 +673,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Remove a container that is not running: its row is marked
-    /// `removing` (claimed by this process), its filesystem destroyed, then
-    /// the row deleted. A crash in between leaves a `removing` row, which
-    /// `rm` or `system check --repair` finishes; if the filesystem cannot
-    /// go, the row is put back as it was. `forget`: also what a supervisor
-    /// that did not see the end would have removed (the cgroup).
     /// The end of a `--rm` container without networks that this process
     /// ran in the foreground: its row goes in one write, then its
     /// directory — an empty mount point, since its files lived in a tmpfs
@@ -711,6 +705,12 @@ impl Engine {
         Ok(self.platform.destroy_container_fs(&self.root, &c.id)?)
     }
 
+    /// Remove a container that is not running: its row is marked
+    /// `removing` (claimed by this process), its filesystem destroyed, then
+    /// the row deleted. A crash in between leaves a `removing` row, which
+    /// `rm` or `system check --repair` finishes; if the filesystem cannot
+    /// go, the row is put back as it was. `forget`: also what a supervisor
+    /// that did not see the end would have removed (the cgroup).
     pub(crate) fn remove_exited(&mut self, c: &Container, forget: bool) -> Result<()> {
         let ident = c.id.as_str();
         let platform = self.platform;
@@ -788,32 +788,29 @@ impl Engine {
         Ok(removed)
     }
 
-    /// The output of a detached container so far.
-    /// The log and each line's time (its byte range in the log, Unix
-    /// nanoseconds; lines from before times were kept get the container's
-    /// creation time).
+    /// The log from byte `from` on, and each of its lines' time (its byte
+    /// range in what is returned, Unix nanoseconds; lines from before times
+    /// were kept get the container's creation time).
     pub fn container_logs_timed(
         &self,
         ident: &str,
+        from: u64,
     ) -> Result<(Vec<u8>, Vec<super::logtimes::TimedLine>)> {
         let c = self.container(ident)?;
-        let data = self.container_logs(&c.id)?;
-        let records = super::logtimes::read(&super::logtimes::times_path(&self.log_path(&c.id)));
+        let p = self.log_path(&c.id);
+        let data = read_log(&p, from)?;
+        let records = super::logtimes::read(&super::logtimes::times_path(&p));
         let created = super::time::parse_time(&c.created)
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
-        let lines = super::logtimes::lines(&data, &records, created);
+        let lines = super::logtimes::lines(&data, from, &records, created);
         Ok((data, lines))
     }
 
+    /// The output of a detached container so far.
     pub fn container_logs(&self, ident: &str) -> Result<Vec<u8>> {
         let c = self.container(ident)?;
-        let p = self.log_path(&c.id);
-        match std::fs::read(&p) {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(Error::io("cannot read container log", &p, e)),
-        }
+        read_log(&self.log_path(&c.id), 0)
     }
 }
 
@@ -850,4 +847,20 @@ fn cannot_start(c: &Container, status: &Status) -> Error {
         _ => "is already running",
     };
     Error::State(format!("container '{}' ({}) {why}", c.name, c.id))
+}
+
+/// A container's log from byte `from` on (none yet: empty).
+fn read_log(p: &std::path::Path, from: u64) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut data = Vec::new();
+    match std::fs::File::open(p) {
+        Ok(mut f) => f
+            .seek(std::io::SeekFrom::Start(from))
+            .and_then(|_| f.read_to_end(&mut data))
+            .map(drop)
+            .map_err(|e| Error::io("cannot read container log", p, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("cannot read container log", p, e)),
+    }
+    Ok(data)
 }

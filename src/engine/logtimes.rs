@@ -85,8 +85,9 @@ pub fn read(path: &Path) -> Vec<(u64, u128)> {
 }
 
 /// Each line of `log` (its byte range, the newline included) with its time:
-/// its record's, else the one before it, else `fallback`.
-pub fn lines(log: &[u8], records: &[(u64, u128)], fallback: u128) -> Vec<TimedLine> {
+/// its record's, else the one before it, else `fallback`. `log` is the log
+/// from offset `base` on (records carry offsets in the whole log).
+pub fn lines(log: &[u8], base: u64, records: &[(u64, u128)], fallback: u128) -> Vec<TimedLine> {
     let mut out = vec![];
     let mut r = 0;
     let mut t = fallback;
@@ -96,7 +97,7 @@ pub fn lines(log: &[u8], records: &[(u64, u128)], fallback: u128) -> Vec<TimedLi
             .iter()
             .position(|b| *b == b'\n')
             .map_or(log.len(), |p| start + p + 1);
-        while r < records.len() && records[r].0 <= start as u64 {
+        while r < records.len() && records[r].0 <= base + start as u64 {
             t = records[r].1;
             r += 1;
         }
@@ -198,11 +199,14 @@ mod tests {
         let rec = read(&times_path(&log_p));
         // "ial" continues a line: records for "new" and "last" only.
         assert_eq!(rec.iter().map(|r| r.0).collect::<Vec<_>>(), [12, 16]);
-        let l = lines(&data, &rec, 7);
+        let l = lines(&data, 0, &rec, 7);
         assert_eq!(l.len(), 4);
         assert_eq!((l[0].2, l[1].2), (7, 7));
         assert_eq!(l[2].2, rec[0].1);
         assert_eq!(&data[l[3].0..l[3].1], b"last");
+        // From an offset on (following): the same lines, the same times.
+        let tail = lines(&data[12..], 12, &rec, 7);
+        assert_eq!(tail, [(0, 4, rec[0].1), (4, 8, rec[1].1)]);
     }
 
     #[test]

@@ -25,6 +25,15 @@ impl Stream {
         Ok((Stream(a), Stream(b)))
     }
 
+    /// One end made elsewhere (a container's go socket).
+    ///
+    /// # Safety
+    /// `fd` is an open socket this `Stream` now owns (it closes it).
+    pub unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> Stream {
+        // SAFETY: the caller gives us the descriptor.
+        Stream(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
     /// No more writes: the peer reads end-of-file.
     pub fn finish(&self) {
         // SAFETY: shutdown of a socket we own.

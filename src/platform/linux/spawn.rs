@@ -20,6 +20,7 @@ use std::path::Path;
 use super::process;
 use super::sys::{self, check, cstr, mkdir_p, mount, CResult};
 use crate::platform::fsutil;
+use crate::platform::stream::Stream;
 use crate::platform::{failpoint, Error, MountSpec, Result, RunSpec, Started, Stdio};
 
 const CONTAINER_NS: libc::c_int = libc::CLONE_NEWNS
@@ -114,9 +115,12 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     match ready {
         Ok(filters) => {
             crate::platform::trace::mark("cgroup made, child in it");
-            // A dead child gives EPIPE; it is reaped by the handshake.
-            send_all(go_w, &filters.to_bytes());
-            sys::close(go_w);
+            // A dead child gives EPIPE (no signal); it is reaped by the
+            // handshake. Dropping the stream closes it: the child reads EOF.
+            // SAFETY: go_w is ours, and nothing else closes it on this path.
+            let mut go = unsafe { Stream::from_raw_fd(go_w) };
+            let _ = std::io::Write::write_all(&mut go, &filters.to_bytes());
+            drop(go);
             let started = hs.parent_side(pid);
             crate::platform::trace::mark("exec'd");
             if started.is_err() {
@@ -219,46 +223,14 @@ struct Setup<'a> {
 
 const NO_CGROUP: &str = "the container's cgroup or seccomp filter could not be set up";
 
-/// Send all of `buf` on a socket, without SIGPIPE (errors: the peer died).
-fn send_all(fd: RawFd, mut buf: &[u8]) {
-    while !buf.is_empty() {
-        // SAFETY: sending from a buffer we own to a socket we own.
-        let n = unsafe {
-            libc::send(
-                fd,
-                buf.as_ptr() as *const libc::c_void,
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        if n <= 0 {
-            return;
-        }
-        buf = &buf[n as usize..];
-    }
-}
-
 /// Wait until the parent has put us in the container's cgroup, and take
 /// the seccomp filters it compiled meanwhile.
 fn wait_for_go(go: RawFd) -> CResult<Filters> {
+    // SAFETY: the child's end of the go socket, ours to read and close.
+    let mut go = unsafe { Stream::from_raw_fd(go) };
     let mut msg = Vec::with_capacity(8192);
-    let mut b = [0u8; 8192];
-    loop {
-        // SAFETY: reading into a valid buffer.
-        let n = unsafe { libc::read(go, b.as_mut_ptr() as *mut libc::c_void, b.len()) };
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        if n > 0 {
-            msg.extend_from_slice(&b[..n as usize]);
-            continue;
-        }
-        sys::close(go);
-        return Filters::from_bytes(&msg).ok_or_else(|| NO_CGROUP.into());
-    }
+    std::io::Read::read_to_end(&mut go, &mut msg).map_err(|_| NO_CGROUP.to_string())?;
+    Filters::from_bytes(&msg).ok_or_else(|| NO_CGROUP.into())
 }
 
 /// Everything between clone and exec. Only returns on error.
