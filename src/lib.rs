@@ -6,5 +6,6 @@ pub mod cli;
 pub mod dockerfile;
 pub mod dsl;
 pub mod engine;
+pub mod oci;
 pub mod platform;
 pub mod stdout;

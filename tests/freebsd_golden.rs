@@ -297,6 +297,7 @@ fn root_image_container_volume_lifecycle() {
         user: "www".into(),
         workdir: "/srv".into(),
         tty: false,
+        exact: None,
     };
     // jls tells the jail's root (where its /etc/passwd is) and hostname.
     let mnt = s.root.parent().unwrap().parent().unwrap().join("mnt");

@@ -57,6 +57,7 @@ impl Engine {
             },
             tty,
             profile,
+            exact: None,
         };
         Ok((c, pid, spec))
     }

@@ -80,6 +80,7 @@ impl Engine {
                 workdir: c.workdir.clone(),
                 tty,
                 profile: conf.profile,
+                exact: None,
             },
             fly: c.fly,
             ephemeral: c.auto_remove,
@@ -90,6 +91,7 @@ impl Engine {
             limits: c.limits,
             die_with_caller: false,
             extra_hosts: [c.extra_hosts.clone(), peers].concat(),
+            bundle: None,
         })
     }
 

@@ -3,6 +3,7 @@
 //! the [`Platform`] trait, whose operations are *ours* (make a layer, start a
 //! container), not syscalls.
 
+pub mod bundle;
 pub mod cmd;
 pub mod daemon;
 pub mod failpoint;

@@ -3,6 +3,7 @@
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
+use super::bundle::{BundleSpec, ExactProcess};
 use super::security::{Limits, SecurityProfile};
 
 /// One mount inside a container.
@@ -53,6 +54,21 @@ pub struct RunSpec {
     pub die_with_caller: bool,
     /// Extra `/etc/hosts` lines, `NAME:IP` (`--add-host`).
     pub extra_hosts: Vec<String>,
+    /// An OCI bundle's root, mounts and namespaces instead of kleene's
+    /// own (`kleene-oci`).
+    pub bundle: Option<Box<BundleSpec>>,
+}
+
+impl RunSpec {
+    /// The container's control group: a bundle's `cgroupsPath` (with a
+    /// leading '/': from each hierarchy's root), else its ID under
+    /// kleene's parent group.
+    pub fn cgroup_key(&self) -> String {
+        match self.bundle.as_ref().and_then(|b| b.cgroup_path.as_deref()) {
+            Some(p) => format!("/{}", p.trim_start_matches('/')),
+            None => self.id.clone(),
+        }
+    }
 }
 
 /// A container's place in one network.
@@ -91,6 +107,9 @@ pub struct ExecSpec {
     pub tty: bool,
     /// The container's confinement, which exec'd processes share.
     pub profile: SecurityProfile,
+    /// An OCI process: exactly this identity, environment (`env` alone,
+    /// no login variables) and capability sets.
+    pub exact: Option<Box<ExactProcess>>,
 }
 
 /// Where a started process's standard streams go.

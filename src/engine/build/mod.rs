@@ -209,6 +209,7 @@ impl Engine {
                     tty: false,
                     // RUN steps get a default container's confinement.
                     profile: SecurityProfile::default(),
+                    exact: None,
                 },
                 fly: false,
                 ephemeral: false,
@@ -224,6 +225,7 @@ impl Engine {
                 dns: vec![],
                 die_with_caller: true,
                 extra_hosts: Vec::new(),
+                bundle: None,
             };
             let log_path = self.platform.log_path(&self.root, &cid);
             let quiet_log = if log.quiet() {

@@ -5,6 +5,7 @@
 //! through exec except by file capabilities within the bounding set.
 
 use super::sys::CResult;
+use crate::platform::bundle::CapSets;
 use crate::platform::security::CapSet;
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
@@ -98,6 +99,61 @@ pub fn set(caps: CapSet) -> CResult<()> {
             "set capabilities: {}",
             std::io::Error::last_os_error()
         ));
+    }
+    Ok(())
+}
+
+/// An OCI process's capability sets, exactly (within what we hold),
+/// after its identity changed with `PR_SET_KEEPCAPS`; then its ambient set.
+pub fn set_exact(sets: &CapSets) -> CResult<()> {
+    let have = permitted().0;
+    let (e, p, i) = (
+        sets.effective & have,
+        sets.permitted & have,
+        sets.inheritable,
+    );
+    let h = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let d = [
+        Data {
+            effective: e as u32,
+            permitted: p as u32,
+            inheritable: i as u32,
+        },
+        Data {
+            effective: (e >> 32) as u32,
+            permitted: (p >> 32) as u32,
+            inheritable: (i >> 32) as u32,
+        },
+    ];
+    // SAFETY: capset with a v3 header and two data structs.
+    if unsafe { libc::syscall(libc::SYS_capset, &h, d.as_ptr()) } < 0 {
+        return Err(format!(
+            "set capabilities: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    for cap in 0..64u32 {
+        if sets.ambient & (1 << cap) != 0 {
+            // SAFETY: plain prctl.
+            let r = unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                )
+            };
+            if r < 0 {
+                return Err(format!(
+                    "raise ambient capability {cap}: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -113,5 +113,5 @@ fn child(
     unsafe { libc::gethostname(name.as_mut_ptr() as *mut libc::c_char, 64) };
     let uts = String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(64)])
         .into_owned();
-    process::exec_process(spec, hostname.unwrap_or(&uts), t.filters)
+    process::exec_process(spec, hostname.unwrap_or(&uts), t.filters, None)
 }

@@ -3,6 +3,7 @@
 //! firewall.
 
 mod bpf;
+mod bundle_fs;
 mod caps;
 pub mod cgroup;
 mod confine;
@@ -322,8 +323,9 @@ impl Platform for Linux {
     }
 
     fn after_exit(&self, spec: &RunSpec) -> Result<ExitDetails> {
-        let oom_killed = cgroup::oom_killed(&spec.id);
-        cgroup::remove(&spec.id)?;
+        let key = spec.cgroup_key();
+        let oom_killed = cgroup::oom_killed(&key);
+        cgroup::remove(&key)?;
         Ok(ExitDetails { oom_killed })
     }
 

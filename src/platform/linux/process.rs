@@ -9,6 +9,7 @@ use super::caps;
 use super::seccomp::{self, Filters};
 use super::sys::{self, check, cstr, CResult};
 use super::user;
+use crate::platform::bundle::{ExactProcess, Rlimit};
 use crate::platform::{ExecSpec, Stdio};
 
 /// Set up stdio for `stdio`; with a pty, send its master over `pty_sock`.
@@ -78,21 +79,32 @@ fn read_etc(name: &str) -> String {
 /// (unless no_new_privs, which lets anyone load it, comes last); the
 /// identity changes while we hold CAP_SETUID/SETGID; then the permitted
 /// and effective sets shrink to the profile's.
-pub fn exec_process(spec: &ExecSpec, hostname: &str, filters: &Filters) -> CResult<Infallible> {
+pub fn exec_process(
+    spec: &ExecSpec,
+    hostname: &str,
+    filters: &Filters,
+    gate: Option<&Gate>,
+) -> CResult<Infallible> {
     if spec.cmd.is_empty() {
         return Err("no command given and the image has no default command".into());
     }
-    let user = user::resolve(
-        &spec.user,
-        &read_etc("/etc/passwd"),
-        &read_etc("/etc/group"),
-    )?;
-    let term = if spec.tty {
-        Some(std::env::var("TERM").unwrap_or_else(|_| "xterm".into()))
-    } else {
-        None
+    let (user, env) = match &spec.exact {
+        Some(x) => exact_identity(spec, x),
+        None => {
+            let user = user::resolve(
+                &spec.user,
+                &read_etc("/etc/passwd"),
+                &read_etc("/etc/group"),
+            )?;
+            let term = if spec.tty {
+                Some(std::env::var("TERM").unwrap_or_else(|_| "xterm".into()))
+            } else {
+                None
+            };
+            let env = user::login_env(&user, hostname, term.as_deref(), &spec.env);
+            (user, env)
+        }
     };
-    let env = user::login_env(&user, hostname, term.as_deref(), &spec.env);
     let path = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
@@ -112,6 +124,21 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str, filters: &Filters) -> CResu
     };
 
     crate::platform::trace::mark("child: user and program found");
+    if let Some(x) = &spec.exact {
+        // Raising a hard limit and lowering the OOM score need privileges
+        // the identity change takes away.
+        for r in &x.rlimits {
+            set_rlimit(r)?;
+        }
+        if let Some(adj) = x.oom_score_adj {
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+                .map_err(|e| format!("set oom_score_adj {adj}: {e}"))?;
+        }
+        if let Some(mask) = x.identity.umask {
+            // SAFETY: plain umask.
+            unsafe { libc::umask(mask as libc::mode_t) };
+        }
+    }
     let profile = &spec.profile;
     caps::limit_bounding(profile.capabilities)?;
     crate::platform::trace::mark("child: capability bounding set");
@@ -126,9 +153,19 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str, filters: &Filters) -> CResu
             "setgroups".into()
         })?;
         check(libc::setgid(user.gid), || format!("setgid {}", user.gid))?;
+        if spec.exact.is_some() {
+            // An OCI process keeps the capabilities it is given whatever
+            // its user; they are set exactly below.
+            check(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0), || {
+                "keep capabilities".into()
+            })?;
+        }
         check(libc::setuid(user.uid), || format!("setuid {}", user.uid))?;
     }
-    caps::set(profile.capabilities)?;
+    match &spec.exact {
+        Some(x) => caps::set_exact(&x.caps)?,
+        None => caps::set(profile.capabilities)?,
+    }
     crate::platform::trace::mark("child: identity and capabilities");
     if profile.no_new_privileges {
         // SAFETY: plain prctl.
@@ -152,12 +189,102 @@ pub fn exec_process(spec: &ExecSpec, hostname: &str, filters: &Filters) -> CResu
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
     reset_signals();
+    if let Some(g) = gate {
+        g.wait()?;
+    }
     // SAFETY: NULL-terminated argv/envp of valid C strings.
     unsafe { libc::execve(prog.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
-    Err(format!(
-        "exec '{program}': {}",
-        std::io::Error::last_os_error()
-    ))
+    let msg = format!("exec '{program}': {}", std::io::Error::last_os_error());
+    if gate.is_some() {
+        // Whoever waited for the setup is gone: stderr is all that is left.
+        sys::write_all(2, format!("kleene-oci: {msg}\n").as_bytes());
+        // SAFETY: leave without running destructors, as a failed exec does.
+        unsafe { libc::_exit(127) }
+    }
+    Err(msg)
+}
+
+/// Where a created container waits for its start (`kleene-oci create`,
+/// then `start`): everything is set up and checked, the program found.
+pub struct Gate {
+    /// The error pipe to the creator: closing it says "created".
+    pub error_fd: RawFd,
+    /// The start FIFO, opened `O_PATH` before the root changed.
+    pub fifo: RawFd,
+}
+
+impl Gate {
+    /// Tell the creator we are ready, then block until someone opens the
+    /// FIFO for reading (`start`) and take its byte.
+    fn wait(&self) -> CResult<()> {
+        sys::close(self.error_fd);
+        let path = format!("/proc/self/fd/{}", self.fifo);
+        let fd = sys::open(&path, libc::O_WRONLY)?;
+        sys::write_all(fd, b"0");
+        sys::close(fd);
+        sys::close(self.fifo);
+        Ok(())
+    }
+}
+
+/// An OCI process's user (no lookup, but a home from `/etc/passwd` when
+/// the environment names none, as runc) and its environment as given.
+fn exact_identity(spec: &ExecSpec, x: &ExactProcess) -> (user::User, Vec<String>) {
+    let id = &x.identity;
+    let home = user::resolve(&id.uid.to_string(), &read_etc("/etc/passwd"), "")
+        .map(|u| u.home)
+        .unwrap_or_else(|_| "/".into());
+    let mut env = spec.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
+    let u = user::User {
+        name: id.uid.to_string(),
+        uid: id.uid,
+        gid: id.gid,
+        home,
+        shell: String::new(),
+        groups: id.groups.clone(),
+    };
+    (u, env)
+}
+
+fn set_rlimit(r: &Rlimit) -> CResult<()> {
+    let Some(res) = rlimit_number(&r.kind) else {
+        return Err(format!("unknown rlimit '{}'", r.kind));
+    };
+    let lim = libc::rlimit {
+        rlim_cur: r.soft,
+        rlim_max: r.hard,
+    };
+    // SAFETY: a valid rlimit struct.
+    check(unsafe { libc::setrlimit(res, &lim) }, || {
+        format!("setrlimit {} {}:{}", r.kind, r.soft, r.hard)
+    })
+    .map(drop)
+}
+
+/// `RLIMIT_NOFILE` → its number.
+pub fn rlimit_number(name: &str) -> Option<libc::__rlimit_resource_t> {
+    Some(match name {
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        _ => return None,
+    })
 }
 
 /// Signal dispositions and mask back to defaults for the new program.

@@ -7,6 +7,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::bundle_fs;
 use super::cgroup::{self, Cgroup};
 use super::confine::{self, Devices};
 use super::handshake::Handshake;
@@ -19,6 +20,7 @@ use std::path::Path;
 
 use super::process;
 use super::sys::{self, check, cstr, mkdir_p, mount, CResult};
+use crate::platform::bundle::{BundleSpec, NamespaceKind};
 use crate::platform::fsutil;
 use crate::platform::stream::Stream;
 use crate::platform::{failpoint, Error, MountSpec, Result, RunSpec, Started, Stdio};
@@ -34,7 +36,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     // host ends of its links through it.
     let host_net = net::host_socket(spec)?;
     failpoint::check("container.start.cgroup")?;
-    let (mut cg, v2_dir) = Cgroup::begin(&spec.id, &spec.limits)?;
+    let (mut cg, v2_dir) = Cgroup::begin(&spec.cgroup_key(), &spec.limits)?;
     let undo = |cg: &Cgroup| {
         let _ = cgroup::remove_dirs(cg.dirs());
     };
@@ -58,9 +60,24 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     };
     // A network namespace made ahead (`netns`) is joined rather than
     // created; taking it waits for its thread, so we clone single-threaded.
-    let own_net = !spec.fly && spec.network_driver != "host";
+    let bundle = spec.bundle.as_deref();
+    let own_net = bundle.is_none() && !spec.fly && spec.network_driver != "host";
     let netns = if own_net { netns::take() } else { None };
-    let flags = if spec.fly {
+    if let Some(b) = bundle {
+        if let Err(e) = join_pid_namespace(b) {
+            hs.abandon();
+            sys::close(go_r);
+            sys::close(go_w);
+            undo(&cg);
+            return Err(Error::Failed(e));
+        }
+    }
+    let flags = if let Some(b) = bundle {
+        b.namespaces
+            .iter()
+            .filter(|n| n.path.is_none())
+            .fold(0, |f, n| f | bundle_fs::clone_flag(n.kind))
+    } else if spec.fly {
         libc::CLONE_NEWNS
     } else if !own_net || netns.is_some() {
         CONTAINER_NS & !libc::CLONE_NEWNET
@@ -245,6 +262,9 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
         process::setup_stdio(stdio, None)?;
     }
     let profile = &spec.process.profile;
+    if let Some(b) = spec.bundle.as_deref() {
+        return bundle_child(spec, b, stdio, setup);
+    }
     let own_net = !spec.fly && spec.network_driver != "host";
     if own_net {
         fp("container.start.network")?;
@@ -357,10 +377,60 @@ fn child(spec: &RunSpec, stdio: &Stdio, setup: &Setup) -> CResult<std::convert::
     fp("container.start.exec")?;
     if profile.init && !spec.fly {
         return init::run(&filters, Some(setup.error_fd), || {
-            process::exec_process(&spec.process, &spec.hostname, &filters)
+            process::exec_process(&spec.process, &spec.hostname, &filters, None)
         });
     }
-    process::exec_process(&spec.process, &spec.hostname, &filters)
+    process::exec_process(&spec.process, &spec.hostname, &filters, None)
+}
+
+/// The child of a container an OCI bundle describes: its namespaces,
+/// mounts and root as `config.json` says, kleene's confinement, then the
+/// wait for `start` when there is a start gate.
+fn bundle_child(
+    spec: &RunSpec,
+    b: &BundleSpec,
+    stdio: &Stdio,
+    setup: &Setup,
+) -> CResult<std::convert::Infallible> {
+    let profile = &spec.process.profile;
+    bundle_fs::join_namespaces(b)?;
+    let gate = b
+        .start_gate
+        .as_deref()
+        .map(bundle_fs::open_gate)
+        .transpose()?;
+    bundle_fs::setup(b, &spec.hostname)?;
+    confine::mask(&profile.masked_paths)?;
+    confine::read_only_paths(&profile.readonly_paths)?;
+    if b.readonly {
+        confine::read_only_root()?;
+    }
+    if matches!(stdio, Stdio::Pty) {
+        process::setup_stdio(stdio, setup.pty_sock)?;
+    }
+    let filters = wait_for_go(setup.go)?;
+    let gate = gate.map(|fifo| process::Gate {
+        error_fd: setup.error_fd,
+        fifo,
+    });
+    process::exec_process(&spec.process, &spec.hostname, &filters, gate.as_ref())
+}
+
+/// A bundle's pid namespace given by path is joined here, in the parent:
+/// only children are born into a pid namespace.
+fn join_pid_namespace(b: &BundleSpec) -> CResult<()> {
+    let Some(path) = b
+        .namespace(NamespaceKind::Pid)
+        .and_then(|n| n.path.as_ref())
+    else {
+        return Ok(());
+    };
+    let p = path.display().to_string();
+    let fd = sys::open(&p, libc::O_RDONLY | libc::O_CLOEXEC)?;
+    // SAFETY: setns with an fd we opened.
+    let r = unsafe { libc::setns(fd, libc::CLONE_NEWPID) };
+    sys::close(fd);
+    check(r, || format!("join pid namespace '{p}'")).map(drop)
 }
 
 /// Nothing we mount may propagate back to the host.

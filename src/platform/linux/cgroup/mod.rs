@@ -217,16 +217,26 @@ fn conventional() -> Option<Layout> {
 }
 
 /// The directories of container `id`'s group, one per hierarchy.
+/// Where group `id` lives below a hierarchy's root: kleene's parent
+/// group and the ID, or, for an ID with a leading '/' (an OCI bundle's
+/// `cgroupsPath`), that path.
+fn place(id: &str) -> PathBuf {
+    match id.strip_prefix('/') {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(parent()).join(id),
+    }
+}
+
 fn dirs(layout: &Layout, id: &str) -> Vec<PathBuf> {
     match layout {
-        Layout::Unified(root) => vec![root.join(parent()).join(id)],
+        Layout::Unified(root) => vec![root.join(place(id))],
         // Not the v2 tree of a hybrid host: it holds no controller we use,
         // and moving a process into a v2 group takes a global lock whose
         // wait (an RCU grace period) costs 5 to 30 ms now and then.
         Layout::Legacy { hierarchies, .. } => hierarchies
             .iter()
             .map(|(_, m)| m)
-            .map(|m| m.join(parent()).join(id))
+            .map(|m| m.join(place(id)))
             .collect(),
         Layout::None => vec![],
     }
@@ -246,14 +256,15 @@ fn read(path: &Path) -> String {
 }
 
 /// cgroup v2 hands controllers down: each level must enable them for its
-/// children. Done for `kleene/` once, when a needed one is missing.
-fn enable_v2(root: &Path, want: &[&str]) -> Result<()> {
-    let mut dirs = vec![root.to_path_buf()];
-    let mut d = root.to_path_buf();
-    for part in parent().split('/') {
-        d = d.join(part);
-        dirs.push(d.clone());
-    }
+/// children. Done for the levels above `group` (`kleene/`, or an OCI
+/// bundle's path) when a needed one is missing.
+fn enable_v2(root: &Path, group: &Path, want: &[&str]) -> Result<()> {
+    let mut dirs: Vec<&Path> = group
+        .ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(root))
+        .collect();
+    dirs.reverse();
     for dir in dirs {
         let have = read(&dir.join("cgroup.subtree_control"));
         for c in want {
@@ -330,7 +341,7 @@ impl Cgroup {
                     .iter()
                     .any(|c| !have.split_whitespace().any(|x| x == *c))
                 {
-                    enable_v2(root, &want)?;
+                    enable_v2(root, &d, &want)?;
                 }
                 apply(layout, &cg.dirs, limits, &Limits::default())?;
             }
@@ -349,7 +360,7 @@ impl Cgroup {
         if let Some(parent) = d.parent() {
             if !parent.is_dir() && mkdir_all(parent)? {
                 if let Layout::Unified(root) = layout() {
-                    enable_v2(root, &["memory", "cpu", "pids"]).ok();
+                    enable_v2(root, d, &["memory", "cpu", "pids"]).ok();
                 }
             }
         }

@@ -1,0 +1,114 @@
+//! runc's command line, as containerd's shim, Docker and Podman call it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// An OCI runtime with runc's command line, on kleene's Linux runtime.
+#[derive(Parser, Debug)]
+#[command(name = "kleene-oci", version)]
+pub struct Cli {
+    /// Directory of the containers' state
+    #[arg(long, global = true, default_value = "/run/kleene-oci")]
+    pub root: PathBuf,
+    /// Also write errors to this file
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of --log
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Accepted for runc compatibility (errors are always logged)
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported: a clear error)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// The container's ID (unique under --root)
+    pub id: String,
+    /// The bundle directory (holds config.json)
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's init pid here
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// UNIX socket to send the pty master to (process.terminal)
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// chroot instead of pivot_root (a root on a ramfs)
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Pass N more fds (from 3) to the container's process
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Accepted for runc compatibility
+    #[arg(long)]
+    pub no_new_keyring: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container: set up, waiting for `start`
+    Create(CreateArgs),
+    /// Let a created container's process run
+    Start { id: String },
+    /// Create, start and (unless -d) wait for a container, then delete it
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return once started
+        #[arg(short, long)]
+        detach: bool,
+        /// Keep the container's state after it exits
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print a container's state (OCI state JSON)
+    State { id: String },
+    /// Send a signal to a container's init (or all its processes)
+    Kill {
+        id: String,
+        /// Name (TERM, SIGKILL) or number
+        #[arg(default_value = "TERM")]
+        signal: String,
+        /// Every process of the container
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Remove a stopped container (--force: kill it first)
+    Delete {
+        id: String,
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List containers
+    #[command(visible_alias = "ls")]
+    List {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        /// IDs only
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json into the bundle
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        /// Accepted for runc compatibility (no user namespace yet)
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print what this runtime supports (OCI features JSON)
+    Features,
+}

@@ -1,0 +1,367 @@
+//! The commands of `kleene-oci`, each a few calls into the platform.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::cli::{Cli, Command, CreateArgs};
+use super::convert;
+use super::state::{self, Record, Status};
+use super::OciError;
+use crate::platform::{self, Platform, RunSpec, Stdio};
+
+pub fn run(cli: Cli) -> Result<i32, OciError> {
+    if cli.systemd_cgroup {
+        return Err(OciError::Invalid(
+            "--systemd-cgroup: kleene-oci manages cgroups itself (cgroupfs); configure the caller with SystemdCgroup = false".into(),
+        ));
+    }
+    let root = cli.root;
+    let p = platform::native();
+    match cli.command {
+        Command::Create(a) => create(p, &root, &a).map(|_| 0),
+        Command::Start { id } => start(p, &root, &id).map(|_| 0),
+        Command::Run {
+            create: a,
+            detach,
+            keep,
+        } => run_container(p, &root, &a, detach, keep),
+        Command::State { id } => {
+            let rec = Record::load(&root, &id)?;
+            let st = rec.to_state(rec.status(p));
+            crate::out!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+            Ok(0)
+        }
+        Command::Kill { id, signal, all } => kill(p, &root, &id, &signal, all).map(|_| 0),
+        Command::Delete { id, force } => delete(p, &root, &id, force).map(|_| 0),
+        Command::List { format, quiet } => list(p, &root, &format, quiet).map(|_| 0),
+        Command::Spec { bundle, .. } => spec(&bundle).map(|_| 0),
+        Command::Features => {
+            crate::out!(
+                "{}",
+                serde_json::to_string_pretty(&features()).unwrap_or_default()
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciError> {
+    state::check_id(&a.id)?;
+    let dir = state::dir(root, &a.id);
+    if dir.join("state.json").exists() {
+        return Err(OciError::Exists(a.id.clone()));
+    }
+    // A directory without a record: a create that died half-way.
+    let _ = std::fs::remove_dir_all(&dir);
+    let bundle = std::fs::canonicalize(&a.bundle)
+        .map_err(|e| OciError::Invalid(format!("bundle '{}': {e}", a.bundle.display())))?;
+    let spec = convert::load(&bundle)?;
+    let fifo = state::fifo(root, &a.id);
+    let run = convert::run_spec(&a.id, &bundle, &spec, Some(fifo.clone()), a.no_pivot)?;
+    if run.process.tty && a.console_socket.is_none() {
+        return Err(OciError::Invalid(
+            "process.terminal is true: --console-socket is required".into(),
+        ));
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| OciError::Io(format!("create '{}': {e}", dir.display())))?;
+    let made = (|| {
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .map_err(|e| OciError::Io(format!("mkfifo '{}': {e}", fifo.display())))?;
+        let stdio = if run.process.tty {
+            Stdio::Pty
+        } else {
+            Stdio::Inherit { stdin: true }
+        };
+        let started = p.start(&run, &stdio)?;
+        let rec = Record {
+            id: a.id.clone(),
+            pid: started.pid,
+            start_time: p.start_time(started.pid),
+            bundle: bundle.clone(),
+            rootfs: run
+                .bundle
+                .as_ref()
+                .map(|b| b.rootfs.clone())
+                .unwrap_or_default(),
+            created: crate::engine::time::now(),
+            cgroup: run.cgroup_key(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            started: false,
+        };
+        let sent = match (&started.pty_master, &a.console_socket) {
+            (Some(m), Some(sock)) => send_console(sock, m),
+            _ => Ok(()),
+        };
+        if let Err(e) = sent.and_then(|_| rec.save(root)) {
+            let _ = p.signal(started.pid, libc::SIGKILL);
+            let _ = p.wait(started.pid);
+            let _ = p.after_exit(&run);
+            return Err(e);
+        }
+        Ok(rec)
+    })();
+    let rec = match made {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
+    if let Some(pf) = &a.pid_file {
+        write_atomic(pf, &rec.pid.to_string())?;
+    }
+    Ok(rec)
+}
+
+/// The pty master to whoever listens on `sock` (containerd's shim,
+/// Podman's conmon), as runc does: one message with the fd in SCM_RIGHTS.
+fn send_console(sock: &Path, master: &OwnedFd) -> Result<(), OciError> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+    let bad = |e: &dyn std::fmt::Display| {
+        OciError::Io(format!("console socket '{}': {e}", sock.display()))
+    };
+    let s = std::os::unix::net::UnixStream::connect(sock).map_err(|e| bad(&e))?;
+    let fds = [master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(b"/dev/ptmx")];
+    sendmsg::<UnixAddr>(
+        s.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| bad(&e))?;
+    Ok(())
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<(), OciError> {
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| OciError::Io(format!("write '{}': {e}", path.display())))
+}
+
+fn start(p: &dyn Platform, root: &Path, id: &str) -> Result<(), OciError> {
+    let mut rec = Record::load(root, id)?;
+    match rec.status(p) {
+        Status::Stopped => {
+            return Err(OciError::State(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        Status::Running => {
+            return Err(OciError::State(
+                "cannot start an already running container".into(),
+            ))
+        }
+        Status::Created => {}
+    }
+    let fifo = state::fifo(root, id);
+    // Non-blocking: the init may die meanwhile, and then nobody would
+    // ever write.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| OciError::Io(format!("open '{}': {e}", fifo.display())))?;
+    loop {
+        let mut b = [0u8; 1];
+        match std::io::Read::read(&mut &f, &mut b) {
+            Ok(1) => break,
+            Ok(_) | Err(_) => {
+                if !p.alive(rec.pid, rec.start_time) {
+                    return Err(OciError::State(format!(
+                        "container '{id}' died before it could start"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    rec.started = true;
+    rec.save(root)?;
+    let _ = std::fs::remove_file(&fifo);
+    Ok(())
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+fn run_container(
+    p: &dyn Platform,
+    root: &Path,
+    a: &CreateArgs,
+    detach: bool,
+    keep: bool,
+) -> Result<i32, OciError> {
+    let rec = create(p, root, a)?;
+    if let Err(e) = start(p, root, &a.id) {
+        let _ = delete(p, root, &a.id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = p.wait(rec.pid).map(|s| s.code()).unwrap_or(255);
+    if !keep {
+        delete(p, root, &a.id, true)?;
+    }
+    Ok(code)
+}
+
+fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result<(), OciError> {
+    let rec = Record::load(root, id)?;
+    let n = crate::engine::signal::parse(sig).map_err(|e| OciError::Invalid(e.to_string()))?;
+    if !rec.status(p).can_kill() {
+        return Err(OciError::State("container not running".into()));
+    }
+    if all {
+        p.signal_tree(rec.pid, n)?;
+    } else {
+        p.signal(rec.pid, n)?;
+    }
+    Ok(())
+}
+
+fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), OciError> {
+    let dir = state::dir(root, id);
+    let rec = match Record::load(root, id) {
+        Ok(r) => r,
+        Err(OciError::NotFound(_)) if dir.is_dir() => {
+            // A create that died before its record: nothing runs.
+            let _ = std::fs::remove_dir_all(&dir);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let status = rec.status(p);
+    if !status.can_delete() {
+        if !force {
+            return Err(OciError::State(format!(
+                "cannot delete container {id} that is not stopped: {}",
+                status.name()
+            )));
+        }
+        let _ = p.signal_tree(rec.pid, libc::SIGKILL);
+        let until = Instant::now() + Duration::from_secs(10);
+        while p.alive(rec.pid, rec.start_time) {
+            if Instant::now() > until {
+                return Err(OciError::State(format!(
+                    "container {id} (pid {}) did not die after SIGKILL",
+                    rec.pid
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    // The group goes with the same key it was made with.
+    let spec = RunSpec {
+        id: id.to_string(),
+        bundle: Some(Box::new(crate::platform::bundle::BundleSpec {
+            cgroup_path: Some(rec.cgroup.clone()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    p.after_exit(&spec)?;
+    std::fs::remove_dir_all(&dir)
+        .map_err(|e| OciError::Io(format!("remove '{}': {e}", dir.display())))
+}
+
+fn list(p: &dyn Platform, root: &Path, format: &str, quiet: bool) -> Result<(), OciError> {
+    let recs: Vec<(Record, Status)> = state::list(root)
+        .iter()
+        .filter_map(|id| Record::load(root, id).ok())
+        .map(|r| {
+            let s = r.status(p);
+            (r, s)
+        })
+        .collect();
+    if quiet {
+        for (r, _) in &recs {
+            crate::out!("{}", r.id);
+        }
+        return Ok(());
+    }
+    match format {
+        "json" => {
+            let v: Vec<_> = recs.iter().map(|(r, s)| r.to_state(*s)).collect();
+            crate::out!("{}", serde_json::to_string(&v).unwrap_or_default());
+        }
+        "table" => {
+            crate::out!(
+                "{:<20} {:<8} {:<10} {:<40} {}",
+                "ID",
+                "PID",
+                "STATUS",
+                "BUNDLE",
+                "CREATED"
+            );
+            for (r, s) in &recs {
+                let pid = if *s == Status::Stopped { 0 } else { r.pid };
+                crate::out!(
+                    "{:<20} {:<8} {:<10} {:<40} {}",
+                    r.id,
+                    pid,
+                    s.name(),
+                    r.bundle.display(),
+                    r.created
+                );
+            }
+        }
+        f => {
+            return Err(OciError::Invalid(format!(
+                "invalid format '{f}': use table or json"
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn spec(bundle: &Path) -> Result<(), OciError> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        return Err(OciError::Invalid(format!(
+            "file '{}' exists: remove it first",
+            path.display()
+        )));
+    }
+    oci_spec::runtime::Spec::default()
+        .save(&path)
+        .map_err(|e| OciError::Io(format!("write '{}': {e}", path.display())))
+}
+
+fn features() -> serde_json::Value {
+    let caps: Vec<String> = crate::platform::security::CapSet::all()
+        .names()
+        .into_iter()
+        .map(|n| format!("CAP_{}", n.trim_start_matches("CAP_").to_uppercase()))
+        .collect();
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.1.0",
+        "hooks": [],
+        "mountOptions": ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+            "sync", "async", "dirsync", "remount", "mand", "nomand", "atime", "noatime",
+            "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
+            "bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave",
+            "unbindable", "runbindable"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "capabilities": caps,
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+                    "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                    "SCMP_ACT_TRAP", "SCMP_ACT_TRACE"],
+                "operators": ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
+                    "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"],
+            },
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+        },
+        "annotations": {"org.kleene.runtime": "kleene-oci"},
+    })
+}

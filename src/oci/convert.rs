@@ -1,0 +1,296 @@
+//! `config.json` → the run spec kleene's runtime starts: every field the
+//! runtime honours is carried over; what it cannot honour is refused with
+//! the field named, never silently dropped.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::OciError;
+use crate::platform::bundle::{
+    BundleSpec, CapSets, DeviceNode, ExactProcess, GenericMount, Identity, Namespace,
+    NamespaceKind, Rlimit,
+};
+use crate::platform::seccomp::Profile;
+use crate::platform::security::{CapSet, SeccompPolicy, SecurityProfile};
+use crate::platform::{ExecSpec, Limits, RunSpec};
+
+/// Read `<bundle>/config.json`.
+pub fn load(bundle: &Path) -> Result<Spec, OciError> {
+    let path = bundle.join("config.json");
+    if !path.exists() {
+        return Err(OciError::Invalid(format!(
+            "config.json not found in bundle '{}'",
+            bundle.display()
+        )));
+    }
+    Spec::load(&path).map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))
+}
+
+fn caps(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64, OciError> {
+    let mut out = CapSet::empty();
+    for c in set.iter().flatten() {
+        let name = format!("CAP_{c}");
+        let n = CapSet::number(&name)
+            .ok_or_else(|| OciError::Invalid(format!("unknown capability '{name}'")))?;
+        out.insert(n);
+    }
+    Ok(out.0)
+}
+
+fn kind(t: LinuxNamespaceType) -> NamespaceKind {
+    match t {
+        LinuxNamespaceType::Mount => NamespaceKind::Mount,
+        LinuxNamespaceType::Cgroup => NamespaceKind::Cgroup,
+        LinuxNamespaceType::Uts => NamespaceKind::Uts,
+        LinuxNamespaceType::Ipc => NamespaceKind::Ipc,
+        LinuxNamespaceType::User => NamespaceKind::User,
+        LinuxNamespaceType::Pid => NamespaceKind::Pid,
+        LinuxNamespaceType::Network => NamespaceKind::Network,
+        LinuxNamespaceType::Time => NamespaceKind::Time,
+    }
+}
+
+/// The run spec for container `id` of `bundle`; `gate` is its start FIFO
+/// (`None`: run at once).
+pub fn run_spec(
+    id: &str,
+    bundle: &Path,
+    spec: &Spec,
+    gate: Option<PathBuf>,
+    no_pivot: bool,
+) -> Result<RunSpec, OciError> {
+    let bad = |m: String| OciError::Invalid(m);
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| bad("config.json has no root".into()))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    if !rootfs.is_dir() {
+        return Err(bad(format!(
+            "rootfs '{}' is not a directory",
+            rootfs.display()
+        )));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| bad("config.json has no process".into()))?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(bad("process.args must not be empty".into()));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(bad(format!(
+            "process.cwd '{}' is not an absolute path",
+            process.cwd().display()
+        )));
+    }
+    let linux = spec.linux().clone().unwrap_or_default();
+
+    let mut namespaces = Vec::new();
+    for n in linux.namespaces().iter().flatten() {
+        let k = kind(n.typ());
+        if matches!(k, NamespaceKind::User | NamespaceKind::Time) {
+            return Err(bad(format!(
+                "linux.namespaces: {} namespaces are not supported by kleene-oci yet",
+                k.name()
+            )));
+        }
+        if namespaces.iter().any(|m: &Namespace| m.kind == k) {
+            return Err(bad(format!(
+                "linux.namespaces: the {} namespace is listed twice",
+                k.name()
+            )));
+        }
+        namespaces.push(Namespace {
+            kind: k,
+            path: n.path().clone(),
+        });
+    }
+    if !namespaces.iter().any(|n| n.kind == NamespaceKind::Mount) {
+        return Err(bad(
+            "linux.namespaces: a mount namespace is required (the root filesystem is mounted in it)"
+                .into(),
+        ));
+    }
+
+    let mut mounts = Vec::new();
+    for m in spec.mounts().iter().flatten() {
+        let options = m.options().clone().unwrap_or_default();
+        let fstype = m.typ().clone().unwrap_or_default();
+        let is_bind = fstype == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        let source = match m.source() {
+            Some(s) if is_bind && s.is_relative() => bundle.join(s),
+            Some(s) => s.clone(),
+            None => PathBuf::from(if fstype.is_empty() { "none" } else { &fstype }),
+        };
+        mounts.push(GenericMount {
+            destination: m.destination().display().to_string(),
+            fstype,
+            source: source.display().to_string(),
+            options,
+        });
+    }
+
+    let mut devices = Vec::new();
+    for d in linux.devices().iter().flatten() {
+        devices.push(DeviceNode {
+            path: d.path().display().to_string(),
+            kind: match d.typ() {
+                oci_spec::runtime::LinuxDeviceType::B => 'b',
+                oci_spec::runtime::LinuxDeviceType::P => 'p',
+                _ => 'c',
+            },
+            major: d.major(),
+            minor: d.minor(),
+            mode: d.file_mode().unwrap_or(0o666),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+
+    let cgroup_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty());
+    if let Some(p) = &cgroup_path {
+        if p.contains(':') {
+            return Err(bad(format!(
+                "linux.cgroupsPath '{p}' is a systemd slice: kleene-oci manages cgroups itself (cgroupfs); use a path"
+            )));
+        }
+        if p.split('/').any(|c| c == "..") {
+            return Err(bad(format!("linux.cgroupsPath '{p}' contains '..'")));
+        }
+    }
+    let cgroup_path = Some(cgroup_path.unwrap_or_else(|| format!("/kleene-oci/{id}")));
+
+    let limits = limits(&linux)?;
+
+    let c = process.capabilities().clone().unwrap_or_default();
+    let sets = CapSets {
+        bounding: caps(c.bounding())?,
+        effective: caps(c.effective())?,
+        permitted: caps(c.permitted())?,
+        inheritable: caps(c.inheritable())?,
+        ambient: caps(c.ambient())?,
+    };
+    let seccomp = match linux.seccomp() {
+        None => SeccompPolicy::Unconfined,
+        Some(s) => {
+            let json = serde_json::to_string(s).map_err(|e| bad(format!("linux.seccomp: {e}")))?;
+            let p = Profile::parse(&json).map_err(|e| bad(format!("linux.seccomp: {e}")))?;
+            SeccompPolicy::Custom(Box::new(p))
+        }
+    };
+    let profile = SecurityProfile {
+        privileged: false,
+        capabilities: CapSet(sets.bounding),
+        seccomp,
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        read_only_rootfs: false,
+        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        proc_debug: true,
+        init: false,
+    };
+    let user = process.user();
+    let exact = ExactProcess {
+        identity: Identity {
+            uid: user.uid(),
+            gid: user.gid(),
+            groups: user.additional_gids().clone().unwrap_or_default(),
+            umask: user.umask(),
+        },
+        caps: sets,
+        rlimits: process
+            .rlimits()
+            .iter()
+            .flatten()
+            .map(|r| Rlimit {
+                kind: r.typ().to_string(),
+                soft: r.soft(),
+                hard: r.hard(),
+            })
+            .collect(),
+        oom_score_adj: process.oom_score_adj(),
+    };
+    let mut sysctl: Vec<(String, String)> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    sysctl.sort();
+
+    Ok(RunSpec {
+        id: id.to_string(),
+        name: id.to_string(),
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        layers: vec![],
+        container_dir: rootfs.clone(),
+        mounts: vec![],
+        process: ExecSpec {
+            container: id.to_string(),
+            cmd: args,
+            env: process.env().clone().unwrap_or_default(),
+            user: format!("{}:{}", user.uid(), user.gid()),
+            workdir: process.cwd().display().to_string(),
+            tty: process.terminal().unwrap_or(false),
+            profile,
+            exact: Some(Box::new(exact)),
+        },
+        fly: false,
+        jail_params: vec![],
+        network_driver: "bundle".into(),
+        attachments: vec![],
+        dns: vec![],
+        ephemeral: false,
+        limits,
+        die_with_caller: false,
+        extra_hosts: vec![],
+        bundle: Some(Box::new(BundleSpec {
+            rootfs,
+            readonly: root.readonly().unwrap_or(false),
+            mounts,
+            namespaces,
+            devices,
+            sysctl,
+            domainname: spec.domainname().clone().unwrap_or_default(),
+            cgroup_path,
+            rootfs_propagation: linux.rootfs_propagation().clone().unwrap_or_default(),
+            no_pivot,
+            start_gate: gate,
+        })),
+    })
+}
+
+/// `linux.resources` → kleene's limits (memory, CPU quota, pids).
+fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, OciError> {
+    let mut l = Limits::default();
+    let Some(r) = linux.resources() else {
+        return Ok(l);
+    };
+    if let Some(m) = r.memory() {
+        l.memory = m.limit().filter(|v| *v > 0).map(|v| v as u64);
+    }
+    if let Some(c) = r.cpu() {
+        if let (Some(q), Some(p)) = (c.quota(), c.period()) {
+            if q > 0 && p > 0 {
+                l.cpus = Some(q as f64 / p as f64);
+            }
+        }
+    }
+    if let Some(p) = r.pids() {
+        if p.limit() > 0 {
+            l.pids = Some(p.limit() as u64);
+        }
+    }
+    Ok(l)
+}

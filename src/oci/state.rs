@@ -1,0 +1,151 @@
+//! A kleene-oci container's record: `<root>/<id>/state.json`, next to its
+//! start FIFO. The record is written once the container exists and its
+//! directory is removed last by `delete`, so a directory without a record
+//! is a create that died half-way (and `delete` clears it).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::OciError;
+use crate::platform::Platform;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub pid: i32,
+    /// The init's start time, to tell it from a later process with its pid.
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339.
+    pub created: String,
+    /// The group key (a `cgroupsPath`, with its leading '/').
+    pub cgroup: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// `start` has let the command run.
+    pub started: bool,
+}
+
+/// The lifecycle states of the OCI runtime spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+
+    pub fn can_start(self) -> bool {
+        self == Status::Created
+    }
+
+    pub fn can_kill(self) -> bool {
+        self != Status::Stopped
+    }
+
+    pub fn can_delete(self) -> bool {
+        self == Status::Stopped
+    }
+}
+
+pub fn dir(root: &Path, id: &str) -> PathBuf {
+    root.join(id)
+}
+
+pub fn fifo(root: &Path, id: &str) -> PathBuf {
+    dir(root, id).join("exec.fifo")
+}
+
+/// Container IDs name directories: letters, digits and `_.+-` only.
+pub fn check_id(id: &str) -> Result<(), OciError> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(OciError::Invalid(format!(
+            "invalid container id '{id}': use letters, digits and _.+- only"
+        )))
+    }
+}
+
+impl Record {
+    pub fn load(root: &Path, id: &str) -> Result<Record, OciError> {
+        check_id(id)?;
+        let path = dir(root, id).join("state.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                OciError::NotFound(id.to_string())
+            } else {
+                OciError::Io(format!("read '{}': {e}", path.display()))
+            }
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| OciError::Io(format!("corrupt state '{}': {e}", path.display())))
+    }
+
+    /// Write atomically (a reader never sees half a record).
+    pub fn save(&self, root: &Path) -> Result<(), OciError> {
+        let d = dir(root, &self.id);
+        let tmp = d.join("state.json.tmp");
+        let text = serde_json::to_vec_pretty(self).map_err(|e| OciError::Io(e.to_string()))?;
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, d.join("state.json")))
+            .map_err(|e| OciError::Io(format!("write '{}': {e}", tmp.display())))
+    }
+
+    pub fn status(&self, p: &dyn Platform) -> Status {
+        if !p.alive(self.pid, self.start_time) {
+            Status::Stopped
+        } else if self.started {
+            Status::Running
+        } else {
+            Status::Created
+        }
+    }
+
+    /// The state JSON of the OCI runtime spec (with runc's extra fields,
+    /// which containerd reads).
+    pub fn to_state(&self, status: Status) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "id": self.id,
+            "pid": if status == Status::Stopped { 0 } else { self.pid },
+            "status": status.name(),
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": "",
+            "annotations": self.annotations,
+        })
+    }
+}
+
+/// Every container ID under `root`.
+pub fn list(root: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("state.json").exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids
+}

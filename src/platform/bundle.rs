@@ -1,0 +1,153 @@
+//! A container as an OCI bundle describes it (`kleene-oci`): the caller
+//! made its root filesystem and names every mount, namespace and device,
+//! so the runtime takes them as given instead of making kleene's own
+//! (overlay of image layers, standard /proc, /dev and /sys). Plain data;
+//! each platform turns it into its mechanisms.
+
+use std::path::PathBuf;
+
+/// Namespace kinds an OCI `config.json` names (`linux.namespaces`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamespaceKind {
+    Pid,
+    Network,
+    Mount,
+    Ipc,
+    Uts,
+    User,
+    Cgroup,
+    Time,
+}
+
+impl NamespaceKind {
+    pub fn parse(s: &str) -> Option<NamespaceKind> {
+        Some(match s {
+            "pid" => NamespaceKind::Pid,
+            "network" => NamespaceKind::Network,
+            "mount" => NamespaceKind::Mount,
+            "ipc" => NamespaceKind::Ipc,
+            "uts" => NamespaceKind::Uts,
+            "user" => NamespaceKind::User,
+            "cgroup" => NamespaceKind::Cgroup,
+            "time" => NamespaceKind::Time,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NamespaceKind::Pid => "pid",
+            NamespaceKind::Network => "network",
+            NamespaceKind::Mount => "mount",
+            NamespaceKind::Ipc => "ipc",
+            NamespaceKind::Uts => "uts",
+            NamespaceKind::User => "user",
+            NamespaceKind::Cgroup => "cgroup",
+            NamespaceKind::Time => "time",
+        }
+    }
+}
+
+/// A namespace of the container: a new one, or an existing one joined by
+/// its path (`/proc/PID/ns/net`, a bind-mounted namespace file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub kind: NamespaceKind,
+    pub path: Option<PathBuf>,
+}
+
+/// One entry of `mounts`, in order; options as the OCI spec spells them
+/// (`ro`, `nosuid`, `rbind`, `rprivate`, …, and filesystem data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenericMount {
+    pub destination: String,
+    pub fstype: String,
+    /// A host path for binds (absolute), else the filesystem's source.
+    pub source: String,
+    pub options: Vec<String>,
+}
+
+/// A device node to make in the container's `/dev`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    pub path: String,
+    /// `c`, `b`, `u` or `p`.
+    pub kind: char,
+    pub major: i64,
+    pub minor: i64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What a bundle adds to a [`RunSpec`](super::RunSpec).
+#[derive(Debug, Clone, Default)]
+pub struct BundleSpec {
+    /// The root filesystem, absolute.
+    pub rootfs: PathBuf,
+    pub readonly: bool,
+    pub mounts: Vec<GenericMount>,
+    pub namespaces: Vec<Namespace>,
+    pub devices: Vec<DeviceNode>,
+    /// `net.ipv4.ip_forward` → value.
+    pub sysctl: Vec<(String, String)>,
+    pub domainname: String,
+    /// The container's group, relative to each hierarchy's root (`None`:
+    /// kleene's own place for `id`).
+    pub cgroup_path: Option<String>,
+    /// `private`, `rprivate`, `slave`, … for the container's mounts as a
+    /// whole (`linux.rootfsPropagation`; default rprivate).
+    pub rootfs_propagation: String,
+    /// chroot instead of pivot_root (`--no-pivot`: a root on a ramfs).
+    pub no_pivot: bool,
+    /// A FIFO the container waits on, set up and checked, until someone
+    /// reads it (`kleene-oci start`); `None` runs the command at once.
+    pub start_gate: Option<PathBuf>,
+}
+
+impl BundleSpec {
+    /// The namespace of `kind`, if the container has one of its own (new
+    /// or joined).
+    pub fn namespace(&self, kind: NamespaceKind) -> Option<&Namespace> {
+        self.namespaces.iter().find(|n| n.kind == kind)
+    }
+}
+
+/// A process's exact identity (OCI `process.user`): no lookup in the
+/// container's `/etc/passwd` or `/etc/group`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: Option<u32>,
+}
+
+/// A process's five capability sets (OCI `process.capabilities`), as
+/// capability numbers' bit masks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+/// A resource limit (`RLIMIT_NOFILE` etc., by its OCI name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rlimit {
+    pub kind: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// How an OCI process differs from a kleene one: exact identity,
+/// environment and capability sets, limits and OOM score.
+#[derive(Debug, Clone, Default)]
+pub struct ExactProcess {
+    pub identity: Identity,
+    pub caps: CapSets,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+}

@@ -1,0 +1,397 @@
+//! In the child, for a container an OCI bundle describes (`kleene-oci`):
+//! join the namespaces it names by path, mount what `config.json` lists
+//! onto the caller's root filesystem, make the default devices, change
+//! root, then the sysctls, host and domain names. Destinations resolve
+//! beneath the root (symlinks in the rootfs cannot aim a mount at the host).
+
+use std::os::fd::RawFd;
+use std::path::Path;
+
+use super::sys::{self, check, cstr, mkdir_p, mount, CResult};
+use crate::platform::bundle::{BundleSpec, DeviceNode, GenericMount, NamespaceKind};
+use crate::platform::fsutil;
+
+/// Flags each OCI mount option sets (or, `clear`, removes).
+struct Options {
+    flags: libc::c_ulong,
+    propagation: libc::c_ulong,
+    data: Vec<String>,
+    bind: bool,
+}
+
+fn parse_options(opts: &[String]) -> Options {
+    let mut o = Options {
+        flags: 0,
+        propagation: 0,
+        data: vec![],
+        bind: false,
+    };
+    for opt in opts {
+        let (set, clear): (libc::c_ulong, libc::c_ulong) = match opt.as_str() {
+            "ro" => (libc::MS_RDONLY, 0),
+            "rw" => (0, libc::MS_RDONLY),
+            "nosuid" => (libc::MS_NOSUID, 0),
+            "suid" => (0, libc::MS_NOSUID),
+            "nodev" => (libc::MS_NODEV, 0),
+            "dev" => (0, libc::MS_NODEV),
+            "noexec" => (libc::MS_NOEXEC, 0),
+            "exec" => (0, libc::MS_NOEXEC),
+            "sync" => (libc::MS_SYNCHRONOUS, 0),
+            "async" => (0, libc::MS_SYNCHRONOUS),
+            "dirsync" => (libc::MS_DIRSYNC, 0),
+            "remount" => (libc::MS_REMOUNT, 0),
+            "mand" => (libc::MS_MANDLOCK, 0),
+            "nomand" => (0, libc::MS_MANDLOCK),
+            "atime" => (0, libc::MS_NOATIME),
+            "noatime" => (libc::MS_NOATIME, 0),
+            "diratime" => (0, libc::MS_NODIRATIME),
+            "nodiratime" => (libc::MS_NODIRATIME, 0),
+            "relatime" => (libc::MS_RELATIME, 0),
+            "norelatime" => (0, libc::MS_RELATIME),
+            "strictatime" => (libc::MS_STRICTATIME, 0),
+            "nostrictatime" => (0, libc::MS_STRICTATIME),
+            "bind" => {
+                o.bind = true;
+                (libc::MS_BIND, 0)
+            }
+            "rbind" => {
+                o.bind = true;
+                (libc::MS_BIND | libc::MS_REC, 0)
+            }
+            p => {
+                if let Some(f) = propagation(p) {
+                    o.propagation |= f;
+                } else {
+                    o.data.push(p.to_string());
+                }
+                (0, 0)
+            }
+        };
+        o.flags = (o.flags | set) & !clear;
+    }
+    o
+}
+
+/// `rprivate` → its mount flags.
+pub fn propagation(name: &str) -> Option<libc::c_ulong> {
+    Some(match name {
+        "private" => libc::MS_PRIVATE,
+        "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
+        "shared" => libc::MS_SHARED,
+        "rshared" => libc::MS_SHARED | libc::MS_REC,
+        "slave" => libc::MS_SLAVE,
+        "rslave" => libc::MS_SLAVE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Namespaces named by path, except pid (the parent joins that one, so
+/// its child is born in it): join them, the mount namespace last.
+pub fn join_namespaces(b: &BundleSpec) -> CResult<()> {
+    let mut joins: Vec<_> = b
+        .namespaces
+        .iter()
+        .filter(|n| n.path.is_some() && n.kind != NamespaceKind::Pid)
+        .collect();
+    joins.sort_by_key(|n| n.kind == NamespaceKind::Mount);
+    for n in joins {
+        let path = n.path.as_ref().map(|p| p.display().to_string());
+        let path = path.unwrap_or_default();
+        let fd = sys::open(&path, libc::O_RDONLY)?;
+        // SAFETY: setns with an fd we opened; single-threaded child.
+        let r = unsafe { libc::setns(fd, clone_flag(n.kind)) };
+        sys::close(fd);
+        check(r, || format!("join {} namespace '{path}'", n.kind.name()))?;
+    }
+    Ok(())
+}
+
+/// The clone(2) flag of a namespace kind.
+pub fn clone_flag(kind: NamespaceKind) -> libc::c_int {
+    match kind {
+        NamespaceKind::Pid => libc::CLONE_NEWPID,
+        NamespaceKind::Network => libc::CLONE_NEWNET,
+        NamespaceKind::Mount => libc::CLONE_NEWNS,
+        NamespaceKind::Ipc => libc::CLONE_NEWIPC,
+        NamespaceKind::Uts => libc::CLONE_NEWUTS,
+        NamespaceKind::User => libc::CLONE_NEWUSER,
+        NamespaceKind::Cgroup => libc::CLONE_NEWCGROUP,
+        NamespaceKind::Time => 0x80,
+    }
+}
+
+/// Mount everything, change root; `gate` is opened before (a host path).
+pub fn setup(b: &BundleSpec, hostname: &str) -> CResult<()> {
+    // Host mounts may still propagate in (rslave, as runc), nothing out.
+    let prop = if b.rootfs_propagation.is_empty() {
+        libc::MS_SLAVE | libc::MS_REC
+    } else {
+        propagation(&b.rootfs_propagation)
+            .ok_or_else(|| format!("unknown rootfsPropagation '{}'", b.rootfs_propagation))?
+    };
+    mount("", "/", "", prop, "")?;
+    let rootfs = b.rootfs.to_str().ok_or("rootfs path is not UTF-8")?;
+    // pivot_root wants a mount point.
+    mount(
+        rootfs,
+        rootfs,
+        "",
+        (libc::MS_BIND | libc::MS_REC) as libc::c_ulong,
+        "",
+    )?;
+    let mut dev_is_host = false;
+    for m in &b.mounts {
+        mount_one(&b.rootfs, m)?;
+        if m.destination.trim_end_matches('/') == "/dev" && parse_options(&m.options).bind {
+            dev_is_host = true;
+        }
+    }
+    if !dev_is_host {
+        default_devices(&b.rootfs, &b.devices)?;
+    }
+    change_root(rootfs, b.no_pivot)?;
+    for (k, v) in &b.sysctl {
+        let path = format!("/proc/sys/{}", k.replace('.', "/"));
+        std::fs::write(&path, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+    }
+    if b.namespace(NamespaceKind::Uts).is_some() {
+        if !hostname.is_empty() {
+            let h = cstr(hostname)?;
+            // SAFETY: valid buffer and length.
+            check(
+                unsafe { libc::sethostname(h.as_ptr(), hostname.len()) },
+                || format!("sethostname '{hostname}'"),
+            )?;
+        }
+        if !b.domainname.is_empty() {
+            let d = cstr(&b.domainname)?;
+            // SAFETY: valid buffer and length.
+            check(
+                unsafe { libc::setdomainname(d.as_ptr(), b.domainname.len()) },
+                || format!("setdomainname '{}'", b.domainname),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Open the start FIFO before the root changes (`O_PATH`: no reader yet).
+pub fn open_gate(path: &Path) -> CResult<RawFd> {
+    sys::open(
+        path.to_str().ok_or("start fifo path is not UTF-8")?,
+        libc::O_PATH,
+    )
+}
+
+fn beneath(rootfs: &Path, dest: &str) -> CResult<String> {
+    let p = fsutil::resolve_beneath(rootfs, Path::new(dest)).map_err(|e| e.to_string())?;
+    p.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("mount destination '{dest}' is not UTF-8"))
+}
+
+fn mount_one(rootfs: &Path, m: &GenericMount) -> CResult<()> {
+    if !m.destination.starts_with('/') {
+        return Err(format!(
+            "mount destination '{}' is not absolute",
+            m.destination
+        ));
+    }
+    let dest = beneath(rootfs, &m.destination)?;
+    let o = parse_options(&m.options);
+    if o.bind || m.fstype == "bind" {
+        let src_is_dir = std::fs::metadata(&m.source)
+            .map_err(|e| format!("mount source '{}': {e}", m.source))?
+            .is_dir();
+        if src_is_dir {
+            mkdir_p(&dest, 0o755)?;
+        } else {
+            if let Some(parent) = Path::new(&dest).parent().and_then(|p| p.to_str()) {
+                mkdir_p(parent, 0o755)?;
+            }
+            if !Path::new(&dest).exists() {
+                std::fs::write(&dest, b"")
+                    .map_err(|e| format!("create mount point '{dest}': {e}"))?;
+            }
+        }
+        let rec = o.flags & libc::MS_REC;
+        mount(&m.source, &dest, "", libc::MS_BIND | rec, "")?;
+        // A bind takes its other flags only on a remount.
+        let extra = o.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+        if extra != 0 {
+            mount(
+                "",
+                &dest,
+                "",
+                libc::MS_BIND | libc::MS_REMOUNT | extra | locked_flags(&dest),
+                "",
+            )?;
+        }
+    } else {
+        mkdir_p(&dest, 0o755)?;
+        let fstype = if m.fstype == "cgroup" {
+            cgroup_fs()
+        } else {
+            m.fstype.as_str()
+        };
+        let data = if fstype == "tmpfs" && m.fstype == "cgroup" {
+            "mode=755".to_string()
+        } else {
+            o.data.join(",")
+        };
+        mount(&m.source, &dest, fstype, o.flags, &data)?;
+    }
+    if o.propagation != 0 {
+        mount("", &dest, "", o.propagation, "")?;
+    }
+    Ok(())
+}
+
+/// Flags a remount of a bind must keep (the kernel refuses to clear
+/// nosuid/nodev/noexec that the source mount has, as runc learnt).
+fn locked_flags(dest: &str) -> libc::c_ulong {
+    let Ok(c) = cstr(dest) else { return 0 };
+    // SAFETY: statvfs into a zeroed struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } < 0 {
+        return 0;
+    }
+    let mut f = 0;
+    for (st_flag, ms) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+    ] {
+        if st.f_flag & st_flag != 0 {
+            f |= ms;
+        }
+    }
+    f
+}
+
+/// A `cgroup` mount: cgroup2 where the host has it (the container's own
+/// group as root, with a cgroup namespace), else an empty tmpfs.
+fn cgroup_fs() -> &'static str {
+    match super::cgroup::layout() {
+        super::cgroup::Layout::Unified(_) => "cgroup2",
+        _ => "tmpfs",
+    }
+}
+
+/// The devices every container has (OCI's default list), then the
+/// bundle's own; device nodes we may not make are bound from the host.
+fn default_devices(rootfs: &Path, extra: &[DeviceNode]) -> CResult<()> {
+    let dev = beneath(rootfs, "/dev")?;
+    mkdir_p(&dev, 0o755)?;
+    let mut all: Vec<DeviceNode> = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(n, major, minor)| DeviceNode {
+        path: format!("/dev/{n}"),
+        kind: 'c',
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect();
+    all.extend(extra.iter().cloned());
+    for d in &all {
+        let path = beneath(rootfs, &d.path)?;
+        let _ = std::fs::remove_file(&path);
+        if let Some(parent) = Path::new(&path).parent().and_then(|p| p.to_str()) {
+            mkdir_p(parent, 0o755)?;
+        }
+        let kind = match d.kind {
+            'b' => libc::S_IFBLK,
+            'p' => libc::S_IFIFO,
+            _ => libc::S_IFCHR,
+        };
+        let c = cstr(&path)?;
+        // SAFETY: valid path; umask 0 so the mode is exact.
+        let r = unsafe {
+            let old = libc::umask(0);
+            let r = libc::mknod(
+                c.as_ptr(),
+                kind | (d.mode & 0o7777),
+                libc::makedev(d.major as u32, d.minor as u32),
+            );
+            libc::umask(old);
+            r
+        };
+        if r < 0 {
+            // No CAP_MKNOD: the host's node, bound.
+            std::fs::write(&path, b"").map_err(|e| format!("create '{path}': {e}"))?;
+            mount(&d.path, &path, "", libc::MS_BIND, "")?;
+        } else {
+            // SAFETY: valid path.
+            unsafe { libc::chown(c.as_ptr(), d.uid, d.gid) };
+        }
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let _ = std::os::unix::fs::symlink(target, format!("{dev}/{link}"));
+    }
+    if Path::new(&format!("{dev}/pts")).is_dir() {
+        let ptmx = format!("{dev}/ptmx");
+        let _ = std::fs::remove_file(&ptmx);
+        let _ = std::os::unix::fs::symlink("pts/ptmx", &ptmx);
+    }
+    Ok(())
+}
+
+fn change_root(rootfs: &str, no_pivot: bool) -> CResult<()> {
+    let r = cstr(rootfs)?;
+    // SAFETY: valid paths, in our own mount namespace.
+    unsafe {
+        check(libc::chdir(r.as_ptr()), || format!("chdir '{rootfs}'"))?;
+        if no_pivot {
+            check(
+                libc::mount(
+                    c".".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_MOVE,
+                    std::ptr::null(),
+                ),
+                || format!("move '{rootfs}' to /"),
+            )?;
+            check(libc::chroot(c".".as_ptr()), || format!("chroot '{rootfs}'"))?;
+        } else {
+            // pivot_root(".", "."): the old root stacks under the new one
+            // and is detached at once, with no directory to make for it.
+            check(
+                libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int,
+                || format!("pivot_root '{rootfs}'"),
+            )?;
+            check(
+                libc::mount(
+                    c"".as_ptr(),
+                    c".".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_SLAVE | libc::MS_REC,
+                    std::ptr::null(),
+                ),
+                || "make the old root a slave".into(),
+            )?;
+            check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), || {
+                "detach the old root".into()
+            })?;
+        }
+        check(libc::chdir(c"/".as_ptr()), || "chdir /".into())?;
+    }
+    Ok(())
+}
