@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
         Command::State { id } => {
             let rec = Record::load(&root, &id)?;
             let st = rec.to_state(rec.status(p));
-            crate::out!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
             Ok(0)
         }
         Command::Kill { id, signal, all } => kill(p, &root, &id, &signal, all).map(|_| 0),
@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
         Command::List { format, quiet } => list(p, &root, &format, quiet).map(|_| 0),
         Command::Spec { bundle, .. } => spec(&bundle).map(|_| 0),
         Command::Features => {
-            crate::out!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&features()).unwrap_or_default()
             );
@@ -280,17 +280,17 @@ fn list(p: &dyn Platform, root: &Path, format: &str, quiet: bool) -> Result<(), 
         .collect();
     if quiet {
         for (r, _) in &recs {
-            crate::out!("{}", r.id);
+            crate::outln!("{}", r.id);
         }
         return Ok(());
     }
     match format {
         "json" => {
             let v: Vec<_> = recs.iter().map(|(r, s)| r.to_state(*s)).collect();
-            crate::out!("{}", serde_json::to_string(&v).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string(&v).unwrap_or_default());
         }
         "table" => {
-            crate::out!(
+            crate::outln!(
                 "{:<20} {:<8} {:<10} {:<40} {}",
                 "ID",
                 "PID",
@@ -300,7 +300,7 @@ fn list(p: &dyn Platform, root: &Path, format: &str, quiet: bool) -> Result<(), 
             );
             for (r, s) in &recs {
                 let pid = if *s == Status::Stopped { 0 } else { r.pid };
-                crate::out!(
+                crate::outln!(
                     "{:<20} {:<8} {:<10} {:<40} {}",
                     r.id,
                     pid,

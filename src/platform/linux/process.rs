@@ -146,6 +146,41 @@ pub fn exec_process(
         seccomp::load(filters)?;
         crate::platform::trace::mark("child: seccomp loaded");
     }
+    let prog = cstr(&program)?;
+    let argv: Vec<std::ffi::CString> = spec.cmd.iter().map(|a| cstr(a)).collect::<CResult<_>>()?;
+    let envp: Vec<std::ffi::CString> = env.iter().map(|a| cstr(a)).collect::<CResult<_>>()?;
+    let wd = cstr(&workdir)?;
+    let Some(g) = gate else {
+        return become_and_exec(spec, &user, &wd, &workdir, &prog, &argv, &envp, filters);
+    };
+    // A created container waits here, as root: the start FIFO is opened
+    // through /proc/self/fd, which another user could not do. What is
+    // left can hardly fail; if it does, only stderr is there to tell.
+    if !std::path::Path::new(&workdir).is_dir() {
+        return Err(format!("working directory '{workdir}' does not exist"));
+    }
+    g.wait()?;
+    let e = become_and_exec(spec, &user, &wd, &workdir, &prog, &argv, &envp, filters)
+        .err()
+        .unwrap_or_default();
+    sys::write_all(2, format!("kleene-oci: {e}\n").as_bytes());
+    // SAFETY: leave without running destructors, as a failed exec does.
+    unsafe { libc::_exit(127) }
+}
+
+/// Take the user's identity and capabilities, then exec.
+#[allow(clippy::too_many_arguments)]
+fn become_and_exec(
+    spec: &ExecSpec,
+    user: &user::User,
+    wd: &std::ffi::CStr,
+    workdir: &str,
+    prog: &std::ffi::CStr,
+    argv: &[std::ffi::CString],
+    envp: &[std::ffi::CString],
+    filters: &Filters,
+) -> CResult<Infallible> {
+    let profile = &spec.profile;
     // SAFETY: identity changes in a single-threaded child, groups first.
     unsafe {
         let groups: Vec<libc::gid_t> = user.groups.clone();
@@ -175,33 +210,22 @@ pub fn exec_process(
         )?;
         seccomp::load(filters)?;
     }
-    let wd = cstr(&workdir)?;
     // SAFETY: valid path.
     check(unsafe { libc::chdir(wd.as_ptr()) }, || {
         format!("working directory '{workdir}'")
     })?;
-
-    let prog = cstr(&program)?;
-    let argv: Vec<std::ffi::CString> = spec.cmd.iter().map(|a| cstr(a)).collect::<CResult<_>>()?;
-    let envp: Vec<std::ffi::CString> = env.iter().map(|a| cstr(a)).collect::<CResult<_>>()?;
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
     reset_signals();
-    if let Some(g) = gate {
-        g.wait()?;
-    }
     // SAFETY: NULL-terminated argv/envp of valid C strings.
     unsafe { libc::execve(prog.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
-    let msg = format!("exec '{program}': {}", std::io::Error::last_os_error());
-    if gate.is_some() {
-        // Whoever waited for the setup is gone: stderr is all that is left.
-        sys::write_all(2, format!("kleene-oci: {msg}\n").as_bytes());
-        // SAFETY: leave without running destructors, as a failed exec does.
-        unsafe { libc::_exit(127) }
-    }
-    Err(msg)
+    Err(format!(
+        "exec '{}': {}",
+        prog.to_string_lossy(),
+        std::io::Error::last_os_error()
+    ))
 }
 
 /// Where a created container waits for its start (`kleene-oci create`,

@@ -1,0 +1,503 @@
+//! kleene-oci against the OCI runtime spec, field by field, with bundles
+//! made here (a busybox rootfs and `kleene-oci spec`'s config.json).
+//! Needs root; skips with a reason otherwise.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+const OCI: &str = env!("CARGO_BIN_EXE_kleene-oci");
+
+struct Bundle {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Bundle {
+    /// A bundle whose config.json is the default spec changed by `edit`.
+    fn new(edit: impl FnOnce(&mut Value)) -> Bundle {
+        let base = std::env::var_os("KLEENE_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = tempfile::Builder::new()
+            .prefix("kleene-oci-")
+            .tempdir_in(base)
+            .unwrap();
+        common::make_busybox_rootfs(&dir.path().join("rootfs"));
+        let root = dir.path().join("state");
+        let b = Bundle { dir, root };
+        let o = b.oci(&["spec", "--bundle", b.path().to_str().unwrap()]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let mut c: Value =
+            serde_json::from_str(&std::fs::read_to_string(b.config()).unwrap()).unwrap();
+        c["process"]["terminal"] = json!(false);
+        edit(&mut c);
+        std::fs::write(b.config(), serde_json::to_string_pretty(&c).unwrap()).unwrap();
+        b
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn config(&self) -> PathBuf {
+        self.path().join("config.json")
+    }
+
+    /// Run kleene-oci to its end. Its output goes through files: a
+    /// created container keeps the creator's stdio (as runc's does), so
+    /// pipes would not close while it lives.
+    fn oci(&self, args: &[&str]) -> Output {
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let status = Command::new(OCI)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap();
+        let read = |mut f: std::fs::File| {
+            use std::io::{Read, Seek};
+            let mut v = Vec::new();
+            f.rewind().unwrap();
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        Output {
+            status,
+            stdout: read(out),
+            stderr: read(err),
+        }
+    }
+
+    /// `run` to the end: (exit code, stdout, stderr).
+    fn run(&self, id: &str) -> (i32, String, String) {
+        let o = self.oci(&["run", "--bundle", self.path().to_str().unwrap(), id]);
+        (
+            o.status.code().unwrap_or(-1),
+            common::stdout(&o),
+            common::stderr(&o),
+        )
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let o = self.oci(&["state", id]);
+        assert!(o.status.success(), "state {id}: {}", common::stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+}
+
+fn sh(c: &mut Value, script: &str) {
+    c["process"]["args"] = json!(["sh", "-c", script]);
+}
+
+#[test]
+fn run_passes_output_and_exit_code_and_leaves_nothing() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| sh(c, "echo hello from $(hostname); exit 3"));
+    let (code, out, err) = b.run("r1");
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(out, "hello from youki\n");
+    assert!(!b.root.join("r1").exists(), "run removes its state");
+    let o = b.oci(&["state", "r1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(common::stderr(&o).contains("container \"r1\" does not exist"));
+}
+
+#[test]
+fn create_start_state_kill_delete() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| c["process"]["args"] = json!(["sleep", "60"]));
+    let bundle = b.path().to_str().unwrap();
+    let pidfile = b.path().join("pid");
+    let o = b.oci(&[
+        "create",
+        "--bundle",
+        bundle,
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "c1",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let st = b.state("c1");
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["bundle"], bundle);
+    let pid: i64 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    assert_eq!(st["pid"], pid);
+    // Created: the process exists but its command has not run.
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(!cmdline.starts_with("sleep"), "{cmdline:?}");
+
+    let o = b.oci(&["create", "--bundle", bundle, "c1"]);
+    assert!(common::stderr(&o).contains("container with id exists: c1"));
+
+    assert!(b.oci(&["start", "c1"]).status.success());
+    assert_eq!(b.state("c1")["status"], "running");
+    let o = b.oci(&["start", "c1"]);
+    assert!(common::stderr(&o).contains("cannot start an already running container"));
+    let o = b.oci(&["delete", "c1"]);
+    assert!(common::stderr(&o).contains("cannot delete container c1 that is not stopped: running"));
+
+    let list = b.oci(&["list", "--format", "json"]);
+    let l: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(l[0]["id"], "c1");
+
+    assert!(b.oci(&["kill", "c1", "KILL"]).status.success());
+    let t = std::time::Instant::now();
+    while b.state("c1")["status"] != "stopped" {
+        assert!(t.elapsed().as_secs() < 10, "not stopped after SIGKILL");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = b.oci(&["kill", "c1"]);
+    assert!(common::stderr(&o).contains("container not running"));
+    let o = b.oci(&["delete", "c1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(!b.root.join("c1").exists());
+    let o = b.oci(&["delete", "c1"]);
+    assert!(common::stderr(&o).contains("does not exist"));
+}
+
+#[test]
+fn delete_force_kills_a_running_container_and_its_group() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(c, "sleep 60 & sleep 60");
+        c["linux"]["cgroupsPath"] = json!("/kleene-oci-test/force1");
+    });
+    let bundle = b.path().to_str().unwrap();
+    assert!(b
+        .oci(&["run", "-d", "--bundle", bundle, "f1"])
+        .status
+        .success());
+    assert_eq!(b.state("f1")["status"], "running");
+    let o = b.oci(&["delete", "--force", "f1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(!b.root.join("f1").exists());
+    for h in ["memory", "pids", "unified", ""] {
+        let d = Path::new("/sys/fs/cgroup")
+            .join(h)
+            .join("kleene-oci-test/force1");
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn process_identity_environment_and_working_directory() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "id; echo \"$FOO|$HOME|$(env | grep -c HOSTNAME)\"; pwd; umask",
+        );
+        c["process"]["user"] =
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [50], "umask": 63});
+        c["process"]["env"] = json!(["PATH=/bin:/usr/bin", "FOO=bar"]);
+        c["process"]["cwd"] = json!("/tmp");
+    });
+    let (code, out, err) = b.run("u1");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "uid=1000(user) gid=1000(user) groups=50(staff)");
+    // Exactly the given environment, plus HOME from /etc/passwd.
+    assert_eq!(lines[1], "bar|/home/user|0");
+    assert_eq!(lines[2], "/tmp");
+    assert_eq!(lines[3], "0077");
+}
+
+#[test]
+fn capability_sets_are_exact() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(c, "grep ^Cap /proc/self/status");
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+            "effective": ["CAP_CHOWN", "CAP_KILL"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL"],
+            "inheritable": [],
+            "ambient": []
+        });
+    });
+    let (code, out, err) = b.run("cap1");
+    assert_eq!(code, 0, "{err}");
+    // CHOWN 0, KILL 5, NET_RAW 13.
+    assert!(out.contains("CapBnd:\t0000000000002021"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000021"), "{out}");
+    assert!(out.contains("CapPrm:\t0000000000000021"), "{out}");
+    assert!(out.contains("CapInh:\t0000000000000000"), "{out}");
+
+    // A non-root user keeps what it is given, ambient included.
+    let b = Bundle::new(|c| {
+        sh(c, "grep ^Cap /proc/self/status");
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_NET_BIND_SERVICE"],
+            "effective": ["CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_NET_BIND_SERVICE"],
+            "inheritable": ["CAP_NET_BIND_SERVICE"],
+            "ambient": ["CAP_NET_BIND_SERVICE"]
+        });
+    });
+    let (code, out, err) = b.run("cap2");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("CapEff:\t0000000000000400"), "{out}");
+    assert!(out.contains("CapAmb:\t0000000000000400"), "{out}");
+}
+
+#[test]
+fn rlimits_oom_score_and_no_new_privileges() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "ulimit -n; cat /proc/self/oom_score_adj; grep NoNewPrivs /proc/self/status",
+        );
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 200, "soft": 123}]);
+        c["process"]["oomScoreAdj"] = json!(500);
+        c["process"]["noNewPrivileges"] = json!(true);
+    });
+    let (code, out, err) = b.run("rl1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "123\n500\nNoNewPrivs:\t1\n");
+}
+
+#[test]
+fn mounts_masked_and_read_only_paths_and_read_only_root() {
+    if !common::can_run() {
+        return;
+    }
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("f"), "from host\n").unwrap();
+    let src = host.path().to_str().unwrap().to_string();
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "cat /ro/f; { touch /ro/x; } 2>/dev/null && echo ro-writable; \
+             touch /rw/y && echo rw-ok; \
+             echo t > /scratch/t && cat /scratch/t; \
+             { touch /z; } 2>/dev/null && echo root-writable; \
+             wc -c < /proc/timer_list; \
+             { echo x > /proc/sys/kernel/domainname; } 2>/dev/null && echo sys-writable; \
+             hostname; cat /proc/sys/kernel/domainname",
+        );
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/ro", "type": "bind", "source": src, "options": ["rbind", "ro"]}));
+        mounts.push(
+            json!({"destination": "/rw", "type": "bind", "source": src, "options": ["bind"]}),
+        );
+        mounts.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]}));
+        c["root"]["readonly"] = json!(true);
+        c["hostname"] = json!("box");
+        c["domainname"] = json!("example.org");
+    });
+    let (code, out, err) = b.run("m1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "from host\nrw-ok\nt\n0\nbox\nexample.org\n");
+    assert!(host.path().join("y").exists());
+}
+
+#[test]
+fn seccomp_section_is_enforced() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(c, "mkdir /tmp/d || echo refused");
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let (code, out, err) = b.run("sc1");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("refused"), "{out}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+}
+
+#[test]
+fn namespaces_joined_by_path_and_cgroup_resources() {
+    if !common::can_run() {
+        return;
+    }
+    let a = Bundle::new(|c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["linux"]["cgroupsPath"] = json!("/kleene-oci-test/res1");
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 42}});
+    });
+    let o = a.oci(&["run", "-d", "--bundle", a.path().to_str().unwrap(), "ns-a"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let pid = a.state("ns-a")["pid"].as_i64().unwrap();
+    let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let v1 = Path::new("/sys/fs/cgroup/memory/kleene-oci-test/res1/memory.limit_in_bytes");
+    let v2 = Path::new("/sys/fs/cgroup/kleene-oci-test/res1/memory.max");
+    let mem = std::fs::read_to_string(v1).or_else(|_| std::fs::read_to_string(v2));
+    assert_eq!(mem.unwrap().trim(), "67108864");
+
+    let b = Bundle::new(|c| {
+        sh(c, "readlink /proc/self/ns/net");
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "network" {
+                n["path"] = json!(format!("/proc/{pid}/ns/net"));
+            }
+        }
+    });
+    let (code, out, err) = b.run("ns-b");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), net.to_str().unwrap());
+    assert!(a.oci(&["delete", "-f", "ns-a"]).status.success());
+}
+
+#[test]
+fn bad_bundles_get_clear_errors_and_leave_nothing() {
+    if !common::can_run() {
+        return;
+    }
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (
+            "e1",
+            Box::new(|c| c["process"]["args"] = json!([])),
+            "process.args must not be empty",
+        ),
+        (
+            "e2",
+            Box::new(|c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}))
+            }),
+            "user namespaces are not supported",
+        ),
+        (
+            "e3",
+            Box::new(|c| c["process"]["terminal"] = json!(true)),
+            "--console-socket is required",
+        ),
+        (
+            "e4",
+            Box::new(|c| c["process"]["args"] = json!(["/no/such"])),
+            "/no/such",
+        ),
+        (
+            "e5",
+            Box::new(|c| c["root"]["path"] = json!("missing")),
+            "rootfs",
+        ),
+        (
+            "e6",
+            Box::new(|c| c["linux"]["cgroupsPath"] = json!("system.slice:kleene:e6")),
+            "systemd slice",
+        ),
+    ];
+    for (id, edit, want) in cases {
+        let b = Bundle::new(|c| edit(c));
+        let o = b.oci(&["create", "--bundle", b.path().to_str().unwrap(), id]);
+        assert_eq!(o.status.code(), Some(1), "{id} should fail");
+        let err = common::stderr(&o);
+        assert!(err.contains(want), "{id}: {err}");
+        assert!(!b.root.join(id).exists(), "{id}: state left behind");
+    }
+    let b = Bundle::new(|_| {});
+    let o = b.oci(&["create", "--bundle", b.path().to_str().unwrap(), "../x"]);
+    assert!(common::stderr(&o).contains("invalid container id '../x'"));
+    let o = b.oci(&["create", "--bundle", "/nonexistent-bundle", "x"]);
+    assert!(common::stderr(&o).contains("/nonexistent-bundle"));
+    // An error goes to --log too, as JSON for containerd's shim.
+    let log = b.path().join("log.json");
+    let o = Command::new(OCI)
+        .args([
+            "--root",
+            b.root.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert_eq!(line["msg"], "container \"nope\" does not exist");
+}
+
+#[test]
+fn terminal_master_goes_to_the_console_socket() {
+    if !common::can_run() {
+        return;
+    }
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let b = Bundle::new(|c| {
+        sh(c, "tty; echo on-the-tty");
+        c["process"]["terminal"] = json!(true);
+    });
+    let sock = b.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let bundle = b.path().to_str().unwrap().to_string();
+    let root = b.root.clone();
+    let sock2 = sock.clone();
+    let creator = std::thread::spawn(move || {
+        Command::new(OCI)
+            .args([
+                "--root",
+                root.to_str().unwrap(),
+                "create",
+                "--bundle",
+                &bundle,
+            ])
+            .args(["--console-socket", sock2.to_str().unwrap(), "t1"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    });
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<UnixAddr>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut master = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            master = fds.first().copied();
+        }
+    }
+    assert!(creator.join().unwrap().success());
+    // SAFETY: the fd we just received.
+    let mut master = unsafe { std::fs::File::from_raw_fd(master.expect("a pty master")) };
+    assert!(b.oci(&["start", "t1"]).status.success());
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut master, &mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("on-the-tty"), "{out}");
+    let _ = b.oci(&["delete", "-f", "t1"]);
+}
