@@ -370,7 +370,8 @@ fn bad_bundles_get_clear_errors_and_leave_nothing() {
     if !common::can_run() {
         return;
     }
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "e1",
             Box::new(|c| c["process"]["args"] = json!([])),
