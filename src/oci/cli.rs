@@ -74,6 +74,8 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Run another process in a running container
+    Exec(ExecArgs),
     /// Print a container's state (OCI state JSON)
     State { id: String },
     /// Send a signal to a container's init (or all its processes)
@@ -111,4 +113,46 @@ pub enum Command {
     },
     /// Print what this runtime supports (OCI features JSON)
     Features,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    pub id: String,
+    /// The command and its arguments (unless --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// An OCI `process` JSON to run instead of COMMAND
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal (its master goes to --console-socket)
+    #[arg(short, long)]
+    pub tty: bool,
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Return once the process runs
+    #[arg(short, long)]
+    pub detach: bool,
+    /// KEY=VALUE, added to the environment
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// UID[:GID]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// More groups (GID)
+    #[arg(short = 'g', long)]
+    pub additional_gids: Vec<u32>,
+    /// Capabilities to add (CAP_NET_ADMIN, ...)
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Pass N more fds (from 3) to the process
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
 }

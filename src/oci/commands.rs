@@ -4,7 +4,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cli::{Cli, Command, CreateArgs};
+use super::cli::{Cli, Command, CreateArgs, ExecArgs};
 use super::convert;
 use super::state::{self, Record, Status};
 use super::OciError;
@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
             crate::outln!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
             Ok(0)
         }
+        Command::Exec(a) => exec(p, &root, &a),
         Command::Kill { id, signal, all } => kill(p, &root, &id, &signal, all).map(|_| 0),
         Command::Delete { id, force } => delete(p, &root, &id, force).map(|_| 0),
         Command::List { format, quiet } => list(p, &root, &format, quiet).map(|_| 0),
@@ -208,6 +209,111 @@ fn run_container(
         delete(p, root, &a.id, true)?;
     }
     Ok(code)
+}
+
+/// `exec`: the container's own process (from its config.json) with what
+/// the command line changes, or a whole `--process` JSON, as runc.
+fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError> {
+    use oci_spec::runtime::Process;
+    let rec = Record::load(root, &a.id)?;
+    if rec.status(p) != Status::Running {
+        return Err(OciError::State("cannot exec in a stopped container".into()));
+    }
+    let spec = convert::load(&rec.bundle)?;
+    let process: Process = match &a.process {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| OciError::Invalid(format!("process '{}': {e}", f.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| OciError::Invalid(format!("process '{}': {e}", f.display())))?
+        }
+        None => {
+            if a.command.is_empty() {
+                return Err(OciError::Invalid(
+                    "exec needs a command or --process".into(),
+                ));
+            }
+            let mut pr = spec.process().clone().unwrap_or_default();
+            pr.set_args(Some(a.command.clone()));
+            pr.set_terminal(Some(a.tty));
+            let mut env = pr.env().clone().unwrap_or_default();
+            env.extend(a.env.iter().cloned());
+            pr.set_env(Some(env));
+            if let Some(cwd) = &a.cwd {
+                pr.set_cwd(PathBuf::from(cwd));
+            }
+            let mut user = pr.user().clone();
+            if let Some(u) = &a.user {
+                let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+                let num = |s: &str| {
+                    s.parse::<u32>().map_err(|_| {
+                        OciError::Invalid(format!("--user '{u}': use UID[:GID] (numbers)"))
+                    })
+                };
+                user.set_uid(num(uid)?);
+                user.set_gid(num(gid)?);
+            }
+            if !a.additional_gids.is_empty() {
+                user.set_additional_gids(Some(a.additional_gids.clone()));
+            }
+            pr.set_user(user);
+            if a.no_new_privs {
+                pr.set_no_new_privileges(Some(true));
+            }
+            if !a.cap.is_empty() {
+                let mut caps = pr.capabilities().clone().unwrap_or_default();
+                for name in &a.cap {
+                    let c: oci_spec::runtime::Capability = name
+                        .trim_start_matches("CAP_")
+                        .parse()
+                        .map_err(|_| OciError::Invalid(format!("unknown capability '{name}'")))?;
+                    for set in [
+                        caps.bounding().clone(),
+                        caps.effective().clone(),
+                        caps.permitted().clone(),
+                    ]
+                    .iter()
+                    .enumerate()
+                    {
+                        let mut s = set.1.clone().unwrap_or_default();
+                        s.insert(c);
+                        match set.0 {
+                            0 => caps.set_bounding(Some(s)),
+                            1 => caps.set_effective(Some(s)),
+                            _ => caps.set_permitted(Some(s)),
+                        };
+                    }
+                }
+                pr.set_capabilities(Some(caps));
+            }
+            pr
+        }
+    };
+    let linux = spec.linux().clone().unwrap_or_default();
+    // The exec'd process joins the container's group by its key.
+    let mut ex = convert::process_spec(&rec.cgroup, &process, &linux)?;
+    ex.tty = a.tty || process.terminal().unwrap_or(false);
+    if ex.tty && a.console_socket.is_none() {
+        return Err(OciError::Invalid(
+            "a terminal was asked for: --console-socket is required".into(),
+        ));
+    }
+    let stdio = if ex.tty {
+        Stdio::Pty
+    } else {
+        Stdio::Inherit { stdin: true }
+    };
+    let started = p.exec(rec.pid, &ex, &stdio)?;
+    if let (Some(m), Some(sock)) = (&started.pty_master, &a.console_socket) {
+        send_console(sock, m)?;
+    }
+    if let Some(pf) = &a.pid_file {
+        write_atomic(pf, &started.pid.to_string())?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    Ok(p.wait(started.pid).map(|s| s.code()).unwrap_or(255))
 }
 
 fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result<(), OciError> {

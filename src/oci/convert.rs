@@ -80,16 +80,6 @@ pub fn run_spec(
         .process()
         .as_ref()
         .ok_or_else(|| bad("config.json has no process".into()))?;
-    let args = process.args().clone().unwrap_or_default();
-    if args.is_empty() {
-        return Err(bad("process.args must not be empty".into()));
-    }
-    if !process.cwd().is_absolute() {
-        return Err(bad(format!(
-            "process.cwd '{}' is not an absolute path",
-            process.cwd().display()
-        )));
-    }
     let linux = spec.linux().clone().unwrap_or_default();
 
     let mut namespaces = Vec::new();
@@ -173,6 +163,66 @@ pub fn run_spec(
 
     let limits = limits(&linux)?;
 
+    let mut sysctl: Vec<(String, String)> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    sysctl.sort();
+
+    Ok(RunSpec {
+        id: id.to_string(),
+        name: id.to_string(),
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        layers: vec![],
+        container_dir: rootfs.clone(),
+        mounts: vec![],
+        process: process_spec(id, process, &linux)?,
+        fly: false,
+        jail_params: vec![],
+        network_driver: "bundle".into(),
+        attachments: vec![],
+        dns: vec![],
+        ephemeral: false,
+        limits,
+        die_with_caller: false,
+        extra_hosts: vec![],
+        bundle: Some(Box::new(BundleSpec {
+            rootfs,
+            readonly: root.readonly().unwrap_or(false),
+            mounts,
+            namespaces,
+            devices,
+            sysctl,
+            domainname: spec.domainname().clone().unwrap_or_default(),
+            cgroup_path,
+            rootfs_propagation: linux.rootfs_propagation().clone().unwrap_or_default(),
+            no_pivot,
+            start_gate: gate,
+        })),
+    })
+}
+
+/// An OCI process (`process` of config.json, or `exec --process`) as the
+/// runtime runs it, in container `id` with the container's `linux` section
+/// (its seccomp filter, masked paths).
+pub fn process_spec(
+    id: &str,
+    process: &oci_spec::runtime::Process,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<ExecSpec, OciError> {
+    let bad = |m: String| OciError::Invalid(m);
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(bad("process.args must not be empty".into()));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(bad(format!(
+            "process.cwd '{}' is not an absolute path",
+            process.cwd().display()
+        )));
+    }
     let c = process.capabilities().clone().unwrap_or_default();
     let sets = CapSets {
         bounding: caps(c.bounding())?,
@@ -221,53 +271,15 @@ pub fn run_spec(
             .collect(),
         oom_score_adj: process.oom_score_adj(),
     };
-    let mut sysctl: Vec<(String, String)> = linux
-        .sysctl()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    sysctl.sort();
-
-    Ok(RunSpec {
-        id: id.to_string(),
-        name: id.to_string(),
-        hostname: spec.hostname().clone().unwrap_or_default(),
-        layers: vec![],
-        container_dir: rootfs.clone(),
-        mounts: vec![],
-        process: ExecSpec {
-            container: id.to_string(),
-            cmd: args,
-            env: process.env().clone().unwrap_or_default(),
-            user: format!("{}:{}", user.uid(), user.gid()),
-            workdir: process.cwd().display().to_string(),
-            tty: process.terminal().unwrap_or(false),
-            profile,
-            exact: Some(Box::new(exact)),
-        },
-        fly: false,
-        jail_params: vec![],
-        network_driver: "bundle".into(),
-        attachments: vec![],
-        dns: vec![],
-        ephemeral: false,
-        limits,
-        die_with_caller: false,
-        extra_hosts: vec![],
-        bundle: Some(Box::new(BundleSpec {
-            rootfs,
-            readonly: root.readonly().unwrap_or(false),
-            mounts,
-            namespaces,
-            devices,
-            sysctl,
-            domainname: spec.domainname().clone().unwrap_or_default(),
-            cgroup_path,
-            rootfs_propagation: linux.rootfs_propagation().clone().unwrap_or_default(),
-            no_pivot,
-            start_gate: gate,
-        })),
+    Ok(ExecSpec {
+        container: id.to_string(),
+        cmd: args,
+        env: process.env().clone().unwrap_or_default(),
+        user: format!("{}:{}", user.uid(), user.gid()),
+        workdir: process.cwd().display().to_string(),
+        tty: process.terminal().unwrap_or(false),
+        profile,
+        exact: Some(Box::new(exact)),
     })
 }
 

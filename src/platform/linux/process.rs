@@ -283,7 +283,16 @@ fn set_rlimit(r: &Rlimit) -> CResult<()> {
     };
     // SAFETY: a valid rlimit struct.
     check(unsafe { libc::setrlimit(res, &lim) }, || {
-        format!("setrlimit {} {}:{}", r.kind, r.soft, r.hard)
+        let mut now = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit into a valid struct.
+        unsafe { libc::getrlimit(res, &mut now) };
+        format!(
+            "setrlimit {} {}:{} (now {}:{}; raising a hard limit needs CAP_SYS_RESOURCE)",
+            r.kind, r.soft, r.hard, now.rlim_cur, now.rlim_max
+        )
     })
     .map(drop)
 }
