@@ -339,6 +339,8 @@ fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), Oc
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }
+        // Gone already is what --force wants (runc's rule; shims rely on it).
+        Err(OciError::NotFound(_)) if force => return Ok(()),
         Err(e) => return Err(e),
     };
     let status = rec.status(p);

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod lab;
+pub mod oci;
 pub mod probe;
 
 use std::path::{Path, PathBuf};

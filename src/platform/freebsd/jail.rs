@@ -491,6 +491,13 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
             "--fly (a jail is the lightest isolation FreeBSD has)",
         ));
     }
+    if spec.bundle.is_some() {
+        // Not yet: runj and ocijail show how (the `freebsd` section's jail
+        // parameters, a devfs ruleset, vnet).
+        return Err(Error::Unsupported(
+            "OCI bundles (kleene-oci) on FreeBSD jails",
+        ));
+    }
     let (fds, _slave, master) = stdio_fds(stdio)?;
     let ds = spec_dataset(spec);
     let root = fb.mountpoint(&ds)?;
