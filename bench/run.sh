@@ -3,12 +3,14 @@
 # floor (unshare + chroot) and crun, in one invocation of the shared peers
 # harness, and print the ratios the README reports.
 #
-#   usage: sudo bench/run.sh [--runs N] [run|build|net|all]   (default: 30 runs, all)
+#   usage: sudo bench/run.sh [--runs N] [run|build|net|oci|all]   (default: 30 runs, all)
 #
 #   run    confined klee run --rm vs unshare+chroot and crun   (issues #2, #11)
 #          (bench/phases.sh then shows the cost of each part of a start)
 #   build  klee build cold/warm vs buildah build --layers      (issue #3)
 #   net    klee run --rm without a network vs on a bridge (vnet, ipnet) (issue #6)
+#   oci    kleene-oci run vs crun run and runc run, same bundle   (issue #15;
+#          bench/oci.sh, interleaved in one hyperfine invocation)
 #
 # Installs hyperfine, crun and busybox-static if missing; builds a static
 # release klee (as deployed); everything generated goes to $BENCH_OUT
@@ -19,6 +21,7 @@ repo=$(dirname "$here")
 runs=30
 if [ "${1:-}" = --runs ]; then runs=$2; shift 2; fi
 what=${1:-all}
+if [ "$what" = oci ]; then exec "$here/oci.sh" "$((runs < 50 ? 200 : runs))"; fi
 peers=${PEERS:-$repo/../shared/bench/peers.sh}
 [ -x "$peers" ] || { echo "error: peers harness not found at '$peers' (set PEERS)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "error: bench/run.sh must run as root" >&2; exit 1; }
@@ -42,7 +45,7 @@ case "$what" in
     net) only=(klee-run-nonet klee-run-vnet klee-run-ipnet); echo ". '$here/cases-net.sh'" > "$extra" ;;
     all) only=(host-exec chroot unshare-chroot crun-run klee-run klee-run-busybox buildah-build-cold buildah-build-warm klee-build-cold klee-build-warm klee-run-nonet klee-run-vnet klee-run-ipnet)
          printf ". '%s'\n. '%s'\n" "$here/cases-run.sh" "$here/cases-build.sh" > "$extra" ;;
-    *) echo "usage: bench/run.sh [--runs N] [run|build|net|all]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--runs N] [run|build|net|oci|all]" >&2; exit 2 ;;
 esac
 regex="^($(IFS='|'; echo "${only[*]}"))\$"
 "$peers" --runs "$runs" --extra "$extra" --only "$regex"

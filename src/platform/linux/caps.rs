@@ -135,8 +135,11 @@ pub fn set_exact(sets: &CapSets) -> CResult<()> {
             std::io::Error::last_os_error()
         ));
     }
+    // The kernel takes an ambient capability only when it is permitted
+    // and inheritable; configs often list ambient ones in neither (crun's
+    // and runc's `spec` do), and runc goes on without them: so do we.
     for cap in 0..64u32 {
-        if sets.ambient & (1 << cap) != 0 {
+        if sets.ambient & p & i & (1 << cap) != 0 {
             // SAFETY: plain prctl.
             let r = unsafe {
                 libc::prctl(
