@@ -502,3 +502,96 @@ fn terminal_master_goes_to_the_console_socket() {
     assert!(out.contains("on-the-tty"), "{out}");
     let _ = b.oci(&["delete", "-f", "t1"]);
 }
+
+/// A hook script that logs its kind and the status it was told.
+fn hook_script(path: &Path, log: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(
+        path,
+        format!(
+            "#!/bin/sh\nstate=$(cat)\necho \"$1 $(echo \"$state\" | grep -o '\"status\":\"[a-z]*\"') \
+             $(echo \"$state\" | grep -c '\"pid\":[1-9]')\" >> {log}\n[ \"$2\" = fail ] && exit 1\n\
+             [ \"$2\" = hang ] && sleep 30\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn hook(path: &Path, kind: &str, extra: &str) -> Value {
+    json!({"path": path, "args": ["hook.sh", kind, extra], "env": ["PATH=/usr/bin:/bin"]})
+}
+
+#[test]
+fn hooks_run_in_order_with_the_state_and_their_failures_count() {
+    if !common::can_run() {
+        return;
+    }
+    let shared = tempfile::tempdir().unwrap();
+    let log = shared.path().join("log");
+    let host_hook = shared.path().join("hook.sh");
+    hook_script(&host_hook, log.to_str().unwrap());
+    let b = Bundle::new(|c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/shared", "type": "bind", "source": shared.path(), "options": ["bind"]}));
+        c["hooks"] = json!({
+            "prestart": [hook(&host_hook, "prestart", "")],
+            "createRuntime": [hook(&host_hook, "createRuntime", "")],
+            "createContainer": [hook(&host_hook, "createContainer", "")],
+            "startContainer": [hook(Path::new("/hook.sh"), "startContainer", "")],
+            "poststart": [hook(&host_hook, "poststart", "")],
+            "poststop": [hook(&host_hook, "poststop", "")],
+        });
+    });
+    // The startContainer hook runs inside: its script is in the rootfs.
+    hook_script(&b.path().join("rootfs/hook.sh"), "/shared/log");
+    let bundle = b.path().to_str().unwrap();
+    let o = b.oci(&["create", "--bundle", bundle, "h1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = b.oci(&["start", "h1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = b.oci(&["delete", "--force", "h1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let got = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        got,
+        "prestart \"status\":\"creating\" 1\n\
+         createRuntime \"status\":\"creating\" 1\n\
+         createContainer \"status\":\"creating\" 1\n\
+         startContainer \"status\":\"creating\" 1\n\
+         poststart \"status\":\"running\" 1\n\
+         poststop \"status\":\"stopped\" 1\n"
+    );
+
+    // A failing or hanging createRuntime hook fails the create, and
+    // nothing of the container is left.
+    for (id, how, want) in [
+        ("h2", "fail", "failed: exit status: 1"),
+        ("h3", "hang", "timed out after 1s"),
+    ] {
+        let b = Bundle::new(|c| {
+            let mut h = hook(&host_hook, "createRuntime", how);
+            h["timeout"] = json!(1);
+            c["hooks"] = json!({"createRuntime": [h]});
+            c["linux"]["cgroupsPath"] = json!(format!("/kleene-oci-test/{id}"));
+        });
+        let o = b.oci(&["create", "--bundle", b.path().to_str().unwrap(), id]);
+        assert_eq!(o.status.code(), Some(1), "{id}");
+        let err = common::stderr(&o);
+        assert!(
+            err.contains("createRuntime hook") && err.contains(want),
+            "{id}: {err}"
+        );
+        assert!(!b.root.join(id).exists(), "{id}: state left");
+        for h in ["memory", "pids", "unified", ""] {
+            let d = Path::new("/sys/fs/cgroup")
+                .join(h)
+                .join("kleene-oci-test")
+                .join(id);
+            assert!(!d.exists(), "{} left behind", d.display());
+        }
+    }
+}

@@ -184,7 +184,30 @@ fn start(p: &dyn Platform, root: &Path, id: &str) -> Result<(), OciError> {
     rec.started = true;
     rec.save(root)?;
     let _ = std::fs::remove_file(&fifo);
+    // poststart: on the host, once the process runs; a failure is a
+    // warning (the OCI runtime spec's rule).
+    lifecycle_hooks(&rec, "poststart", |h| h.poststart(), "running");
     Ok(())
+}
+
+/// Run the bundle's `kind` hooks on the host, warning on failure.
+fn lifecycle_hooks(
+    rec: &Record,
+    kind: &str,
+    pick: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
+    status: &str,
+) {
+    let Ok(spec) = convert::load(&rec.bundle) else {
+        return;
+    };
+    let hooks = convert::hooks(&spec, pick);
+    if hooks.is_empty() {
+        return;
+    }
+    let state = convert::state_json(&rec.id, &rec.bundle, &spec, status, rec.pid).to_string();
+    if let Err(e) = crate::platform::hook::run_all(&hooks, kind, &state) {
+        eprintln!("kleene-oci: warning: {e}");
+    }
 }
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -374,7 +397,9 @@ fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), Oc
     };
     p.after_exit(&spec)?;
     std::fs::remove_dir_all(&dir)
-        .map_err(|e| OciError::Io(format!("remove '{}': {e}", dir.display())))
+        .map_err(|e| OciError::Io(format!("remove '{}': {e}", dir.display())))?;
+    lifecycle_hooks(&rec, "poststop", |h| h.poststop(), "stopped");
+    Ok(())
 }
 
 fn list(p: &dyn Platform, root: &Path, format: &str, quiet: bool) -> Result<(), OciError> {

@@ -8,8 +8,8 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::OciError;
 use crate::platform::bundle::{
-    BundleSpec, CapSets, DeviceNode, ExactProcess, GenericMount, Identity, Namespace,
-    NamespaceKind, Rlimit,
+    BundleSpec, CapSets, DeviceNode, ExactProcess, GenericMount, Hook, Identity, Namespace,
+    NamespaceKind, Rlimit, StartHooks,
 };
 use crate::platform::seccomp::Profile;
 use crate::platform::security::{CapSet, SeccompPolicy, SecurityProfile};
@@ -200,6 +200,16 @@ pub fn run_spec(
             rootfs_propagation: linux.rootfs_propagation().clone().unwrap_or_default(),
             no_pivot,
             start_gate: gate,
+            hooks: StartHooks {
+                runtime: [
+                    hooks(spec, |h| h.prestart()),
+                    hooks(spec, |h| h.create_runtime()),
+                ]
+                .concat(),
+                container: hooks(spec, |h| h.create_container()),
+                start: hooks(spec, |h| h.start_container()),
+                state: state_json(id, bundle, spec, "creating", 0).to_string(),
+            },
         })),
     })
 }
@@ -280,6 +290,44 @@ pub fn process_spec(
         tty: process.terminal().unwrap_or(false),
         profile,
         exact: Some(Box::new(exact)),
+    })
+}
+
+/// The hooks of one kind (`pick` chooses it from `hooks`), in order.
+pub fn hooks(
+    spec: &Spec,
+    pick: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
+) -> Vec<Hook> {
+    let Some(h) = spec.hooks() else {
+        return vec![];
+    };
+    pick(h)
+        .iter()
+        .flatten()
+        .map(|h| Hook {
+            path: h.path().clone(),
+            args: h.args().clone().unwrap_or_default(),
+            env: h.env().clone().unwrap_or_default(),
+            timeout: h.timeout().filter(|t| *t > 0).map(|t| t as u64),
+        })
+        .collect()
+}
+
+/// The state a hook reads on its stdin.
+pub fn state_json(
+    id: &str,
+    bundle: &Path,
+    spec: &Spec,
+    status: &str,
+    pid: i32,
+) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": "1.0.2",
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
     })
 }
 

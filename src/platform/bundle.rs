@@ -103,6 +103,7 @@ pub struct BundleSpec {
     /// A FIFO the container waits on, set up and checked, until someone
     /// reads it (`kleene-oci start`); `None` runs the command at once.
     pub start_gate: Option<PathBuf>,
+    pub hooks: StartHooks,
 }
 
 impl BundleSpec {
@@ -150,4 +151,50 @@ pub struct ExactProcess {
     pub caps: CapSets,
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
+}
+
+/// A program the OCI lifecycle runs at one of its points (`hooks`), with
+/// the container's state JSON on its stdin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hook {
+    pub path: PathBuf,
+    /// `args[0]` is the program's argv[0].
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Seconds before it is killed and counted as failed.
+    pub timeout: Option<u64>,
+}
+
+/// The hooks the runtime itself runs while it starts a container; the
+/// front end runs `poststart` and `poststop`.
+#[derive(Debug, Clone, Default)]
+pub struct StartHooks {
+    /// `prestart` then `createRuntime`: on the host, once the container's
+    /// mounts are made, before its root changes.
+    pub runtime: Vec<Hook>,
+    /// `createContainer`: in the container's mount namespace, before its
+    /// root changes.
+    pub container: Vec<Hook>,
+    /// `startContainer`: in the container, once `start` is called, before
+    /// the process runs.
+    pub start: Vec<Hook>,
+    /// The state JSON they read, with `"pid": 0` for the runtime to fill.
+    pub state: String,
+}
+
+impl StartHooks {
+    pub fn is_empty(&self) -> bool {
+        self.runtime.is_empty() && self.container.is_empty() && self.start.is_empty()
+    }
+
+    /// The state JSON with the container's pid as the host sees it.
+    pub fn state_for(&self, pid: i32) -> String {
+        match serde_json::from_str::<serde_json::Value>(&self.state) {
+            Ok(mut v) => {
+                v["pid"] = serde_json::json!(pid);
+                v.to_string()
+            }
+            Err(_) => self.state.clone(),
+        }
+    }
 }

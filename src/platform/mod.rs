@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod daemon;
 pub mod failpoint;
 pub mod fsutil;
+pub mod hook;
 pub mod inside;
 pub mod inventory;
 pub mod owner;

@@ -122,8 +122,13 @@ pub fn clone_flag(kind: NamespaceKind) -> libc::c_int {
     }
 }
 
-/// Mount everything, change root; `gate` is opened before (a host path).
-pub fn setup(b: &BundleSpec, hostname: &str) -> CResult<()> {
+/// Mount everything, call `before_root` (the hooks' moment), change root,
+/// then the sysctls and names.
+pub fn setup(
+    b: &BundleSpec,
+    hostname: &str,
+    before_root: &mut dyn FnMut() -> CResult<()>,
+) -> CResult<()> {
     // Host mounts may still propagate in (rslave, as runc), nothing out.
     let prop = if b.rootfs_propagation.is_empty() {
         libc::MS_SLAVE | libc::MS_REC
@@ -151,6 +156,7 @@ pub fn setup(b: &BundleSpec, hostname: &str) -> CResult<()> {
     if !dev_is_host {
         default_devices(&b.rootfs, &b.devices)?;
     }
+    before_root()?;
     change_root(rootfs, b.no_pivot)?;
     for (k, v) in &b.sysctl {
         let path = format!("/proc/sys/{}", k.replace('.', "/"));

@@ -9,7 +9,7 @@ use super::caps;
 use super::seccomp::{self, Filters};
 use super::sys::{self, check, cstr, CResult};
 use super::user;
-use crate::platform::bundle::{ExactProcess, Rlimit};
+use crate::platform::bundle::{ExactProcess, Hook, Rlimit};
 use crate::platform::{ExecSpec, Stdio};
 
 /// Set up stdio for `stdio`; with a pty, send its master over `pty_sock`.
@@ -230,14 +230,17 @@ fn become_and_exec(
 
 /// Where a created container waits for its start (`kleene-oci create`,
 /// then `start`): everything is set up and checked, the program found.
-pub struct Gate {
+pub struct Gate<'a> {
     /// The error pipe to the creator: closing it says "created".
     pub error_fd: RawFd,
     /// The start FIFO, opened `O_PATH` before the root changed.
     pub fifo: RawFd,
+    /// `startContainer` hooks, run once started, and the state they read.
+    pub hooks: &'a [Hook],
+    pub state: &'a str,
 }
 
-impl Gate {
+impl Gate<'_> {
     /// Tell the creator we are ready, then block until someone opens the
     /// FIFO for reading (`start`) and take its byte.
     fn wait(&self) -> CResult<()> {
@@ -247,6 +250,12 @@ impl Gate {
         sys::write_all(fd, b"0");
         sys::close(fd);
         sys::close(self.fifo);
+        if let Err(e) = crate::platform::hook::run_all(self.hooks, "startContainer", self.state) {
+            // The creator is gone: stderr is all that is left to tell.
+            sys::write_all(2, format!("kleene-oci: {e}\n").as_bytes());
+            // SAFETY: leave without running destructors; the container stops.
+            unsafe { libc::_exit(1) }
+        }
         Ok(())
     }
 }

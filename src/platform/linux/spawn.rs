@@ -5,7 +5,7 @@
 //! All mounts live in the container's own mount namespace, so they vanish with
 //! it: nothing can be left mounted on the host.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use super::bundle_fs;
 use super::cgroup::{self, Cgroup};
@@ -84,6 +84,22 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     } else {
         CONTAINER_NS
     };
+    // A bundle's hooks: the child stops before its root changes for the
+    // host's hooks, and gets the state they (and its own) read.
+    let hook_pair = match bundle.filter(|b| !b.hooks.is_empty()) {
+        Some(_) => match sys::socketpair() {
+            // SAFETY: fresh fds we own.
+            Ok((a, b)) => unsafe { Some((OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b))) },
+            Err(e) => {
+                hs.abandon();
+                sys::close(go_r);
+                sys::close(go_w);
+                undo(&cg);
+                return Err(Error::io("cannot create socket pair", "", e));
+            }
+        },
+        None => None,
+    };
     let (pid, born) = clone(flags, v2_dir.as_ref().map(|f| f.as_raw_fd()));
     drop(v2_dir);
     if pid < 0 {
@@ -100,6 +116,11 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     }
     if pid == 0 {
         sys::close(go_w);
+        // Only our end: EOF on it must mean the runtime closed its own.
+        let hooks = hook_pair.map(|(p, c)| {
+            drop(p);
+            c.into_raw_fd()
+        });
         let sock = hs.child_side();
         let setup = Setup {
             pty_sock: sock,
@@ -107,6 +128,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             netns: netns.as_ref().map(|f| f.as_raw_fd()),
             go: go_r,
             error_fd: hs.error_fd(),
+            hooks,
         };
         match child(spec, stdio, &setup) {
             Err(m) => hs.fail(&m, 125),
@@ -115,6 +137,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     }
     sys::close(go_r);
     drop(netns);
+    let hook_sock = hook_pair.map(|(p, _)| p);
     crate::platform::trace::mark("cloned");
     spawned(pid);
     // The seccomp filter is compiled, and the rest of the group made with
@@ -127,6 +150,12 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         .and_then(|filters| {
             crate::platform::trace::mark("seccomp filter compiled");
             cg.finish(pid, &spec.limits, born)?;
+            Ok(filters)
+        })
+        .and_then(|filters| {
+            if let (Some(sock), Some(b)) = (hook_sock, bundle) {
+                runtime_hooks(sock, b, pid)?;
+            }
             Ok(filters)
         });
     match ready {
@@ -236,9 +265,47 @@ struct Setup<'a> {
     go: RawFd,
     /// The error pipe (an init closes its copy once it has forked).
     error_fd: RawFd,
+    /// A bundle's hook socket: we say when our mounts are made, the
+    /// runtime runs its hooks and sends the state (EOF: they failed).
+    hooks: Option<RawFd>,
 }
 
-const NO_CGROUP: &str = "the container's cgroup or seccomp filter could not be set up";
+/// In the parent: wait until the child's mounts are made, run the host's
+/// hooks (`prestart`, `createRuntime`), then send the child the state its
+/// own hooks read. A hook's failure is the start's failure.
+fn runtime_hooks(sock: OwnedFd, b: &BundleSpec, pid: i32) -> Result<()> {
+    let mut s = std::fs::File::from(sock);
+    let mut byte = [0u8; 1];
+    if std::io::Read::read(&mut s, &mut byte).unwrap_or(0) == 0 {
+        // The child died first: its own error says why.
+        return Ok(());
+    }
+    let state = b.hooks.state_for(pid);
+    crate::platform::hook::run_all(&b.hooks.runtime, "createRuntime", &state)
+        .map_err(Error::Failed)?;
+    let _ = std::io::Write::write_all(&mut s, state.as_bytes());
+    Ok(())
+}
+
+/// In the child: our mounts are made; the runtime's hooks run, then the
+/// container's (`createContainer`), here in our mount namespace. Returns
+/// the state (for `startContainer` hooks).
+fn container_hooks(sock: RawFd, b: &BundleSpec) -> CResult<String> {
+    sys::write_all(sock, b"m");
+    let state = sys::read_to_end(sock);
+    sys::close(sock);
+    if state.is_empty() {
+        // The runtime gave up (a hook failed): its error is the one to tell.
+        return Err(NO_CGROUP.into());
+    }
+    let state = String::from_utf8_lossy(&state).into_owned();
+    crate::platform::hook::run_all(&b.hooks.container, "createContainer", &state)?;
+    Ok(state)
+}
+
+/// What a child says when the runtime gave up on it (its cgroup, seccomp
+/// filter or hooks failed): the runtime's own error is reported instead.
+const NO_CGROUP: &str = "the container's cgroup, seccomp filter or hooks could not be set up";
 
 /// Wait until the parent has put us in the container's cgroup, and take
 /// the seccomp filters it compiled meanwhile.
@@ -399,7 +466,13 @@ fn bundle_child(
         .as_deref()
         .map(bundle_fs::open_gate)
         .transpose()?;
-    bundle_fs::setup(b, &spec.hostname)?;
+    let mut state = String::new();
+    bundle_fs::setup(b, &spec.hostname, &mut || {
+        if let Some(sock) = setup.hooks {
+            state = container_hooks(sock, b)?;
+        }
+        Ok(())
+    })?;
     confine::mask(&profile.masked_paths)?;
     confine::read_only_paths(&profile.readonly_paths)?;
     if b.readonly {
@@ -412,6 +485,8 @@ fn bundle_child(
     let gate = gate.map(|fifo| process::Gate {
         error_fd: setup.error_fd,
         fifo,
+        hooks: &b.hooks.start,
+        state: &state,
     });
     process::exec_process(&spec.process, &spec.hostname, &filters, gate.as_ref())
 }
