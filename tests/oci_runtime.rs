@@ -93,6 +93,16 @@ impl Bundle {
     }
 }
 
+impl Drop for Bundle {
+    /// A failed assertion must not leave containers running.
+    fn drop(&mut self) {
+        let o = self.oci(&["list", "-q"]);
+        for id in common::stdout(&o).lines() {
+            let _ = self.oci(&["delete", "--force", id]);
+        }
+    }
+}
+
 fn sh(c: &mut Value, script: &str) {
     c["process"]["args"] = json!(["sh", "-c", script]);
 }
@@ -593,5 +603,65 @@ fn hooks_run_in_order_with_the_state_and_their_failures_count() {
                 .join(id);
             assert!(!d.exists(), "{} left behind", d.display());
         }
+    }
+}
+
+#[test]
+fn pause_resume_ps_and_update() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done",
+        );
+        c["linux"]["cgroupsPath"] = json!("/kleene-oci-test/pause1");
+        c["root"]["readonly"] = json!(false);
+    });
+    let bundle = b.path().to_str().unwrap();
+    let o = b.oci(&["run", "-d", "--bundle", bundle, "p1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let pid = b.state("p1")["pid"].as_i64().unwrap();
+    let counter = format!("/proc/{pid}/root/tmp/n");
+    let read = || std::fs::read_to_string(&counter).unwrap_or_default();
+
+    let o = b.oci(&["ps", "--format", "json", "p1"]);
+    let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(pids.contains(&pid), "{pids:?}");
+
+    let o = b.oci(&["pause", "p1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(b.state("p1")["status"], "paused");
+    let before = read();
+    assert!(!before.is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(read(), before, "a paused container still ran");
+    let o = b.oci(&["pause", "p1"]);
+    assert!(common::stderr(&o).contains("container not running"));
+
+    assert!(b.oci(&["resume", "p1"]).status.success());
+    assert_eq!(b.state("p1")["status"], "running");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_ne!(read(), before, "a resumed container did not run");
+    let o = b.oci(&["resume", "p1"]);
+    assert!(common::stderr(&o).contains("container not paused"));
+
+    let o = b.oci(&["update", "--memory", "33554432", "--pids-limit", "17", "p1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v1 = Path::new("/sys/fs/cgroup/pids/kleene-oci-test/pause1/pids.max");
+    let v2 = Path::new("/sys/fs/cgroup/kleene-oci-test/pause1/pids.max");
+    let pids = std::fs::read_to_string(v1).or_else(|_| std::fs::read_to_string(v2));
+    assert_eq!(pids.unwrap().trim(), "17");
+
+    // A paused container can be deleted by force; nothing is left.
+    assert!(b.oci(&["pause", "p1"]).status.success());
+    let o = b.oci(&["delete", "--force", "p1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    for h in ["memory", "pids", "freezer", "unified", ""] {
+        let d = Path::new("/sys/fs/cgroup")
+            .join(h)
+            .join("kleene-oci-test/pause1");
+        assert!(!d.exists(), "{} left behind", d.display());
     }
 }

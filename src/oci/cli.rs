@@ -76,6 +76,19 @@ pub enum Command {
     },
     /// Run another process in a running container
     Exec(ExecArgs),
+    /// Freeze every process of a running container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// List a container's processes
+    Ps {
+        id: String,
+        /// table, or json (the pids)
+        #[arg(short, long, default_value = "table")]
+        format: String,
+    },
+    /// Change a running container's resource limits
+    Update(UpdateArgs),
     /// Print a container's state (OCI state JSON)
     State { id: String },
     /// Send a signal to a container's init (or all its processes)
@@ -155,4 +168,24 @@ pub struct ExecArgs {
     /// Pass N more fds (from 3) to the process
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// An OCI `linux.resources` JSON (`-`: stdin)
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit, bytes
+    #[arg(short, long)]
+    pub memory: Option<i64>,
+    /// CPU time per period, microseconds
+    #[arg(long)]
+    pub cpu_quota: Option<i64>,
+    /// CPU period, microseconds
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// Maximum number of processes
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
 }

@@ -4,7 +4,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cli::{Cli, Command, CreateArgs, ExecArgs};
+use super::cli::{Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
 use super::convert;
 use super::state::{self, Record, Status};
 use super::OciError;
@@ -33,6 +33,10 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
             Ok(0)
         }
         Command::Exec(a) => exec(p, &root, &a),
+        Command::Pause { id } => freeze(p, &root, &id, true).map(|_| 0),
+        Command::Resume { id } => freeze(p, &root, &id, false).map(|_| 0),
+        Command::Ps { id, format } => ps(p, &root, &id, &format).map(|_| 0),
+        Command::Update(a) => update(p, &root, &a).map(|_| 0),
         Command::Kill { id, signal, all } => kill(p, &root, &id, &signal, all).map(|_| 0),
         Command::Delete { id, force } => delete(p, &root, &id, force).map(|_| 0),
         Command::List { format, quiet } => list(p, &root, &format, quiet).map(|_| 0),
@@ -152,7 +156,7 @@ fn start(p: &dyn Platform, root: &Path, id: &str) -> Result<(), OciError> {
                 "cannot start a container that has stopped".into(),
             ))
         }
-        Status::Running => {
+        Status::Running | Status::Paused => {
             return Err(OciError::State(
                 "cannot start an already running container".into(),
             ))
@@ -339,6 +343,96 @@ fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError> {
     Ok(p.wait(started.pid).map(|s| s.code()).unwrap_or(255))
 }
 
+fn freeze(p: &dyn Platform, root: &Path, id: &str, on: bool) -> Result<(), OciError> {
+    let rec = Record::load(root, id)?;
+    match (rec.status(p), on) {
+        (Status::Running, true) | (Status::Paused, false) => {}
+        (_, true) => return Err(OciError::State("container not running".into())),
+        (_, false) => return Err(OciError::State("container not paused".into())),
+    }
+    p.freeze(&rec.cgroup, on)?;
+    Ok(())
+}
+
+fn ps(p: &dyn Platform, root: &Path, id: &str, format: &str) -> Result<(), OciError> {
+    let rec = Record::load(root, id)?;
+    let procs = if rec.status(p) == Status::Stopped {
+        vec![]
+    } else {
+        p.container_processes(&rec.cgroup, rec.pid)?
+    };
+    match format {
+        "json" => {
+            let pids: Vec<i32> = procs.iter().map(|x| x.pid).collect();
+            crate::outln!("{}", serde_json::to_string(&pids).unwrap_or_default());
+        }
+        "table" => {
+            crate::outln!("{:<8} {:<8} {:<8} {:>6} CMD", "UID", "PID", "PPID", "TIME");
+            for x in procs {
+                crate::outln!(
+                    "{:<8} {:<8} {:<8} {:>6} {}",
+                    x.user,
+                    x.pid,
+                    x.ppid,
+                    x.cpu_seconds,
+                    x.command
+                );
+            }
+        }
+        f => {
+            return Err(OciError::Invalid(format!(
+                "invalid format '{f}': use table or json"
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// `update`: new limits from an OCI resources JSON and/or flags.
+fn update(p: &dyn Platform, root: &Path, a: &UpdateArgs) -> Result<(), OciError> {
+    use oci_spec::runtime::LinuxResources;
+    let rec = Record::load(root, &a.id)?;
+    if rec.status(p) == Status::Stopped {
+        return Err(OciError::State("container not running".into()));
+    }
+    let mut r: LinuxResources = match &a.resources {
+        Some(f) => {
+            let text = if f.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(f)
+            }
+            .map_err(|e| OciError::Invalid(format!("resources '{}': {e}", f.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| OciError::Invalid(format!("resources '{}': {e}", f.display())))?
+        }
+        None => LinuxResources::default(),
+    };
+    if let Some(m) = a.memory {
+        let mut mem = r.memory().clone().unwrap_or_default();
+        mem.set_limit(Some(m));
+        r.set_memory(Some(mem));
+    }
+    if a.cpu_quota.is_some() || a.cpu_period.is_some() {
+        let mut cpu = r.cpu().clone().unwrap_or_default();
+        if let Some(q) = a.cpu_quota {
+            cpu.set_quota(Some(q));
+        }
+        cpu.set_period(Some(a.cpu_period.or(cpu.period()).unwrap_or(100_000)));
+        r.set_cpu(Some(cpu));
+    }
+    if let Some(n) = a.pids_limit {
+        let mut pids = r.pids().clone().unwrap_or_default();
+        pids.set_limit(n);
+        r.set_pids(Some(pids));
+    }
+    let mut linux = oci_spec::runtime::Linux::default();
+    linux.set_resources(Some(r));
+    let new = convert::limits(&linux)?;
+    p.update_limits(&rec.cgroup, &crate::platform::Limits::default(), &new)?;
+    Ok(())
+}
+
 fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result<(), OciError> {
     let rec = Record::load(root, id)?;
     let n = crate::engine::signal::parse(sig).map_err(|e| OciError::Invalid(e.to_string()))?;
@@ -375,6 +469,10 @@ fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), Oc
             )));
         }
         let _ = p.signal_tree(rec.pid, libc::SIGKILL);
+        if status == Status::Paused {
+            // Frozen processes die only once thawed.
+            let _ = p.freeze(&rec.cgroup, false);
+        }
         let until = Instant::now() + Duration::from_secs(10);
         while p.alive(rec.pid, rec.start_time) {
             if Instant::now() > until {

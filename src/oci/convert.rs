@@ -332,7 +332,7 @@ pub fn state_json(
 }
 
 /// `linux.resources` → kleene's limits (memory, CPU quota, pids).
-fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, OciError> {
+pub fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, OciError> {
     let mut l = Limits::default();
     let Some(r) = linux.resources() else {
         return Ok(l);

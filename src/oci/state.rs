@@ -34,6 +34,7 @@ pub struct Record {
 pub enum Status {
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -42,6 +43,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -114,7 +116,11 @@ impl Record {
         if !p.alive(self.pid, self.start_time) {
             Status::Stopped
         } else if self.started {
-            Status::Running
+            if p.frozen(&self.cgroup) {
+                Status::Paused
+            } else {
+                Status::Running
+            }
         } else {
             Status::Created
         }

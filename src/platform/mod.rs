@@ -386,6 +386,17 @@ pub trait Platform: Send + Sync {
         let _ = limits;
         Ok(())
     }
+    /// Freeze (`on`) or thaw every process of the container whose group
+    /// is `key` (`RunSpec::cgroup_key`).
+    fn freeze(&self, key: &str, on: bool) -> Result<()> {
+        let _ = (key, on);
+        Err(Error::Unsupported("freezing a container's processes"))
+    }
+    /// Is the container whose group is `key` frozen?
+    fn frozen(&self, key: &str) -> bool {
+        let _ = key;
+        false
+    }
     /// Change the limits of running container `id` from `old` to `new`.
     fn update_limits(&self, id: &str, old: &Limits, new: &Limits) -> Result<()> {
         let _ = (id, old, new);

@@ -333,6 +333,14 @@ impl Platform for Linux {
         cgroup::check(limits)
     }
 
+    fn freeze(&self, key: &str, on: bool) -> Result<()> {
+        cgroup::freezer::set(key, on)
+    }
+
+    fn frozen(&self, key: &str) -> bool {
+        cgroup::freezer::frozen(key)
+    }
+
     fn update_limits(&self, id: &str, old: &Limits, new: &Limits) -> Result<()> {
         cgroup::update(id, old, new)
     }

@@ -10,6 +10,7 @@
 //! than pulled in (youki's libcgroups brings systemd and D-Bus along).
 //! The limits themselves are in `limits.rs`.
 
+pub mod freezer;
 mod limits;
 mod usage;
 pub use usage::{processes, usage};
@@ -450,7 +451,11 @@ pub fn join(fds: &[i32]) -> std::result::Result<(), String> {
 /// Remove the group (absent is fine). Its last processes may take a
 /// moment to leave after the init was reaped.
 pub fn remove(id: &str) -> Result<()> {
-    remove_dirs(&dirs(layout(), id))
+    let mut all = dirs(layout(), id);
+    // A v1 freezer group, if a pause made one (only that leaf: its parents
+    // may hold other containers').
+    all.extend(freezer::v1_dir(id).filter(|d| d.is_dir()));
+    remove_dirs(&all)
 }
 
 /// Does group `id` exist (in any hierarchy)?
