@@ -409,7 +409,7 @@ fn update(p: &dyn Platform, root: &Path, a: &UpdateArgs) -> Result<(), OciError>
         None => LinuxResources::default(),
     };
     if let Some(m) = a.memory {
-        let mut mem = r.memory().clone().unwrap_or_default();
+        let mut mem = (*r.memory()).unwrap_or_default();
         mem.set_limit(Some(m));
         r.set_memory(Some(mem));
     }
@@ -422,7 +422,7 @@ fn update(p: &dyn Platform, root: &Path, a: &UpdateArgs) -> Result<(), OciError>
         r.set_cpu(Some(cpu));
     }
     if let Some(n) = a.pids_limit {
-        let mut pids = r.pids().clone().unwrap_or_default();
+        let mut pids = (*r.pids()).unwrap_or_default();
         pids.set_limit(n);
         r.set_pids(Some(pids));
     }
