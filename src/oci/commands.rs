@@ -4,8 +4,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cli::{Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
+use super::cli::{Cli, Command, CreateArgs};
 use super::convert;
+use super::running;
 use super::state::{self, Record, Status};
 use super::OciError;
 use crate::platform::{self, Platform, RunSpec, Stdio};
@@ -32,11 +33,11 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
             crate::outln!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
             Ok(0)
         }
-        Command::Exec(a) => exec(p, &root, &a),
-        Command::Pause { id } => freeze(p, &root, &id, true).map(|_| 0),
-        Command::Resume { id } => freeze(p, &root, &id, false).map(|_| 0),
-        Command::Ps { id, format } => ps(p, &root, &id, &format).map(|_| 0),
-        Command::Update(a) => update(p, &root, &a).map(|_| 0),
+        Command::Exec(a) => running::exec(p, &root, &a),
+        Command::Pause { id } => running::freeze(p, &root, &id, true).map(|_| 0),
+        Command::Resume { id } => running::freeze(p, &root, &id, false).map(|_| 0),
+        Command::Ps { id, format } => running::ps(p, &root, &id, &format).map(|_| 0),
+        Command::Update(a) => running::update(p, &root, &a).map(|_| 0),
         Command::Kill { id, signal, all } => kill(p, &root, &id, &signal, all).map(|_| 0),
         Command::Delete { id, force } => delete(p, &root, &id, force).map(|_| 0),
         Command::List { format, quiet } => list(p, &root, &format, quiet).map(|_| 0),
@@ -122,7 +123,7 @@ fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciEr
 
 /// The pty master to whoever listens on `sock` (containerd's shim,
 /// Podman's conmon), as runc does: one message with the fd in SCM_RIGHTS.
-fn send_console(sock: &Path, master: &OwnedFd) -> Result<(), OciError> {
+pub(super) fn send_console(sock: &Path, master: &OwnedFd) -> Result<(), OciError> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
     let bad = |e: &dyn std::fmt::Display| {
         OciError::Io(format!("console socket '{}': {e}", sock.display()))
@@ -141,7 +142,7 @@ fn send_console(sock: &Path, master: &OwnedFd) -> Result<(), OciError> {
     Ok(())
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<(), OciError> {
+pub(super) fn write_atomic(path: &Path, text: &str) -> Result<(), OciError> {
     let tmp = PathBuf::from(format!("{}.tmp", path.display()));
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))
@@ -236,201 +237,6 @@ fn run_container(
         delete(p, root, &a.id, true)?;
     }
     Ok(code)
-}
-
-/// `exec`: the container's own process (from its config.json) with what
-/// the command line changes, or a whole `--process` JSON, as runc.
-fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError> {
-    use oci_spec::runtime::Process;
-    let rec = Record::load(root, &a.id)?;
-    if rec.status(p) != Status::Running {
-        return Err(OciError::State("cannot exec in a stopped container".into()));
-    }
-    let spec = convert::load(&rec.bundle)?;
-    let process: Process = match &a.process {
-        Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .map_err(|e| OciError::Invalid(format!("process '{}': {e}", f.display())))?;
-            serde_json::from_str(&text)
-                .map_err(|e| OciError::Invalid(format!("process '{}': {e}", f.display())))?
-        }
-        None => {
-            if a.command.is_empty() {
-                return Err(OciError::Invalid(
-                    "exec needs a command or --process".into(),
-                ));
-            }
-            let mut pr = spec.process().clone().unwrap_or_default();
-            pr.set_args(Some(a.command.clone()));
-            pr.set_terminal(Some(a.tty));
-            let mut env = pr.env().clone().unwrap_or_default();
-            env.extend(a.env.iter().cloned());
-            pr.set_env(Some(env));
-            if let Some(cwd) = &a.cwd {
-                pr.set_cwd(PathBuf::from(cwd));
-            }
-            let mut user = pr.user().clone();
-            if let Some(u) = &a.user {
-                let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
-                let num = |s: &str| {
-                    s.parse::<u32>().map_err(|_| {
-                        OciError::Invalid(format!("--user '{u}': use UID[:GID] (numbers)"))
-                    })
-                };
-                user.set_uid(num(uid)?);
-                user.set_gid(num(gid)?);
-            }
-            if !a.additional_gids.is_empty() {
-                user.set_additional_gids(Some(a.additional_gids.clone()));
-            }
-            pr.set_user(user);
-            if a.no_new_privs {
-                pr.set_no_new_privileges(Some(true));
-            }
-            if !a.cap.is_empty() {
-                let mut caps = pr.capabilities().clone().unwrap_or_default();
-                for name in &a.cap {
-                    let c: oci_spec::runtime::Capability = name
-                        .trim_start_matches("CAP_")
-                        .parse()
-                        .map_err(|_| OciError::Invalid(format!("unknown capability '{name}'")))?;
-                    for set in [
-                        caps.bounding().clone(),
-                        caps.effective().clone(),
-                        caps.permitted().clone(),
-                    ]
-                    .iter()
-                    .enumerate()
-                    {
-                        let mut s = set.1.clone().unwrap_or_default();
-                        s.insert(c);
-                        match set.0 {
-                            0 => caps.set_bounding(Some(s)),
-                            1 => caps.set_effective(Some(s)),
-                            _ => caps.set_permitted(Some(s)),
-                        };
-                    }
-                }
-                pr.set_capabilities(Some(caps));
-            }
-            pr
-        }
-    };
-    let linux = spec.linux().clone().unwrap_or_default();
-    // The exec'd process joins the container's group by its key.
-    let mut ex = convert::process_spec(&rec.cgroup, &process, &linux)?;
-    ex.tty = a.tty || process.terminal().unwrap_or(false);
-    if ex.tty && a.console_socket.is_none() {
-        return Err(OciError::Invalid(
-            "a terminal was asked for: --console-socket is required".into(),
-        ));
-    }
-    let stdio = if ex.tty {
-        Stdio::Pty
-    } else {
-        Stdio::Inherit { stdin: true }
-    };
-    let started = p.exec(rec.pid, &ex, &stdio)?;
-    if let (Some(m), Some(sock)) = (&started.pty_master, &a.console_socket) {
-        send_console(sock, m)?;
-    }
-    if let Some(pf) = &a.pid_file {
-        write_atomic(pf, &started.pid.to_string())?;
-    }
-    if a.detach {
-        return Ok(0);
-    }
-    Ok(p.wait(started.pid).map(|s| s.code()).unwrap_or(255))
-}
-
-fn freeze(p: &dyn Platform, root: &Path, id: &str, on: bool) -> Result<(), OciError> {
-    let rec = Record::load(root, id)?;
-    match (rec.status(p), on) {
-        (Status::Running, true) | (Status::Paused, false) => {}
-        (_, true) => return Err(OciError::State("container not running".into())),
-        (_, false) => return Err(OciError::State("container not paused".into())),
-    }
-    p.freeze(&rec.cgroup, on)?;
-    Ok(())
-}
-
-fn ps(p: &dyn Platform, root: &Path, id: &str, format: &str) -> Result<(), OciError> {
-    let rec = Record::load(root, id)?;
-    let procs = if rec.status(p) == Status::Stopped {
-        vec![]
-    } else {
-        p.container_processes(&rec.cgroup, rec.pid)?
-    };
-    match format {
-        "json" => {
-            let pids: Vec<i32> = procs.iter().map(|x| x.pid).collect();
-            crate::outln!("{}", serde_json::to_string(&pids).unwrap_or_default());
-        }
-        "table" => {
-            crate::outln!("{:<8} {:<8} {:<8} {:>6} CMD", "UID", "PID", "PPID", "TIME");
-            for x in procs {
-                crate::outln!(
-                    "{:<8} {:<8} {:<8} {:>6} {}",
-                    x.user,
-                    x.pid,
-                    x.ppid,
-                    x.cpu_seconds,
-                    x.command
-                );
-            }
-        }
-        f => {
-            return Err(OciError::Invalid(format!(
-                "invalid format '{f}': use table or json"
-            )))
-        }
-    }
-    Ok(())
-}
-
-/// `update`: new limits from an OCI resources JSON and/or flags.
-fn update(p: &dyn Platform, root: &Path, a: &UpdateArgs) -> Result<(), OciError> {
-    use oci_spec::runtime::LinuxResources;
-    let rec = Record::load(root, &a.id)?;
-    if rec.status(p) == Status::Stopped {
-        return Err(OciError::State("container not running".into()));
-    }
-    let mut r: LinuxResources = match &a.resources {
-        Some(f) => {
-            let text = if f.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())
-            } else {
-                std::fs::read_to_string(f)
-            }
-            .map_err(|e| OciError::Invalid(format!("resources '{}': {e}", f.display())))?;
-            serde_json::from_str(&text)
-                .map_err(|e| OciError::Invalid(format!("resources '{}': {e}", f.display())))?
-        }
-        None => LinuxResources::default(),
-    };
-    if let Some(m) = a.memory {
-        let mut mem = (*r.memory()).unwrap_or_default();
-        mem.set_limit(Some(m));
-        r.set_memory(Some(mem));
-    }
-    if a.cpu_quota.is_some() || a.cpu_period.is_some() {
-        let mut cpu = r.cpu().clone().unwrap_or_default();
-        if let Some(q) = a.cpu_quota {
-            cpu.set_quota(Some(q));
-        }
-        cpu.set_period(Some(a.cpu_period.or(cpu.period()).unwrap_or(100_000)));
-        r.set_cpu(Some(cpu));
-    }
-    if let Some(n) = a.pids_limit {
-        let mut pids = (*r.pids()).unwrap_or_default();
-        pids.set_limit(n);
-        r.set_pids(Some(pids));
-    }
-    let mut linux = oci_spec::runtime::Linux::default();
-    linux.set_resources(Some(r));
-    let new = convert::limits(&linux)?;
-    p.update_limits(&rec.cgroup, &crate::platform::Limits::default(), &new)?;
-    Ok(())
 }
 
 fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result<(), OciError> {

@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 pub mod convert;
+mod running;
 pub mod state;
 
 use std::io::Write;

@@ -17,6 +17,7 @@ mod netns;
 mod nft;
 mod process;
 pub mod procfs;
+mod rootfs;
 mod seccomp;
 mod seccomp_default;
 mod spawn;
