@@ -417,7 +417,32 @@ fn bad_bundles_get_clear_errors_and_leave_nothing() {
             Box::new(|c| c["linux"]["cgroupsPath"] = json!("system.slice:kleene:e6")),
             "systemd slice",
         ),
+        (
+            "e7",
+            Box::new(|c| c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0")),
+            "selinux label is specified in config, but selinux is disabled",
+        ),
+        (
+            "e8",
+            Box::new(|c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|n| n["type"] != "uts")
+            }),
+            "unable to set hostname without a private UTS namespace",
+        ),
     ];
+    let mut cases = cases;
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    if !apparmor {
+        cases.push((
+            "e9",
+            Box::new(|c| c["process"]["apparmorProfile"] = json!("docker-default")),
+            "AppArmor is not enabled on this host",
+        ));
+    }
     for (id, edit, want) in cases {
         let b = Bundle::new(|c| edit(c));
         let o = b.oci(&["create", "--bundle", b.path().to_str().unwrap(), id]);

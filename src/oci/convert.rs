@@ -102,6 +102,12 @@ pub fn run_spec(
             path: n.path().clone(),
         });
     }
+    let hostname = spec.hostname().clone().unwrap_or_default();
+    if !hostname.is_empty() && !namespaces.iter().any(|n| n.kind == NamespaceKind::Uts) {
+        return Err(bad(
+            "unable to set hostname without a private UTS namespace".into(),
+        ));
+    }
     if !namespaces.iter().any(|n| n.kind == NamespaceKind::Mount) {
         return Err(bad(
             "linux.namespaces: a mount namespace is required (the root filesystem is mounted in it)"
@@ -280,7 +286,25 @@ pub fn process_spec(
             })
             .collect(),
         oom_score_adj: process.oom_score_adj(),
+        apparmor: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
     };
+    if let Some(p) = &exact.apparmor {
+        if !crate::platform::native().has_lsm("apparmor") {
+            return Err(bad(format!(
+                "process.apparmorProfile '{p}': AppArmor is not enabled on this host"
+            )));
+        }
+    }
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|l| !l.is_empty())
+        && !crate::platform::native().has_lsm("selinux")
+    {
+        return Err(bad(
+            "selinux label is specified in config, but selinux is disabled or not supported".into(),
+        ));
+    }
     Ok(ExecSpec {
         container: id.to_string(),
         cmd: args,

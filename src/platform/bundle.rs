@@ -151,6 +151,8 @@ pub struct ExactProcess {
     pub caps: CapSets,
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
+    /// An AppArmor profile to enter at exec.
+    pub apparmor: Option<String>,
 }
 
 /// A program the OCI lifecycle runs at one of its points (`hooks`), with

@@ -386,6 +386,11 @@ pub trait Platform: Send + Sync {
         let _ = limits;
         Ok(())
     }
+    /// Is this Linux security module (`apparmor`, `selinux`) enabled?
+    fn has_lsm(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
     /// Freeze (`on`) or thaw every process of the container whose group
     /// is `key` (`RunSpec::cgroup_key`).
     fn freeze(&self, key: &str, on: bool) -> Result<()> {

@@ -334,6 +334,20 @@ impl Platform for Linux {
         cgroup::check(limits)
     }
 
+    fn has_lsm(&self, name: &str) -> bool {
+        std::fs::read_to_string("/sys/kernel/security/lsm")
+            .or_else(|_| {
+                std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").map(|s| {
+                    if s.trim() == "Y" {
+                        "apparmor".to_string()
+                    } else {
+                        String::new()
+                    }
+                })
+            })
+            .is_ok_and(|l| l.trim().split(',').any(|x| x == name))
+    }
+
     fn freeze(&self, key: &str, on: bool) -> Result<()> {
         cgroup::freezer::set(key, on)
     }

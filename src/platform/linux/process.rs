@@ -134,6 +134,16 @@ pub fn exec_process(
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())
                 .map_err(|e| format!("set oom_score_adj {adj}: {e}"))?;
         }
+        if let Some(profile) = &x.apparmor {
+            // Takes effect at the exec; refused by a host without AppArmor.
+            let attr = if std::path::Path::new("/proc/self/attr/apparmor/exec").exists() {
+                "/proc/self/attr/apparmor/exec"
+            } else {
+                "/proc/self/attr/exec"
+            };
+            std::fs::write(attr, format!("exec {profile}"))
+                .map_err(|e| format!("apply AppArmor profile '{profile}': {e}"))?;
+        }
         if let Some(mask) = x.identity.umask {
             // SAFETY: plain umask.
             unsafe { libc::umask(mask as libc::mode_t) };
