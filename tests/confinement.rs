@@ -560,3 +560,28 @@ fn devices_made_in_a_container_are_inert() {
     );
     assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
 }
+
+#[test]
+fn descriptors_of_the_caller_do_not_reach_the_container() {
+    if !can_run() {
+        return;
+    }
+    let r = probe::shared();
+    // The caller holds a host directory open: inherited, it would be a way
+    // out of the container (fchdir, openat); `run` and `exec` close it.
+    let klee = env!("CARGO_BIN_EXE_klee");
+    let with_fd = |args: &str| {
+        let o = std::process::Command::new("sh")
+            .args(["-c", &format!("exec 7</; exec {klee} {args}")])
+            .env("KLEENE_ROOT", r.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = with_fd("run --rm bb ls /proc/self/fd");
+    assert!(!out.lines().any(|l| l.trim() == "7"), "{out}");
+    r.ok(&["run", "-d", "--name", "fdleak", "bb", "sleep", "60"]);
+    let out = with_fd("exec fdleak ls /proc/self/fd");
+    assert!(!out.lines().any(|l| l.trim() == "7"), "{out}");
+    r.ok(&["rm", "-f", "fdleak"]);
+}

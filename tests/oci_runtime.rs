@@ -690,3 +690,29 @@ fn pause_resume_ps_and_update() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
 }
+
+#[test]
+fn only_preserved_descriptors_reach_the_process() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| sh(c, "ls /proc/self/fd | sort -n | tr '\\n' ' '"));
+    let run = |extra: &str, id: &str| {
+        let o = Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "exec 3</ 7</; exec {OCI} --root {} run {extra} --bundle {} {id}",
+                    b.root.display(),
+                    b.path().display()
+                ),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        common::stdout(&o)
+    };
+    // ls's own directory is the next free descriptor.
+    assert_eq!(run("", "fd1"), "0 1 2 3 ");
+    assert_eq!(run("--preserve-fds 1", "fd2"), "0 1 2 3 4 ");
+}

@@ -64,7 +64,10 @@ fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciEr
         .map_err(|e| OciError::Invalid(format!("bundle '{}': {e}", a.bundle.display())))?;
     let spec = convert::load(&bundle)?;
     let fifo = state::fifo(root, &a.id);
-    let run = convert::run_spec(&a.id, &bundle, &spec, Some(fifo.clone()), a.no_pivot)?;
+    let mut run = convert::run_spec(&a.id, &bundle, &spec, Some(fifo.clone()), a.no_pivot)?;
+    if let Some(x) = run.process.exact.as_mut() {
+        x.preserve_fds = a.preserve_fds;
+    }
     if run.process.tty && a.console_socket.is_none() {
         return Err(OciError::Invalid(
             "process.terminal is true: --console-socket is required".into(),

@@ -287,6 +287,7 @@ pub fn process_spec(
             .collect(),
         oom_score_adj: process.oom_score_adj(),
         apparmor: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
+        preserve_fds: 0,
     };
     if let Some(p) = &exact.apparmor {
         if !crate::platform::native().has_lsm("apparmor") {

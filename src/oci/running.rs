@@ -92,6 +92,9 @@ pub fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError
     // The exec'd process joins the container's group by its key.
     let mut ex = convert::process_spec(&rec.cgroup, &process, &linux)?;
     ex.tty = a.tty || process.terminal().unwrap_or(false);
+    if let Some(x) = ex.exact.as_mut() {
+        x.preserve_fds = a.preserve_fds;
+    }
     if ex.tty && a.console_socket.is_none() {
         return Err(OciError::Invalid(
             "a terminal was asked for: --console-socket is required".into(),

@@ -153,6 +153,8 @@ pub struct ExactProcess {
     pub oom_score_adj: Option<i32>,
     /// An AppArmor profile to enter at exec.
     pub apparmor: Option<String>,
+    /// Descriptors 3 to 3+N-1 pass to the process (`--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 /// A program the OCI lifecycle runs at one of its points (`hooks`), with

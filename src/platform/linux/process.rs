@@ -228,6 +228,7 @@ fn become_and_exec(
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
+    close_inherited_at_exec(spec.exact.as_ref().map_or(0, |x| x.preserve_fds));
     reset_signals();
     // SAFETY: NULL-terminated argv/envp of valid C strings.
     unsafe { libc::execve(prog.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
@@ -337,6 +338,32 @@ pub fn rlimit_number(name: &str) -> Option<libc::__rlimit_resource_t> {
         "RLIMIT_STACK" => libc::RLIMIT_STACK,
         _ => return None,
     })
+}
+
+/// Nothing our caller left open passes into the container (a host file or
+/// directory descriptor would be a way out): every descriptor from
+/// 3 + `preserve` up closes at exec. Ours that must work until then
+/// (the error pipe) keep working.
+fn close_inherited_at_exec(preserve: u32) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 4;
+    let first = 3u32.saturating_add(preserve);
+    // SAFETY: close_range only changes descriptor flags here.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        return;
+    }
+    // Before Linux 5.11: one by one.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &i32| fd >= first as i32)
+        .collect();
+    for fd in fds {
+        // SAFETY: fcntl on a descriptor number; a closed one fails harmlessly.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
 }
 
 /// Signal dispositions and mask back to defaults for the new program.
