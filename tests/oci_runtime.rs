@@ -716,3 +716,161 @@ fn only_preserved_descriptors_reach_the_process() {
     assert_eq!(run("", "fd1"), "0 1 2 3 ");
     assert_eq!(run("--preserve-fds 1", "fd2"), "0 1 2 3 4 ");
 }
+
+#[test]
+fn the_device_allow_list_is_enforced() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "{ mknod /tmp/vcs c 7 0 && head -c 1 /tmp/vcs >/dev/null; } 2>/dev/null && echo host-device-open; \
+             head -c 3 /dev/zero | wc -c",
+        );
+        c["root"]["readonly"] = json!(false);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
+        c["linux"]["resources"] = json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        ]});
+    });
+    let (code, out, err) = b.run("dev1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "3\n");
+}
+
+#[test]
+fn one_id_one_container_and_created_ones_delete_without_force() {
+    if !common::can_run() {
+        return;
+    }
+    let shared = tempfile::tempdir().unwrap();
+    let slow = shared.path().join("hook.sh");
+    hook_script(&slow, shared.path().join("log").to_str().unwrap());
+    let b = Bundle::new(|c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        let mut h = hook(&slow, "createRuntime", "hang");
+        h["timeout"] = json!(2);
+        c["hooks"] = json!({"createRuntime": [h]});
+    });
+    let bundle = b.path().to_str().unwrap().to_string();
+    let root = b.root.clone();
+    // A first create waits in its hook; a second of the same ID meanwhile
+    // is refused, not run beside it.
+    let first = std::thread::spawn(move || {
+        Command::new(OCI)
+            .args([
+                "--root",
+                root.to_str().unwrap(),
+                "create",
+                "--bundle",
+                &bundle,
+                "same",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let o = b.oci(&["create", "--bundle", b.path().to_str().unwrap(), "same"]);
+    assert!(
+        common::stderr(&o).contains("container with id exists: same"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert!(!first.join().unwrap().success(), "the hook times out");
+    assert!(!b.root.join("same").exists());
+
+    // A created container goes with a plain delete, as with runc.
+    let b = Bundle::new(|c| c["process"]["args"] = json!(["sleep", "60"]));
+    let bundle = b.path().to_str().unwrap();
+    assert!(b
+        .oci(&["create", "--bundle", bundle, "c2"])
+        .status
+        .success());
+    let pid = b.state("c2")["pid"].as_i64().unwrap();
+    let o = b.oci(&["delete", "c2"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    // Dead: gone, or a zombie its new parent has yet to reap.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
+}
+
+#[test]
+fn a_killed_create_is_cleared_by_the_next_command() {
+    if !common::can_run() {
+        return;
+    }
+    let shared = tempfile::tempdir().unwrap();
+    let slow = shared.path().join("hook.sh");
+    hook_script(&slow, shared.path().join("log").to_str().unwrap());
+    let b = Bundle::new(|c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["hooks"] = json!({"createRuntime": [hook(&slow, "createRuntime", "hang")]});
+        c["linux"]["cgroupsPath"] = json!("/kleene-oci-test/killed1");
+    });
+    let mut child = Command::new(OCI)
+        .args(["--root", b.root.to_str().unwrap(), "create", "--bundle"])
+        .arg(b.path())
+        .arg("k1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(b.root.join("k1").is_dir(), "the create was under way");
+    let o = b.oci(&["delete", "k1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(!b.root.join("k1").exists());
+    for h in ["memory", "pids", "cpu", "unified", ""] {
+        let d = Path::new("/sys/fs/cgroup")
+            .join(h)
+            .join("kleene-oci-test/killed1");
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn update_raises_and_lowers_memory_and_messages_name_the_problem() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}});
+    });
+    let bundle = b.path().to_str().unwrap();
+    assert!(b
+        .oci(&["run", "-d", "--bundle", bundle, "up1"])
+        .status
+        .success());
+    for m in ["134217728", "33554432", "268435456"] {
+        let o = b.oci(&["update", "--memory", m, "up1"]);
+        assert!(o.status.success(), "{m}: {}", common::stderr(&o));
+    }
+    let o = b.oci(&["exec", "up1", "true"]);
+    assert!(o.status.success());
+    let o = b.oci(&["pause", "up1"]);
+    assert!(o.status.success());
+    let o = b.oci(&["exec", "up1", "true"]);
+    assert!(common::stderr(&o).contains("cannot exec in a paused container"));
+
+    // Bad JSON: where, not just that.
+    std::fs::write(b.config(), "{\"ociVersion\": \"1.0.2\",\n \"process\": [}").unwrap();
+    let o = b.oci(&["create", "--bundle", bundle, "bad"]);
+    assert!(
+        common::stderr(&o).contains("line 2 column"),
+        "{}",
+        common::stderr(&o)
+    );
+}

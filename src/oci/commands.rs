@@ -55,11 +55,13 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
 fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciError> {
     state::check_id(&a.id)?;
     let dir = state::dir(root, &a.id);
+    // Another create (or a delete) of this ID is under way.
+    let _lock = state::lock(root, &a.id, false)?.ok_or_else(|| OciError::Exists(a.id.clone()))?;
     if dir.join("state.json").exists() {
         return Err(OciError::Exists(a.id.clone()));
     }
     // A directory without a record: a create that died half-way.
-    let _ = std::fs::remove_dir_all(&dir);
+    state::clear_leftover(p, root, &a.id);
     let bundle = std::fs::canonicalize(&a.bundle)
         .map_err(|e| OciError::Invalid(format!("bundle '{}': {e}", a.bundle.display())))?;
     let spec = convert::load(&bundle)?;
@@ -76,6 +78,10 @@ fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciEr
     std::fs::create_dir_all(&dir)
         .map_err(|e| OciError::Io(format!("create '{}': {e}", dir.display())))?;
     let made = (|| {
+        state::Intent {
+            cgroup: run.cgroup_key(),
+        }
+        .save(root, &a.id)?;
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
             .map_err(|e| OciError::Io(format!("mkfifo '{}': {e}", fifo.display())))?;
         let stdio = if run.process.tty {
@@ -98,6 +104,7 @@ fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciEr
             cgroup: run.cgroup_key(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             started: false,
+            limits: run.limits.clone(),
         };
         let sent = match (&started.pty_master, &a.console_socket) {
             (Some(m), Some(sock)) => send_console(sock, m),
@@ -258,11 +265,14 @@ fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result
 
 fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), OciError> {
     let dir = state::dir(root, id);
+    state::check_id(id)?;
+    // Waits for a create of it still under way.
+    let _lock = state::lock(root, id, true)?;
     let rec = match Record::load(root, id) {
         Ok(r) => r,
         Err(OciError::NotFound(_)) if dir.is_dir() => {
-            // A create that died before its record: nothing runs.
-            let _ = std::fs::remove_dir_all(&dir);
+            // A create that died before its record.
+            state::clear_leftover(p, root, id);
             return Ok(());
         }
         // Gone already is what --force wants (runc's rule; shims rely on it).
@@ -270,8 +280,8 @@ fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), Oc
         Err(e) => return Err(e),
     };
     let status = rec.status(p);
-    if !status.can_delete() {
-        if !force {
+    if status != Status::Stopped {
+        if !force && !status.can_delete() {
             return Err(OciError::State(format!(
                 "cannot delete container {id} that is not stopped: {}",
                 status.name()
@@ -305,6 +315,7 @@ fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), Oc
     p.after_exit(&spec)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| OciError::Io(format!("remove '{}': {e}", dir.display())))?;
+    let _ = std::fs::remove_file(root.join(".locks").join(id));
     lifecycle_hooks(&rec, "poststop", |h| h.poststop(), "stopped");
     Ok(())
 }

@@ -8,8 +8,8 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::OciError;
 use crate::platform::bundle::{
-    BundleSpec, CapSets, DeviceNode, ExactProcess, GenericMount, Hook, Identity, Namespace,
-    NamespaceKind, Rlimit, StartHooks,
+    BundleSpec, CapSets, DeviceNode, DeviceRule, ExactProcess, GenericMount, Hook, Identity,
+    Namespace, NamespaceKind, Rlimit, StartHooks,
 };
 use crate::platform::seccomp::Profile;
 use crate::platform::security::{CapSet, SeccompPolicy, SecurityProfile};
@@ -24,7 +24,10 @@ pub fn load(bundle: &Path) -> Result<Spec, OciError> {
             bundle.display()
         )));
     }
-    Spec::load(&path).map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))?;
+    // serde_json's own error names the line, column and field.
+    serde_json::from_str(&text).map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))
 }
 
 fn caps(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64, OciError> {
@@ -150,6 +153,32 @@ pub fn run_spec(
         });
     }
 
+    let mut device_rules = Vec::new();
+    for r in linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default()
+    {
+        use oci_spec::runtime::LinuxDeviceType as T;
+        device_rules.push(DeviceRule {
+            allow: r.allow(),
+            kind: match r.typ() {
+                None | Some(T::A) => 'a',
+                Some(T::B) => 'b',
+                Some(T::C) | Some(T::U) => 'c',
+                Some(T::P) => {
+                    return Err(bad(
+                        "linux.resources.devices: a rule for type p (FIFOs) is not supported"
+                            .into(),
+                    ))
+                }
+            },
+            major: r.major(),
+            minor: r.minor(),
+            access: r.access().clone().unwrap_or_else(|| "rwm".into()),
+        });
+    }
     let cgroup_path = linux
         .cgroups_path()
         .as_ref()
@@ -177,6 +206,24 @@ pub fn run_spec(
         .collect();
     sysctl.sort();
 
+    let mut process = process_spec(id, process, &linux)?;
+    if device_rules.iter().any(|r| !r.allow) && !crate::platform::native().enforces_device_rules() {
+        // No devices cgroup to enforce the allow list: at least no new
+        // device nodes (the nodes the rootfs has stay usable; docs/oci.md).
+        let mknod = 1u64 << CapSet::number("MKNOD").unwrap_or(27);
+        if let Some(x) = process.exact.as_mut() {
+            for set in [
+                &mut x.caps.bounding,
+                &mut x.caps.effective,
+                &mut x.caps.permitted,
+                &mut x.caps.inheritable,
+                &mut x.caps.ambient,
+            ] {
+                *set &= !mknod;
+            }
+            process.profile.capabilities = CapSet(x.caps.bounding);
+        }
+    }
     Ok(RunSpec {
         id: id.to_string(),
         name: id.to_string(),
@@ -184,7 +231,7 @@ pub fn run_spec(
         layers: vec![],
         container_dir: rootfs.clone(),
         mounts: vec![],
-        process: process_spec(id, process, &linux)?,
+        process,
         fly: false,
         jail_params: vec![],
         network_driver: "bundle".into(),
@@ -200,6 +247,7 @@ pub fn run_spec(
             mounts,
             namespaces,
             devices,
+            device_rules,
             sysctl,
             domainname: spec.domainname().clone().unwrap_or_default(),
             cgroup_path,
@@ -207,11 +255,8 @@ pub fn run_spec(
             no_pivot,
             start_gate: gate,
             hooks: StartHooks {
-                runtime: [
-                    hooks(spec, |h| h.prestart()),
-                    hooks(spec, |h| h.create_runtime()),
-                ]
-                .concat(),
+                prestart: hooks(spec, |h| h.prestart()),
+                runtime: hooks(spec, |h| h.create_runtime()),
                 container: hooks(spec, |h| h.create_container()),
                 start: hooks(spec, |h| h.start_container()),
                 state: state_json(id, bundle, spec, "creating", 0).to_string(),

@@ -15,8 +15,17 @@ use crate::platform::{Platform, Stdio};
 pub fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError> {
     use oci_spec::runtime::Process;
     let rec = Record::load(root, &a.id)?;
-    if rec.status(p) != Status::Running {
-        return Err(OciError::State("cannot exec in a stopped container".into()));
+    match rec.status(p) {
+        Status::Running => {}
+        Status::Paused => return Err(OciError::State("cannot exec in a paused container".into())),
+        Status::Created => {
+            return Err(OciError::State(
+                "cannot exec in a container that has not been started".into(),
+            ))
+        }
+        Status::Stopped => {
+            return Err(OciError::State("cannot exec in a stopped container".into()))
+        }
     }
     let spec = convert::load(&rec.bundle)?;
     let process: Process = match &a.process {
@@ -166,7 +175,7 @@ pub fn ps(p: &dyn Platform, root: &Path, id: &str, format: &str) -> Result<(), O
 /// `update`: new limits from an OCI resources JSON and/or flags.
 pub fn update(p: &dyn Platform, root: &Path, a: &UpdateArgs) -> Result<(), OciError> {
     use oci_spec::runtime::LinuxResources;
-    let rec = Record::load(root, &a.id)?;
+    let mut rec = Record::load(root, &a.id)?;
     if rec.status(p) == Status::Stopped {
         return Err(OciError::State("container not running".into()));
     }
@@ -204,6 +213,14 @@ pub fn update(p: &dyn Platform, root: &Path, a: &UpdateArgs) -> Result<(), OciEr
     let mut linux = oci_spec::runtime::Linux::default();
     linux.set_resources(Some(r));
     let new = convert::limits(&linux)?;
-    p.update_limits(&rec.cgroup, &crate::platform::Limits::default(), &new)?;
+    // What the update leaves out stays as it is.
+    let merged = crate::platform::Limits {
+        memory: new.memory.or(rec.limits.memory),
+        cpus: new.cpus.or(rec.limits.cpus),
+        pids: new.pids.or(rec.limits.pids),
+    };
+    p.update_limits(&rec.cgroup, &rec.limits, &merged)?;
+    rec.limits = merged;
+    rec.save(root)?;
     Ok(())
 }

@@ -27,6 +27,9 @@ pub struct Record {
     pub annotations: HashMap<String, String>,
     /// `start` has let the command run.
     pub started: bool,
+    /// The limits in force (`update` changes them from these).
+    #[serde(default)]
+    pub limits: crate::platform::Limits,
 }
 
 /// The lifecycle states of the OCI runtime spec.
@@ -56,8 +59,10 @@ impl Status {
         self != Status::Stopped
     }
 
+    /// Without `--force`: a created container is removed too (its
+    /// process never ran anything), as runc does.
     pub fn can_delete(self) -> bool {
-        self == Status::Stopped
+        matches!(self, Status::Stopped | Status::Created)
     }
 }
 
@@ -154,4 +159,76 @@ pub fn list(root: &Path) -> Vec<String> {
         .collect();
     ids.sort();
     ids
+}
+
+/// What a create records before anything exists, so that whoever finds
+/// its directory without a record (a create killed half-way) can remove
+/// what it made: `<dir>/intent.json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Intent {
+    pub cgroup: String,
+}
+
+impl Intent {
+    pub fn save(&self, root: &Path, id: &str) -> Result<(), OciError> {
+        let path = dir(root, id).join("intent.json");
+        let text = serde_json::to_vec(self).map_err(|e| OciError::Io(e.to_string()))?;
+        std::fs::write(&path, text)
+            .map_err(|e| OciError::Io(format!("write '{}': {e}", path.display())))
+    }
+
+    pub fn load(root: &Path, id: &str) -> Option<Intent> {
+        let text = std::fs::read_to_string(dir(root, id).join("intent.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// Container `id`'s lock, held by a create or a delete of it: a POSIX
+/// record lock, which (unlike flock) the container's process does not
+/// inherit, so it ends with the command that took it.
+pub struct Lock(#[allow(dead_code)] std::fs::File);
+
+/// Take `id`'s lock; `wait` false: `None` when someone holds it.
+pub fn lock(root: &Path, id: &str, wait: bool) -> Result<Option<Lock>, OciError> {
+    use std::os::fd::AsRawFd;
+    let d = root.join(".locks");
+    std::fs::create_dir_all(&d)
+        .map_err(|e| OciError::Io(format!("create '{}': {e}", d.display())))?;
+    let path = d.join(id);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| OciError::Io(format!("open '{}': {e}", path.display())))?;
+    // SAFETY: a zeroed flock is valid; the fields that matter are set.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    let cmd = if wait { libc::F_SETLKW } else { libc::F_SETLK };
+    loop {
+        // SAFETY: fcntl with a valid fd and flock struct.
+        if unsafe { libc::fcntl(f.as_raw_fd(), cmd, &fl) } == 0 {
+            return Ok(Some(Lock(f)));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(None),
+            _ => return Err(OciError::Io(format!("lock '{}': {e}", path.display()))),
+        }
+    }
+}
+
+/// Remove a create's leftovers (a directory without a record): its
+/// processes and groups, then the directory.
+pub fn clear_leftover(p: &dyn crate::platform::Platform, root: &Path, id: &str) {
+    let d = dir(root, id);
+    if !d.is_dir() || d.join("state.json").exists() {
+        return;
+    }
+    if let Some(i) = Intent::load(root, id) {
+        let _ = p.forget_container(&i.cgroup);
+    }
+    let _ = std::fs::remove_dir_all(&d);
 }

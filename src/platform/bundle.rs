@@ -80,6 +80,19 @@ pub struct DeviceNode {
     pub gid: u32,
 }
 
+/// A rule of the device allow list (`linux.resources.devices`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRule {
+    pub allow: bool,
+    /// `a` (all), `c` or `b`.
+    pub kind: char,
+    /// `None`: any.
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    /// Some of `r`, `w`, `m`.
+    pub access: String,
+}
+
 /// What a bundle adds to a [`RunSpec`](super::RunSpec).
 #[derive(Debug, Clone, Default)]
 pub struct BundleSpec {
@@ -89,6 +102,8 @@ pub struct BundleSpec {
     pub mounts: Vec<GenericMount>,
     pub namespaces: Vec<Namespace>,
     pub devices: Vec<DeviceNode>,
+    /// The device allow list, in order.
+    pub device_rules: Vec<DeviceRule>,
     /// `net.ipv4.ip_forward` → value.
     pub sysctl: Vec<(String, String)>,
     pub domainname: String,
@@ -173,8 +188,10 @@ pub struct Hook {
 /// front end runs `poststart` and `poststop`.
 #[derive(Debug, Clone, Default)]
 pub struct StartHooks {
-    /// `prestart` then `createRuntime`: on the host, once the container's
-    /// mounts are made, before its root changes.
+    /// `prestart` (deprecated by the spec, still used by Docker), then
+    /// `createRuntime`: on the host, once the container's mounts are
+    /// made, before its root changes.
+    pub prestart: Vec<Hook>,
     pub runtime: Vec<Hook>,
     /// `createContainer`: in the container's mount namespace, before its
     /// root changes.
@@ -188,7 +205,10 @@ pub struct StartHooks {
 
 impl StartHooks {
     pub fn is_empty(&self) -> bool {
-        self.runtime.is_empty() && self.container.is_empty() && self.start.is_empty()
+        self.prestart.is_empty()
+            && self.runtime.is_empty()
+            && self.container.is_empty()
+            && self.start.is_empty()
     }
 
     /// The state JSON with the container's pid as the host sees it.

@@ -386,6 +386,10 @@ pub trait Platform: Send + Sync {
         let _ = limits;
         Ok(())
     }
+    /// Can a bundle's device allow list be enforced here (a devices cgroup)?
+    fn enforces_device_rules(&self) -> bool {
+        false
+    }
     /// Is this Linux security module (`apparmor`, `selinux`) enabled?
     fn has_lsm(&self, name: &str) -> bool {
         let _ = name;

@@ -334,6 +334,10 @@ impl Platform for Linux {
         cgroup::check(limits)
     }
 
+    fn enforces_device_rules(&self) -> bool {
+        cgroup::devices::enforceable()
+    }
+
     fn has_lsm(&self, name: &str) -> bool {
         std::fs::read_to_string("/sys/kernel/security/lsm")
             .or_else(|_| {

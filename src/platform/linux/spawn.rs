@@ -39,8 +39,11 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     let host_net = net::host_socket(spec)?;
     failpoint::check("container.start.cgroup")?;
     let (mut cg, v2_dir) = Cgroup::begin(&spec.cgroup_key(), &spec.limits)?;
+    // The group's directories, and a bundle's devices group if made.
+    let key = spec.cgroup_key();
     let undo = |cg: &Cgroup| {
         let _ = cgroup::remove_dirs(cg.dirs());
+        let _ = cgroup::remove(&key);
     };
     // A socket, not a pipe: sending to a child that already died must not
     // raise SIGPIPE in us.
@@ -152,6 +155,9 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         .and_then(|filters| {
             crate::platform::trace::mark("seccomp filter compiled");
             cg.finish(pid, &spec.limits, born)?;
+            if let Some(b) = bundle {
+                cgroup::devices::apply(&spec.cgroup_key(), pid, &b.device_rules)?;
+            }
             Ok(filters)
         })
         .and_then(|filters| {
@@ -283,7 +289,8 @@ fn runtime_hooks(sock: OwnedFd, b: &BundleSpec, pid: i32) -> Result<()> {
         return Ok(());
     }
     let state = b.hooks.state_for(pid);
-    crate::platform::hook::run_all(&b.hooks.runtime, "createRuntime", &state)
+    crate::platform::hook::run_all(&b.hooks.prestart, "prestart", &state)
+        .and_then(|_| crate::platform::hook::run_all(&b.hooks.runtime, "createRuntime", &state))
         .map_err(Error::Failed)?;
     let _ = std::io::Write::write_all(&mut s, state.as_bytes());
     Ok(())

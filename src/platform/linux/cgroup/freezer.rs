@@ -11,15 +11,9 @@ use crate::platform::{Error, Result};
 
 /// The v1 freezer hierarchy's mount point, if the host has one.
 fn v1_root() -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        let mut post = post.split(' ');
-        let (fstype, _src, opts) = (post.next()?, post.next(), post.next()?);
-        let point = pre.split(' ').nth(4)?;
-        (fstype == "cgroup" && opts.split(',').any(|o| o == "freezer"))
-            .then(|| PathBuf::from(point))
-    })
+    // Once per process: `remove` asks at every container's end.
+    static ROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| super::v1_mount("freezer")).clone()
 }
 
 /// The freezer group of container group `key` (v1), if there can be one.

@@ -10,6 +10,7 @@
 //! than pulled in (youki's libcgroups brings systemd and D-Bus along).
 //! The limits themselves are in `limits.rs`.
 
+pub mod devices;
 pub mod freezer;
 mod limits;
 mod usage;
@@ -218,6 +219,19 @@ fn conventional() -> Option<Layout> {
 }
 
 /// The directories of container `id`'s group, one per hierarchy.
+/// The mount point of the v1 hierarchy holding `controller`, if any.
+fn v1_mount(controller: &str) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let mut post = post.split(' ');
+        let (fstype, _src, opts) = (post.next()?, post.next(), post.next()?);
+        let point = pre.split(' ').nth(4)?;
+        (fstype == "cgroup" && opts.split(',').any(|o| o == controller))
+            .then(|| PathBuf::from(point))
+    })
+}
+
 /// Where group `id` lives below a hierarchy's root: kleene's parent
 /// group and the ID, or, for an ID with a leading '/' (an OCI bundle's
 /// `cgroupsPath`), that path.
@@ -452,9 +466,13 @@ pub fn join(fds: &[i32]) -> std::result::Result<(), String> {
 /// moment to leave after the init was reaped.
 pub fn remove(id: &str) -> Result<()> {
     let mut all = dirs(layout(), id);
-    // A v1 freezer group, if a pause made one (only that leaf: its parents
+    // A v1 freezer or devices group, if made (only that leaf: its parents
     // may hold other containers').
-    all.extend(freezer::v1_dir(id).filter(|d| d.is_dir()));
+    if id.starts_with('/') {
+        // Only bundles' groups (kleene-oci) pause or restrict devices.
+        all.extend(freezer::v1_dir(id).filter(|d| d.is_dir()));
+        all.extend(devices::v1_dir(id).filter(|d| d.is_dir()));
+    }
     remove_dirs(&all)
 }
 
