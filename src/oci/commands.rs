@@ -104,7 +104,7 @@ fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciEr
             cgroup: run.cgroup_key(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             started: false,
-            limits: run.limits.clone(),
+            limits: run.limits,
         };
         let sent = match (&started.pty_master, &a.console_socket) {
             (Some(m), Some(sock)) => send_console(sock, m),
