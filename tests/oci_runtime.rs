@@ -350,12 +350,20 @@ fn namespaces_joined_by_path_and_cgroup_resources() {
     let a = Bundle::new(|c| {
         c["process"]["args"] = json!(["sleep", "60"]);
         c["linux"]["cgroupsPath"] = json!("/kleene-oci-test/res1");
-        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 42}});
+        c["linux"]["resources"] = json!({
+            "memory": {"limit": 67108864, "swap": 134217728, "reservation": 33554432},
+            "pids": {"limit": 42},
+            "cpu": {"shares": 512},
+        });
     });
     let o = a.oci(&["run", "-d", "--bundle", a.path().to_str().unwrap(), "ns-a"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let pid = a.state("ns-a")["pid"].as_i64().unwrap();
     let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    // Shares and a reservation, beyond kleene's own limits.
+    let shares = std::fs::read_to_string("/sys/fs/cgroup/cpu/kleene-oci-test/res1/cpu.shares")
+        .or_else(|_| std::fs::read_to_string("/sys/fs/cgroup/kleene-oci-test/res1/cpu.weight"));
+    assert!(matches!(shares.unwrap().trim(), "512" | "20"));
     let v1 = Path::new("/sys/fs/cgroup/memory/kleene-oci-test/res1/memory.limit_in_bytes");
     let v2 = Path::new("/sys/fs/cgroup/kleene-oci-test/res1/memory.max");
     let mem = std::fs::read_to_string(v1).or_else(|_| std::fs::read_to_string(v2));
@@ -434,6 +442,24 @@ fn bad_bundles_get_clear_errors_and_leave_nothing() {
         ),
     ];
     let mut cases = cases;
+    cases.push((
+        "e10",
+        Box::new(|c| c["linux"]["resources"]["blockIO"] = json!({"weight": 300})),
+        "linux.resources.blockIO is not supported by kleene-oci",
+    ));
+    cases.push((
+        "e11",
+        Box::new(|c| c["process"]["execCPUAffinity"] = json!({"initial": "0"})),
+        "process.execCPUAffinity is not supported",
+    ));
+    cases.push((
+        "e12",
+        Box::new(|c| {
+            c["mounts"].as_array_mut().unwrap()[0]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 1000, "size": 1}])
+        }),
+        "mounts[0]: id-mapped mounts are not supported",
+    ));
     let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.trim() == "Y");
     if !apparmor {

@@ -54,9 +54,18 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
 
 fn create(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciError> {
     state::check_id(&a.id)?;
-    let dir = state::dir(root, &a.id);
     // Another create (or a delete) of this ID is under way.
-    let _lock = state::lock(root, &a.id, false)?.ok_or_else(|| OciError::Exists(a.id.clone()))?;
+    let lock = state::lock(root, &a.id, false)?.ok_or_else(|| OciError::Exists(a.id.clone()))?;
+    let r = create_locked(p, root, a);
+    if r.is_err() && !state::dir(root, &a.id).exists() {
+        let _ = std::fs::remove_file(root.join(".locks").join(&a.id));
+    }
+    drop(lock);
+    r
+}
+
+fn create_locked(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record, OciError> {
+    let dir = state::dir(root, &a.id);
     if dir.join("state.json").exists() {
         return Err(OciError::Exists(a.id.clone()));
     }
@@ -264,10 +273,21 @@ fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result
 }
 
 fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), OciError> {
-    let dir = state::dir(root, id);
     state::check_id(id)?;
     // Waits for a create of it still under way.
-    let _lock = state::lock(root, id, true)?;
+    let lock = state::lock(root, id, true)?;
+    let r = delete_locked(p, root, id, force);
+    if !state::dir(root, id).exists() {
+        // Nothing left to guard: the lock file goes too (a host that runs
+        // many short containers would otherwise collect them).
+        let _ = std::fs::remove_file(root.join(".locks").join(id));
+    }
+    drop(lock);
+    r
+}
+
+fn delete_locked(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), OciError> {
+    let dir = state::dir(root, id);
     let rec = match Record::load(root, id) {
         Ok(r) => r,
         Err(OciError::NotFound(_)) if dir.is_dir() => {
@@ -315,7 +335,6 @@ fn delete(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result<(), Oc
     p.after_exit(&spec)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| OciError::Io(format!("remove '{}': {e}", dir.display())))?;
-    let _ = std::fs::remove_file(root.join(".locks").join(id));
     lifecycle_hooks(&rec, "poststop", |h| h.poststop(), "stopped");
     Ok(())
 }

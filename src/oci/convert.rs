@@ -8,8 +8,8 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::OciError;
 use crate::platform::bundle::{
-    BundleSpec, CapSets, DeviceNode, DeviceRule, ExactProcess, GenericMount, Hook, Identity,
-    Namespace, NamespaceKind, Rlimit, StartHooks,
+    BundleSpec, CapSets, DeviceNode, DeviceRule, ExactProcess, ExtraResources, GenericMount, Hook,
+    Identity, Namespace, NamespaceKind, Rlimit, StartHooks,
 };
 use crate::platform::seccomp::Profile;
 use crate::platform::security::{CapSet, SeccompPolicy, SecurityProfile};
@@ -27,7 +27,12 @@ pub fn load(bundle: &Path) -> Result<Spec, OciError> {
     let text = std::fs::read_to_string(&path)
         .map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))?;
     // serde_json's own error names the line, column and field.
-    serde_json::from_str(&text).map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))
+    let raw: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))?;
+    // Checked on the file itself: fields the typed spec does not know
+    // would otherwise vanish unseen.
+    refuse_unsupported(&raw)?;
+    serde_json::from_value(raw).map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))
 }
 
 fn caps(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64, OciError> {
@@ -179,6 +184,31 @@ pub fn run_spec(
             access: r.access().clone().unwrap_or_else(|| "rwm".into()),
         });
     }
+    if !device_rules.is_empty() {
+        // The devices every container needs, after the caller's rules (as
+        // runc appends them; Podman sends a bare "deny all"): making any
+        // node, the standard ones, pseudo-terminals, /dev/net/tun.
+        let rule = |kind, major, minor, access: &str| DeviceRule {
+            allow: true,
+            kind,
+            major,
+            minor,
+            access: access.into(),
+        };
+        device_rules.extend([
+            rule('c', None, None, "m"),
+            rule('b', None, None, "m"),
+            rule('c', Some(1), Some(3), "rwm"),
+            rule('c', Some(1), Some(8), "rwm"),
+            rule('c', Some(1), Some(7), "rwm"),
+            rule('c', Some(5), Some(0), "rwm"),
+            rule('c', Some(1), Some(5), "rwm"),
+            rule('c', Some(1), Some(9), "rwm"),
+            rule('c', Some(136), None, "rwm"),
+            rule('c', Some(5), Some(2), "rwm"),
+            rule('c', Some(10), Some(200), "rwm"),
+        ]);
+    }
     let cgroup_path = linux
         .cgroups_path()
         .as_ref()
@@ -248,6 +278,7 @@ pub fn run_spec(
             namespaces,
             devices,
             device_rules,
+            resources: extra_resources(&linux),
             sysctl,
             domainname: spec.domainname().clone().unwrap_or_default(),
             cgroup_path,
@@ -361,6 +392,99 @@ pub fn process_spec(
         profile,
         exact: Some(Box::new(exact)),
     })
+}
+
+/// Settings kleene's limits do not cover, for the platform to write.
+fn extra_resources(linux: &oci_spec::runtime::Linux) -> ExtraResources {
+    let r = linux.resources().clone().unwrap_or_default();
+    let mem = r.memory().unwrap_or_default();
+    let cpu = r.cpu().clone().unwrap_or_default();
+    ExtraResources {
+        cpu_shares: cpu.shares().filter(|s| *s > 0),
+        memory_swap: mem.swap().filter(|s| *s != 0),
+        memory_reservation: mem.reservation().filter(|r| *r > 0),
+        cpuset_cpus: cpu.cpus().clone().filter(|c| !c.is_empty()),
+        cpuset_mems: cpu.mems().clone().filter(|m| !m.is_empty()),
+    }
+}
+
+/// Fields kleene-oci cannot honour: refused by name rather than ignored,
+/// since a container without the limit or policy its caller asked for is
+/// worse than no container.
+fn refuse_unsupported(v: &serde_json::Value) -> Result<(), OciError> {
+    fn meaningful(v: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match v {
+            V::Null => false,
+            V::Bool(b) => *b,
+            V::Number(n) => n.as_f64() != Some(0.0),
+            V::String(s) => !s.is_empty(),
+            V::Array(a) => !a.is_empty(),
+            V::Object(o) => o.values().any(meaningful),
+        }
+    }
+    const UNSUPPORTED: [&str; 20] = [
+        "/linux/resources/blockIO",
+        "/linux/resources/hugepageLimits",
+        "/linux/resources/network",
+        "/linux/resources/rdma",
+        "/linux/resources/unified",
+        "/linux/resources/memory/kernel",
+        "/linux/resources/memory/kernelTCP",
+        "/linux/resources/memory/swappiness",
+        "/linux/resources/memory/disableOOMKiller",
+        "/linux/resources/cpu/realtimeRuntime",
+        "/linux/resources/cpu/realtimePeriod",
+        "/linux/resources/cpu/idle",
+        "/linux/resources/cpu/burst",
+        "/linux/intelRdt",
+        "/linux/personality",
+        "/linux/timeOffsets",
+        "/linux/memoryPolicy",
+        "/linux/netDevices",
+        "/process/scheduler",
+        "/process/ioPriority",
+    ];
+    for ptr in UNSUPPORTED {
+        if v.pointer(ptr).is_some_and(meaningful) {
+            let field = ptr.trim_start_matches('/').replace('/', ".");
+            return Err(OciError::Invalid(format!(
+                "{field} is not supported by kleene-oci (refused rather than ignored)"
+            )));
+        }
+    }
+    if v.pointer("/process/execCPUAffinity")
+        .is_some_and(meaningful)
+    {
+        return Err(OciError::Invalid(
+            "process.execCPUAffinity is not supported by kleene-oci (refused rather than ignored)"
+                .into(),
+        ));
+    }
+    if v.pointer("/linux/mountLabel").is_some_and(meaningful)
+        && !crate::platform::native().has_lsm("selinux")
+    {
+        return Err(OciError::Invalid(
+            "selinux label is specified in config, but selinux is disabled or not supported".into(),
+        ));
+    }
+    for (i, m) in v
+        .pointer("/mounts")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if ["uidMappings", "gidMappings"]
+            .iter()
+            .any(|k| m.get(k).is_some_and(meaningful))
+        {
+            return Err(OciError::Invalid(format!(
+                "mounts[{i}]: id-mapped mounts are not supported by kleene-oci"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The hooks of one kind (`pick` chooses it from `hooks`), in order.

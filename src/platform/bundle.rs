@@ -93,6 +93,18 @@ pub struct DeviceRule {
     pub access: String,
 }
 
+/// Resource settings beyond kleene's [`Limits`](super::Limits) that
+/// bundles may ask for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraResources {
+    pub cpu_shares: Option<u64>,
+    /// Memory plus swap, bytes (-1: unlimited).
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+}
+
 /// What a bundle adds to a [`RunSpec`](super::RunSpec).
 #[derive(Debug, Clone, Default)]
 pub struct BundleSpec {
@@ -104,6 +116,7 @@ pub struct BundleSpec {
     pub devices: Vec<DeviceNode>,
     /// The device allow list, in order.
     pub device_rules: Vec<DeviceRule>,
+    pub resources: ExtraResources,
     /// `net.ipv4.ip_forward` → value.
     pub sysctl: Vec<(String, String)>,
     pub domainname: String,

@@ -157,6 +157,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             cg.finish(pid, &spec.limits, born)?;
             if let Some(b) = bundle {
                 cgroup::devices::apply(&spec.cgroup_key(), pid, &b.device_rules)?;
+                cgroup::extra::apply(&spec.cgroup_key(), pid, &b.resources)?;
             }
             Ok(filters)
         })

@@ -75,7 +75,7 @@ pub(super) fn check_on(layout: &Layout, l: &Limits) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn v1_dir<'a>(layout: &Layout, dirs: &'a [PathBuf], ctrl: &str) -> Option<&'a PathBuf> {
+pub(crate) fn v1_dir<'a>(layout: &Layout, dirs: &'a [PathBuf], ctrl: &str) -> Option<&'a PathBuf> {
     let Layout::Legacy { hierarchies, .. } = layout else {
         return None;
     };

@@ -11,6 +11,7 @@
 //! The limits themselves are in `limits.rs`.
 
 pub mod devices;
+pub mod extra;
 pub mod freezer;
 mod limits;
 mod usage;
@@ -472,6 +473,7 @@ pub fn remove(id: &str) -> Result<()> {
         // Only bundles' groups (kleene-oci) pause or restrict devices.
         all.extend(freezer::v1_dir(id).filter(|d| d.is_dir()));
         all.extend(devices::v1_dir(id).filter(|d| d.is_dir()));
+        all.extend(extra::v1_cpuset(id).filter(|d| d.is_dir()));
     }
     remove_dirs(&all)
 }
