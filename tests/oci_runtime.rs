@@ -511,7 +511,10 @@ fn terminal_master_goes_to_the_console_socket() {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
     use std::os::fd::{AsRawFd, FromRawFd};
     let b = Bundle::new(|c| {
-        sh(c, "tty; echo on-the-tty");
+        sh(
+            c,
+            "tty; [ -c /dev/console ] && echo console; echo on-the-tty",
+        );
         c["process"]["terminal"] = json!(true);
     });
     let sock = b.path().join("console.sock");
@@ -561,6 +564,7 @@ fn terminal_master_goes_to_the_console_socket() {
     let out = String::from_utf8_lossy(&out);
     assert!(out.contains("/dev/pts/0"), "{out}");
     assert!(out.contains("on-the-tty"), "{out}");
+    assert!(out.contains("console"), "{out}");
     let _ = b.oci(&["delete", "-f", "t1"]);
 }
 
@@ -899,4 +903,27 @@ fn update_raises_and_lowers_memory_and_messages_name_the_problem() {
         "{}",
         common::stderr(&o)
     );
+}
+
+#[test]
+fn a_missing_working_directory_is_made_and_signal_zero_probes() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(c, "pwd");
+        c["process"]["cwd"] = json!("/made/here");
+        c["root"]["readonly"] = json!(false);
+    });
+    let (code, out, err) = b.run("cwd1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "/made/here\n");
+
+    let b = Bundle::new(|c| c["process"]["args"] = json!(["sleep", "60"]));
+    assert!(b
+        .oci(&["run", "-d", "--bundle", b.path().to_str().unwrap(), "z1"])
+        .status
+        .success());
+    assert!(b.oci(&["kill", "z1", "0"]).status.success());
+    assert_eq!(b.state("z1")["status"], "running");
 }

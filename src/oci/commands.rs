@@ -260,7 +260,12 @@ fn run_container(
 
 fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result<(), OciError> {
     let rec = Record::load(root, id)?;
-    let n = crate::engine::signal::parse(sig).map_err(|e| OciError::Invalid(e.to_string()))?;
+    // 0 only asks whether the process exists (runc accepts it).
+    let n = if sig.trim() == "0" {
+        0
+    } else {
+        crate::engine::signal::parse(sig).map_err(|e| OciError::Invalid(e.to_string()))?
+    };
     if !rec.status(p).can_kill() {
         return Err(OciError::State("container not running".into()));
     }

@@ -488,8 +488,22 @@ fn bundle_child(
     if b.readonly {
         confine::read_only_root()?;
     }
+    // A missing working directory is made (runc's rule), as root before
+    // the user changes; a read-only root leaves the check to exec.
+    let _ = sys::mkdir_p(&spec.process.workdir, 0o755);
     if matches!(stdio, Stdio::Pty) {
         process::setup_stdio(stdio, setup.pty_sock)?;
+        // The terminal is also the container's console, as with runc.
+        let console = "/dev/console";
+        if std::fs::write(console, b"").is_ok() {
+            let _ = sys::mount(
+                "/proc/self/fd/0",
+                console,
+                "",
+                libc::MS_BIND as libc::c_ulong,
+                "",
+            );
+        }
     }
     let filters = wait_for_go(setup.go)?;
     let gate = gate.map(|fifo| process::Gate {
