@@ -403,7 +403,7 @@ fn bad_bundles_get_clear_errors_and_leave_nothing() {
                     .unwrap()
                     .push(json!({"type": "user"}))
             }),
-            "user namespaces are not supported",
+            "user namespaces enabled, but no namespace path to join nor uidMappings",
         ),
         (
             "e3",
@@ -926,4 +926,91 @@ fn a_missing_working_directory_is_made_and_signal_zero_probes() {
         .success());
     assert!(b.oci(&["kill", "z1", "0"]).status.success());
     assert_eq!(b.state("z1")["status"], "running");
+}
+
+#[test]
+fn a_user_namespace_maps_root_to_an_unprivileged_host_user() {
+    if !common::can_run() {
+        return;
+    }
+    if !Path::new("/proc/self/ns/user").exists() {
+        eprintln!("skipping: the kernel has no user namespaces");
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "id; cat /proc/self/uid_map; touch /made-inside; sleep 60",
+        );
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    let rootfs = b.path().join("rootfs");
+    let o = Command::new("chown")
+        .args(["-R", "200000:200000"])
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let bundle = b.path().to_str().unwrap();
+    let out = b.path().join("out");
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "exec {OCI} --root {} run -d --bundle {bundle} u1 > {}",
+                b.root.display(),
+                out.display()
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let pid = b.state("u1")["pid"].as_i64().unwrap();
+    // Root inside, user 200000 outside.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t200000")),
+        "{status}"
+    );
+    let o = b.oci(&["exec", "u1", "id", "-u"]);
+    assert_eq!(common::stdout(&o), "0\n", "{}", common::stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let md = std::fs::metadata(rootfs.join("made-inside")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&md), 200000);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("uid=0(root) gid=0(root)"), "{text}");
+    assert!(b.oci(&["delete", "--force", "u1"]).status.success());
+
+    // Maps without a namespace, a namespace without maps: refused.
+    for (edit, want) in [
+        (
+            json!({"ns": false}),
+            "user namespace mappings specified, but no user namespace",
+        ),
+        (
+            json!({"ns": true, "maps": false}),
+            "no namespace path to join nor uidMappings",
+        ),
+    ] {
+        let b = Bundle::new(|c| {
+            if edit["ns"] == true {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}));
+            }
+            if edit.get("maps").is_none() {
+                c["linux"]["uidMappings"] =
+                    json!([{"containerID": 0, "hostID": 200000, "size": 1}]);
+            }
+        });
+        let o = b.oci(&["create", "--bundle", b.path().to_str().unwrap(), "bad"]);
+        assert!(common::stderr(&o).contains(want), "{}", common::stderr(&o));
+    }
 }

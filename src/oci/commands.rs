@@ -93,6 +93,12 @@ fn create_locked(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record
         .save(root, &a.id)?;
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
             .map_err(|e| OciError::Io(format!("mkfifo '{}': {e}", fifo.display())))?;
+        // In a user namespace the container's root must be able to open
+        // it: it belongs to whoever that root is on the host.
+        if let Some(b) = run.bundle.as_ref().filter(|b| b.new_user_namespace()) {
+            let host = |m: &[(u32, u32, u32)]| m.iter().find(|x| x.0 == 0).map(|x| x.1);
+            let _ = std::os::unix::fs::chown(&fifo, host(&b.uid_map), host(&b.gid_map));
+        }
         let stdio = if run.process.tty {
             Stdio::Pty
         } else {

@@ -93,7 +93,7 @@ pub fn run_spec(
     let mut namespaces = Vec::new();
     for n in linux.namespaces().iter().flatten() {
         let k = kind(n.typ());
-        if matches!(k, NamespaceKind::User | NamespaceKind::Time) {
+        if k == NamespaceKind::Time {
             return Err(bad(format!(
                 "linux.namespaces: {} namespaces are not supported by kleene-oci yet",
                 k.name()
@@ -109,6 +109,28 @@ pub fn run_spec(
             kind: k,
             path: n.path().clone(),
         });
+    }
+    let map = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<(u32, u32, u32)> {
+        m.iter()
+            .flatten()
+            .map(|x| (x.container_id(), x.host_id(), x.size()))
+            .collect()
+    };
+    let (uid_map, gid_map) = (map(linux.uid_mappings()), map(linux.gid_mappings()));
+    match namespaces.iter().find(|n| n.kind == NamespaceKind::User) {
+        None if !uid_map.is_empty() || !gid_map.is_empty() => {
+            return Err(bad(
+                "user namespace mappings specified, but no user namespace in linux.namespaces"
+                    .into(),
+            ))
+        }
+        Some(n) if n.path.is_none() && (uid_map.is_empty() || gid_map.is_empty()) => {
+            return Err(bad(
+                "user namespaces enabled, but no namespace path to join nor uidMappings and gidMappings to apply specified"
+                    .into(),
+            ))
+        }
+        _ => {}
     }
     let hostname = spec.hostname().clone().unwrap_or_default();
     if !hostname.is_empty() && !namespaces.iter().any(|n| n.kind == NamespaceKind::Uts) {
@@ -278,6 +300,8 @@ pub fn run_spec(
             namespaces,
             devices,
             device_rules,
+            uid_map,
+            gid_map,
             resources: extra_resources(&linux),
             sysctl,
             domainname: spec.domainname().clone().unwrap_or_default(),

@@ -116,6 +116,9 @@ pub struct BundleSpec {
     pub devices: Vec<DeviceNode>,
     /// The device allow list, in order.
     pub device_rules: Vec<DeviceRule>,
+    /// A new user namespace's maps: (inside, outside, count).
+    pub uid_map: Vec<(u32, u32, u32)>,
+    pub gid_map: Vec<(u32, u32, u32)>,
     pub resources: ExtraResources,
     /// `net.ipv4.ip_forward` → value.
     pub sysctl: Vec<(String, String)>,
@@ -139,6 +142,13 @@ impl BundleSpec {
     /// or joined).
     pub fn namespace(&self, kind: NamespaceKind) -> Option<&Namespace> {
         self.namespaces.iter().find(|n| n.kind == kind)
+    }
+
+    /// Does the container get a user namespace of its own, made at its
+    /// clone (its maps written by the runtime)?
+    pub fn new_user_namespace(&self) -> bool {
+        self.namespace(NamespaceKind::User)
+            .is_some_and(|n| n.path.is_none())
     }
 }
 

@@ -95,7 +95,13 @@ pub fn join_namespaces(b: &BundleSpec) -> CResult<()> {
         .iter()
         .filter(|n| n.path.is_some() && n.kind != NamespaceKind::Pid)
         .collect();
-    joins.sort_by_key(|n| n.kind == NamespaceKind::Mount);
+    // The user namespace first (it grants the right to join the others),
+    // the mount namespace last.
+    joins.sort_by_key(|n| match n.kind {
+        NamespaceKind::User => 0,
+        NamespaceKind::Mount => 2,
+        _ => 1,
+    });
     for n in joins {
         let path = n.path.as_ref().map(|p| p.display().to_string());
         let path = path.unwrap_or_default();
@@ -247,7 +253,23 @@ fn mount_one(rootfs: &Path, m: &GenericMount) -> CResult<()> {
         } else {
             o.data.join(",")
         };
-        mount(&m.source, &dest, fstype, o.flags, &data)?;
+        match mount(&m.source, &dest, fstype, o.flags, &data) {
+            // In a user namespace that does not own the network namespace
+            // the kernel refuses a new sysfs: the host's, bound (as runc).
+            Err(e) if fstype == "sysfs" && e.contains("Operation not permitted") => {
+                mount("/sys", &dest, "", libc::MS_BIND | libc::MS_REC, "")?;
+                if o.flags & libc::MS_RDONLY != 0 {
+                    mount(
+                        "",
+                        &dest,
+                        "",
+                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&dest),
+                        "",
+                    )?;
+                }
+            }
+            r => r?,
+        }
     }
     if o.propagation != 0 {
         mount("", &dest, "", o.propagation, "")?;

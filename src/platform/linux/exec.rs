@@ -19,6 +19,19 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
     let ns = |n: &str| open(format!("/proc/{target}/ns/{n}"));
     // Open everything before joining anything: paths change meaning after.
     let (ipc, uts, net, pidns, mnt) = (ns("ipc")?, ns("uts")?, ns("net")?, ns("pid")?, ns("mnt")?);
+    // A container with a user namespace of its own (kleene-oci): joined
+    // first, since it owns the others.
+    let userns = {
+        let theirs = ns("user")?;
+        let ino = |fd: &OwnedFd| {
+            // SAFETY: fstat into a zeroed struct on an fd we own.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+            (st.st_dev, st.st_ino)
+        };
+        let ours = open("/proc/self/ns/user".into())?;
+        (ino(&theirs) != ino(&ours)).then_some(theirs)
+    };
     let root = {
         let p = format!("/proc/{target}/root");
         let fd = sys::open(&p, libc::O_PATH | libc::O_DIRECTORY).map_err(Error::Failed)?;
@@ -64,6 +77,7 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
         ];
         let joins: Vec<RawFd> = cgroup.iter().map(|f| f.as_raw_fd()).collect();
         let target = Target {
+            userns: userns.as_ref().map(|f| f.as_raw_fd()),
             ns: &fds,
             root: root.as_raw_fd(),
             cgroup: &joins,
@@ -79,6 +93,7 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
 
 /// The container to enter: its namespaces, root, group and filters.
 struct Target<'a> {
+    userns: Option<RawFd>,
     ns: &'a [RawFd],
     root: RawFd,
     cgroup: &'a [RawFd],
@@ -93,6 +108,12 @@ fn child(
     hostname: Option<&str>,
 ) -> CResult<std::convert::Infallible> {
     cgroup::join(t.cgroup)?;
+    if let Some(fd) = t.userns {
+        // SAFETY: joining a namespace by fd in a single-threaded child.
+        check(unsafe { libc::setns(fd, libc::CLONE_NEWUSER) }, || {
+            "join the container's user namespace".into()
+        })?;
+    }
     for &fd in t.ns {
         // SAFETY: joining namespaces by fd in a single-threaded child.
         check(unsafe { libc::setns(fd, 0) }, || {

@@ -256,12 +256,15 @@ impl Gate<'_> {
     /// FIFO for reading (`start`) and take its byte.
     fn wait(&self) -> CResult<()> {
         sys::close(self.error_fd);
-        let path = format!("/proc/self/fd/{}", self.fifo);
-        let fd = sys::open(&path, libc::O_WRONLY)?;
-        sys::write_all(fd, b"0");
-        sys::close(fd);
-        sys::close(self.fifo);
-        if let Err(e) = crate::platform::hook::run_all(self.hooks, "startContainer", self.state) {
+        let started = (|| {
+            let path = format!("/proc/self/fd/{}", self.fifo);
+            let fd = sys::open(&path, libc::O_WRONLY)?;
+            sys::write_all(fd, b"0");
+            sys::close(fd);
+            sys::close(self.fifo);
+            crate::platform::hook::run_all(self.hooks, "startContainer", self.state)
+        })();
+        if let Err(e) = started {
             // The creator is gone: stderr is all that is left to tell.
             sys::write_all(2, format!("kleene-oci: {e}\n").as_bytes());
             // SAFETY: leave without running destructors; the container stops.

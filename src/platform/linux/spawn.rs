@@ -105,6 +105,21 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         },
         None => None,
     };
+    // A new user namespace: the child waits until we wrote its maps.
+    let userns_pair = match bundle.filter(|b| b.new_user_namespace()) {
+        Some(_) => match sys::socketpair() {
+            // SAFETY: fresh fds we own.
+            Ok((a, b)) => unsafe { Some((OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b))) },
+            Err(e) => {
+                hs.abandon();
+                sys::close(go_r);
+                sys::close(go_w);
+                undo(&cg);
+                return Err(Error::io("cannot create socket pair", "", e));
+            }
+        },
+        None => None,
+    };
     let (pid, born) = clone(flags, v2_dir.as_ref().map(|f| f.as_raw_fd()));
     drop(v2_dir);
     if pid < 0 {
@@ -126,6 +141,10 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             drop(p);
             c.into_raw_fd()
         });
+        let userns = userns_pair.map(|(p, c)| {
+            drop(p);
+            c.into_raw_fd()
+        });
         let sock = hs.child_side();
         let setup = Setup {
             pty_sock: sock,
@@ -134,6 +153,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             go: go_r,
             error_fd: hs.error_fd(),
             hooks,
+            userns,
         };
         match child(spec, stdio, &setup) {
             Err(m) => hs.fail(&m, 125),
@@ -143,6 +163,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     sys::close(go_r);
     drop(netns);
     let hook_sock = hook_pair.map(|(p, _)| p);
+    let userns_sock = userns_pair.map(|(p, _)| p);
     crate::platform::trace::mark("cloned");
     spawned(pid);
     // The seccomp filter is compiled, and the rest of the group made with
@@ -150,23 +171,26 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     // parallel); it waits for the go, which carries the filter, before
     // anything of the container runs. A profile that does not compile or a
     // limit the host cannot enforce ends the child before it ran anything.
-    let ready = seccomp::compile(&spec.process.profile)
-        .map_err(Error::Failed)
-        .and_then(|filters| {
-            crate::platform::trace::mark("seccomp filter compiled");
-            cg.finish(pid, &spec.limits, born)?;
-            if let Some(b) = bundle {
-                cgroup::devices::apply(&spec.cgroup_key(), pid, &b.device_rules)?;
-                cgroup::extra::apply(&spec.cgroup_key(), pid, &b.resources)?;
-            }
-            Ok(filters)
-        })
-        .and_then(|filters| {
-            if let (Some(sock), Some(b)) = (hook_sock, bundle) {
-                runtime_hooks(sock, b, pid)?;
-            }
-            Ok(filters)
-        });
+    let ready = match (userns_sock, bundle) {
+        (Some(sock), Some(b)) => write_id_maps(sock, b, pid),
+        _ => Ok(()),
+    }
+    .and_then(|_| seccomp::compile(&spec.process.profile).map_err(Error::Failed))
+    .and_then(|filters| {
+        crate::platform::trace::mark("seccomp filter compiled");
+        cg.finish(pid, &spec.limits, born)?;
+        if let Some(b) = bundle {
+            cgroup::devices::apply(&spec.cgroup_key(), pid, &b.device_rules)?;
+            cgroup::extra::apply(&spec.cgroup_key(), pid, &b.resources)?;
+        }
+        Ok(filters)
+    })
+    .and_then(|filters| {
+        if let (Some(sock), Some(b)) = (hook_sock, bundle) {
+            runtime_hooks(sock, b, pid)?;
+        }
+        Ok(filters)
+    });
     match ready {
         Ok(filters) => {
             crate::platform::trace::mark("cgroup made, child in it");
@@ -277,6 +301,51 @@ struct Setup<'a> {
     /// A bundle's hook socket: we say when our mounts are made, the
     /// runtime runs its hooks and sends the state (EOF: they failed).
     hooks: Option<RawFd>,
+    /// A new user namespace's: a byte once the runtime wrote our maps.
+    userns: Option<RawFd>,
+}
+
+/// In the parent: write the child's uid and gid maps (one write each, as
+/// the kernel wants), then let it go on.
+fn write_id_maps(sock: OwnedFd, b: &BundleSpec, pid: i32) -> Result<()> {
+    for (file, map) in [("uid_map", &b.uid_map), ("gid_map", &b.gid_map)] {
+        let text: String = map
+            .iter()
+            .map(|(inside, outside, n)| format!("{inside} {outside} {n}\n"))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text.as_bytes()).map_err(|e| {
+            Error::Failed(format!(
+                "cannot write the user namespace's {file} ({}): {e}",
+                text.trim().replace('\n', ", ")
+            ))
+        })?;
+    }
+    let mut s = std::fs::File::from(sock);
+    let _ = std::io::Write::write_all(&mut s, b"u");
+    Ok(())
+}
+
+/// In the child of a new user namespace: wait for our maps, then become
+/// its root (unmapped until now).
+fn enter_user_namespace(sock: RawFd) -> CResult<()> {
+    let mut b = [0u8; 1];
+    // SAFETY: reading one byte into a valid buffer.
+    let n = unsafe { libc::read(sock, b.as_mut_ptr() as *mut libc::c_void, 1) };
+    sys::close(sock);
+    if n != 1 {
+        return Err(NO_CGROUP.into());
+    }
+    // SAFETY: plain identity calls in a single-threaded child.
+    unsafe {
+        check(libc::setresgid(0, 0, 0), || {
+            "become root of the user namespace (is gid 0 mapped?)".into()
+        })?;
+        check(libc::setresuid(0, 0, 0), || {
+            "become root of the user namespace (is uid 0 mapped?)".into()
+        })?;
+    }
+    Ok(())
 }
 
 /// In the parent: wait until the child's mounts are made, run the host's
@@ -470,6 +539,9 @@ fn bundle_child(
     setup: &Setup,
 ) -> CResult<std::convert::Infallible> {
     let profile = &spec.process.profile;
+    if let Some(sock) = setup.userns {
+        enter_user_namespace(sock)?;
+    }
     bundle_fs::join_namespaces(b)?;
     let gate = b
         .start_gate
