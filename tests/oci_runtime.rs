@@ -1014,3 +1014,89 @@ fn a_user_namespace_maps_root_to_an_unprivileged_host_user() {
         assert!(common::stderr(&o).contains(want), "{}", common::stderr(&o));
     }
 }
+
+#[test]
+fn a_foreground_run_passes_its_signals_on() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "trap 'echo got TERM; exit 7' TERM; while true; do sleep 0.1; done",
+        )
+    });
+    let out = b.path().join("out");
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "exec {OCI} --root {} run --bundle {} sig1 > {}",
+                b.root.display(),
+                b.path().display(),
+                out.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.oci(&["state", "sig1"]).stdout.is_empty() || b.state("sig1")["status"] != "running" {
+        assert!(std::time::Instant::now() < until, "never ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: plain kill of our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(7));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "got TERM\n");
+    assert!(
+        !b.root.join("sig1").exists(),
+        "run cleans up after the signal"
+    );
+}
+
+#[test]
+fn without_a_devices_cgroup_device_nodes_of_the_rootfs_are_inert() {
+    if !common::can_run() {
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "{ head -c 1 /evil >/dev/null; } 2>/dev/null && echo rootfs-device-open; \
+             head -c 3 /dev/zero | wc -c; grep CapBnd /proc/self/status",
+        );
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
+        c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    });
+    // A device node shipped in the image (here: the host's memory device's
+    // harmless cousin, zero).
+    let evil = b.path().join("rootfs/evil");
+    assert!(Command::new("mknod")
+        .arg(&evil)
+        .args(["c", "1", "5"])
+        .status()
+        .unwrap()
+        .success());
+    let o = Command::new(OCI)
+        .args(["--root", b.root.to_str().unwrap(), "run", "--bundle"])
+        .arg(b.path())
+        .arg("nodev1")
+        .env("KLEENE_NO_DEVICES_CGROUP", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let out = common::stdout(&o);
+    assert!(!out.contains("rootfs-device-open"), "{out}");
+    assert!(out.contains("3\n"), "{out}");
+    // CAP_MKNOD (27) is gone from the bounding set.
+    let bnd = out.lines().find(|l| l.starts_with("CapBnd")).unwrap();
+    let bits = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(bits & (1 << 27), 0, "{bnd}");
+}

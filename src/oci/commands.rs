@@ -243,7 +243,7 @@ fn lifecycle_hooks(
 use std::os::unix::fs::OpenOptionsExt;
 
 fn run_container(
-    p: &dyn Platform,
+    p: &'static dyn Platform,
     root: &Path,
     a: &CreateArgs,
     detach: bool,
@@ -257,11 +257,39 @@ fn run_container(
     if detach {
         return Ok(0);
     }
+    forward_signals(p, rec.pid);
     let code = p.wait(rec.pid).map(|s| s.code()).unwrap_or(255);
     if !keep {
         delete(p, root, &a.id, true)?;
     }
     Ok(code)
+}
+
+/// A foreground `run` passes the signals it gets to the container's
+/// process (as runc does): Ctrl-C or a `kill` of the runtime reaches the
+/// program, which ends, and `run` cleans up after it.
+fn forward_signals(p: &'static dyn Platform, pid: i32) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        while let Ok(sig) = set.wait() {
+            let _ = p.signal(pid, sig as i32);
+        }
+    });
 }
 
 fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result<(), OciError> {

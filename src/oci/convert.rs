@@ -259,9 +259,11 @@ pub fn run_spec(
     sysctl.sort();
 
     let mut process = process_spec(id, process, &linux)?;
-    if device_rules.iter().any(|r| !r.allow) && !crate::platform::native().enforces_device_rules() {
-        // No devices cgroup to enforce the allow list: at least no new
-        // device nodes (the nodes the rootfs has stay usable; docs/oci.md).
+    let unenforced =
+        device_rules.iter().any(|r| !r.allow) && !crate::platform::native().enforces_device_rules();
+    if unenforced {
+        // No devices cgroup to enforce the allow list: no new device
+        // nodes, and those of the root filesystem inert (nodev, below).
         let mknod = 1u64 << CapSet::number("MKNOD").unwrap_or(27);
         if let Some(x) = process.exact.as_mut() {
             for set in [
@@ -307,6 +309,7 @@ pub fn run_spec(
             domainname: spec.domainname().clone().unwrap_or_default(),
             cgroup_path,
             rootfs_propagation: linux.rootfs_propagation().clone().unwrap_or_default(),
+            nodev_root: unenforced,
             no_pivot,
             start_gate: gate,
             hooks: StartHooks {

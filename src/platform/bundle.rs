@@ -129,6 +129,9 @@ pub struct BundleSpec {
     /// `private`, `rprivate`, `slave`, … for the container's mounts as a
     /// whole (`linux.rootfsPropagation`; default rprivate).
     pub rootfs_propagation: String,
+    /// Device nodes in the root filesystem are inert (`nodev`): the
+    /// device allow list cannot be enforced on this host.
+    pub nodev_root: bool,
     /// chroot instead of pivot_root (`--no-pivot`: a root on a ramfs).
     pub no_pivot: bool,
     /// A FIFO the container waits on, set up and checked, until someone

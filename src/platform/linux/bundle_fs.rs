@@ -152,6 +152,10 @@ pub fn setup(
         (libc::MS_BIND | libc::MS_REC) as libc::c_ulong,
         "",
     )?;
+    if b.nodev_root {
+        // Before anything is mounted below it: only the caller's files.
+        super::confine::restrict(rootfs, false, true)?;
+    }
     let mut dev_is_host = false;
     for m in &b.mounts {
         mount_one(&b.rootfs, m)?;

@@ -77,8 +77,10 @@ pub fn restrict(path: &str, read_only: bool, nodev: bool) -> CResult<()> {
     Ok(())
 }
 
+/// A bind remount sets its flags exactly: the mount's nosuid, nodev and
+/// noexec are kept (the kernel also refuses to clear locked ones).
 fn remount(path: &str, read_only: bool, nodev: bool) -> CResult<()> {
-    let mut flags = libc::MS_BIND | libc::MS_REMOUNT;
+    let mut flags = libc::MS_BIND | libc::MS_REMOUNT | current_flags(path);
     if read_only {
         flags |= libc::MS_RDONLY;
     }
@@ -86,6 +88,26 @@ fn remount(path: &str, read_only: bool, nodev: bool) -> CResult<()> {
         flags |= libc::MS_NODEV;
     }
     mount("", path, "", flags as libc::c_ulong, "")
+}
+
+fn current_flags(path: &str) -> libc::c_ulong {
+    let Ok(c) = cstr(path) else { return 0 };
+    // SAFETY: statvfs into a zeroed struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } < 0 {
+        return 0;
+    }
+    let mut f = 0;
+    for (st_flag, ms) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+    ] {
+        if st.f_flag & st_flag != 0 {
+            f |= ms;
+        }
+    }
+    f
 }
 
 fn remount_ro(path: &str) -> CResult<()> {
