@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-const OCI: &str = env!("CARGO_BIN_EXE_kleene-oci");
+use common::oci::OCI;
 
 struct Bundle {
     dir: tempfile::TempDir,
@@ -47,33 +47,12 @@ impl Bundle {
         self.path().join("config.json")
     }
 
-    /// Run kleene-oci to its end. Its output goes through files: a
-    /// created container keeps the creator's stdio (as runc's does), so
-    /// pipes would not close while it lives.
+    /// Run kleene-oci to its end (output through files: a created
+    /// container keeps the creator's stdio, as runc's does).
     fn oci(&self, args: &[&str]) -> Output {
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let status = Command::new(OCI)
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap();
-        let read = |mut f: std::fs::File| {
-            use std::io::{Read, Seek};
-            let mut v = Vec::new();
-            f.rewind().unwrap();
-            f.read_to_end(&mut v).unwrap();
-            v
-        };
-        Output {
-            status,
-            stdout: read(out),
-            stderr: read(err),
-        }
+        let mut c = Command::new(OCI);
+        c.arg("--root").arg(&self.root).args(args);
+        common::oci::run(&mut c, 60)
     }
 
     /// `run` to the end: (exit code, stdout, stderr).
@@ -100,6 +79,14 @@ impl Drop for Bundle {
         for id in common::stdout(&o).lines() {
             let _ = self.oci(&["delete", "--force", id]);
         }
+    }
+}
+
+/// No hierarchy (v1 ones, the v2 tree) holds group `path` any more.
+fn assert_no_group(path: &str) {
+    for h in ["memory", "pids", "cpu", "freezer", "devices", "unified", ""] {
+        let d = Path::new("/sys/fs/cgroup").join(h).join(path);
+        assert!(!d.exists(), "{} left behind", d.display());
     }
 }
 
@@ -195,12 +182,7 @@ fn delete_force_kills_a_running_container_and_its_group() {
     let o = b.oci(&["delete", "--force", "f1"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(!b.root.join("f1").exists());
-    for h in ["memory", "pids", "unified", ""] {
-        let d = Path::new("/sys/fs/cgroup")
-            .join(h)
-            .join("kleene-oci-test/force1");
-        assert!(!d.exists(), "{} left behind", d.display());
-    }
+    assert_no_group("kleene-oci-test/force1");
 }
 
 #[test]
@@ -651,13 +633,7 @@ fn hooks_run_in_order_with_the_state_and_their_failures_count() {
             "{id}: {err}"
         );
         assert!(!b.root.join(id).exists(), "{id}: state left");
-        for h in ["memory", "pids", "unified", ""] {
-            let d = Path::new("/sys/fs/cgroup")
-                .join(h)
-                .join("kleene-oci-test")
-                .join(id);
-            assert!(!d.exists(), "{} left behind", d.display());
-        }
+        assert_no_group(&format!("kleene-oci-test/{id}"));
     }
 }
 
@@ -713,12 +689,7 @@ fn pause_resume_ps_and_update() {
     assert!(b.oci(&["pause", "p1"]).status.success());
     let o = b.oci(&["delete", "--force", "p1"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
-    for h in ["memory", "pids", "freezer", "unified", ""] {
-        let d = Path::new("/sys/fs/cgroup")
-            .join(h)
-            .join("kleene-oci-test/pause1");
-        assert!(!d.exists(), "{} left behind", d.display());
-    }
+    assert_no_group("kleene-oci-test/pause1");
 }
 
 #[test]
@@ -862,12 +833,7 @@ fn a_killed_create_is_cleared_by_the_next_command() {
     let o = b.oci(&["delete", "k1"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(!b.root.join("k1").exists());
-    for h in ["memory", "pids", "cpu", "unified", ""] {
-        let d = Path::new("/sys/fs/cgroup")
-            .join(h)
-            .join("kleene-oci-test/killed1");
-        assert!(!d.exists(), "{} left behind", d.display());
-    }
+    assert_no_group("kleene-oci-test/killed1");
 }
 
 #[test]

@@ -241,7 +241,7 @@ fn mount_one(rootfs: &Path, m: &GenericMount) -> CResult<()> {
                 "",
                 &dest,
                 "",
-                libc::MS_BIND | libc::MS_REMOUNT | extra | locked_flags(&dest),
+                libc::MS_BIND | libc::MS_REMOUNT | extra | super::confine::current_flags(&dest),
                 "",
             )?;
         }
@@ -267,7 +267,10 @@ fn mount_one(rootfs: &Path, m: &GenericMount) -> CResult<()> {
                         "",
                         &dest,
                         "",
-                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&dest),
+                        libc::MS_BIND
+                            | libc::MS_REMOUNT
+                            | libc::MS_RDONLY
+                            | super::confine::current_flags(&dest),
                         "",
                     )?;
                 }
@@ -279,28 +282,6 @@ fn mount_one(rootfs: &Path, m: &GenericMount) -> CResult<()> {
         mount("", &dest, "", o.propagation, "")?;
     }
     Ok(())
-}
-
-/// Flags a remount of a bind must keep (the kernel refuses to clear
-/// nosuid/nodev/noexec that the source mount has, as runc learnt).
-fn locked_flags(dest: &str) -> libc::c_ulong {
-    let Ok(c) = cstr(dest) else { return 0 };
-    // SAFETY: statvfs into a zeroed struct.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } < 0 {
-        return 0;
-    }
-    let mut f = 0;
-    for (st_flag, ms) in [
-        (libc::ST_NOSUID, libc::MS_NOSUID),
-        (libc::ST_NODEV, libc::MS_NODEV),
-        (libc::ST_NOEXEC, libc::MS_NOEXEC),
-    ] {
-        if st.f_flag & st_flag != 0 {
-            f |= ms;
-        }
-    }
-    f
 }
 
 /// A `cgroup` mount: cgroup2 where the host has it (the container's own

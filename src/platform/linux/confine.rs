@@ -90,7 +90,8 @@ fn remount(path: &str, read_only: bool, nodev: bool) -> CResult<()> {
     mount("", path, "", flags as libc::c_ulong, "")
 }
 
-fn current_flags(path: &str) -> libc::c_ulong {
+/// The flags of the mount at `path` a bind remount must keep.
+pub(super) fn current_flags(path: &str) -> libc::c_ulong {
     let Ok(c) = cstr(path) else { return 0 };
     // SAFETY: statvfs into a zeroed struct.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };

@@ -90,35 +90,20 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         CONTAINER_NS
     };
     // A bundle's hooks: the child stops before its root changes for the
-    // host's hooks, and gets the state they (and its own) read.
-    let hook_pair = match bundle.filter(|b| !b.hooks.is_empty()) {
-        Some(_) => match sys::socketpair() {
-            // SAFETY: fresh fds we own.
-            Ok((a, b)) => unsafe { Some((OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b))) },
-            Err(e) => {
-                hs.abandon();
-                sys::close(go_r);
-                sys::close(go_w);
-                undo(&cg);
-                return Err(Error::io("cannot create socket pair", "", e));
-            }
-        },
-        None => None,
-    };
-    // A new user namespace: the child waits until we wrote its maps.
-    let userns_pair = match bundle.filter(|b| b.new_user_namespace()) {
-        Some(_) => match sys::socketpair() {
-            // SAFETY: fresh fds we own.
-            Ok((a, b)) => unsafe { Some((OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b))) },
-            Err(e) => {
-                hs.abandon();
-                sys::close(go_r);
-                sys::close(go_w);
-                undo(&cg);
-                return Err(Error::io("cannot create socket pair", "", e));
-            }
-        },
-        None => None,
+    // host's hooks, and gets the state they (and its own) read. A new user
+    // namespace: the child waits until we wrote its maps.
+    let pairs = optional_pair(bundle.is_some_and(|b| !b.hooks.is_empty())).and_then(|h| {
+        optional_pair(bundle.is_some_and(|b| b.new_user_namespace())).map(|u| (h, u))
+    });
+    let (hook_pair, userns_pair) = match pairs {
+        Ok(p) => p,
+        Err(e) => {
+            hs.abandon();
+            sys::close(go_r);
+            sys::close(go_w);
+            undo(&cg);
+            return Err(Error::io("cannot create socket pair", "", e));
+        }
     };
     let (pid, born) = clone(flags, v2_dir.as_ref().map(|f| f.as_raw_fd()));
     drop(v2_dir);
@@ -303,6 +288,16 @@ struct Setup<'a> {
     hooks: Option<RawFd>,
     /// A new user namespace's: a byte once the runtime wrote our maps.
     userns: Option<RawFd>,
+}
+
+/// A socket pair if `want`.
+fn optional_pair(want: bool) -> std::io::Result<Option<(OwnedFd, OwnedFd)>> {
+    if !want {
+        return Ok(None);
+    }
+    let (a, b) = sys::socketpair()?;
+    // SAFETY: fresh fds we own.
+    Ok(unsafe { Some((OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b))) })
 }
 
 /// In the parent: write the child's uid and gid maps (one write each, as
