@@ -10,6 +10,8 @@ use common::oci::{self, OCI};
 
 struct Podman {
     dir: tempfile::TempDir,
+    /// Podman wants its run root's path under 50 characters: in /tmp.
+    run: tempfile::TempDir,
 }
 
 impl Podman {
@@ -17,7 +19,7 @@ impl Podman {
         let d = self.dir.path().display();
         vec![
             format!("--root={d}/store"),
-            format!("--runroot={d}/run"),
+            format!("--runroot={}", self.run.path().display()),
             format!("--tmpdir={d}/tmp"),
             "--cgroup-manager=cgroupfs".into(),
             "--events-backend=file".into(),
@@ -50,6 +52,7 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = oci::run(&mut self.cmd(&["rm", "-af", "-t", "0"]), 60);
         oci::kill_all_under(self.dir.path());
+        oci::kill_all_under(self.run.path());
     }
 }
 
@@ -60,6 +63,10 @@ fn podman_runs_execs_and_stops_through_kleene_oci() {
     }
     let p = Podman {
         dir: oci::scratch("kleene-podman-"),
+        run: tempfile::Builder::new()
+            .prefix("kp-")
+            .tempdir_in("/tmp")
+            .unwrap(),
     };
     common::make_busybox_rootfs(&p.dir.path().join("rootfs"));
     let ra = p.run_args();
