@@ -22,6 +22,10 @@ impl Bundle {
         let base = std::env::var_os("KLEENE_TEST_TMP")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);
+        Bundle::new_in(&base, edit)
+    }
+
+    fn new_in(base: &Path, edit: impl FnOnce(&mut Value)) -> Bundle {
         let dir = tempfile::Builder::new()
             .prefix("kleene-oci-")
             .tempdir_in(base)
@@ -903,11 +907,9 @@ fn a_user_namespace_maps_root_to_an_unprivileged_host_user() {
         eprintln!("skipping: the kernel has no user namespaces");
         return;
     }
-    let b = Bundle::new(|c| {
-        sh(
-            c,
-            "id; cat /proc/self/uid_map; touch /made-inside; sleep 60",
-        );
+    // The container's root is host uid 200000: the bundle and the state
+    // must be reachable for it (containerd keeps its directories 0711).
+    let userns = |c: &mut Value| {
         c["root"]["readonly"] = json!(false);
         c["linux"]["namespaces"]
             .as_array_mut()
@@ -915,6 +917,37 @@ fn a_user_namespace_maps_root_to_an_unprivileged_host_user() {
             .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    };
+    let dir = |mode: u32| {
+        let d = tempfile::Builder::new()
+            .prefix("kleene-userns-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+        d
+    };
+    // Out of its reach: a clear error that says what to do.
+    let hidden = dir(0o700);
+    let b = Bundle::new_in(hidden.path(), |c| {
+        sh(c, "true");
+        userns(c);
+    });
+    let o = b.oci(&["run", "--bundle", b.path().to_str().unwrap(), "u0"]);
+    assert!(
+        common::stderr(&o).contains("host uid 200000, which must be able to reach the bundle"),
+        "{}",
+        common::stderr(&o)
+    );
+    drop(b);
+
+    let base = dir(0o711);
+    let b = Bundle::new_in(base.path(), |c| {
+        sh(
+            c,
+            "id; cat /proc/self/uid_map; touch /made-inside; sleep 60",
+        );
+        userns(c);
     });
     let rootfs = b.path().join("rootfs");
     let o = Command::new("chown")

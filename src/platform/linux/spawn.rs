@@ -533,10 +533,30 @@ fn bundle_child(
     stdio: &Stdio,
     setup: &Setup,
 ) -> CResult<std::convert::Infallible> {
-    let profile = &spec.process.profile;
     if let Some(sock) = setup.userns {
         enter_user_namespace(sock)?;
+        return bundle_setup(spec, b, stdio, setup).map_err(|e| {
+            if !e.contains("Permission denied") {
+                return e;
+            }
+            let host = b.uid_map.iter().find(|m| m.0 == 0).map_or(0, |m| m.1);
+            format!(
+                "{e} (in its user namespace the container's root is host uid {host}, which must be able \
+                 to reach the bundle and the runtime's --root: make their parent directories searchable, \
+                 e.g. mode 0711)"
+            )
+        });
     }
+    bundle_setup(spec, b, stdio, setup)
+}
+
+fn bundle_setup(
+    spec: &RunSpec,
+    b: &BundleSpec,
+    stdio: &Stdio,
+    setup: &Setup,
+) -> CResult<std::convert::Infallible> {
+    let profile = &spec.process.profile;
     bundle_fs::join_namespaces(b)?;
     let gate = b
         .start_gate
