@@ -665,6 +665,15 @@ fn pause_resume_ps_and_update() {
     let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap();
     assert!(pids.contains(&pid), "{pids:?}");
 
+    let o = b.oci(&["events", "--stats", "p1"]);
+    let ev: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+
     let o = b.oci(&["pause", "p1"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(b.state("p1")["status"], "paused");

@@ -89,6 +89,17 @@ pub enum Command {
     },
     /// Change a running container's resource limits
     Update(UpdateArgs),
+    /// Resource usage as runc's events: one line with --stats, else a
+    /// line every --interval until the container stops
+    Events {
+        id: String,
+        /// One line, then exit
+        #[arg(long)]
+        stats: bool,
+        /// Seconds between lines
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+    },
     /// Print a container's state (OCI state JSON)
     State { id: String },
     /// Send a signal to a container's init (or all its processes)

@@ -38,6 +38,11 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
         Command::Resume { id } => running::freeze(p, &root, &id, false).map(|_| 0),
         Command::Ps { id, format } => running::ps(p, &root, &id, &format).map(|_| 0),
         Command::Update(a) => running::update(p, &root, &a).map(|_| 0),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => running::events(p, &root, &id, stats, interval).map(|_| 0),
         Command::Kill { id, signal, all } => kill(p, &root, &id, &signal, all).map(|_| 0),
         Command::Delete { id, force } => delete(p, &root, &id, force).map(|_| 0),
         Command::List { format, quiet } => list(p, &root, &format, quiet).map(|_| 0),

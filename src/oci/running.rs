@@ -224,3 +224,39 @@ pub fn update(p: &dyn Platform, root: &Path, a: &UpdateArgs) -> Result<(), OciEr
     rec.save(root)?;
     Ok(())
 }
+
+/// `events`: the container's usage in runc's event shape (`type`
+/// `stats`, `data` with cpu, memory and pids), from its cgroup.
+pub fn events(
+    p: &dyn Platform,
+    root: &Path,
+    id: &str,
+    once: bool,
+    interval: u64,
+) -> Result<(), OciError> {
+    let rec = Record::load(root, id)?;
+    loop {
+        if rec.status(p) == Status::Stopped {
+            return if once {
+                Err(OciError::State("container not running".into()))
+            } else {
+                Ok(())
+            };
+        }
+        let u = p.container_usage(&rec.cgroup)?;
+        let line = serde_json::json!({
+            "type": "stats",
+            "id": id,
+            "data": {
+                "cpu": {"usage": {"total": u.cpu_ns}},
+                "memory": {"usage": {"usage": u.memory, "limit": u.memory_limit}},
+                "pids": {"current": u.pids},
+            },
+        });
+        crate::outln!("{line}");
+        if once {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
+    }
+}
