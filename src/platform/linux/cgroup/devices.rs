@@ -49,7 +49,9 @@ pub fn apply(key: &str, pid: i32, rules: &[DeviceRule]) -> Result<()> {
         return Ok(());
     };
     std::fs::create_dir_all(&d).map_err(|e| Error::io("cannot create cgroup", &d, e))?;
-    write(&d.join("cgroup.procs"), &pid.to_string())?;
+    // The whole list first, then the process: while "deny all" is written
+    // and the allows are not yet, a child setting up (its pty, its
+    // devices) would be refused.
     for r in rules {
         let file = if r.allow {
             "devices.allow"
@@ -58,7 +60,7 @@ pub fn apply(key: &str, pid: i32, rules: &[DeviceRule]) -> Result<()> {
         };
         write(&d.join(file), &line(r))?;
     }
-    Ok(())
+    write(&d.join("cgroup.procs"), &pid.to_string())
 }
 
 #[cfg(test)]
