@@ -3,32 +3,16 @@
 //! for bundles only, with the rules written in order (a rule for `a`
 //! all devices replaces the list, as the kernel does). The host's v2
 //! tree needs an eBPF program instead; until kleene has one, a bundle
-//! that restricts devices there loses CAP_MKNOD (see `bundle_caps`).
+//! that restricts devices there gets a `nodev` root and loses CAP_MKNOD
+//! (kleene-oci's `convert.rs`).
 
-use std::path::PathBuf;
-
-use super::{layout, place, write, Layout};
+use super::{v1_group, write};
 use crate::platform::bundle::DeviceRule;
 use crate::platform::{Error, Result};
 
-/// The v1 `devices` hierarchy's mount point, if the host has one.
-fn v1_root() -> Option<PathBuf> {
-    // Once per process: `remove` asks at every container's end.
-    static ROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| super::v1_mount("devices")).clone()
-}
-
-/// The devices group of container group `key` (v1).
-pub fn v1_dir(key: &str) -> Option<PathBuf> {
-    match layout() {
-        Layout::Unified(_) => None,
-        _ => v1_root().map(|r| r.join(place(key))),
-    }
-}
-
 /// Can this host enforce device rules (a v1 `devices` hierarchy)?
 pub fn enforceable() -> bool {
-    v1_dir("x").is_some()
+    v1_group("devices", "x").is_some()
 }
 
 /// One rule as the v1 files spell it: `c 1:3 rwm`, `a *:* rwm`.
@@ -45,7 +29,7 @@ pub fn apply(key: &str, pid: i32, rules: &[DeviceRule]) -> Result<()> {
     if rules.is_empty() {
         return Ok(());
     }
-    let Some(d) = v1_dir(key) else {
+    let Some(d) = v1_group("devices", key) else {
         return Ok(());
     };
     std::fs::create_dir_all(&d).map_err(|e| Error::io("cannot create cgroup", &d, e))?;

@@ -5,10 +5,10 @@
 //! for bundles that ask, each new level given its parent's CPUs and
 //! memory nodes first (the kernel wants both before any task joins).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::limits::v1_dir;
-use super::{dirs, enable_v2, layout, place, read, v1_mount, write, Layout};
+use super::{dirs, enable_v2, layout, read, v1_group, write, Layout};
 use crate::platform::bundle::ExtraResources;
 use crate::platform::{Error, Result};
 
@@ -62,7 +62,7 @@ pub fn apply(key: &str, pid: i32, x: &ExtraResources) -> Result<()> {
                 }
             }
             if x.cpuset_cpus.is_some() || x.cpuset_mems.is_some() {
-                let d = v1_cpuset(key).ok_or_else(|| {
+                let d = v1_group("cpuset", key).ok_or_else(|| {
                     Error::Failed(
                         "linux.resources.cpu.cpus/mems: this host has no cpuset hierarchy".into(),
                     )
@@ -80,18 +80,6 @@ pub fn apply(key: &str, pid: i32, x: &ExtraResources) -> Result<()> {
         Layout::None => {}
     }
     Ok(())
-}
-
-/// Group `key` in the v1 cpuset hierarchy, if the host has one.
-pub fn v1_cpuset(key: &str) -> Option<PathBuf> {
-    static ROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    match layout() {
-        Layout::Unified(_) => None,
-        _ => ROOT
-            .get_or_init(|| v1_mount("cpuset"))
-            .as_ref()
-            .map(|r| r.join(place(key))),
-    }
 }
 
 /// Make `d` and its missing parents, each with its parent's CPUs and nodes.

@@ -3,26 +3,11 @@
 //! made on first use (kleene's own starts do not pay for a hierarchy they
 //! rarely need) and removed with the container's other groups.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{dirs, layout, place, read, write, Layout};
+use super::{dirs, layout, read, v1_group, write, Layout};
 use crate::platform::{Error, Result};
-
-/// The v1 freezer hierarchy's mount point, if the host has one.
-fn v1_root() -> Option<PathBuf> {
-    // Once per process: `remove` asks at every container's end.
-    static ROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| super::v1_mount("freezer")).clone()
-}
-
-/// The freezer group of container group `key` (v1), if there can be one.
-pub fn v1_dir(key: &str) -> Option<PathBuf> {
-    match layout() {
-        Layout::Unified(_) => None,
-        _ => v1_root().map(|r| r.join(place(key))),
-    }
-}
 
 /// Freeze (`on`) or thaw every process of group `key`, and wait until the
 /// kernel says it is done.
@@ -41,7 +26,7 @@ pub fn set(key: &str, on: bool) -> Result<()> {
                 .any(|x| x == if on { "frozen 1" } else { "frozen 0" })
         });
     }
-    let Some(d) = v1_dir(key) else {
+    let Some(d) = v1_group("freezer", key) else {
         return Err(Error::Failed(
             "this host has no cgroup freezer (v1 'freezer' hierarchy or v2)".into(),
         ));
@@ -69,7 +54,8 @@ pub fn frozen(key: &str) -> bool {
                 .lines()
                 .any(|x| x == "frozen 1")
         }),
-        _ => v1_dir(key).is_some_and(|d| read(&d.join("freezer.state")).trim() == "FROZEN"),
+        _ => v1_group("freezer", key)
+            .is_some_and(|d| read(&d.join("freezer.state")).trim() == "FROZEN"),
     }
 }
 

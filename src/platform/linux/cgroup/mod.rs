@@ -219,18 +219,30 @@ fn conventional() -> Option<Layout> {
     }
 }
 
-/// The directories of container `id`'s group, one per hierarchy.
-/// The mount point of the v1 hierarchy holding `controller`, if any.
-fn v1_mount(controller: &str) -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        let mut post = post.split(' ');
-        let (fstype, _src, opts) = (post.next()?, post.next(), post.next()?);
-        let point = pre.split(' ').nth(4)?;
-        (fstype == "cgroup" && opts.split(',').any(|o| o == controller))
-            .then(|| PathBuf::from(point))
-    })
+/// Group `key` in the v1 hierarchy of `controller` (`freezer`, `devices`,
+/// `cpuset`: ones kleene makes groups in only for OCI bundles), if the host
+/// has one; the hierarchies are read from mountinfo once per process.
+fn v1_group(controller: &str, key: &str) -> Option<PathBuf> {
+    static MOUNTS: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    if let Layout::Unified(_) = layout() {
+        return None;
+    }
+    let mounts = MOUNTS.get_or_init(|| {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        info.lines()
+            .filter_map(|l| {
+                let (pre, post) = l.split_once(" - ")?;
+                let mut post = post.split(' ');
+                let (fstype, _src, opts) = (post.next()?, post.next(), post.next()?);
+                let point = pre.split(' ').nth(4)?;
+                (fstype == "cgroup").then(|| (opts.to_string(), PathBuf::from(point)))
+            })
+            .collect()
+    });
+    mounts
+        .iter()
+        .find(|(opts, _)| opts.split(',').any(|o| o == controller))
+        .map(|(_, point)| point.join(place(key)))
 }
 
 /// Where group `id` lives below a hierarchy's root: kleene's parent
@@ -243,6 +255,7 @@ fn place(id: &str) -> PathBuf {
     }
 }
 
+/// The directories of container `id`'s group, one per hierarchy.
 fn dirs(layout: &Layout, id: &str) -> Vec<PathBuf> {
     match layout {
         Layout::Unified(root) => vec![root.join(place(id))],
@@ -471,9 +484,9 @@ pub fn remove(id: &str) -> Result<()> {
     // may hold other containers').
     if id.starts_with('/') {
         // Only bundles' groups (kleene-oci) pause or restrict devices.
-        all.extend(freezer::v1_dir(id).filter(|d| d.is_dir()));
-        all.extend(devices::v1_dir(id).filter(|d| d.is_dir()));
-        all.extend(extra::v1_cpuset(id).filter(|d| d.is_dir()));
+        for controller in ["freezer", "devices", "cpuset"] {
+            all.extend(v1_group(controller, id).filter(|d| d.is_dir()));
+        }
     }
     remove_dirs(&all)
 }
