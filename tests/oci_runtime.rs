@@ -830,6 +830,8 @@ fn a_killed_create_is_cleared_by_the_next_command() {
         c["process"]["args"] = json!(["sleep", "60"]);
         c["hooks"] = json!({"createRuntime": [hook(&slow, "createRuntime", "hang")]});
         c["linux"]["cgroupsPath"] = json!("/kleene-oci-test/killed1");
+        // A devices group too (v1), made before the hook runs.
+        c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
     });
     let mut child = Command::new(OCI)
         .args(["--root", b.root.to_str().unwrap(), "create", "--bundle"])

@@ -9,7 +9,7 @@ use super::convert;
 use super::running;
 use super::state::{self, Record, Status};
 use super::OciError;
-use crate::platform::{self, Platform, RunSpec, Stdio};
+use crate::platform::{self, Platform, Stdio};
 
 pub fn run(cli: Cli) -> Result<i32, OciError> {
     if cli.systemd_cgroup {
@@ -367,16 +367,9 @@ fn delete_locked(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result
             std::thread::sleep(Duration::from_millis(2));
         }
     }
-    // The group goes with the same key it was made with.
-    let spec = RunSpec {
-        id: id.to_string(),
-        bundle: Some(Box::new(crate::platform::bundle::BundleSpec {
-            cgroup_path: Some(rec.cgroup.clone()),
-            ..Default::default()
-        })),
-        ..Default::default()
-    };
-    p.after_exit(&spec)?;
+    // Its groups, by the key they were made with (and anything still in
+    // them), as for a create that died half-way.
+    p.forget_container(&rec.cgroup)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| OciError::Io(format!("remove '{}': {e}", dir.display())))?;
     lifecycle_hooks(&rec, "poststop", |h| h.poststop(), "stopped");

@@ -540,7 +540,9 @@ pub fn kill_and_remove(id: &str) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    remove_dirs(&dirs)
+    // `remove`, not just these: a bundle's freezer, devices or cpuset
+    // group goes too.
+    remove(id)
 }
 
 pub fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
