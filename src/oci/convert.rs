@@ -206,31 +206,6 @@ pub fn run_spec(
             access: r.access().clone().unwrap_or_else(|| "rwm".into()),
         });
     }
-    if !device_rules.is_empty() {
-        // The devices every container needs, after the caller's rules (as
-        // runc appends them; Podman sends a bare "deny all"): making any
-        // node, the standard ones, pseudo-terminals, /dev/net/tun.
-        let rule = |kind, major, minor, access: &str| DeviceRule {
-            allow: true,
-            kind,
-            major,
-            minor,
-            access: access.into(),
-        };
-        device_rules.extend([
-            rule('c', None, None, "m"),
-            rule('b', None, None, "m"),
-            rule('c', Some(1), Some(3), "rwm"),
-            rule('c', Some(1), Some(8), "rwm"),
-            rule('c', Some(1), Some(7), "rwm"),
-            rule('c', Some(5), Some(0), "rwm"),
-            rule('c', Some(1), Some(5), "rwm"),
-            rule('c', Some(1), Some(9), "rwm"),
-            rule('c', Some(136), None, "rwm"),
-            rule('c', Some(5), Some(2), "rwm"),
-            rule('c', Some(10), Some(200), "rwm"),
-        ]);
-    }
     let cgroup_path = linux
         .cgroups_path()
         .as_ref()

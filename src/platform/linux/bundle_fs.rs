@@ -7,7 +7,8 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use super::sys::{self, check, cstr, mkdir_p, mount, CResult};
+use super::confine;
+use super::sys::{self, check, cstr, mkdir_p, mount, mount_point, CResult};
 use crate::platform::bundle::{BundleSpec, DeviceNode, GenericMount, NamespaceKind};
 use crate::platform::fsutil;
 
@@ -154,7 +155,7 @@ pub fn setup(
     )?;
     if b.nodev_root {
         // Before anything is mounted below it: only the caller's files.
-        super::confine::restrict(rootfs, false, true)?;
+        confine::restrict(rootfs, false, true)?;
     }
     let mut dev_is_host = false;
     for m in &b.mounts {
@@ -221,29 +222,13 @@ fn mount_one(rootfs: &Path, m: &GenericMount) -> CResult<()> {
         let src_is_dir = std::fs::metadata(&m.source)
             .map_err(|e| format!("mount source '{}': {e}", m.source))?
             .is_dir();
-        if src_is_dir {
-            mkdir_p(&dest, 0o755)?;
-        } else {
-            if let Some(parent) = Path::new(&dest).parent().and_then(|p| p.to_str()) {
-                mkdir_p(parent, 0o755)?;
-            }
-            if !Path::new(&dest).exists() {
-                std::fs::write(&dest, b"")
-                    .map_err(|e| format!("create mount point '{dest}': {e}"))?;
-            }
-        }
+        mount_point(&dest, src_is_dir)?;
         let rec = o.flags & libc::MS_REC;
         mount(&m.source, &dest, "", libc::MS_BIND | rec, "")?;
         // A bind takes its other flags only on a remount.
         let extra = o.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if extra != 0 {
-            mount(
-                "",
-                &dest,
-                "",
-                libc::MS_BIND | libc::MS_REMOUNT | extra | super::confine::current_flags(&dest),
-                "",
-            )?;
+            confine::remount_bind(&dest, extra)?;
         }
     } else {
         mkdir_p(&dest, 0o755)?;
@@ -263,16 +248,7 @@ fn mount_one(rootfs: &Path, m: &GenericMount) -> CResult<()> {
             Err(e) if fstype == "sysfs" && e.contains("Operation not permitted") => {
                 mount("/sys", &dest, "", libc::MS_BIND | libc::MS_REC, "")?;
                 if o.flags & libc::MS_RDONLY != 0 {
-                    mount(
-                        "",
-                        &dest,
-                        "",
-                        libc::MS_BIND
-                            | libc::MS_REMOUNT
-                            | libc::MS_RDONLY
-                            | super::confine::current_flags(&dest),
-                        "",
-                    )?;
+                    confine::remount_bind(&dest, libc::MS_RDONLY)?;
                 }
             }
             r => r?,
@@ -298,27 +274,18 @@ fn cgroup_fs() -> &'static str {
 fn default_devices(rootfs: &Path, extra: &[DeviceNode]) -> CResult<()> {
     let dev = beneath(rootfs, "/dev")?;
     mkdir_p(&dev, 0o755)?;
-    let mut all: Vec<DeviceNode> = [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ]
-    .into_iter()
-    .map(|(n, major, minor)| DeviceNode {
-        path: format!("/dev/{n}"),
-        kind: 'c',
-        major,
-        minor,
-        mode: 0o666,
-        uid: 0,
-        gid: 0,
-    })
-    .collect();
-    all.extend(extra.iter().cloned());
-    for d in &all {
+    let standard = confine::DEVICES
+        .iter()
+        .map(|&(n, major, minor)| DeviceNode {
+            path: format!("/dev/{n}"),
+            kind: 'c',
+            major: major.into(),
+            minor: minor.into(),
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        });
+    for d in standard.chain(extra.iter().cloned()) {
         let path = beneath(rootfs, &d.path)?;
         let _ = std::fs::remove_file(&path);
         if let Some(parent) = Path::new(&path).parent().and_then(|p| p.to_str()) {
@@ -329,25 +296,15 @@ fn default_devices(rootfs: &Path, extra: &[DeviceNode]) -> CResult<()> {
             'p' => libc::S_IFIFO,
             _ => libc::S_IFCHR,
         };
-        let c = cstr(&path)?;
-        // SAFETY: valid path; umask 0 so the mode is exact.
-        let r = unsafe {
-            let old = libc::umask(0);
-            let r = libc::mknod(
-                c.as_ptr(),
-                kind | (d.mode & 0o7777),
-                libc::makedev(d.major as u32, d.minor as u32),
-            );
-            libc::umask(old);
-            r
-        };
-        if r < 0 {
-            // No CAP_MKNOD: the host's node, bound.
-            std::fs::write(&path, b"").map_err(|e| format!("create '{path}': {e}"))?;
-            mount(&d.path, &path, "", libc::MS_BIND, "")?;
-        } else {
+        let made = confine::mknod(&path, kind, d.mode & 0o7777, d.major as u32, d.minor as u32);
+        if made.is_ok() {
+            let c = cstr(&path)?;
             // SAFETY: valid path.
             unsafe { libc::chown(c.as_ptr(), d.uid, d.gid) };
+        } else {
+            // No CAP_MKNOD: the host's node, bound.
+            mount_point(&path, false)?;
+            mount(&d.path, &path, "", libc::MS_BIND, "")?;
         }
     }
     for (link, target) in [

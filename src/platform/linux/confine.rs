@@ -77,21 +77,32 @@ pub fn restrict(path: &str, read_only: bool, nodev: bool) -> CResult<()> {
     Ok(())
 }
 
-/// A bind remount sets its flags exactly: the mount's nosuid, nodev and
-/// noexec are kept (the kernel also refuses to clear locked ones).
 fn remount(path: &str, read_only: bool, nodev: bool) -> CResult<()> {
-    let mut flags = libc::MS_BIND | libc::MS_REMOUNT | current_flags(path);
+    let mut flags = 0;
     if read_only {
         flags |= libc::MS_RDONLY;
     }
     if nodev {
         flags |= libc::MS_NODEV;
     }
-    mount("", path, "", flags as libc::c_ulong, "")
+    remount_bind(path, flags as libc::c_ulong)
+}
+
+/// Remount the bind at `path` with `flags` added. A bind remount sets its
+/// flags exactly: the mount's nosuid, nodev and noexec are kept (the
+/// kernel also refuses to clear locked ones).
+pub(super) fn remount_bind(path: &str, flags: libc::c_ulong) -> CResult<()> {
+    mount(
+        "",
+        path,
+        "",
+        libc::MS_BIND | libc::MS_REMOUNT | current_flags(path) | flags,
+        "",
+    )
 }
 
 /// The flags of the mount at `path` a bind remount must keep.
-pub(super) fn current_flags(path: &str) -> libc::c_ulong {
+fn current_flags(path: &str) -> libc::c_ulong {
     let Ok(c) = cstr(path) else { return 0 };
     // SAFETY: statvfs into a zeroed struct.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -162,7 +173,7 @@ pub fn read_only_root() -> CResult<()> {
 }
 
 /// The standard character devices of a container's `/dev`.
-const DEVICES: [(&str, u32, u32); 6] = [
+pub(super) const DEVICES: [(&str, u32, u32); 6] = [
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),
@@ -227,7 +238,13 @@ pub fn devices(kind: Devices, host_dev: &str) -> CResult<()> {
     Ok(())
 }
 
-fn mknod(path: &str, kind: libc::mode_t, mode: u32, major: u32, minor: u32) -> CResult<()> {
+pub(super) fn mknod(
+    path: &str,
+    kind: libc::mode_t,
+    mode: u32,
+    major: u32,
+    minor: u32,
+) -> CResult<()> {
     let c = cstr(path)?;
     // SAFETY: valid path; with umask 0 the mode is exact.
     unsafe {

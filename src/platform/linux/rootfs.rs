@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::confine::{self, Devices};
 use super::net;
-use super::sys::{self, check, cstr, mkdir_p, mount, CResult};
+use super::sys::{self, check, cstr, mkdir_p, mount, mount_point, CResult};
 use crate::platform::fsutil;
 use crate::platform::{MountSpec, RunSpec};
 
@@ -191,16 +191,7 @@ pub(super) fn bind_mount(m: &MountSpec, src: &OwnedFd) -> CResult<()> {
         .unwrap_or(true);
     // The destination is resolved inside the container's root: symlinks in
     // the image cannot point it at the host any more.
-    if src_is_dir {
-        mkdir_p(dest, 0o755)?;
-    } else {
-        if let Some(parent) = Path::new(dest).parent().and_then(|p| p.to_str()) {
-            mkdir_p(parent, 0o755)?;
-        }
-        if !Path::new(dest).exists() {
-            std::fs::write(dest, b"").map_err(|e| format!("create mount point '{dest}': {e}"))?;
-        }
-    }
+    mount_point(dest, src_is_dir)?;
     let fresh = m.populate && src_is_dir && fsutil::dir_is_empty(Path::new(&src_path));
     if fresh {
         // An empty volume takes the owner and mode of the image's directory

@@ -582,7 +582,7 @@ fn bundle_setup(
         process::setup_stdio(stdio, setup.pty_sock)?;
         // The terminal is also the container's console, as with runc.
         let console = "/dev/console";
-        if std::fs::write(console, b"").is_ok() {
+        if sys::mount_point(console, false).is_ok() {
             let _ = sys::mount(
                 "/proc/self/fd/0",
                 console,

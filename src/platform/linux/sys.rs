@@ -87,6 +87,21 @@ pub fn mkdir_p(path: &str, mode: libc::mode_t) -> CResult<()> {
     Ok(())
 }
 
+/// Make `dest` something a bind mount can land on: a directory, or an
+/// empty file (its parents first).
+pub fn mount_point(dest: &str, dir: bool) -> CResult<()> {
+    if dir {
+        return mkdir_p(dest, 0o755);
+    }
+    if let Some(parent) = std::path::Path::new(dest).parent().and_then(|p| p.to_str()) {
+        mkdir_p(parent, 0o755)?;
+    }
+    if !std::path::Path::new(dest).exists() {
+        std::fs::write(dest, b"").map_err(|e| format!("create mount point '{dest}': {e}"))?;
+    }
+    Ok(())
+}
+
 pub fn dup2(from: RawFd, to: RawFd) -> CResult<()> {
     // SAFETY: plain fd syscall.
     check(unsafe { libc::dup2(from, to) }, || {

@@ -44,6 +44,22 @@ pub fn apply(key: &str, pid: i32, rules: &[DeviceRule]) -> Result<()> {
         };
         write(&d.join(file), &line(r))?;
     }
+    // The devices every container needs, after the caller's rules (as
+    // runc appends them; Podman sends a bare "deny all"): making any node,
+    // the standard ones, pseudo-terminals, /dev/net/tun.
+    let standard = super::super::confine::DEVICES
+        .iter()
+        .map(|&(_, major, minor)| format!("c {major}:{minor} rwm"));
+    let more = [
+        "c *:* m",
+        "b *:* m",
+        "c 136:* rwm",
+        "c 5:2 rwm",
+        "c 10:200 rwm",
+    ];
+    for l in more.into_iter().map(String::from).chain(standard) {
+        write(&d.join("devices.allow"), &l)?;
+    }
     write(&d.join("cgroup.procs"), &pid.to_string())
 }
 
