@@ -1,7 +1,7 @@
 //! The commands of `kleene-oci`, each a few calls into the platform.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::cli::{Cli, Command, CreateArgs};
@@ -101,8 +101,7 @@ fn create_locked(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record
         // In a user namespace the container's root must be able to open
         // it: it belongs to whoever that root is on the host.
         if let Some(b) = run.bundle.as_ref().filter(|b| b.new_user_namespace()) {
-            let host = |m: &[(u32, u32, u32)]| m.iter().find(|x| x.0 == 0).map(|x| x.1);
-            let _ = std::os::unix::fs::chown(&fifo, host(&b.uid_map), host(&b.gid_map));
+            let _ = std::os::unix::fs::chown(&fifo, b.root_uid(), b.root_gid());
         }
         let stdio = if run.process.tty {
             Stdio::Pty
@@ -146,7 +145,7 @@ fn create_locked(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record
         }
     };
     if let Some(pf) = &a.pid_file {
-        write_atomic(pf, &rec.pid.to_string())?;
+        state::write_atomic(pf, rec.pid.to_string().as_bytes())?;
     }
     Ok(rec)
 }
@@ -170,13 +169,6 @@ pub(super) fn send_console(sock: &Path, master: &OwnedFd) -> Result<(), OciError
     )
     .map_err(|e| bad(&e))?;
     Ok(())
-}
-
-pub(super) fn write_atomic(path: &Path, text: &str) -> Result<(), OciError> {
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| OciError::Io(format!("write '{}': {e}", path.display())))
 }
 
 fn start(p: &dyn Platform, root: &Path, id: &str) -> Result<(), OciError> {
@@ -440,11 +432,7 @@ fn spec(bundle: &Path) -> Result<(), OciError> {
 }
 
 fn features() -> serde_json::Value {
-    let caps: Vec<String> = crate::platform::security::CapSet::all()
-        .names()
-        .into_iter()
-        .map(|n| format!("CAP_{}", n.trim_start_matches("CAP_").to_uppercase()))
-        .collect();
+    let caps = crate::platform::security::CapSet::all().names();
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.1.0",

@@ -256,7 +256,7 @@ pub fn run_spec(
     Ok(RunSpec {
         id: id.to_string(),
         name: id.to_string(),
-        hostname: spec.hostname().clone().unwrap_or_default(),
+        hostname,
         layers: vec![],
         container_dir: rootfs.clone(),
         mounts: vec![],

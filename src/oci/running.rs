@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::cli::{ExecArgs, UpdateArgs};
-use super::commands::{send_console, write_atomic};
+use super::commands::send_console;
 use super::convert;
 use super::state::{Record, Status};
 use super::OciError;
@@ -75,22 +75,17 @@ pub fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError
                         .trim_start_matches("CAP_")
                         .parse()
                         .map_err(|_| OciError::Invalid(format!("unknown capability '{name}'")))?;
-                    for set in [
-                        caps.bounding().clone(),
-                        caps.effective().clone(),
-                        caps.permitted().clone(),
-                    ]
-                    .iter()
-                    .enumerate()
-                    {
-                        let mut s = set.1.clone().unwrap_or_default();
+                    let with = |set: &Option<oci_spec::runtime::Capabilities>| {
+                        let mut s = set.clone().unwrap_or_default();
                         s.insert(c);
-                        match set.0 {
-                            0 => caps.set_bounding(Some(s)),
-                            1 => caps.set_effective(Some(s)),
-                            _ => caps.set_permitted(Some(s)),
-                        };
-                    }
+                        Some(s)
+                    };
+                    let (b, e, p) = (
+                        with(caps.bounding()),
+                        with(caps.effective()),
+                        with(caps.permitted()),
+                    );
+                    caps.set_bounding(b).set_effective(e).set_permitted(p);
                 }
                 pr.set_capabilities(Some(caps));
             }
@@ -119,7 +114,7 @@ pub fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError
         send_console(sock, m)?;
     }
     if let Some(pf) = &a.pid_file {
-        write_atomic(pf, &started.pid.to_string())?;
+        super::state::write_atomic(pf, started.pid.to_string().as_bytes())?;
     }
     if a.detach {
         return Ok(0);

@@ -109,12 +109,8 @@ impl Record {
 
     /// Write atomically (a reader never sees half a record).
     pub fn save(&self, root: &Path) -> Result<(), OciError> {
-        let d = dir(root, &self.id);
-        let tmp = d.join("state.json.tmp");
         let text = serde_json::to_vec_pretty(self).map_err(|e| OciError::Io(e.to_string()))?;
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, d.join("state.json")))
-            .map_err(|e| OciError::Io(format!("write '{}': {e}", tmp.display())))
+        write_atomic(&dir(root, &self.id).join("state.json"), &text)
     }
 
     pub fn status(&self, p: &dyn Platform) -> Status {
@@ -148,6 +144,14 @@ impl Record {
     }
 }
 
+/// Write `path` whole or not at all (a temporary file renamed over it).
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), OciError> {
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    std::fs::write(&tmp, data)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| OciError::Io(format!("write '{}': {e}", path.display())))
+}
+
 /// Every container ID under `root`.
 pub fn list(root: &Path) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(root)
@@ -171,10 +175,8 @@ pub struct Intent {
 
 impl Intent {
     pub fn save(&self, root: &Path, id: &str) -> Result<(), OciError> {
-        let path = dir(root, id).join("intent.json");
         let text = serde_json::to_vec(self).map_err(|e| OciError::Io(e.to_string()))?;
-        std::fs::write(&path, text)
-            .map_err(|e| OciError::Io(format!("write '{}': {e}", path.display())))
+        write_atomic(&dir(root, id).join("intent.json"), &text)
     }
 
     pub fn load(root: &Path, id: &str) -> Option<Intent> {

@@ -147,6 +147,15 @@ impl BundleSpec {
         self.namespaces.iter().find(|n| n.kind == kind)
     }
 
+    /// Who the root of the container's new user namespace is on the host.
+    pub fn root_uid(&self) -> Option<u32> {
+        self.uid_map.iter().find(|m| m.0 == 0).map(|m| m.1)
+    }
+
+    pub fn root_gid(&self) -> Option<u32> {
+        self.gid_map.iter().find(|m| m.0 == 0).map(|m| m.1)
+    }
+
     /// Does the container get a user namespace of its own, made at its
     /// clone (its maps written by the runtime)?
     pub fn new_user_namespace(&self) -> bool {

@@ -104,15 +104,21 @@ pub fn join_namespaces(b: &BundleSpec) -> CResult<()> {
         _ => 1,
     });
     for n in joins {
-        let path = n.path.as_ref().map(|p| p.display().to_string());
-        let path = path.unwrap_or_default();
-        let fd = sys::open(&path, libc::O_RDONLY)?;
-        // SAFETY: setns with an fd we opened; single-threaded child.
-        let r = unsafe { libc::setns(fd, clone_flag(n.kind)) };
-        sys::close(fd);
-        check(r, || format!("join {} namespace '{path}'", n.kind.name()))?;
+        if let Some(path) = &n.path {
+            join(path, n.kind)?;
+        }
     }
     Ok(())
+}
+
+/// Join the `kind` namespace at `path` (`/proc/PID/ns/net`, a bind of one).
+pub fn join(path: &Path, kind: NamespaceKind) -> CResult<()> {
+    let p = path.display().to_string();
+    let fd = sys::open(&p, libc::O_RDONLY | libc::O_CLOEXEC)?;
+    // SAFETY: setns with an fd we opened.
+    let r = unsafe { libc::setns(fd, clone_flag(kind)) };
+    sys::close(fd);
+    check(r, || format!("join {} namespace '{p}'", kind.name())).map(drop)
 }
 
 /// The clone(2) flag of a namespace kind.

@@ -156,21 +156,28 @@ pub fn exec_process(
         seccomp::load(filters)?;
         crate::platform::trace::mark("child: seccomp loaded");
     }
-    let prog = cstr(&program)?;
-    let argv: Vec<std::ffi::CString> = spec.cmd.iter().map(|a| cstr(a)).collect::<CResult<_>>()?;
-    let envp: Vec<std::ffi::CString> = env.iter().map(|a| cstr(a)).collect::<CResult<_>>()?;
-    let wd = cstr(&workdir)?;
+    // Everything that can fail on its own is checked before a gate.
+    let target = Program {
+        path: cstr(&program)?,
+        argv: spec.cmd.iter().map(|a| cstr(a)).collect::<CResult<_>>()?,
+        envp: env.iter().map(|a| cstr(a)).collect::<CResult<_>>()?,
+        wd: cstr(&workdir)?,
+        workdir,
+    };
     let Some(g) = gate else {
-        return become_and_exec(spec, &user, &wd, &workdir, &prog, &argv, &envp, filters);
+        return become_and_exec(spec, &user, &target, filters);
     };
     // A created container waits here, as root: the start FIFO is opened
     // through /proc/self/fd, which another user could not do. What is
     // left can hardly fail; if it does, only stderr is there to tell.
-    if !std::path::Path::new(&workdir).is_dir() {
-        return Err(format!("working directory '{workdir}' does not exist"));
+    if !std::path::Path::new(&target.workdir).is_dir() {
+        return Err(format!(
+            "working directory '{}' does not exist",
+            target.workdir
+        ));
     }
-    g.wait()?;
-    let e = become_and_exec(spec, &user, &wd, &workdir, &prog, &argv, &envp, filters)
+    g.wait();
+    let e = become_and_exec(spec, &user, &target, filters)
         .err()
         .unwrap_or_default();
     sys::write_all(2, format!("kleene-oci: {e}\n").as_bytes());
@@ -178,16 +185,21 @@ pub fn exec_process(
     unsafe { libc::_exit(127) }
 }
 
+/// The program to exec, its arguments, environment and directory, as C
+/// strings made before the identity changes (and before any start gate).
+struct Program {
+    path: std::ffi::CString,
+    argv: Vec<std::ffi::CString>,
+    envp: Vec<std::ffi::CString>,
+    wd: std::ffi::CString,
+    workdir: String,
+}
+
 /// Take the user's identity and capabilities, then exec.
-#[allow(clippy::too_many_arguments)]
 fn become_and_exec(
     spec: &ExecSpec,
     user: &user::User,
-    wd: &std::ffi::CStr,
-    workdir: &str,
-    prog: &std::ffi::CStr,
-    argv: &[std::ffi::CString],
-    envp: &[std::ffi::CString],
+    target: &Program,
     filters: &Filters,
 ) -> CResult<Infallible> {
     let profile = &spec.profile;
@@ -221,20 +233,20 @@ fn become_and_exec(
         seccomp::load(filters)?;
     }
     // SAFETY: valid path.
-    check(unsafe { libc::chdir(wd.as_ptr()) }, || {
-        format!("working directory '{workdir}'")
+    check(unsafe { libc::chdir(target.wd.as_ptr()) }, || {
+        format!("working directory '{}'", target.workdir)
     })?;
-    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    let mut argv_p: Vec<*const libc::c_char> = target.argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
-    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    let mut envp_p: Vec<*const libc::c_char> = target.envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
     close_inherited_at_exec(spec.exact.as_ref().map_or(0, |x| x.preserve_fds));
     reset_signals();
     // SAFETY: NULL-terminated argv/envp of valid C strings.
-    unsafe { libc::execve(prog.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
+    unsafe { libc::execve(target.path.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
     Err(format!(
         "exec '{}': {}",
-        prog.to_string_lossy(),
+        target.path.to_string_lossy(),
         std::io::Error::last_os_error()
     ))
 }
@@ -253,8 +265,9 @@ pub struct Gate<'a> {
 
 impl Gate<'_> {
     /// Tell the creator we are ready, then block until someone opens the
-    /// FIFO for reading (`start`) and take its byte.
-    fn wait(&self) -> CResult<()> {
+    /// FIFO for reading (`start`) and take its byte. From here on a
+    /// failure ends the process with its reason on stderr.
+    fn wait(&self) {
         sys::close(self.error_fd);
         let started = (|| {
             let path = format!("/proc/self/fd/{}", self.fifo);
@@ -270,7 +283,6 @@ impl Gate<'_> {
             // SAFETY: leave without running destructors; the container stops.
             unsafe { libc::_exit(1) }
         }
-        Ok(())
     }
 }
 

@@ -37,12 +37,25 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     // Opened here, in the host's network namespace: the child makes the
     // host ends of its links through it.
     let host_net = net::host_socket(spec)?;
+    // A bundle's own preparations come before anything that would need
+    // undoing: its pid namespace by path is joined (only children are
+    // born into a pid namespace), and the socket pairs for its hooks (the
+    // child stops before its root changes for the host's hooks, and gets
+    // the state they and its own read) and its new user namespace (the
+    // child waits until we wrote its maps).
+    let bundle = spec.bundle.as_deref();
+    if let Some(b) = bundle {
+        join_pid_namespace(b).map_err(Error::Failed)?;
+    }
+    let pair =
+        |want| optional_pair(want).map_err(|e| Error::io("cannot create socket pair", "", e));
+    let hook_pair = pair(bundle.is_some_and(|b| !b.hooks.is_empty()))?;
+    let userns_pair = pair(bundle.is_some_and(|b| b.new_user_namespace()))?;
     failpoint::check("container.start.cgroup")?;
-    let (mut cg, v2_dir) = Cgroup::begin(&spec.cgroup_key(), &spec.limits)?;
-    // The group's directories, and a bundle's devices group if made.
     let key = spec.cgroup_key();
-    let undo = |cg: &Cgroup| {
-        let _ = cgroup::remove_dirs(cg.dirs());
+    let (mut cg, v2_dir) = Cgroup::begin(&key, &spec.limits)?;
+    // The group's directories, and a bundle's devices group if made.
+    let undo = || {
         let _ = cgroup::remove(&key);
     };
     // A socket, not a pipe: sending to a child that already died must not
@@ -50,7 +63,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     let (go_r, go_w) = match sys::socketpair() {
         Ok(p) => p,
         Err(e) => {
-            undo(&cg);
+            undo();
             return Err(Error::io("cannot create socket pair", "", e));
         }
     };
@@ -59,24 +72,14 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         Err(e) => {
             sys::close(go_r);
             sys::close(go_w);
-            undo(&cg);
+            undo();
             return Err(e);
         }
     };
     // A network namespace made ahead (`netns`) is joined rather than
     // created; taking it waits for its thread, so we clone single-threaded.
-    let bundle = spec.bundle.as_deref();
     let own_net = bundle.is_none() && !spec.fly && spec.network_driver != "host";
     let netns = if own_net { netns::take() } else { None };
-    if let Some(b) = bundle {
-        if let Err(e) = join_pid_namespace(b) {
-            hs.abandon();
-            sys::close(go_r);
-            sys::close(go_w);
-            undo(&cg);
-            return Err(Error::Failed(e));
-        }
-    }
     let flags = if let Some(b) = bundle {
         b.namespaces
             .iter()
@@ -89,22 +92,6 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     } else {
         CONTAINER_NS
     };
-    // A bundle's hooks: the child stops before its root changes for the
-    // host's hooks, and gets the state they (and its own) read. A new user
-    // namespace: the child waits until we wrote its maps.
-    let pairs = optional_pair(bundle.is_some_and(|b| !b.hooks.is_empty())).and_then(|h| {
-        optional_pair(bundle.is_some_and(|b| b.new_user_namespace())).map(|u| (h, u))
-    });
-    let (hook_pair, userns_pair) = match pairs {
-        Ok(p) => p,
-        Err(e) => {
-            hs.abandon();
-            sys::close(go_r);
-            sys::close(go_w);
-            undo(&cg);
-            return Err(Error::io("cannot create socket pair", "", e));
-        }
-    };
     let (pid, born) = clone(flags, v2_dir.as_ref().map(|f| f.as_raw_fd()));
     drop(v2_dir);
     if pid < 0 {
@@ -112,7 +99,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         hs.abandon();
         sys::close(go_r);
         sys::close(go_w);
-        undo(&cg);
+        undo();
         return Err(Error::io(
             "cannot clone container process for",
             &spec.container_dir,
@@ -121,15 +108,8 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     }
     if pid == 0 {
         sys::close(go_w);
-        // Only our end: EOF on it must mean the runtime closed its own.
-        let hooks = hook_pair.map(|(p, c)| {
-            drop(p);
-            c.into_raw_fd()
-        });
-        let userns = userns_pair.map(|(p, c)| {
-            drop(p);
-            c.into_raw_fd()
-        });
+        // Only our ends: EOF on one must mean the runtime closed its own.
+        let child_end = |pair: Option<(OwnedFd, OwnedFd)>| pair.map(|(_, c)| c.into_raw_fd());
         let sock = hs.child_side();
         let setup = Setup {
             pty_sock: sock,
@@ -137,8 +117,8 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             netns: netns.as_ref().map(|f| f.as_raw_fd()),
             go: go_r,
             error_fd: hs.error_fd(),
-            hooks,
-            userns,
+            hooks: child_end(hook_pair),
+            userns: child_end(userns_pair),
         };
         match child(spec, stdio, &setup) {
             Err(m) => hs.fail(&m, 125),
@@ -165,8 +145,8 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
         crate::platform::trace::mark("seccomp filter compiled");
         cg.finish(pid, &spec.limits, born)?;
         if let Some(b) = bundle {
-            cgroup::devices::apply(&spec.cgroup_key(), pid, &b.device_rules)?;
-            cgroup::extra::apply(&spec.cgroup_key(), pid, &b.resources)?;
+            cgroup::devices::apply(&key, pid, &b.device_rules)?;
+            cgroup::extra::apply(&key, pid, &b.resources)?;
         }
         Ok(filters)
     })
@@ -189,7 +169,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
             crate::platform::trace::mark("exec'd");
             if started.is_err() {
                 // The child is gone (reaped by the handshake): its group is empty.
-                undo(&cg);
+                undo();
             }
             started
         }
@@ -201,7 +181,7 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
                 Err(Error::Failed(m)) if m != NO_CGROUP => Err(Error::Failed(m)),
                 _ => Err(e),
             };
-            undo(&cg);
+            undo();
             r
         }
     }
@@ -539,7 +519,7 @@ fn bundle_child(
             if !e.contains("Permission denied") {
                 return e;
             }
-            let host = b.uid_map.iter().find(|m| m.0 == 0).map_or(0, |m| m.1);
+            let host = b.root_uid().unwrap_or(0);
             format!(
                 "{e} (in its user namespace the container's root is host uid {host}, which must be able \
                  to reach the bundle and the runtime's --root: make their parent directories searchable, \
@@ -605,18 +585,13 @@ fn bundle_setup(
 /// A bundle's pid namespace given by path is joined here, in the parent:
 /// only children are born into a pid namespace.
 fn join_pid_namespace(b: &BundleSpec) -> CResult<()> {
-    let Some(path) = b
+    match b
         .namespace(NamespaceKind::Pid)
         .and_then(|n| n.path.as_ref())
-    else {
-        return Ok(());
-    };
-    let p = path.display().to_string();
-    let fd = sys::open(&p, libc::O_RDONLY | libc::O_CLOEXEC)?;
-    // SAFETY: setns with an fd we opened.
-    let r = unsafe { libc::setns(fd, libc::CLONE_NEWPID) };
-    sys::close(fd);
-    check(r, || format!("join pid namespace '{p}'")).map(drop)
+    {
+        Some(path) => bundle_fs::join(path, NamespaceKind::Pid),
+        None => Ok(()),
+    }
 }
 
 /// Nothing we mount may propagate back to the host.
