@@ -11,8 +11,7 @@ use std::process::Command;
 use common::oci::{self, OCI};
 
 struct Containerd {
-    dir: tempfile::TempDir,
-    daemon: std::process::Child,
+    daemon: oci::Daemon,
     /// A namespace of our own: the runc shim gives kleene-oci
     /// `--root /run/containerd/runc/<namespace>`.
     ns: String,
@@ -20,29 +19,22 @@ struct Containerd {
 
 impl Containerd {
     fn start() -> Containerd {
-        let dir = oci::scratch("kleene-ctd-");
-        let d = dir.path();
-        std::fs::write(
-            d.join("config.toml"),
-            format!(
-                "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n\
-                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-                 [grpc]\n  address = \"{0}/containerd.sock\"\n",
-                d.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(d.join("log")).unwrap();
-        let daemon = Command::new("containerd")
-            .arg("--config")
-            .arg(d.join("config.toml"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
+        let daemon = oci::Daemon::start("kleene-ctd-", "containerd.sock", 30, |d| {
+            std::fs::write(
+                d.join("config.toml"),
+                format!(
+                    "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n\
+                     disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                     [grpc]\n  address = \"{0}/containerd.sock\"\n",
+                    d.display()
+                ),
+            )
             .unwrap();
-        oci::wait_for(&d.join("containerd.sock"), 30, &d.join("log"));
+            let mut c = Command::new("containerd");
+            c.arg("--config").arg(d.join("config.toml"));
+            c
+        });
         Containerd {
-            dir,
             daemon,
             ns: format!("kleene-test-{}", std::process::id()),
         }
@@ -51,7 +43,7 @@ impl Containerd {
     fn ctr(&self, args: &[&str]) -> Command {
         let mut c = Command::new("ctr");
         c.arg("--address")
-            .arg(self.dir.path().join("containerd.sock"))
+            .arg(self.daemon.path().join("containerd.sock"))
             .args(["--namespace", &self.ns])
             .args(args);
         c
@@ -64,15 +56,7 @@ impl Containerd {
     }
 
     fn sock(&self) -> PathBuf {
-        self.dir.path().join("containerd.sock")
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        oci::kill_all_under(self.dir.path());
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
+        self.daemon.path().join("containerd.sock")
     }
 }
 
@@ -96,9 +80,9 @@ fn containerd_runs_execs_kills_and_deletes_through_kleene_oci() {
         return;
     }
     let c = Containerd::start();
-    let rootfs = c.dir.path().join("rootfs");
+    let rootfs = c.daemon.path().join("rootfs");
     common::make_busybox_rootfs(&rootfs);
-    let archive = c.dir.path().join("image.tar");
+    let archive = c.daemon.path().join("image.tar");
     std::fs::write(&archive, oci::oci_archive(&rootfs, IMAGE)).unwrap();
     c.ok(&["images", "import", archive.to_str().unwrap()]);
 

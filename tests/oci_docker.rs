@@ -10,17 +10,15 @@ use std::process::Command;
 use common::oci::{self, OCI};
 
 struct Dockerd {
-    dir: tempfile::TempDir,
-    daemon: std::process::Child,
+    daemon: oci::Daemon,
 }
 
 impl Dockerd {
     fn start() -> Dockerd {
-        let dir = oci::scratch("kleene-dockerd-");
-        let d = dir.path().display().to_string();
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let daemon = Command::new("dockerd")
-            .args([
+        let daemon = oci::Daemon::start("kleene-dockerd-", "docker.sock", 60, |dir| {
+            let d = dir.display();
+            let mut c = Command::new("dockerd");
+            c.args([
                 &format!("--data-root={d}/data"),
                 &format!("--exec-root={d}/exec"),
                 &format!("--pidfile={d}/pid"),
@@ -30,20 +28,17 @@ impl Dockerd {
                 "--ip-masq=false",
                 "--userland-proxy=false",
                 &format!("--add-runtime=kleene={OCI}"),
-            ])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        oci::wait_for(&dir.path().join("docker.sock"), 60, &dir.path().join("log"));
-        Dockerd { dir, daemon }
+            ]);
+            c
+        });
+        Dockerd { daemon }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("docker");
         c.arg(format!(
             "--host=unix://{}/docker.sock",
-            self.dir.path().display()
+            self.daemon.path().display()
         ))
         .args(args);
         c
@@ -58,10 +53,8 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
+        // Then the daemon and what it started go (`oci::Daemon`).
         let _ = oci::run(&mut self.cmd(&["rm", "-f", "d1"]), 60);
-        oci::kill_all_under(self.dir.path());
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
     }
 }
 
@@ -71,9 +64,9 @@ fn docker_runs_execs_and_stops_through_kleene_oci() {
         return;
     }
     let d = Dockerd::start();
-    let rootfs = d.dir.path().join("rootfs");
+    let rootfs = d.daemon.path().join("rootfs");
     common::make_busybox_rootfs(&rootfs);
-    let tar = d.dir.path().join("rootfs.tar");
+    let tar = d.daemon.path().join("rootfs.tar");
     std::fs::write(&tar, oci::rootfs_tar(&rootfs)).unwrap();
     d.ok(&["import", tar.to_str().unwrap(), "kleene-bb:latest"]);
 

@@ -189,3 +189,44 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A daemon of our own (containerd, dockerd) in a private directory: its
+/// output to `<dir>/log`, ready once its socket exists; on drop, it and
+/// everything it started (shims, containers, their mounts) go.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Daemon {
+    /// `command` builds the daemon's command line from its directory;
+    /// `socket` is its socket's name there, expected within `secs`.
+    pub fn start(
+        prefix: &str,
+        socket: &str,
+        secs: u64,
+        command: impl FnOnce(&Path) -> Command,
+    ) -> Daemon {
+        let dir = scratch(prefix);
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = command(dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        wait_for(&dir.path().join(socket), secs, &dir.path().join("log"));
+        Daemon { dir, child }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        kill_all_under(self.dir.path());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
