@@ -20,20 +20,6 @@ pub enum NamespaceKind {
 }
 
 impl NamespaceKind {
-    pub fn parse(s: &str) -> Option<NamespaceKind> {
-        Some(match s {
-            "pid" => NamespaceKind::Pid,
-            "network" => NamespaceKind::Network,
-            "mount" => NamespaceKind::Mount,
-            "ipc" => NamespaceKind::Ipc,
-            "uts" => NamespaceKind::Uts,
-            "user" => NamespaceKind::User,
-            "cgroup" => NamespaceKind::Cgroup,
-            "time" => NamespaceKind::Time,
-            _ => return None,
-        })
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             NamespaceKind::Pid => "pid",

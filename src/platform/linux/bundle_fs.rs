@@ -74,7 +74,7 @@ fn parse_options(opts: &[String]) -> Options {
 }
 
 /// `rprivate` → its mount flags.
-pub fn propagation(name: &str) -> Option<libc::c_ulong> {
+fn propagation(name: &str) -> Option<libc::c_ulong> {
     Some(match name {
         "private" => libc::MS_PRIVATE,
         "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
