@@ -560,7 +560,7 @@ fn hook_script(path: &Path, log: &str) {
     std::fs::write(
         path,
         format!(
-            "#!/bin/sh\nstate=$(cat)\necho \"$1 $(echo \"$state\" | grep -o '\"status\":\"[a-z]*\"') \
+            "#!/bin/sh\nstate=$(cat)\n[ \"$2\" = slow ] && sleep 0.3\necho \"$1 $(echo \"$state\" | grep -o '\"status\":\"[a-z]*\"') \
              $(echo \"$state\" | grep -c '\"pid\":[1-9]')\" >> {log}\n[ \"$2\" = fail ] && exit 1\n\
              [ \"$2\" = hang ] && sleep 30\nexit 0\n"
         ),
@@ -592,7 +592,8 @@ fn hooks_run_in_order_with_the_state_and_their_failures_count() {
             "prestart": [hook(&host_hook, "prestart", "")],
             "createRuntime": [hook(&host_hook, "createRuntime", "")],
             "createContainer": [hook(&host_hook, "createContainer", "")],
-            "startContainer": [hook(Path::new("/hook.sh"), "startContainer", "")],
+            // Slow: poststart still comes after it (start waits for the exec).
+            "startContainer": [hook(Path::new("/hook.sh"), "startContainer", "slow")],
             "poststart": [hook(&host_hook, "poststart", "")],
             "poststop": [hook(&host_hook, "poststop", "")],
         });
@@ -612,7 +613,7 @@ fn hooks_run_in_order_with_the_state_and_their_failures_count() {
         "prestart \"status\":\"creating\" 1\n\
          createRuntime \"status\":\"creating\" 1\n\
          createContainer \"status\":\"creating\" 1\n\
-         startContainer \"status\":\"creating\" 1\n\
+         startContainer \"status\":\"created\" 1\n\
          poststart \"status\":\"running\" 1\n\
          poststop \"status\":\"stopped\" 1\n"
     );

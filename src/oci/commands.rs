@@ -194,12 +194,19 @@ fn start(p: &dyn Platform, root: &Path, id: &str) -> Result<(), OciError> {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .map_err(|e| OciError::Io(format!("open '{}': {e}", fifo.display())))?;
+    // First the init's byte (it started), then end-of-file: the init
+    // holds its end until its exec (or its death) closes it.
+    let mut started = false;
     loop {
         let mut b = [0u8; 1];
         match std::io::Read::read(&mut &f, &mut b) {
-            Ok(1) => break,
+            Ok(1) => started = true,
+            Ok(0) if started => break,
             Ok(_) | Err(_) => {
                 if !p.alive(rec.pid, rec.start_time) {
+                    if started {
+                        break;
+                    }
                     return Err(OciError::State(format!(
                         "container '{id}' died before it could start"
                     )));

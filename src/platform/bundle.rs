@@ -234,12 +234,18 @@ impl StartHooks {
 
     /// The state JSON with the container's pid as the host sees it.
     pub fn state_for(&self, pid: i32) -> String {
-        match serde_json::from_str::<serde_json::Value>(&self.state) {
-            Ok(mut v) => {
-                v["pid"] = serde_json::json!(pid);
-                v.to_string()
-            }
-            Err(_) => self.state.clone(),
+        restate(&self.state, "pid", serde_json::json!(pid))
+    }
+}
+
+/// `state` (a state JSON) with its `key` set to `value`; unchanged when it
+/// is not JSON (it always is: the runtime wrote it).
+pub fn restate(state: &str, key: &str, value: serde_json::Value) -> String {
+    match serde_json::from_str::<serde_json::Value>(state) {
+        Ok(mut v) => {
+            v[key] = value;
+            v.to_string()
         }
+        Err(_) => state.to_string(),
     }
 }

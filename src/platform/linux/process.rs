@@ -271,9 +271,12 @@ impl Gate<'_> {
         sys::close(self.error_fd);
         let started = (|| {
             let path = format!("/proc/self/fd/{}", self.fifo);
+            // Kept open (close-on-exec) through the startContainer hooks:
+            // `start` reads on to end-of-file, which comes at our exec, so
+            // its poststart hooks run after the program started, as the
+            // runtime spec orders them.
             let fd = sys::open(&path, libc::O_WRONLY)?;
             sys::write_all(fd, b"0");
-            sys::close(fd);
             sys::close(self.fifo);
             crate::platform::hook::run_all(self.hooks, "startContainer", self.state)
         })();

@@ -573,11 +573,13 @@ fn bundle_setup(
         }
     }
     let filters = wait_for_go(setup.go)?;
+    // startContainer hooks run once `start` came: the container is created.
+    let start_state = crate::platform::bundle::restate(&state, "status", "created".into());
     let gate = gate.map(|fifo| process::Gate {
         error_fd: setup.error_fd,
         fifo,
         hooks: &b.hooks.start,
-        state: &state,
+        state: &start_state,
     });
     process::exec_process(&spec.process, &spec.hostname, &filters, gate.as_ref())
 }
