@@ -137,6 +137,38 @@ pub enum Command {
     },
     /// Print what this runtime supports (OCI features JSON)
     Features,
+    /// (internal, FreeBSD) The process of a jail's container: attach,
+    /// wait for start, become the program
+    #[command(hide = true)]
+    Init(InitArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InitArgs {
+    #[arg(long)]
+    pub jid: i32,
+    /// The container's state directory (its start FIFO)
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub uid: u32,
+    #[arg(long, default_value_t = 0)]
+    pub gid: u32,
+    /// Supplementary groups, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub groups: Vec<u32>,
+    /// Octal
+    #[arg(long)]
+    pub umask: Option<String>,
+    /// NAME=SOFT:HARD
+    #[arg(long)]
+    pub rlimit: Vec<String>,
+    #[arg(long)]
+    pub cwd: Option<String>,
+    #[arg(long)]
+    pub env: Vec<String>,
+    #[arg(last = true, required = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]

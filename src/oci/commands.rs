@@ -12,13 +12,18 @@ use super::OciError;
 use crate::platform::{self, Platform, Stdio};
 
 pub fn run(cli: Cli) -> Result<i32, OciError> {
+    run_on(cli, platform::native())
+}
+
+/// Run `cli` on platform `p` (the FreeBSD back end over a host model, in
+/// tests).
+pub fn run_on(cli: Cli, p: &'static dyn Platform) -> Result<i32, OciError> {
     if cli.systemd_cgroup {
         return Err(OciError::Invalid(
             "--systemd-cgroup: kleene-oci manages cgroups itself (cgroupfs); configure the caller with SystemdCgroup = false".into(),
         ));
     }
     let root = cli.root;
-    let p = platform::native();
     match cli.command {
         Command::Create(a) => create(p, &root, &a).map(|_| 0),
         Command::Start { id } => start(p, &root, &id).map(|_| 0),
@@ -47,6 +52,28 @@ pub fn run(cli: Cli) -> Result<i32, OciError> {
         Command::Delete { id, force } => delete(p, &root, &id, force).map(|_| 0),
         Command::List { format, quiet } => list(p, &root, &format, quiet).map(|_| 0),
         Command::Spec { bundle, .. } => spec(&bundle).map(|_| 0),
+        Command::Init(a) => {
+            let umask = match &a.umask {
+                Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| {
+                    OciError::Invalid(format!("--umask '{m}' is not an octal mode"))
+                })?),
+                None => None,
+            };
+            let why =
+                crate::platform::freebsd::init::run(&crate::platform::freebsd::init::InitArgs {
+                    jid: a.jid,
+                    state: a.state,
+                    uid: a.uid,
+                    gid: a.gid,
+                    groups: a.groups,
+                    umask,
+                    rlimits: a.rlimit,
+                    cwd: a.cwd,
+                    env: a.env,
+                    args: a.args,
+                });
+            Err(OciError::Invalid(why))
+        }
         Command::Features => {
             crate::outln!(
                 "{}",
@@ -80,7 +107,7 @@ fn create_locked(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record
         .map_err(|e| OciError::Invalid(format!("bundle '{}': {e}", a.bundle.display())))?;
     let spec = convert::load(&bundle)?;
     let fifo = state::fifo(root, &a.id);
-    let mut run = convert::run_spec(&a.id, &bundle, &spec, Some(fifo.clone()), a.no_pivot)?;
+    let mut run = convert::run_spec(p, &a.id, &bundle, &spec, Some(fifo.clone()), a.no_pivot)?;
     if let Some(x) = run.process.exact.as_mut() {
         x.preserve_fds = a.preserve_fds;
     }
@@ -94,6 +121,11 @@ fn create_locked(p: &dyn Platform, root: &Path, a: &CreateArgs) -> Result<Record
     let made = (|| {
         state::Intent {
             cgroup: run.cgroup_key(),
+            rootfs: run
+                .bundle
+                .as_ref()
+                .map(|b| b.rootfs.clone())
+                .unwrap_or_default(),
         }
         .save(root, &a.id)?;
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
@@ -369,6 +401,7 @@ fn delete_locked(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result
     // Its groups, by the key they were made with (and anything still in
     // them), as for a create that died half-way.
     p.forget_container(&rec.cgroup)?;
+    p.release_bundle(&rec.cgroup, &rec.rootfs)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| OciError::Io(format!("remove '{}': {e}", dir.display())))?;
     lifecycle_hooks(&rec, "poststop", |h| h.poststop(), "stopped");

@@ -17,6 +17,12 @@ use crate::platform::{ExecSpec, Limits, RunSpec};
 
 /// Read `<bundle>/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec, OciError> {
+    load_raw(bundle).map(|(s, _)| s)
+}
+
+/// `<bundle>/config.json`, typed and as JSON (for the sections the typed
+/// spec does not know, such as `freebsd`).
+pub fn load_raw(bundle: &Path) -> Result<(Spec, serde_json::Value), OciError> {
     let path = bundle.join("config.json");
     if !path.exists() {
         return Err(OciError::Invalid(format!(
@@ -32,7 +38,57 @@ pub fn load(bundle: &Path) -> Result<Spec, OciError> {
     // Checked on the file itself: fields the typed spec does not know
     // would otherwise vanish unseen.
     refuse_unsupported(&raw)?;
-    serde_json::from_value(raw).map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))
+    let spec = serde_json::from_value(raw.clone())
+        .map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))?;
+    Ok((spec, raw))
+}
+
+/// `root` and the root filesystem's absolute path, which must be a
+/// directory.
+pub(super) fn root_of<'a>(
+    bundle: &Path,
+    spec: &'a Spec,
+) -> Result<(&'a oci_spec::runtime::Root, PathBuf), OciError> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| OciError::Invalid("config.json has no root".into()))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    if !rootfs.is_dir() {
+        return Err(OciError::Invalid(format!(
+            "rootfs '{}' is not a directory",
+            rootfs.display()
+        )));
+    }
+    Ok((root, rootfs))
+}
+
+/// `mounts`, in order; a relative bind source is the bundle's.
+pub(super) fn mounts_of(bundle: &Path, spec: &Spec) -> Vec<GenericMount> {
+    let mut mounts = Vec::new();
+    for m in spec.mounts().iter().flatten() {
+        let options = m.options().clone().unwrap_or_default();
+        let fstype = m.typ().clone().unwrap_or_default();
+        let is_bind = fstype == "bind"
+            || fstype == "nullfs"
+            || options.iter().any(|o| o == "bind" || o == "rbind");
+        let source = match m.source() {
+            Some(s) if is_bind && s.is_relative() => bundle.join(s),
+            Some(s) => s.clone(),
+            None => PathBuf::from(if fstype.is_empty() { "none" } else { &fstype }),
+        };
+        mounts.push(GenericMount {
+            destination: m.destination().display().to_string(),
+            fstype,
+            source: source.display().to_string(),
+            options,
+        });
+    }
+    mounts
 }
 
 fn caps(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64, OciError> {
@@ -62,28 +118,18 @@ fn kind(t: LinuxNamespaceType) -> NamespaceKind {
 /// The run spec for container `id` of `bundle`; `gate` is its start FIFO
 /// (`None`: run at once).
 pub fn run_spec(
+    p: &dyn crate::platform::Platform,
     id: &str,
     bundle: &Path,
     spec: &Spec,
     gate: Option<PathBuf>,
     no_pivot: bool,
 ) -> Result<RunSpec, OciError> {
-    let bad = |m: String| OciError::Invalid(m);
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| bad("config.json has no root".into()))?;
-    let rootfs = if root.path().is_absolute() {
-        root.path().clone()
-    } else {
-        bundle.join(root.path())
-    };
-    if !rootfs.is_dir() {
-        return Err(bad(format!(
-            "rootfs '{}' is not a directory",
-            rootfs.display()
-        )));
+    if p.oci_section() == "freebsd" {
+        return super::convert_freebsd::run_spec(id, bundle, spec, gate);
     }
+    let bad = |m: String| OciError::Invalid(m);
+    let (root, rootfs) = root_of(bundle, spec)?;
     let process = spec
         .process()
         .as_ref()
@@ -145,23 +191,7 @@ pub fn run_spec(
         ));
     }
 
-    let mut mounts = Vec::new();
-    for m in spec.mounts().iter().flatten() {
-        let options = m.options().clone().unwrap_or_default();
-        let fstype = m.typ().clone().unwrap_or_default();
-        let is_bind = fstype == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
-        let source = match m.source() {
-            Some(s) if is_bind && s.is_relative() => bundle.join(s),
-            Some(s) => s.clone(),
-            None => PathBuf::from(if fstype.is_empty() { "none" } else { &fstype }),
-        };
-        mounts.push(GenericMount {
-            destination: m.destination().display().to_string(),
-            fstype,
-            source: source.display().to_string(),
-            options,
-        });
-    }
+    let mounts = mounts_of(bundle, spec);
 
     let mut devices = Vec::new();
     for d in linux.devices().iter().flatten() {
@@ -294,6 +324,7 @@ pub fn run_spec(
                 start: hooks(spec, |h| h.start_container()),
                 state: state_json(id, bundle, spec, "creating", 0).to_string(),
             },
+            freebsd: None,
         })),
     })
 }

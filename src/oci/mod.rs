@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 pub mod convert;
+mod convert_freebsd;
 mod running;
 pub mod state;
 

@@ -21,7 +21,8 @@ pub struct Record {
     pub rootfs: PathBuf,
     /// RFC 3339.
     pub created: String,
-    /// The group key (a `cgroupsPath`, with its leading '/').
+    /// The group key (a `cgroupsPath`, with its leading '/'; on FreeBSD
+    /// the jail's name).
     pub cgroup: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
@@ -171,6 +172,9 @@ pub fn list(root: &Path) -> Vec<String> {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Intent {
     pub cgroup: String,
+    /// The bundle's root filesystem (FreeBSD mounts under it).
+    #[serde(default)]
+    pub rootfs: PathBuf,
 }
 
 impl Intent {
@@ -231,6 +235,7 @@ pub fn clear_leftover(p: &dyn crate::platform::Platform, root: &Path, id: &str) 
     }
     if let Some(i) = Intent::load(root, id) {
         let _ = p.forget_container(&i.cgroup);
+        let _ = p.release_bundle(&i.cgroup, &i.rootfs);
     }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -124,6 +124,10 @@ pub struct BundleSpec {
     /// reads it (`kleene-oci start`); `None` runs the command at once.
     pub start_gate: Option<PathBuf>,
     pub hooks: StartHooks,
+    /// The `freebsd` section (jail parameters, devfs devices): set for
+    /// bundles run on FreeBSD jails, where `namespaces` and the Linux
+    /// fields above stay empty.
+    pub freebsd: Option<super::bundle_freebsd::FreeBsdSection>,
 }
 
 impl BundleSpec {
@@ -195,7 +199,7 @@ pub struct ExactProcess {
 
 /// A program the OCI lifecycle runs at one of its points (`hooks`), with
 /// the container's state JSON on its stdin.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hook {
     pub path: PathBuf,
     /// `args[0]` is the program's argv[0].

@@ -4,6 +4,7 @@
 //! container), not syscalls.
 
 pub mod bundle;
+pub mod bundle_freebsd;
 pub mod cmd;
 pub mod daemon;
 pub mod failpoint;
@@ -418,6 +419,20 @@ pub trait Platform: Send + Sync {
     /// runs in it.
     fn forget_container(&self, id: &str) -> Result<()> {
         let _ = id;
+        Ok(())
+    }
+
+    /// The platform section of an OCI `config.json` this platform runs
+    /// (`linux`, `freebsd`); the others are ignored, as runc does.
+    fn oci_section(&self) -> &'static str {
+        "linux"
+    }
+    /// Remove what a bundle's container made outside its processes once
+    /// they are gone: FreeBSD, its jail (by `key`, its name) and the
+    /// mounts under `rootfs`. Linux: nothing (its mount namespace took
+    /// them). Also for a create that died half-way: whatever exists.
+    fn release_bundle(&self, key: &str, rootfs: &Path) -> Result<()> {
+        let _ = (key, rootfs);
         Ok(())
     }
 

@@ -60,10 +60,16 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// The container's control group: a bundle's `cgroupsPath` (with a
-    /// leading '/': from each hierarchy's root), else its ID under
-    /// kleene's parent group.
+    /// The key the platform files the container's resources under. Linux:
+    /// its control group, a bundle's `cgroupsPath` (with a leading '/':
+    /// from each hierarchy's root), else its ID under kleene's parent
+    /// group. FreeBSD bundles: the jail's name.
     pub fn cgroup_key(&self) -> String {
+        if let Some(fb) = self.bundle.as_ref().and_then(|b| b.freebsd.as_ref()) {
+            // A jail's name is what its rctl rules, processes and mounts
+            // are found by.
+            return fb.jail_name(&self.id);
+        }
         match self.bundle.as_ref().and_then(|b| b.cgroup_path.as_deref()) {
             Some(p) => format!("/{}", p.trim_start_matches('/')),
             None => self.id.clone(),

@@ -332,7 +332,7 @@ type Streams = (
     Option<std::os::fd::OwnedFd>,
 );
 
-fn stdio_fds(stdio: &Stdio) -> Result<Streams> {
+pub(super) fn stdio_fds(stdio: &Stdio) -> Result<Streams> {
     use std::os::fd::AsRawFd;
     let null =
         || std::fs::File::open("/dev/null").map_err(|e| Error::io("cannot open", "/dev/null", e));
@@ -492,11 +492,7 @@ pub fn start(fb: &FreeBsd, spec: &RunSpec, stdio: &Stdio) -> Result<Started> {
         ));
     }
     if spec.bundle.is_some() {
-        // Not yet: runj and ocijail show how (the `freebsd` section's jail
-        // parameters, a devfs ruleset, vnet).
-        return Err(Error::Unsupported(
-            "OCI bundles (kleene-oci) on FreeBSD jails",
-        ));
+        return super::oci::start(fb, spec, stdio);
     }
     let (fds, _slave, master) = stdio_fds(stdio)?;
     let ds = spec_dataset(spec);
@@ -576,6 +572,10 @@ pub fn wait(fb: &FreeBsd, spec: &RunSpec, pid: i32) -> Result<crate::platform::E
 }
 
 pub fn exec(fb: &FreeBsd, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
+    if spec.exact.is_some() {
+        // kleene-oci's exec: the exact identity, no lookups in the jail.
+        return super::oci::exec(fb, spec, stdio);
+    }
     let (fds, _slave, master) = stdio_fds(stdio)?;
     let out = fb.run(&[
         "/usr/sbin/jls",

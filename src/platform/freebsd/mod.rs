@@ -2,7 +2,8 @@
 //! isolation, driven through their command-line tools as kleened does
 //! (`reference/kleened.md` §4). Every command goes through a
 //! [`Runner`](super::cmd::Runner), so the whole back end is golden-tested on
-//! any OS with a recording runner; nothing here is FreeBSD-only code.
+//! any OS with a recording runner; nothing here is FreeBSD-only code but
+//! `init` (the process of a kleene-oci container, which attaches itself).
 //!
 //! The layer model maps onto ZFS like this: layer `L` is the dataset
 //! `<root>/image/L` with the snapshot `@image`; a layer on top of `P` starts as
@@ -12,9 +13,11 @@
 
 pub mod confine;
 pub mod fetch;
+pub mod init;
 mod inventory;
 pub mod jail;
 pub mod net;
+pub mod oci;
 pub mod pf;
 mod run_as;
 
@@ -582,6 +585,14 @@ impl Platform for FreeBsd {
             ("racct", racct),
             ("firewall", format!("pf, anchor \"{}\"", net::ANCHOR)),
         ]
+    }
+
+    fn oci_section(&self) -> &'static str {
+        "freebsd"
+    }
+
+    fn release_bundle(&self, key: &str, rootfs: &Path) -> Result<()> {
+        oci::release(self, key, rootfs)
     }
 
     fn forget_container(&self, id: &str) -> Result<()> {
