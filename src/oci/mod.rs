@@ -66,6 +66,13 @@ impl Log {
     }
 }
 
+/// Run a `kleene-oci` command line (`args[0]` is the program's name) on
+/// platform `p`: the FreeBSD back end over a host model, in tests.
+pub fn run_on(args: &[&str], p: &'static dyn crate::platform::Platform) -> Result<i32, OciError> {
+    let cli = cli::Cli::try_parse_from(args).map_err(|e| OciError::Invalid(e.to_string()))?;
+    commands::run_on(cli, p)
+}
+
 pub fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let log = Log {

@@ -82,6 +82,31 @@ impl State {
         if self.jails.contains_key(&name) {
             return fail(1, &format!("jail: create: {name}: already exists"));
         }
+        for (k, v) in &kv {
+            let values: &[&str] = match k.as_str() {
+                "host" | "vnet" => &["", "new", "inherit"],
+                "ip4" | "ip6" | "sysvmsg" | "sysvsem" | "sysvshm" => {
+                    &["", "new", "inherit", "disable"]
+                }
+                _ => continue,
+            };
+            if !values.contains(&v.as_str()) {
+                return fail(1, &format!("jail: {k}: unknown value \"{v}\""));
+            }
+        }
+        if let Some((parent, _)) = name.rsplit_once('.') {
+            let Some(pj) = self.jails.get(parent) else {
+                return fail(1, &format!("jail: {name}: jail \"{parent}\" not found"));
+            };
+            let max: usize = pj
+                .params
+                .get("children.max")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if self.children(parent) >= max {
+                return fail(1, "jail: prison limit exceeded");
+            }
+        }
         let persist = kv.contains_key("persist");
         let attaches = command.is_some()
             || hooks
@@ -112,7 +137,7 @@ impl State {
         }
         let jid = self.next_jid;
         self.next_jid += 1;
-        let vnet = kv.contains_key("vnet");
+        let vnet = kv.get("vnet").is_some_and(|v| v.is_empty() || v == "new");
         self.jails.insert(
             name.clone(),
             Jail {
@@ -351,7 +376,113 @@ impl State {
         } else {
             self.program_for(&line)
         };
-        (ok(""), Some(Spawn { jail, uid, program }))
+        (
+            ok(""),
+            Some(Spawn {
+                jail,
+                uid,
+                program,
+                prelude: String::new(),
+            }),
+        )
+    }
+
+    /// Jails made directly in jail `name`.
+    pub(super) fn children(&self, name: &str) -> usize {
+        self.jails
+            .keys()
+            .filter(|k| k.rsplit_once('.').is_some_and(|(p, _)| p == name))
+            .count()
+    }
+
+    /// `kleene-oci init --jid N [--state DIR] [--uid U …] [--cwd D]
+    /// [--env K=V]… -- ARGS`: the OCI container's process.
+    pub(super) fn oci_init(&mut self, a: &[&str]) -> (Output, Option<Spawn>) {
+        let (mut jid, mut state, mut uid, mut cwd, mut env) = (0u32, None, 0u32, "/", vec![]);
+        let mut i = 0;
+        while i < a.len() && a[i] != "--" {
+            let v = a.get(i + 1).copied().unwrap_or("");
+            match a[i] {
+                "--jid" => jid = v.parse().unwrap_or(0),
+                "--state" => state = Some(PathBuf::from(v)),
+                "--uid" => uid = v.parse().unwrap_or(0),
+                "--cwd" => cwd = v,
+                "--env" => env.push(v),
+                _ => {}
+            }
+            i += 2;
+        }
+        let args: Vec<String> = a[(i + 1).min(a.len())..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let failed = |msg: String| {
+            if let Some(d) = &state {
+                std::fs::write(d.join("init.error"), &msg).unwrap();
+            }
+            let program = Program {
+                exit: 1,
+                ..Default::default()
+            };
+            (
+                ok(""),
+                Some(Spawn {
+                    jail: String::new(),
+                    uid,
+                    program,
+                    prelude: String::new(),
+                }),
+            )
+        };
+        let Some((name, root)) = self
+            .jails
+            .iter()
+            .find(|(_, j)| j.jid == jid)
+            .map(|(n, j)| (n.clone(), j.path.clone()))
+        else {
+            return failed(format!("jail_attach({jid}): Invalid argument"));
+        };
+        if !root.join(cwd.trim_start_matches('/')).is_dir() {
+            return failed(format!(
+                "chdir to cwd ('{cwd}') set in config.json: No such file or directory"
+            ));
+        }
+        let prog = args.first().cloned().unwrap_or_default();
+        let found = if prog.contains('/') {
+            root.join(prog.trim_start_matches('/')).is_file()
+        } else {
+            let path = env
+                .iter()
+                .find_map(|e| e.strip_prefix("PATH="))
+                .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            path.split(':')
+                .any(|d| root.join(d.trim_start_matches('/')).join(&prog).is_file())
+        };
+        if !found {
+            return failed(format!("executable file '{prog}' not found in $PATH"));
+        }
+        let prelude = match &state {
+            Some(d) => {
+                std::fs::write(d.join("init.ready"), "").unwrap();
+                format!(
+                    "exec 3>'{}'; printf 0 >&3; exec 3>&-; ",
+                    d.join("exec.fifo").display()
+                )
+            }
+            None => String::new(),
+        };
+        let line = args.join(" ");
+        self.ran.push((name.clone(), uid, line.clone()));
+        let program = self.program_for(&line);
+        (
+            ok(""),
+            Some(Spawn {
+                jail: name,
+                uid,
+                program,
+                prelude,
+            }),
+        )
     }
 
     pub(super) fn jls(&mut self, a: &[&str]) -> Output {
@@ -366,6 +497,11 @@ impl State {
                         .iter()
                         .map(|p| match *p {
                             "path" => j.path.display().to_string(),
+                            "jid" => j.jid.to_string(),
+                            "children.cur" => self.children(name).to_string(),
+                            "children.max" => {
+                                j.params.get(*p).cloned().unwrap_or_else(|| "0".into())
+                            }
                             "host.hostname" => {
                                 j.params.get("host.hostname").cloned().unwrap_or_default()
                             }

@@ -32,6 +32,19 @@
 //!   anchor only; anchors count only when the main ruleset names them
 //!   (pfctl.c, pf.conf(5) ANCHORS).
 //! - Destroying one end of an epair destroys both (if_epair.c).
+//! - A jail named `a.b` is made in jail `a`, which must exist and have
+//!   room (`children.max`, default 0: "prison limit exceeded",
+//!   kern_jail.c kern_jail_set); removing a jail removes its children.
+//! - `host`, `ip4`, `ip6`, `vnet`, `sysvmsg`, `sysvsem`, `sysvshm` take
+//!   `new`, `inherit` or (not host/vnet) `disable` (kern_jail.c jailsys).
+//! - `ifconfig IF vnet J` moves a host interface into vnet jail J.
+//! - `mount -t T [-o O] SRC DIR` and `mount_nullfs` need DIR to exist;
+//!   `devfs -m DIR rule apply …` needs a devfs at DIR, and its rules go
+//!   with that mount.
+//! - `kleene-oci init --jid N …` (the OCI container's process) attaches to
+//!   jail N, needs its working directory and program in the jail, writes
+//!   `init.ready` (or `init.error`) in its state directory and waits for
+//!   `start` on `exec.fifo` there; it runs no startContainer hooks here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -127,6 +140,8 @@ pub struct State {
     pub web: BTreeMap<String, Vec<u8>>,
     /// `uname -r`, `-m`, `-p`.
     pub uname: (String, String, String),
+    /// devfs rules applied to a mount: (its directory, the rule).
+    pub devfs_rules: Vec<(PathBuf, String)>,
 }
 
 /// Kernel jail parameters (`sysctl -N security.jail.param`), and jail(8)'s
@@ -137,6 +152,7 @@ const KERNEL_PARAMS: &[&str] = &[
     "name",
     "path",
     "persist",
+    "host",
     "host.hostname",
     "host.domainname",
     "host.hostuuid",
@@ -307,6 +323,15 @@ impl Host {
         self.calls.lock().unwrap().clone()
     }
 
+    /// Run a command line (words split at spaces) on the host, as an
+    /// admin would before a scenario; it must succeed.
+    #[allow(dead_code)] // not every scenario file sets the host up so
+    pub fn run_line(&self, line: &str) {
+        let argv: Vec<String> = line.split(' ').map(str::to_string).collect();
+        let out = self.answer(&argv, false).0;
+        assert_eq!(out.status, 0, "{line}: {}", out.stderr);
+    }
+
     pub fn program(&self, prefix: &str, p: Program) {
         self.state.lock().unwrap().programs.push((prefix.into(), p));
     }
@@ -371,6 +396,9 @@ impl Host {
             "/sbin/mount_nullfs" => (st.mount_nullfs(&a[1..]), None),
             "/sbin/umount" => (st.umount(&a[1..]), None),
             "/sbin/mount" if a.get(1) == Some(&"-p") => (ok(&st.mount_p()), None),
+            "/sbin/mount" if a.get(1) == Some(&"-t") => (st.mount_t(&a[2..]), None),
+            "/sbin/devfs" => (st.devfs(&a[1..]), None),
+            _ if a.get(1) == Some(&"init") && a.get(2) == Some(&"--jid") => st.oci_init(&a[2..]),
             "/bin/pkill" => (st.pkill(&a[1..]), None),
             // The default route via em0, as `netstat --libxo json -rn` says it.
             "/usr/bin/netstat" => (
@@ -418,6 +446,8 @@ struct Spawn {
     jail: String,
     uid: u32,
     program: Program,
+    /// Shell run before the program's stand-in (the OCI start gate).
+    prelude: String,
 }
 
 impl Runner for Host {
@@ -436,10 +466,14 @@ impl Runner for Host {
         // The process stands for the command, on the streams it was
         // given; with a terminal it says whether that is its controlling
         // one (exit 99 if not).
+        let prelude = spawn.as_ref().map(|s| s.prelude.as_str()).unwrap_or("");
         let script = if spawn.as_ref().is_some_and(|s| s.program.tty) {
-            format!("[ \"$(ps -o tty= -p $$)\" = \"$(tty | sed s,/dev/,,)\" ] || exit 99; sleep {secs}; exit {code}")
+            format!("{prelude}[ \"$(ps -o tty= -p $$)\" = \"$(tty | sed s,/dev/,,)\" ] || exit 99; sleep {secs}; exit {code}")
+        } else if code == 0 {
+            // One process for the pid: a kill of it leaves no sleep behind.
+            format!("{prelude}exec sleep {secs}")
         } else {
-            format!("sleep {secs}; exit {code}")
+            format!("{prelude}sleep {secs}; exit {code}")
         };
         let pid = System.spawn(&["/bin/sh".into(), "-c".into(), script], stdio)?;
         if let Some(s) = spawn {
@@ -480,6 +514,15 @@ impl State {
     }
 
     pub(super) fn remove_jail(&mut self, name: &str) {
+        let children: Vec<String> = self
+            .jails
+            .keys()
+            .filter(|k| k.starts_with(&format!("{name}.")))
+            .cloned()
+            .collect();
+        for c in children {
+            self.remove_jail(&c);
+        }
         if let Some(j) = self.jails.remove(name) {
             for (p, _) in j.procs {
                 unsafe { libc::kill(p, libc::SIGKILL) };

@@ -66,6 +66,14 @@ impl State {
                     return fail(1, &format!("ifconfig: interface {name} does not exist"));
                 }
                 match rest {
+                    ["vnet", j] if in_jail.is_none() => match self.jails.get(*j) {
+                        Some(jail) if jail.vnet => {
+                            self.ifaces.get_mut(*name).unwrap().jail = Some(j.to_string());
+                            ok("")
+                        }
+                        Some(_) => fail(1, "ifconfig: SIOCSIFVNET: Invalid argument"),
+                        None => fail(1, &format!("ifconfig: jail \"{j}\" not found")),
+                    },
                     ["destroy"] => {
                         if let Some(base) = name
                             .strip_suffix('a')

@@ -272,6 +272,40 @@ impl State {
         ok("")
     }
 
+    /// `mount -t TYPE [-o OPTS] SOURCE DIR`.
+    pub(super) fn mount_t(&mut self, a: &[&str]) -> Output {
+        let (kind, rest) = match a {
+            [kind, "-o", _, rest @ ..] | [kind, rest @ ..] => (*kind, rest),
+            [] => return fail(64, "usage: mount -t type"),
+        };
+        let [from, on] = rest else {
+            return fail(64, "usage: mount [-t fstype] [-o options] special node");
+        };
+        if !Path::new(on).is_dir() {
+            return fail(1, &format!("mount: {on}: No such file or directory"));
+        }
+        self.mounts.push(Mount {
+            kind: kind.into(),
+            from: (*from).into(),
+            on: (*on).into(),
+        });
+        ok("")
+    }
+
+    /// `devfs -m DIR rule apply RULE…`: a rule applied to the devfs at DIR.
+    pub(super) fn devfs(&mut self, a: &[&str]) -> Output {
+        let ["-m", dir, "rule", "apply", rule @ ..] = a else {
+            self.unknown.push(format!("devfs {}", a.join(" ")));
+            return fail(64, "usage: devfs");
+        };
+        let on = PathBuf::from(dir);
+        if !self.mounts.iter().any(|m| m.kind == "devfs" && m.on == on) {
+            return fail(1, &format!("devfs: {dir}: not a devfs mount"));
+        }
+        self.devfs_rules.push((on, rule.join(" ")));
+        ok("")
+    }
+
     pub(super) fn umount(&mut self, a: &[&str]) -> Output {
         let Some(path) = a.last() else {
             return fail(64, "usage: umount");
@@ -290,7 +324,10 @@ impl State {
         {
             return fail(1, &format!("umount: unmount of {path} failed: Device busy"));
         }
-        self.mounts.remove(i);
+        let m = self.mounts.remove(i);
+        if m.kind == "devfs" {
+            self.devfs_rules.retain(|(on, _)| *on != m.on);
+        }
         ok("")
     }
 

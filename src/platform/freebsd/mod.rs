@@ -3,7 +3,8 @@
 //! (`reference/kleened.md` §4). Every command goes through a
 //! [`Runner`](super::cmd::Runner), so the whole back end is golden-tested on
 //! any OS with a recording runner; nothing here is FreeBSD-only code but
-//! `init` (the process of a kleene-oci container, which attaches itself).
+//! `init` (the process of a kleene-oci container, which attaches itself)
+//! and `proc` (a zombie is not alive).
 //!
 //! The layer model maps onto ZFS like this: layer `L` is the dataset
 //! `<root>/image/L` with the snapshot `@image`; a layer on top of `P` starts as
@@ -19,6 +20,7 @@ pub mod jail;
 pub mod net;
 pub mod oci;
 pub mod pf;
+mod proc;
 mod run_as;
 
 use std::path::{Path, PathBuf};
@@ -443,8 +445,7 @@ impl Platform for FreeBsd {
     }
 
     fn alive(&self, pid: i32, _start_time: u64) -> bool {
-        // SAFETY: signal 0 only checks that the process exists.
-        unsafe { libc::kill(pid, 0) == 0 }
+        proc::alive(pid)
     }
 
     fn container_running(&self, id: &str, _pid: i32, _start_time: u64) -> bool {
