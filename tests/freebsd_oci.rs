@@ -270,7 +270,16 @@ fn exec_runs_in_the_jail_with_the_exact_identity() {
     let code = w.oci(&["exec", "app", "/bin/nope"]).unwrap();
     assert_eq!(code, 1);
     assert_eq!(w.status("app"), Status::Running);
-    w.oci(&["delete", "--force", "app"]).unwrap();
+    // Jails have no freezer: refused, and nothing changes.
+    let e = w.oci(&["pause", "app"]).unwrap_err();
+    assert!(e.contains("freezing"), "{e}");
+    assert_eq!(w.status("app"), Status::Running);
+    // --all: every process of the jail.
+    let n = w.host.calls().len();
+    w.oci(&["kill", "--all", "app", "TERM"]).unwrap();
+    assert_eq!(golden(&w, n), ["/bin/pkill -15 -j app"]);
+    w.until_stopped("app");
+    w.oci(&["delete", "app"]).unwrap();
     w.nothing_left("app", &b.join("rootfs"));
 }
 

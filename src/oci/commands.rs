@@ -340,7 +340,7 @@ fn kill(p: &dyn Platform, root: &Path, id: &str, sig: &str, all: bool) -> Result
         return Err(OciError::State("container not running".into()));
     }
     if all {
-        p.signal_tree(rec.pid, n)?;
+        p.signal_all(&rec.cgroup, rec.pid, n)?;
     } else {
         p.signal(rec.pid, n)?;
     }
@@ -382,7 +382,7 @@ fn delete_locked(p: &dyn Platform, root: &Path, id: &str, force: bool) -> Result
                 status.name()
             )));
         }
-        let _ = p.signal_tree(rec.pid, libc::SIGKILL);
+        let _ = p.signal_all(&rec.cgroup, rec.pid, libc::SIGKILL);
         if status == Status::Paused {
             // Frozen processes die only once thawed.
             let _ = p.freeze(&rec.cgroup, false);

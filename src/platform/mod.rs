@@ -346,6 +346,13 @@ pub trait Platform: Send + Sync {
     fn describe(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+    /// Send `signal` to every process of the container whose resources
+    /// are filed under `key` (its init is `pid`; `kleene-oci kill --all`).
+    /// Linux: the init and its descendants; FreeBSD: the jail's processes.
+    fn signal_all(&self, key: &str, pid: i32, signal: i32) -> Result<()> {
+        let _ = key;
+        self.signal_tree(pid, signal)
+    }
     /// Send `signal` to running container `id` (its init is `pid`).
     fn kill_container(&self, id: &str, pid: i32, signal: i32) -> Result<()> {
         let _ = id;

@@ -285,10 +285,10 @@ impl State {
         };
         // pkill -SIG -j JAIL: every process in the jail gets SIG; the
         // model's daemons obey TERM and KILL alike.
-        let sig = if a.contains(&"-TERM") {
-            libc::SIGTERM
-        } else {
-            libc::SIGKILL
+        let sig = match a.first().and_then(|f| f.strip_prefix('-')) {
+            Some("TERM") => libc::SIGTERM,
+            Some("KILL") | None => libc::SIGKILL,
+            Some(n) => n.parse().unwrap_or(libc::SIGKILL),
         };
         let any = !j.daemons.is_empty() || !j.procs.is_empty();
         j.daemons.clear();

@@ -462,6 +462,30 @@ impl Platform for FreeBsd {
         jail::stop(self, id, signal, params)
     }
 
+    fn signal_all(&self, key: &str, pid: i32, signal: i32) -> Result<()> {
+        // The process itself first: before `start` it is not in the jail.
+        let _ = self.signal(pid, signal);
+        // pkill exits 1 when nothing was left to signal: that is fine.
+        let argv: Vec<String> = vec![
+            "/bin/pkill".into(),
+            format!("-{signal}"),
+            "-j".into(),
+            key.into(),
+        ];
+        let out = self
+            .runner
+            .run(&argv)
+            .map_err(|e| Error::Failed(format!("cannot run '{}': {e}", argv.join(" "))))?;
+        match out.status {
+            0 | 1 => Ok(()),
+            n => Err(Error::Failed(format!(
+                "'{}' exited with code {n}: {}",
+                argv.join(" "),
+                out.stderr.trim()
+            ))),
+        }
+    }
+
     fn kill_container(&self, id: &str, _pid: i32, signal: i32) -> Result<()> {
         // The jail's processes (its command may be gone, its pid reused).
         let sig = format!("-{signal}");
