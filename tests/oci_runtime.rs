@@ -1111,3 +1111,69 @@ fn without_a_devices_cgroup_device_nodes_of_the_rootfs_are_inert() {
     let bits = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert_eq!(bits & (1 << 27), 0, "{bnd}");
 }
+
+#[test]
+fn a_time_namespace_shifts_boottime_for_the_process_and_its_execs() {
+    if !common::can_run() {
+        return;
+    }
+    if !Path::new("/proc/self/ns/time").exists() {
+        eprintln!("skipping: this kernel has no time namespaces");
+        return;
+    }
+    let b = Bundle::new(|c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] =
+            json!({"boottime": {"secs": 1_000_000_000, "nanosecs": 0}, "monotonic": {"secs": 5}});
+    });
+    let bundle = b.path().to_str().unwrap();
+    let o = b.oci(&["create", "--bundle", bundle, "tn1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = b.oci(&["start", "tn1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let o = b.oci(&["exec", "tn1", "cat", "/proc/uptime"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let up: f64 = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        up - host_up > 999_999_000.0,
+        "uptime in the namespace {up}, on the host {host_up}"
+    );
+    let o = b.oci(&["delete", "--force", "tn1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    // Offsets need a new time namespace, and only two clocks shift.
+    for (edit, says) in [
+        (json!({"type": "ipc"}), "need a new time namespace"),
+        (json!({"type": "time"}), "'realtime' is not a clock"),
+    ] {
+        let b = Bundle::new(|c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "ipc");
+            ns.push(edit.clone());
+            let clock = if says.contains("realtime") {
+                "realtime"
+            } else {
+                "boottime"
+            };
+            c["linux"]["timeOffsets"] = json!({clock: {"secs": 1}});
+        });
+        let o = b.oci(&["create", "--bundle", b.path().to_str().unwrap(), "tn2"]);
+        assert!(!o.status.success());
+        assert!(common::stderr(&o).contains(says), "{}", common::stderr(&o));
+    }
+}

@@ -484,7 +484,7 @@ fn features() -> serde_json::Value {
             "bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave",
             "unbindable", "runbindable"],
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
             "seccomp": {

@@ -139,12 +139,6 @@ pub fn run_spec(
     let mut namespaces = Vec::new();
     for n in linux.namespaces().iter().flatten() {
         let k = kind(n.typ());
-        if k == NamespaceKind::Time {
-            return Err(bad(format!(
-                "linux.namespaces: {} namespaces are not supported by kleene-oci yet",
-                k.name()
-            )));
-        }
         if namespaces.iter().any(|m: &Namespace| m.kind == k) {
             return Err(bad(format!(
                 "linux.namespaces: the {} namespace is listed twice",
@@ -156,6 +150,7 @@ pub fn run_spec(
             path: n.path().clone(),
         });
     }
+    let time_offsets = time_offsets(&linux, &namespaces)?;
     let map = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<(u32, u32, u32)> {
         m.iter()
             .flatten()
@@ -325,8 +320,55 @@ pub fn run_spec(
                 state: state_json(id, bundle, spec, "creating", 0).to_string(),
             },
             freebsd: None,
+            time_offsets,
         })),
     })
+}
+
+/// `linux.timeOffsets`: (clock, seconds, nanoseconds) for a new time
+/// namespace, which they need (runc's rule); clocks are `monotonic` and
+/// `boottime`, the only two a time namespace shifts.
+fn time_offsets(
+    linux: &oci_spec::runtime::Linux,
+    namespaces: &[Namespace],
+) -> Result<Vec<(String, i64, u32)>, OciError> {
+    let mut out: Vec<(String, i64, u32)> = linux
+        .time_offsets()
+        .iter()
+        .flatten()
+        .map(|(clock, o)| {
+            (
+                clock.clone(),
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0),
+            )
+        })
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        return Ok(out);
+    }
+    if !namespaces
+        .iter()
+        .any(|n| n.kind == NamespaceKind::Time && n.path.is_none())
+    {
+        return Err(OciError::Invalid(
+            "linux.timeOffsets: time offsets need a new time namespace in linux.namespaces".into(),
+        ));
+    }
+    for (clock, _, nanos) in &out {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(OciError::Invalid(format!(
+                "linux.timeOffsets: '{clock}' is not a clock a time namespace shifts (monotonic, boottime)"
+            )));
+        }
+        if *nanos >= 1_000_000_000 {
+            return Err(OciError::Invalid(format!(
+                "linux.timeOffsets.{clock}.nanosecs: {nanos} is not below one second"
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// An OCI process (`process` of config.json, or `exec --process`) as the
@@ -456,7 +498,7 @@ fn refuse_unsupported(v: &serde_json::Value) -> Result<(), OciError> {
             V::Object(o) => o.values().any(meaningful),
         }
     }
-    const UNSUPPORTED: [&str; 20] = [
+    const UNSUPPORTED: [&str; 19] = [
         "/linux/resources/blockIO",
         "/linux/resources/hugepageLimits",
         "/linux/resources/network",
@@ -472,7 +514,6 @@ fn refuse_unsupported(v: &serde_json::Value) -> Result<(), OciError> {
         "/linux/resources/cpu/burst",
         "/linux/intelRdt",
         "/linux/personality",
-        "/linux/timeOffsets",
         "/linux/memoryPolicy",
         "/linux/netDevices",
         "/process/scheduler",

@@ -128,6 +128,9 @@ pub struct BundleSpec {
     /// bundles run on FreeBSD jails, where `namespaces` and the Linux
     /// fields above stay empty.
     pub freebsd: Option<super::bundle_freebsd::FreeBsdSection>,
+    /// A new time namespace's offsets: (`monotonic`|`boottime`, seconds,
+    /// nanoseconds).
+    pub time_offsets: Vec<(String, i64, u32)>,
 }
 
 impl BundleSpec {

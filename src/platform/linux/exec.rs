@@ -19,19 +19,24 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
     let ns = |n: &str| open(format!("/proc/{target}/ns/{n}"));
     // Open everything before joining anything: paths change meaning after.
     let (ipc, uts, net, pidns, mnt) = (ns("ipc")?, ns("uts")?, ns("net")?, ns("pid")?, ns("mnt")?);
-    // A container with a user namespace of its own (kleene-oci): joined
-    // first, since it owns the others.
-    let userns = {
-        let theirs = ns("user")?;
+    // Namespaces only some containers have (kleene-oci's bundles): the
+    // target's when it is not ours.
+    let own = |n: &str| -> Result<Option<OwnedFd>> {
         let ino = |fd: &OwnedFd| {
             // SAFETY: fstat into a zeroed struct on an fd we own.
             let mut st: libc::stat = unsafe { std::mem::zeroed() };
             unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
             (st.st_dev, st.st_ino)
         };
-        let ours = open("/proc/self/ns/user".into())?;
-        (ino(&theirs) != ino(&ours)).then_some(theirs)
+        let (Ok(theirs), Ok(ours)) = (ns(n), open(format!("/proc/self/ns/{n}"))) else {
+            // A kernel without this kind: nobody has one of their own.
+            return Ok(None);
+        };
+        Ok((ino(&theirs) != ino(&ours)).then_some(theirs))
     };
+    // A user namespace of its own is joined first: it owns the others.
+    let userns = own("user")?;
+    let timens = own("time")?;
     let root = {
         let p = format!("/proc/{target}/root");
         let fd = sys::open(&p, libc::O_PATH | libc::O_DIRECTORY).map_err(Error::Failed)?;
@@ -69,12 +74,9 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
     }
     if pid == 0 {
         let sock = hs.child_side();
-        let fds = [
-            ipc.as_raw_fd(),
-            uts.as_raw_fd(),
-            net.as_raw_fd(),
-            mnt.as_raw_fd(),
-        ];
+        let mut fds = vec![ipc.as_raw_fd(), uts.as_raw_fd(), net.as_raw_fd()];
+        fds.extend(timens.as_ref().map(|f| f.as_raw_fd()));
+        fds.push(mnt.as_raw_fd());
         let joins: Vec<RawFd> = cgroup.iter().map(|f| f.as_raw_fd()).collect();
         let target = Target {
             userns: userns.as_ref().map(|f| f.as_raw_fd()),

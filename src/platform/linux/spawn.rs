@@ -83,7 +83,9 @@ pub fn start(spec: &RunSpec, stdio: &Stdio, spawned: &mut dyn FnMut(i32)) -> Res
     let flags = if let Some(b) = bundle {
         b.namespaces
             .iter()
-            .filter(|n| n.path.is_none())
+            // A time namespace is made by the child (its offsets must be
+            // written before anyone is in it); 0x80 is clone(2)'s CSIGNAL.
+            .filter(|n| n.path.is_none() && n.kind != NamespaceKind::Time)
             .fold(0, |f, n| f | bundle_fs::clone_flag(n.kind))
     } else if spec.fly {
         libc::CLONE_NEWNS
@@ -538,6 +540,7 @@ fn bundle_setup(
 ) -> CResult<std::convert::Infallible> {
     let profile = &spec.process.profile;
     bundle_fs::join_namespaces(b)?;
+    bundle_fs::new_time_namespace(b)?;
     let gate = b
         .start_gate
         .as_deref()
