@@ -1177,3 +1177,66 @@ fn a_time_namespace_shifts_boottime_for_the_process_and_its_execs() {
         assert!(common::stderr(&o).contains(says), "{}", common::stderr(&o));
     }
 }
+
+#[test]
+fn on_a_cgroup_v2_host_the_device_allow_list_is_an_ebpf_program() {
+    if !common::can_run() {
+        return;
+    }
+    // A v2-only host, in a private mount namespace: cgroup2 over
+    // /sys/fs/cgroup (on this hybrid kernel it has no controllers, which
+    // device programs do not need).
+    let probe = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t cgroup2 none /sys/fs/cgroup")
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipping: cannot mount cgroup2 in a private mount namespace");
+        return;
+    }
+    let b = Bundle::new(|c| {
+        sh(
+            c,
+            "{ head -c 1 /evil >/dev/null; } 2>/dev/null && echo rootfs-device-open; \
+             { mknod /tmp/vcs c 7 0 && head -c 1 /tmp/vcs >/dev/null; } 2>/dev/null && echo made-device-open; \
+             head -c 3 /dev/zero | wc -c; head -c 2 /dev/full | wc -c; grep CapBnd /proc/self/status",
+        );
+        c["root"]["readonly"] = json!(false);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
+        c["linux"]["resources"] = json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 1, "minor": 7, "access": "r"},
+        ]});
+    });
+    let evil = b.path().join("rootfs/evil");
+    assert!(Command::new("mknod")
+        .arg(&evil)
+        .args(["c", "1", "1"])
+        .status()
+        .unwrap()
+        .success());
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\"")
+        .arg("sh")
+        .arg(OCI)
+        .args(["--root", b.root.to_str().unwrap(), "run", "--bundle"])
+        .arg(b.path())
+        .arg("bpf1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let out = common::stdout(&o);
+    // The node in the image and one made inside are refused; the
+    // standard devices work; CAP_MKNOD stays (the program enforces).
+    assert!(!out.contains("device-open"), "{out}");
+    assert!(out.contains("3\n2\n"), "{out}");
+    let bnd = out.lines().find(|l| l.starts_with("CapBnd")).unwrap();
+    let bits = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_ne!(bits & (1 << 27), 0, "CAP_MKNOD kept: {bnd}");
+}

@@ -335,9 +335,7 @@ impl Platform for Linux {
     }
 
     fn enforces_device_rules(&self) -> bool {
-        // KLEENE_NO_DEVICES_CGROUP: behave as on a host without one (tests
-        // of the fallback; it only ever adds restrictions).
-        cgroup::devices::enforceable() && std::env::var_os("KLEENE_NO_DEVICES_CGROUP").is_none()
+        cgroup::devices::enforceable()
     }
 
     fn has_lsm(&self, name: &str) -> bool {

@@ -10,6 +10,7 @@
 //! than pulled in (youki's libcgroups brings systemd and D-Bus along).
 //! The limits themselves are in `limits.rs`.
 
+pub mod device_bpf;
 pub mod devices;
 pub mod extra;
 pub mod freezer;
@@ -222,6 +223,15 @@ fn conventional() -> Option<Layout> {
 /// Group `key` in the v1 hierarchy of `controller` (`freezer`, `devices`,
 /// `cpuset`: ones kleene makes groups in only for OCI bundles), if the host
 /// has one; the hierarchies are read from mountinfo once per process.
+/// Group `key`'s directory on a v2-only host (`None` elsewhere: a hybrid
+/// host's v2 tree holds no container).
+fn v2_group(key: &str) -> Option<PathBuf> {
+    match layout() {
+        Layout::Unified(root) => Some(root.join(place(key))),
+        _ => None,
+    }
+}
+
 fn v1_group(controller: &str, key: &str) -> Option<PathBuf> {
     static MOUNTS: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     if let Layout::Unified(_) = layout() {
