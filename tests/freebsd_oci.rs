@@ -23,8 +23,7 @@ struct World {
 
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let host: &'static Host = Box::leak(Box::new(Host::new(dir.path())));
-    let fb: &'static FreeBsd = Box::leak(Box::new(FreeBsd::with_runner(host)));
+    let (host, fb) = Host::leak(dir.path());
     World { dir, host, fb }
 }
 

@@ -732,6 +732,27 @@ fn only_preserved_descriptors_reach_the_process() {
     assert_eq!(run("--preserve-fds 1", "fd2"), "0 1 2 3 4 ");
 }
 
+/// CAP_MKNOD in the process's bounding, effective and permitted sets.
+fn with_mknod(c: &mut Value) {
+    for set in ["bounding", "effective", "permitted"] {
+        c["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+    }
+}
+
+/// A character device node at `path` (one an image could ship).
+fn mknod(path: &Path, major: u32, minor: u32) {
+    let ok = Command::new("mknod")
+        .arg(path)
+        .args(["c", &major.to_string(), &minor.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mknod {}", path.display());
+}
+
 #[test]
 fn the_device_allow_list_is_enforced() {
     if !common::can_run() {
@@ -744,12 +765,7 @@ fn the_device_allow_list_is_enforced() {
              head -c 3 /dev/zero | wc -c",
         );
         c["root"]["readonly"] = json!(false);
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_MKNOD"));
-        }
+        with_mknod(c);
         c["linux"]["resources"] = json!({"devices": [
             {"allow": false, "access": "rwm"},
             {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
@@ -1078,23 +1094,13 @@ fn without_a_devices_cgroup_device_nodes_of_the_rootfs_are_inert() {
             "{ head -c 1 /evil >/dev/null; } 2>/dev/null && echo rootfs-device-open; \
              head -c 3 /dev/zero | wc -c; grep CapBnd /proc/self/status",
         );
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_MKNOD"));
-        }
+        with_mknod(c);
         c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
     });
     // A device node shipped in the image (here: the host's memory device's
     // harmless cousin, zero).
     let evil = b.path().join("rootfs/evil");
-    assert!(Command::new("mknod")
-        .arg(&evil)
-        .args(["c", "1", "5"])
-        .status()
-        .unwrap()
-        .success());
+    mknod(&evil, 1, 5);
     let o = Command::new(OCI)
         .args(["--root", b.root.to_str().unwrap(), "run", "--bundle"])
         .arg(b.path())
@@ -1202,24 +1208,14 @@ fn on_a_cgroup_v2_host_the_device_allow_list_is_an_ebpf_program() {
              head -c 3 /dev/zero | wc -c; head -c 2 /dev/full | wc -c; grep CapBnd /proc/self/status",
         );
         c["root"]["readonly"] = json!(false);
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_MKNOD"));
-        }
+        with_mknod(c);
         c["linux"]["resources"] = json!({"devices": [
             {"allow": false, "access": "rwm"},
             {"allow": false, "type": "c", "major": 1, "minor": 7, "access": "r"},
         ]});
     });
     let evil = b.path().join("rootfs/evil");
-    assert!(Command::new("mknod")
-        .arg(&evil)
-        .args(["c", "1", "1"])
-        .status()
-        .unwrap()
-        .success());
+    mknod(&evil, 1, 1);
     let o = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c"])
         .arg("mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\"")

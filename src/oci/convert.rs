@@ -278,12 +278,57 @@ pub fn run_spec(
             process.profile.capabilities = CapSet(x.caps.bounding);
         }
     }
-    Ok(RunSpec {
+    let b = BundleSpec {
+        rootfs,
+        readonly: root.readonly().unwrap_or(false),
+        mounts,
+        namespaces,
+        devices,
+        device_rules,
+        uid_map,
+        gid_map,
+        resources: extra_resources(&linux),
+        sysctl,
+        domainname: spec.domainname().clone().unwrap_or_default(),
+        cgroup_path,
+        rootfs_propagation: linux.rootfs_propagation().clone().unwrap_or_default(),
+        nodev_root: unenforced,
+        no_pivot,
+        start_gate: gate,
+        hooks: start_hooks(id, bundle, spec),
+        freebsd: None,
+        time_offsets,
+    };
+    Ok(bundle_run(id, hostname, process, limits, b))
+}
+
+/// The hooks the runtime runs while it starts the container, and the
+/// state they read.
+pub(super) fn start_hooks(id: &str, bundle: &Path, spec: &Spec) -> StartHooks {
+    StartHooks {
+        prestart: hooks(spec, |h| h.prestart()),
+        runtime: hooks(spec, |h| h.create_runtime()),
+        container: hooks(spec, |h| h.create_container()),
+        start: hooks(spec, |h| h.start_container()),
+        state: state_json(id, bundle, spec, "creating", 0).to_string(),
+    }
+}
+
+/// A run spec that is all bundle: no image layers, kleene network or
+/// volumes of its own.
+pub(super) fn bundle_run(
+    id: &str,
+    hostname: String,
+    process: ExecSpec,
+    limits: Limits,
+    b: BundleSpec,
+) -> RunSpec {
+    RunSpec {
         id: id.to_string(),
         name: id.to_string(),
         hostname,
         layers: vec![],
-        container_dir: rootfs.clone(),
+        container_dir: b.rootfs.clone(),
         mounts: vec![],
         process,
         fly: false,
@@ -295,34 +340,8 @@ pub fn run_spec(
         limits,
         die_with_caller: false,
         extra_hosts: vec![],
-        bundle: Some(Box::new(BundleSpec {
-            rootfs,
-            readonly: root.readonly().unwrap_or(false),
-            mounts,
-            namespaces,
-            devices,
-            device_rules,
-            uid_map,
-            gid_map,
-            resources: extra_resources(&linux),
-            sysctl,
-            domainname: spec.domainname().clone().unwrap_or_default(),
-            cgroup_path,
-            rootfs_propagation: linux.rootfs_propagation().clone().unwrap_or_default(),
-            nodev_root: unenforced,
-            no_pivot,
-            start_gate: gate,
-            hooks: StartHooks {
-                prestart: hooks(spec, |h| h.prestart()),
-                runtime: hooks(spec, |h| h.create_runtime()),
-                container: hooks(spec, |h| h.create_container()),
-                start: hooks(spec, |h| h.start_container()),
-                state: state_json(id, bundle, spec, "creating", 0).to_string(),
-            },
-            freebsd: None,
-            time_offsets,
-        })),
-    })
+        bundle: Some(Box::new(b)),
+    }
 }
 
 /// `linux.timeOffsets`: (clock, seconds, nanoseconds) for a new time

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-use super::convert::{hooks, load_raw, mounts_of, process_spec, root_of, state_json};
+use super::convert::{bundle_run, load_raw, mounts_of, process_spec, root_of, start_hooks};
 use super::OciError;
-use crate::platform::bundle::{BundleSpec, StartHooks};
+use crate::platform::bundle::BundleSpec;
 use crate::platform::bundle_freebsd::FreeBsdSection;
 use crate::platform::{Limits, RunSpec};
 
@@ -87,38 +87,15 @@ pub fn run_spec(
     // no jail meaning; its identity, environment and limits do.
     let mut process = process_spec(&name, process, &Default::default())?;
     process.profile.capabilities = crate::platform::security::CapSet::empty();
-    Ok(RunSpec {
-        id: id.to_string(),
-        name: id.to_string(),
-        hostname,
-        layers: vec![],
-        container_dir: rootfs.clone(),
-        mounts: vec![],
-        process,
-        fly: false,
-        jail_params: vec![],
-        network_driver: "bundle".into(),
-        attachments: vec![],
-        dns: vec![],
-        ephemeral: false,
-        limits: Limits::default(),
-        die_with_caller: false,
-        extra_hosts: vec![],
-        bundle: Some(Box::new(BundleSpec {
-            rootfs,
-            readonly: root.readonly().unwrap_or(false),
-            mounts,
-            domainname,
-            start_gate: gate,
-            hooks: StartHooks {
-                prestart: hooks(spec, |h| h.prestart()),
-                runtime: hooks(spec, |h| h.create_runtime()),
-                container: hooks(spec, |h| h.create_container()),
-                start: hooks(spec, |h| h.start_container()),
-                state: state_json(id, bundle, spec, "creating", 0).to_string(),
-            },
-            freebsd: Some(section),
-            ..Default::default()
-        })),
-    })
+    let b = BundleSpec {
+        rootfs,
+        readonly: root.readonly().unwrap_or(false),
+        mounts,
+        domainname,
+        start_gate: gate,
+        hooks: start_hooks(id, bundle, spec),
+        freebsd: Some(section),
+        ..Default::default()
+    };
+    Ok(bundle_run(id, hostname, process, Limits::default(), b))
 }

@@ -319,6 +319,16 @@ impl Host {
         }
     }
 
+    /// A host for `dir` and the FreeBSD back end on it, both for the
+    /// rest of the test process (the back end wants `'static`).
+    pub fn leak(dir: &Path) -> (&'static Host, &'static kleene::platform::freebsd::FreeBsd) {
+        let host: &'static Host = Box::leak(Box::new(Host::new(dir)));
+        let fb = Box::leak(Box::new(kleene::platform::freebsd::FreeBsd::with_runner(
+            host,
+        )));
+        (host, fb)
+    }
+
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
     }
