@@ -36,8 +36,10 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| store_err(&path, e))?;
+        crate::platform::trace::mark("store: sqlite opened");
         let mut store = Store { conn, path };
         store.configure()?;
+        crate::platform::trace::mark("store: configured");
         store.migrate()?;
         Ok(store)
     }
