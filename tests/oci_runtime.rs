@@ -106,7 +106,7 @@ fn run_passes_output_and_exit_code_and_leaves_nothing() {
     let b = Bundle::new(|c| sh(c, "echo hello from $(hostname); exit 3"));
     let (code, out, err) = b.run("r1");
     assert_eq!(code, 3, "{err}");
-    assert_eq!(out, "hello from youki\n");
+    assert_eq!(out, "hello from kleene\n");
     assert!(!b.root.join("r1").exists(), "run removes its state");
     let o = b.oci(&["state", "r1"]);
     assert_eq!(o.status.code(), Some(1));
@@ -446,6 +446,61 @@ fn bad_bundles_get_clear_errors_and_leave_nothing() {
         }),
         "mounts[0]: id-mapped mounts are not supported",
     ));
+    // Sysctls only where the container has its own copy (never the
+    // host's: vm.*, or net.* without a network namespace).
+    cases.push((
+        "e13",
+        Box::new(|c| c["linux"]["sysctl"] = json!({"vm.swappiness": "10"})),
+        "sysctl \"vm.swappiness\" is not in a separate kernel namespace",
+    ));
+    cases.push((
+        "e14",
+        Box::new(|c| {
+            c["linux"]["sysctl"] = json!({"net.ipv4.tcp_keepalive_probes": "8"});
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "network");
+        }),
+        "not allowed in host network namespace",
+    ));
+    cases.push((
+        "e15",
+        Box::new(|c| {
+            c["process"]["capabilities"]["effective"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }),
+        "CAP_SYS_ADMIN effective but not permitted",
+    ));
+    cases.push((
+        "e16",
+        Box::new(|c| {
+            c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 10}])
+        }),
+        "RLIMIT_NOFILE soft limit 100 is above its hard limit 10",
+    ));
+    cases.push((
+        "e17",
+        Box::new(|c| {
+            c["process"]["capabilities"]["bounding"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_FOO"));
+        }),
+        "process.capabilities.bounding[",
+    ));
+    cases.push((
+        "e18",
+        Box::new(|c| c["process"]["user"]["uid"] = json!("0")),
+        "process.user.uid: invalid type: string \"0\", expected u32 at line",
+    ));
+    cases.push((
+        "e19",
+        Box::new(|c| c["root"]["path"] = json!("missing")),
+        "root.path: rootfs",
+    ));
     let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.trim() == "Y");
     if !apparmor {
@@ -675,6 +730,11 @@ fn pause_resume_ps_and_update() {
         "{ev}"
     );
 
+    // Under load the loop may not have written its first number yet.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while read().is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let o = b.oci(&["pause", "p1"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(b.state("p1")["status"], "paused");
@@ -751,6 +811,29 @@ fn mknod(path: &Path, major: u32, minor: u32) {
         .unwrap()
         .success();
     assert!(ok, "mknod {}", path.display());
+}
+
+#[test]
+fn without_a_device_list_devices_are_denied_by_default() {
+    if !common::can_run() {
+        return;
+    }
+    // kleene-oci's own `spec` and configs with no list: runc's default
+    // (deny, then the standard devices) applies all the same.
+    for (id, devices) in [("dd1", json!([])), ("dd2", Value::Null)] {
+        let b = Bundle::new(|c| {
+            sh(
+                c,
+                "{ head -c 1 /evil >/dev/null; } 2>/dev/null && echo image-device-open; \
+                 head -c 3 /dev/zero | wc -c",
+            );
+            c["linux"]["resources"]["devices"] = devices.clone();
+        });
+        mknod(&b.path().join("rootfs/evil"), 7, 0);
+        let (code, out, err) = b.run(id);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, "3\n", "{id}");
+    }
 }
 
 #[test]

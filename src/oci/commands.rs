@@ -466,8 +466,14 @@ fn spec(bundle: &Path) -> Result<(), OciError> {
             path.display()
         )));
     }
-    oci_spec::runtime::Spec::default()
-        .save(&path)
+    // oci-spec's defaults, with runc's hostname and device rule (deny
+    // all; the standard devices are allowed whatever the list says).
+    let mut v = serde_json::to_value(oci_spec::runtime::Spec::default())
+        .map_err(|e| OciError::Io(e.to_string()))?;
+    v["hostname"] = serde_json::json!("kleene");
+    v["linux"]["resources"]["devices"] = serde_json::json!([{"allow": false, "access": "rwm"}]);
+    let text = serde_json::to_string_pretty(&v).map_err(|e| OciError::Io(e.to_string()))?;
+    std::fs::write(&path, text + "\n")
         .map_err(|e| OciError::Io(format!("write '{}': {e}", path.display())))
 }
 

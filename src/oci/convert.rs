@@ -38,9 +38,38 @@ pub fn load_raw(bundle: &Path) -> Result<(Spec, serde_json::Value), OciError> {
     // Checked on the file itself: fields the typed spec does not know
     // would otherwise vanish unseen.
     refuse_unsupported(&raw)?;
-    let spec = serde_json::from_value(raw.clone())
-        .map_err(|e| OciError::Invalid(format!("{}: {e}", path.display())))?;
+    check_capability_names(&raw)?;
+    // Typed from the text again: a type error then names its field and
+    // its line and column (`process.user.uid: invalid type … at line 5`).
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        OciError::Invalid(format!("{}: {}: {}", path.display(), e.path(), e.inner()))
+    })?;
     Ok((spec, raw))
+}
+
+/// Capability names, checked before the typed parse, whose own message
+/// for an unknown one ("no variant for CAP_FOO (converted to FOO)")
+/// names neither the set nor the rule.
+fn check_capability_names(v: &serde_json::Value) -> Result<(), OciError> {
+    let Some(sets) = v
+        .pointer("/process/capabilities")
+        .and_then(|c| c.as_object())
+    else {
+        return Ok(());
+    };
+    for (set, names) in sets {
+        for (i, n) in names.as_array().into_iter().flatten().enumerate() {
+            let name = n.as_str().unwrap_or_default();
+            if CapSet::number(name).is_none() {
+                return Err(OciError::Invalid(format!(
+                    "process.capabilities.{set}[{i}]: unknown capability '{}' (CAP_CHOWN, CAP_NET_ADMIN, …)",
+                    n.as_str().map_or_else(|| n.to_string(), str::to_string)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `root` and the root filesystem's absolute path, which must be a
@@ -59,8 +88,13 @@ pub(super) fn root_of<'a>(
         bundle.join(root.path())
     };
     if !rootfs.is_dir() {
+        let what = if rootfs.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
         return Err(OciError::Invalid(format!(
-            "rootfs '{}' is not a directory",
+            "root.path: rootfs '{}' {what}",
             rootfs.display()
         )));
     }
@@ -205,7 +239,16 @@ pub fn run_spec(
         });
     }
 
-    let mut device_rules = Vec::new();
+    // Deny by default, as runc: the caller's list (often empty, or a
+    // deny-all of its own) refines it, and the devices every container
+    // needs are appended when the rules are applied.
+    let mut device_rules = vec![DeviceRule {
+        allow: false,
+        kind: 'a',
+        major: None,
+        minor: None,
+        access: "rwm".into(),
+    }];
     for r in linux
         .resources()
         .as_ref()
@@ -257,10 +300,13 @@ pub fn run_spec(
         .into_iter()
         .collect();
     sysctl.sort();
+    for (key, _) in &sysctl {
+        check_sysctl(key, &namespaces)?;
+    }
 
     let mut process = process_spec(id, process, &linux)?;
-    let unenforced =
-        device_rules.iter().any(|r| !r.allow) && !crate::platform::native().enforces_device_rules();
+    let unenforced = crate::platform::bundle::devices_restricted(&device_rules)
+        && !crate::platform::native().enforces_device_rules();
     if unenforced {
         // No devices cgroup to enforce the allow list: no new device
         // nodes, and those of the root filesystem inert (nodev, below).
@@ -344,6 +390,64 @@ pub(super) fn bundle_run(
     }
 }
 
+/// A sysctl may only be written where the container has its own copy:
+/// IPC ones in its own IPC namespace, `net.*` in its own network
+/// namespace, host and domain names in its own UTS namespace; everything
+/// else (`vm.*`, most of `kernel.*`) is the host's and refused (runc's
+/// rules and messages). A namespace joined by path counts as its own
+/// unless it is the host's.
+fn check_sysctl(key: &str, namespaces: &[Namespace]) -> Result<(), OciError> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let own = |kind: NamespaceKind, host: &str| {
+        namespaces.iter().any(|n| {
+            n.kind == kind
+                && n.path.as_ref().is_none_or(|p| {
+                    let ino = |p: &Path| {
+                        std::fs::metadata(p).ok().map(|m| {
+                            use std::os::unix::fs::MetadataExt;
+                            (m.dev(), m.ino())
+                        })
+                    };
+                    ino(p) != ino(Path::new(host))
+                })
+        })
+    };
+    let bad = |m: String| Err(OciError::Invalid(m));
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        if !own(NamespaceKind::Ipc, "/proc/1/ns/ipc") {
+            return bad(format!(
+                "linux.sysctl: sysctl \"{key}\" is not allowed in the host's ipc namespace"
+            ));
+        }
+    } else if key.starts_with("net.") {
+        if !own(NamespaceKind::Network, "/proc/1/ns/net") {
+            return bad(format!(
+                "linux.sysctl: sysctl \"{key}\" not allowed in host network namespace"
+            ));
+        }
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        if !own(NamespaceKind::Uts, "/proc/1/ns/uts") {
+            return bad(format!(
+                "linux.sysctl: sysctl \"{key}\" not allowed in host UTS namespace"
+            ));
+        }
+    } else {
+        return bad(format!(
+            "linux.sysctl: sysctl \"{key}\" is not in a separate kernel namespace (it would change the host)"
+        ));
+    }
+    Ok(())
+}
+
 /// `linux.timeOffsets`: (clock, seconds, nanoseconds) for a new time
 /// namespace, which they need (runc's rule); clocks are `monotonic` and
 /// `boottime`, the only two a time namespace shifts.
@@ -417,6 +521,25 @@ pub fn process_spec(
         inheritable: caps(c.inheritable())?,
         ambient: caps(c.ambient())?,
     };
+    // The kernel refuses an effective capability that is not permitted:
+    // said now, not by a process that dies after start.
+    let stray = CapSet(sets.effective & !sets.permitted);
+    if stray.0 != 0 {
+        return Err(bad(format!(
+            "process.capabilities: {} effective but not permitted (add to permitted, or drop from effective)",
+            stray.names().join(", ")
+        )));
+    }
+    for r in process.rlimits().iter().flatten() {
+        if r.soft() > r.hard() {
+            return Err(bad(format!(
+                "process.rlimits: {} soft limit {} is above its hard limit {}",
+                r.typ(),
+                r.soft(),
+                r.hard()
+            )));
+        }
+    }
     let seccomp = match linux.seccomp() {
         None => SeccompPolicy::Unconfined,
         Some(s) => {

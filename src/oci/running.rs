@@ -48,6 +48,11 @@ pub fn exec(p: &dyn Platform, root: &Path, a: &ExecArgs) -> Result<i32, OciError
             env.extend(a.env.iter().cloned());
             pr.set_env(Some(env));
             if let Some(cwd) = &a.cwd {
+                if !cwd.starts_with('/') {
+                    return Err(OciError::Invalid(format!(
+                        "--cwd '{cwd}' is not an absolute path"
+                    )));
+                }
                 pr.set_cwd(PathBuf::from(cwd));
             }
             let mut user = pr.user().clone();

@@ -79,6 +79,20 @@ pub struct DeviceRule {
     pub access: String,
 }
 
+/// Does this allow list keep any device from the container? Only a list
+/// whose last `a` rule allows everything, with no deny after it, does not.
+pub fn devices_restricted(rules: &[DeviceRule]) -> bool {
+    let mut open = false;
+    for r in rules {
+        if r.kind == 'a' {
+            open = r.allow;
+        } else if !r.allow {
+            open = false;
+        }
+    }
+    !open
+}
+
 /// Resource settings beyond kleene's [`Limits`](super::Limits) that
 /// bundles may ask for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -140,7 +140,13 @@ pub fn new_time_namespace(b: &BundleSpec) -> CResult<()> {
     // SAFETY: a write from a valid buffer; the kernel takes all offsets in one.
     let r = unsafe { libc::write(fd, text.as_ptr().cast(), n) };
     sys::close(fd);
-    check(r as i32, || format!("set time offsets '{}'", text.trim())).map(drop)
+    check(r as i32, || {
+        format!(
+            "set time offsets ({}): the kernel refused them (an offset that puts a clock below zero or past its range?)",
+            text.trim().replace('\n', ", ")
+        )
+    })
+    .map(drop)
 }
 
 /// Join the `kind` namespace at `path` (`/proc/PID/ns/net`, a bind of one).
