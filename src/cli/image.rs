@@ -25,6 +25,29 @@ pub enum ImageCmd {
     Tag(TagArgs),
     /// Build an image from a Dockerfile
     Build(super::build::BuildArgs),
+    /// Pull an image from a registry (`alpine`, `user/app:1`, `localhost:5000/app@sha256:…`)
+    Pull(PullArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// [REGISTRY/]NAME[:TAG|@DIGEST]; Docker Hub and `library/` for short names
+    pub reference: String,
+    /// OS/ARCH[/VARIANT] of a multi-platform image (default: this host's)
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+pub fn pull(e: &mut Engine, a: PullArgs) -> CmdResult {
+    let opts = crate::engine::registry::PullOptions {
+        platform: a.platform,
+    };
+    let image = {
+        let mut bar = Bar::new();
+        e.image_pull(&a.reference, &opts, &mut bar)?
+    };
+    crate::outln!("{}", image.id);
+    Ok(Outcome::Ok)
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +162,7 @@ impl Drop for Bar {
 
 pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
     match cmd {
+        ImageCmd::Pull(a) => return pull(e, a),
         ImageCmd::Create(a) => {
             let source = Source::parse(&a.method, a.source.as_deref())?;
             let opts = CreateOptions {

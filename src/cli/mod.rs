@@ -10,6 +10,7 @@ mod dockerfile;
 mod docs;
 mod image;
 mod info;
+mod login;
 mod logs;
 mod network;
 mod ps;
@@ -72,6 +73,12 @@ enum Command {
 
     /// Build an image from a Dockerfile (shortcut for `image build`)
     Build(build::BuildArgs),
+    /// Pull an image from a registry (shortcut for `image pull`)
+    Pull(image::PullArgs),
+    /// Store a registry's credentials (Docker's config.json, mode 0600)
+    Login(login::LoginArgs),
+    /// Forget a registry's credentials
+    Logout(login::LogoutArgs),
 
     // Shortcuts, as klee has them.
     /// Create and start a container (shortcut for `container run`)
@@ -195,6 +202,8 @@ pub fn main() -> ExitCode {
     // Front-end commands that need no engine (and no root).
     match cli.command {
         Command::Version(a) => return exit(info::version(a)),
+        Command::Login(a) => return exit(login::login(a)),
+        Command::Logout(a) => return exit(login::logout(a)),
         Command::Completions(a) => return exit(docs::completions(a)),
         Command::Man(a) => return exit(docs::man(a)),
         _ => {}
@@ -213,11 +222,14 @@ pub fn main() -> ExitCode {
         | Command::DslDocs
         | Command::Version(_)
         | Command::Completions(_)
-        | Command::Man(_) => {
+        | Command::Man(_)
+        | Command::Login(_)
+        | Command::Logout(_) => {
             unreachable!("handled before the engine opens")
         }
         Command::Container(c) => container::run(&mut engine, c),
         Command::Build(a) => build::run(&mut engine, a),
+        Command::Pull(a) => image::pull(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
         Command::Network(c) => network::run(&mut engine, c),

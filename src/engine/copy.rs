@@ -239,7 +239,7 @@ fn add(
 
 /// An error and its causes (the tar crate says "failed to unpack X" and
 /// keeps the reason one level down).
-fn causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -61,6 +61,11 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A registry, a reference in it or what it sent (the message names
+    /// the reference or blob and the reason).
+    #[error("{0}")]
+    Registry(String),
+
     #[error(transparent)]
     Platform(#[from] crate::platform::Error),
 }
@@ -80,6 +85,7 @@ impl Error {
             Error::Platform(crate::platform::Error::Unsupported(_)) => "unsupported",
             Error::Io { .. } | Error::Platform(_) => "os",
             Error::Store { .. } | Error::Corrupt { .. } => "store",
+            Error::Registry(_) => "registry",
         }
     }
 

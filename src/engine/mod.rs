@@ -29,6 +29,7 @@ mod names;
 pub mod network;
 pub mod ports;
 pub mod reference;
+pub mod registry;
 pub mod security;
 pub mod signal;
 pub mod status;

@@ -130,6 +130,34 @@ pub trait Platform: Send + Sync {
     fn layer_exists(&self, root: &Path, id: &str) -> bool {
         self.layer_path(root, id).exists()
     }
+    /// A registry layer deletes `rel` of the layers below it (an OCI
+    /// whiteout, `.wh.NAME`). By default the layer is a copy of the one
+    /// below (FreeBSD's ZFS clone), so the path is removed; Linux marks it
+    /// for overlayfs instead.
+    fn whiteout(&self, layer: &Path, rel: &Path) -> Result<()> {
+        let p = fsutil::resolve_beneath(layer, &Path::new("/").join(rel))?;
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => fsutil::remove_tree(&p),
+            Ok(_) => std::fs::remove_file(&p).map_err(|e| Error::io("cannot remove", &p, e)),
+            Err(_) => Ok(()),
+        }
+    }
+    /// A registry layer's directory `rel` hides what the layers below have
+    /// in it (`.wh..wh..opq`); `ours` are the layer's own entries so far,
+    /// which stay. By default what else is in it goes.
+    fn opaque(&self, layer: &Path, rel: &Path, ours: &[PathBuf]) -> Result<()> {
+        let dir = fsutil::resolve_beneath(layer, &Path::new("/").join(rel))?;
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for e in rd.flatten() {
+            let child = rel.join(e.file_name());
+            if !ours.iter().any(|o| o == &child || o.starts_with(&child)) {
+                self.whiteout(layer, &child)?;
+            }
+        }
+        Ok(())
+    }
     /// Where a committed layer's files are.
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf;
     /// A base layer made from an existing dataset (`zfs-copy`, `zfs-clone`);

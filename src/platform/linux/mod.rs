@@ -89,6 +89,48 @@ impl Platform for Linux {
         root.join("layers").join(id)
     }
 
+    fn whiteout(&self, layer: &Path, rel: &Path) -> Result<()> {
+        // Layers are overlayfs lower directories: a 0:0 character device
+        // hides the name in the layers below.
+        let p = fsutil::resolve_beneath(layer, &Path::new("/").join(rel))?;
+        if let Some(d) = p.parent() {
+            fs::create_dir_all(d).map_err(|e| Error::io("cannot create", d, e))?;
+        }
+        let _ = fsutil::remove_tree(&p);
+        nix::sys::stat::mknod(
+            &p,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            0,
+        )
+        .map_err(|e| Error::sys("cannot make a whiteout", e))
+    }
+
+    fn opaque(&self, layer: &Path, rel: &Path, _ours: &[PathBuf]) -> Result<()> {
+        let d = fsutil::resolve_beneath(layer, &Path::new("/").join(rel))?;
+        fs::create_dir_all(&d).map_err(|e| Error::io("cannot create", &d, e))?;
+        let c = std::ffi::CString::new(d.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::Failed(format!("bad path '{}'", d.display())))?;
+        // SAFETY: valid path, name and value.
+        let r = unsafe {
+            libc::setxattr(
+                c.as_ptr(),
+                c"trusted.overlay.opaque".as_ptr(),
+                c"y".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(Error::io(
+                "cannot mark opaque",
+                &d,
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
+
     fn commit_container(&self, root: &Path, id: &str, layer_id: &str) -> Result<bool> {
         let upper = self.container_dir(root, id).join("upper");
         if fsutil::dir_is_empty(&upper) {

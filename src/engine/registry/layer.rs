@@ -1,0 +1,132 @@
+//! A registry layer (a tar, gzip- or zstd-compressed) unpacked into a new
+//! kleene layer: entries by the tar crate's `unpack_in` (nothing lands
+//! outside the layer: `..`, absolute names and links that leave it are
+//! refused), OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) handed to the
+//! platform, which marks them as overlayfs does (Linux) or deletes from
+//! the parent's clone (FreeBSD), and the uncompressed stream checked
+//! against the config's `diff_id`.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::error::{Error, Result};
+use crate::platform::Platform;
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The decompressor for a layer's media type.
+pub fn decoder<'a>(
+    media_type: &str,
+    r: Box<dyn Read + 'a>,
+) -> std::result::Result<Box<dyn Read + 'a>, String> {
+    let t = media_type;
+    if t.ends_with("+gzip") || t.ends_with(".gzip") || t.ends_with("tar.gz") {
+        Ok(Box::new(flate2::read::GzDecoder::new(r)))
+    } else if t.ends_with("+zstd") || t.ends_with(".zstd") {
+        zstd::stream::read::Decoder::new(r)
+            .map(|d| Box::new(d) as Box<dyn Read>)
+            .map_err(|e| e.to_string())
+    } else if t.ends_with(".tar") || t.ends_with("layer.v1.tar") {
+        Ok(r)
+    } else {
+        Err(format!("unknown layer media type '{t}'"))
+    }
+}
+
+/// Unpack `blob` (of `media_type`) into `dest`; its uncompressed content
+/// must hash to `diff_id`. `what` names the layer in errors.
+pub fn apply(
+    platform: &dyn Platform,
+    dest: &Path,
+    blob: &Path,
+    media_type: &str,
+    diff_id: &str,
+    what: &str,
+) -> Result<u64> {
+    let bad = |why: String| Error::Registry(format!("{what}: {why}"));
+    let f = std::fs::File::open(blob).map_err(|e| Error::io("cannot open layer", blob, e))?;
+    let reader = decoder(media_type, Box::new(std::io::BufReader::new(f))).map_err(&bad)?;
+    let mut hashing = Hashing {
+        inner: reader,
+        hash: Sha256::new(),
+    };
+    let mut n = 0u64;
+    {
+        let mut archive = tar::Archive::new(&mut hashing);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_ownerships(true);
+        archive.set_unpack_xattrs(true);
+        archive.set_overwrite(true);
+        // This layer's own entries: an opaque directory keeps them.
+        let mut ours: Vec<PathBuf> = Vec::new();
+        for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
+            let mut entry = entry.map_err(|e| bad(format!("corrupt archive: {e}")))?;
+            let path = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
+            let rel = clean(&path)
+                .ok_or_else(|| bad(format!("entry '{}' leaves the layer", path.display())))?;
+            let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(hidden) = name.strip_prefix(".wh.") {
+                let dir = rel.parent().unwrap_or(Path::new(""));
+                if hidden == ".wh..opq" {
+                    platform.opaque(dest, dir, &ours)?;
+                } else {
+                    platform.whiteout(dest, &dir.join(hidden))?;
+                }
+                continue;
+            }
+            entry.unpack_in(dest).map_err(|e| {
+                bad(format!(
+                    "entry '{}': {}",
+                    path.display(),
+                    crate::engine::copy::causes(&e)
+                ))
+            })?;
+            ours.push(rel);
+            n += 1;
+        }
+    }
+    // The tar's end padding counts toward the digest too.
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| bad(e.to_string()))?;
+    let got = format!("sha256:{:x}", hashing.hash.finalize());
+    if got != diff_id {
+        return Err(bad(format!(
+            "its content is {got}, the image's config says {diff_id} (a corrupt or substituted layer)"
+        )));
+    }
+    Ok(n)
+}
+
+/// `path` relative and without `..` or `.`; `None` when it would leave.
+fn clean(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// sha256 of a file, `sha256:<hex>`.
+pub fn file_digest(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(format!("sha256:{:x}", h.finalize()))
+}

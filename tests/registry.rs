@@ -1,0 +1,367 @@
+//! `klee pull` against a real registry: Debian's `docker-registry`,
+//! started here on loopback with a temporary storage directory, and test
+//! images made offline (an OCI layout written by this file: a busybox
+//! layer and one that deletes a file and replaces a directory opaquely;
+//! a two-platform index) and pushed with `skopeo`.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A registry on 127.0.0.1, gone (and its storage) when dropped.
+struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Registry {
+    fn start() -> Option<Registry> {
+        if !common::can_run() {
+            return None;
+        }
+        if !have("docker-registry") || !have("skopeo") {
+            eprintln!("skipping: needs docker-registry and skopeo (scripts/test installs them)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // A free port: bind, read it, let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let conf = dir.path().join("config.yml");
+        std::fs::write(
+            &conf,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < until, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Registry { child, dir, addr })
+    }
+
+    /// Push the OCI layout `layout` (its tag `tag`) as `repo:tag`.
+    fn push(&self, layout: &Path, tag: &str, repo: &str, all: bool) {
+        let mut c = Command::new("skopeo");
+        c.args(["copy", "--quiet", "--dest-tls-verify=false"]);
+        if all {
+            c.arg("--all");
+        }
+        let o = c
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .arg(format!("docker://{}/{repo}:{tag}", self.addr))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "skopeo: {}", common::stderr(&o));
+    }
+
+    /// The stored data of blob `digest`.
+    fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha(data: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(data))
+}
+
+/// A tar of (path, contents or None for a directory); gzip when `gz`.
+fn tar_of(entries: &[(&str, Option<&[u8]>)], gz: bool) -> (Vec<u8>, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        match data {
+            Some(d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(d.len() as u64);
+                h.set_mode(0o755);
+            }
+            None => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                h.set_mode(0o755);
+            }
+        }
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        b.append_data(&mut h, path, data.unwrap_or(&[])).unwrap();
+    }
+    let raw = b.into_inner().unwrap();
+    let diff_id = sha(&raw);
+    if !gz {
+        return (raw, diff_id);
+    }
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&raw).unwrap();
+    (e.finish().unwrap(), diff_id)
+}
+
+/// An OCI layout with one image per `(arch, layers)`; `multi`: an index of
+/// them under the tag, else the first alone.
+struct Layout {
+    dir: tempfile::TempDir,
+}
+
+impl Layout {
+    fn blob(&self, data: &[u8]) -> String {
+        let d = sha(data);
+        let p = self.dir.path().join("blobs/sha256").join(&d[7..]);
+        std::fs::write(p, data).unwrap();
+        d
+    }
+
+    fn new(tag: &str, images: &[(&str, Vec<TestLayer>)], multi: bool) -> Layout {
+        let l = Layout {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(l.dir.path().join("blobs/sha256")).unwrap();
+        std::fs::write(
+            l.dir.path().join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let mut manifests = Vec::new();
+        for (arch, layers) in images {
+            let config = json!({
+                "architecture": arch, "os": "linux",
+                "created": "2026-12-01T00:00:00Z",
+                "config": {"Env": ["PATH=/bin", "GREETING=hello"], "Cmd": ["/bin/sh"],
+                           "WorkingDir": "/data", "Labels": {"made.by": "tests/registry.rs"},
+                           "ExposedPorts": {"8080/tcp": {}}},
+                "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|(_, d, _)| d.clone()).collect::<Vec<_>>()},
+            });
+            let cb = serde_json::to_vec(&config).unwrap();
+            let cd = l.blob(&cb);
+            let descs: Vec<Value> = layers
+                .iter()
+                .map(|(data, _, mt)| json!({"mediaType": mt, "digest": l.blob(data), "size": data.len()}))
+                .collect();
+            let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cb.len()},
+                "layers": descs});
+            let mb = serde_json::to_vec(&m).unwrap();
+            manifests.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": l.blob(&mb), "size": mb.len(), "platform": {"os": "linux", "architecture": arch}}));
+        }
+        let top = if multi {
+            let idx = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+            let ib = serde_json::to_vec(&idx).unwrap();
+            json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": l.blob(&ib), "size": ib.len(),
+                   "annotations": {"org.opencontainers.image.ref.name": tag}})
+        } else {
+            let mut m = manifests[0].clone();
+            m["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+            m
+        };
+        std::fs::write(
+            l.dir.path().join("index.json"),
+            serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [top]})).unwrap(),
+        )
+        .unwrap();
+        l
+    }
+}
+
+/// A layer: its blob, its diff ID, its media type.
+type TestLayer = (Vec<u8>, String, &'static str);
+
+const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const PLAIN: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// The base layer: busybox and a few files the second layer changes.
+fn base_layer() -> TestLayer {
+    let bb = std::fs::read("/bin/busybox").unwrap();
+    let (data, diff) = tar_of(
+        &[
+            ("bin", None),
+            ("bin/busybox", Some(&bb)),
+            ("bin/sh", Some(b"")),
+            ("etc", None),
+            ("etc/gone", Some(b"deleted above\n")),
+            ("etc/kept", Some(b"kept\n")),
+            ("data", None),
+            ("data/old1", Some(b"1\n")),
+            ("data/old2", Some(b"2\n")),
+        ],
+        true,
+    );
+    (data, diff, GZ)
+}
+
+/// The base layer's `bin/sh` is made a copy of busybox by the second
+/// layer, which also deletes `etc/gone` and makes `data` opaque.
+fn top_layer() -> TestLayer {
+    let bb = std::fs::read("/bin/busybox").unwrap();
+    let (data, diff) = tar_of(
+        &[
+            ("bin/sh", Some(&bb)),
+            ("etc/.wh.gone", Some(b"")),
+            ("data/.wh..wh..opq", Some(b"")),
+            ("data/new", Some(b"new\n")),
+        ],
+        false,
+    );
+    (data, diff, PLAIN)
+}
+
+#[test]
+fn pull_applies_layers_whiteouts_and_the_config() {
+    let Some(reg) = Registry::start() else { return };
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/app", false);
+    let root = common::Root::new();
+    let reference = format!("{}/test/app:v1", reg.addr);
+    let out = root.ok(&["pull", &reference]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    let shown = root.ok(&[
+        "run",
+        "--rm",
+        &reference,
+        "/bin/sh",
+        "-c",
+        "cat /etc/kept; ls /etc/gone 2>&1 | grep -c 'No such'; ls /data; echo $GREETING; pwd",
+    ]);
+    assert_eq!(shown, "kept\n1\nnew\nhello\n/data\n");
+    let img = root.json(&["image", "inspect", &reference]);
+    assert_eq!(img["id"], id.as_str());
+    assert_eq!(img["labels"]["made.by"], "tests/registry.rs");
+    assert_eq!(img["exposed_ports"], json!(["8080/tcp"]));
+    assert_eq!(img["method"], "pull");
+    // A second pull of the same image downloads nothing and reuses its layers.
+    let layers = root.entries("layers");
+    let out = root.ok(&["image", "pull", &reference]);
+    assert_eq!(out.lines().last().unwrap().trim(), id);
+    assert_eq!(root.entries("layers"), layers);
+    // Nothing waits in the blob cache once pulled.
+    assert!(
+        root.entries("blobs").is_empty(),
+        "{:?}",
+        root.entries("blobs")
+    );
+}
+
+#[test]
+fn an_index_resolves_to_the_hosts_platform_or_the_one_asked() {
+    let Some(reg) = Registry::start() else { return };
+    let (bb, bd, bm) = base_layer();
+    let layout = Layout::new(
+        "multi",
+        &[
+            ("amd64", vec![(bb.clone(), bd.clone(), bm)]),
+            ("arm64", vec![(bb, bd, bm), top_layer()]),
+        ],
+        true,
+    );
+    reg.push(layout.dir.path(), "multi", "test/multi", true);
+    let root = common::Root::new();
+    let reference = format!("{}/test/multi:multi", reg.addr);
+    root.ok(&["pull", &reference]);
+    assert_eq!(
+        root.json(&["image", "inspect", &reference])["layers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    root.ok(&["pull", "--platform", "linux/arm64", &reference]);
+    assert_eq!(
+        root.json(&["image", "inspect", &reference])["layers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let err = root.fails(&["pull", "--platform", "linux/s390x", &reference], 1);
+    assert!(
+        err.contains("no image for linux/s390x (it has: linux/amd64, linux/arm64)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_references_corrupt_blobs_and_a_down_registry_leave_nothing() {
+    let Some(reg) = Registry::start() else { return };
+    // The base layer (gzip already: skopeo stores it as it is).
+    let base = base_layer();
+    let layout = Layout::new("v1", &[("amd64", vec![base.clone(), top_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/bad", false);
+    let root = common::Root::new();
+    let err = root.fails(&["pull", &format!("{}/test/bad:nope", reg.addr)], 1);
+    assert!(
+        err.contains("manifest unknown") && err.contains("'nope'"),
+        "{err}"
+    );
+    let err = root.fails(&["pull", &format!("{}/test/Bad", reg.addr)], 1);
+    assert!(err.contains("uppercase"), "{err}");
+    // The base layer's bytes changed in the registry's storage.
+    let digest = sha(&base.0);
+    let f = reg.blob_file(&digest);
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&f, &bytes).unwrap();
+    let err = root.fails(&["pull", &format!("{}/test/bad:v1", reg.addr)], 1);
+    assert!(err.contains(&format!("blob {digest} arrived as")), "{err}");
+    assert!(root
+        .json(&["image", "ls", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(
+        root.entries("blobs")
+            .iter()
+            .all(|b| !b.ends_with(".part") && !b.contains(&digest[7..])),
+        "{:?}",
+        root.entries("blobs")
+    );
+    let check = root.ok(&["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+    // A registry that is not there.
+    let err = root.fails(&["pull", "127.0.0.1:1/x/y"], 1);
+    assert!(
+        err.contains("127.0.0.1:1/x/y") && err.contains("cannot reach"),
+        "{err}"
+    );
+}
