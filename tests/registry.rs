@@ -365,3 +365,40 @@ fn bad_references_corrupt_blobs_and_a_down_registry_leave_nothing() {
         "{err}"
     );
 }
+
+#[test]
+fn an_interrupted_pull_resumes_from_its_partial_blob() {
+    let Some(reg) = Registry::start() else { return };
+    let base = base_layer();
+    let layout = Layout::new("v1", &[("amd64", vec![base.clone()])], false);
+    reg.push(layout.dir.path(), "v1", "test/resume", false);
+    let reference = format!("{}/test/resume:v1", reg.addr);
+    let digest = sha(&base.0);
+    let half = base.0.len() / 2;
+    // A partial download with the wrong bytes: the pull asks only for the
+    // rest, so the whole does not match and is refused (and dropped) ...
+    let root = common::Root::new();
+    std::fs::create_dir_all(root.path().join("blobs")).unwrap();
+    let part = root
+        .path()
+        .join("blobs")
+        .join(format!("{}.part", &digest[7..]));
+    std::fs::write(&part, vec![0u8; half]).unwrap();
+    let err = root.fails(&["pull", &reference], 1);
+    assert!(err.contains("arrived as"), "{err}");
+    assert!(!part.exists());
+    // ... and with the right first half the pull completes from it.
+    std::fs::write(&part, &base.0[..half]).unwrap();
+    root.ok(&["pull", &reference]);
+    assert_eq!(
+        root.ok(&[
+            "run",
+            "--rm",
+            &reference,
+            "/bin/busybox",
+            "cat",
+            "/etc/kept"
+        ]),
+        "kept\n"
+    );
+}
