@@ -30,6 +30,13 @@ struct Registry {
 
 impl Registry {
     fn start() -> Option<Registry> {
+        Registry::start_with(false)
+    }
+
+    /// `secure`: HTTPS with a certificate from a CA of the test's own
+    /// (`ca.crt` in its directory) and htpasswd basic auth (user `kleene`,
+    /// password `s3cret`).
+    fn start_with(secure: bool) -> Option<Registry> {
         if !common::can_run() {
             return None;
         }
@@ -46,14 +53,33 @@ impl Registry {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let conf = dir.path().join("config.yml");
-        std::fs::write(
-            &conf,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if secure {
+            if !have("openssl") || !have("htpasswd") {
+                eprintln!("skipping: needs openssl and htpasswd (apache2-utils)");
+                return None;
+            }
+            let d = dir.path();
+            let sh = format!(
+                "set -e; cd {}; \
+                 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt 2>/dev/null; \
+                 openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null; \
+                 printf 'subjectAltName=IP:127.0.0.1\\n' > ext; \
+                 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext -out server.crt 2>/dev/null; \
+                 htpasswd -Bbn kleene s3cret > htpasswd",
+                d.display()
+            );
+            let o = Command::new("sh").args(["-c", &sh]).output().unwrap();
+            assert!(o.status.success(), "{}", common::stderr(&o));
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\nauth:\n  htpasswd:\n    realm: test\n    path: {0}/htpasswd\n",
+                d.display()
+            ));
+        }
+        std::fs::write(&conf, yaml).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&conf)
@@ -72,7 +98,13 @@ impl Registry {
     /// Push the OCI layout `layout` (its tag `tag`) as `repo:tag`.
     fn push(&self, layout: &Path, tag: &str, repo: &str, all: bool) {
         let mut c = Command::new("skopeo");
-        c.args(["copy", "--quiet", "--dest-tls-verify=false"]);
+        c.args([
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "kleene:s3cret",
+        ]);
         if all {
             c.arg("--all");
         }
@@ -400,5 +432,91 @@ fn an_interrupted_pull_resumes_from_its_partial_blob() {
             "/etc/kept"
         ]),
         "kept\n"
+    );
+}
+
+#[test]
+fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
+    let Some(reg) = Registry::start_with(true) else {
+        return;
+    };
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/private", false);
+    let root = common::Root::new();
+    let reference = format!("{}/test/private:v1", reg.addr);
+    let docker = tempfile::tempdir().unwrap();
+    let conf = root.path().join("registries.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nhost = \"{}\"\nca = \"{}\"\n",
+            reg.addr,
+            reg.dir.path().join("ca.crt").display()
+        ),
+    )
+    .unwrap();
+    let klee = |args: &[&str], stdin: &str| {
+        let mut c = root.cmd(args);
+        c.env("KLEENE_CONFIG", &conf)
+            .env("DOCKER_CONFIG", docker.path());
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // No credentials yet: the registry's challenge is answered with advice.
+    let o = klee(&["pull", &reference], "");
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains(&format!("klee login {}", reg.addr)),
+        "{}",
+        common::stderr(&o)
+    );
+    // Wrong ones are refused as such.
+    let o = klee(
+        &["login", &reg.addr, "-u", "kleene", "--password-stdin"],
+        "wrong\n",
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = klee(&["pull", &reference], "");
+    assert!(
+        common::stderr(&o).contains("the stored credentials were refused"),
+        "{}",
+        common::stderr(&o)
+    );
+    // The right ones, stored in Docker's format, 0600.
+    let o = klee(
+        &["login", &reg.addr, "-u", "kleene", "--password-stdin"],
+        "s3cret\n",
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let file = docker.path().join("config.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved["auths"][&reg.addr]["auth"], "a2xlZW5lOnMzY3JldA==");
+    let o = klee(&["pull", &reference], "");
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    // Without the CA the certificate is not trusted (no silent plain HTTP).
+    std::fs::write(&conf, "").unwrap();
+    let o = klee(&["pull", &reference], "");
+    assert!(!o.status.success());
+    let o = klee(&["logout", &reg.addr], "");
+    assert!(
+        common::stdout(&o).contains("removed"),
+        "{}",
+        common::stdout(&o)
     );
 }

@@ -38,11 +38,6 @@ pub fn err(r: &Reference, what: impl std::fmt::Display) -> Error {
 impl Client {
     pub fn new(reference: &Reference, config: &Config) -> Result<Client> {
         let host = reference.api_host().to_string();
-        let scheme = if config.insecure(&reference.registry) {
-            "http"
-        } else {
-            "https"
-        };
         let mut tls = ureq::tls::TlsConfig::builder();
         let reg = config.registry(&reference.registry);
         let mut roots: Vec<ureq::tls::Certificate<'static>> = Vec::new();
@@ -78,6 +73,15 @@ impl Client {
             .user_agent(concat!("kleene/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
+        // HTTPS always; plain HTTP only where allowed (loopback, or
+        // configured as insecure) and only when HTTPS does not answer,
+        // as Docker does.
+        let https_answers = || agent.get(&format!("https://{host}/v2/")).call().is_ok();
+        let scheme = if config.insecure(&reference.registry) && !https_answers() {
+            "http"
+        } else {
+            "https"
+        };
         Ok(Client {
             agent,
             base: format!("{scheme}://{host}/v2/{}", reference.repository),
