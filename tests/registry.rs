@@ -520,3 +520,45 @@ fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
         common::stdout(&o)
     );
 }
+
+#[test]
+fn a_dockerfile_from_and_the_dsl_pull_from_the_registry() {
+    let Some(reg) = Registry::start() else { return };
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/base", false);
+    let root = common::Root::new();
+    let reference = format!("{}/test/base:v1", reg.addr);
+    // FROM a missing image pulls it, then builds on it.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {reference}\nRUN cat /etc/kept > /made\n"),
+    )
+    .unwrap();
+    let out = root.ok(&["build", "-t", "built:1", ctx.path().to_str().unwrap()]);
+    assert!(out.contains(&format!("--> pulling {reference}")), "{out}");
+    assert_eq!(
+        root.ok(&["run", "--rm", "built:1", "/bin/sh", "-c", "cat /made"]),
+        "kept\n"
+    );
+    // Once here it is not pulled again, unless --pull says so.
+    let out = root.ok(&["build", "-t", "built:2", ctx.path().to_str().unwrap()]);
+    assert!(!out.contains("--> pulling"), "{out}");
+    let out = root.ok(&[
+        "build",
+        "--pull",
+        "-t",
+        "built:3",
+        ctx.path().to_str().unwrap(),
+    ]);
+    assert!(out.contains("--> pulling"), "{out}");
+    // The DSL's image::pull.
+    let script = ctx.path().join("pull.rhai");
+    std::fs::write(
+        &script,
+        format!("let i = image::pull(\"{reference}\"); print(i.name);"),
+    )
+    .unwrap();
+    let out = root.ok(&["script", script.to_str().unwrap()]);
+    assert_eq!(out.trim(), format!("{}/test/base", reg.addr));
+}

@@ -34,6 +34,9 @@ pub struct BuildArgs {
     /// Run every step, ignoring the build cache
     #[arg(long)]
     no_cache: bool,
+    /// Pull FROM images from their registries even when they are here
+    #[arg(long)]
+    pull: bool,
     /// Use this image instead of the first FROM's
     #[arg(long)]
     from: Option<String>,
@@ -114,6 +117,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
         from: a.from.clone(),
         image_id: a.id.clone(),
         host_network: a.network == "host",
+        pull: a.pull,
         limits: LimitOptions {
             memory: a.memory.clone(),
             cpus: a.cpus.clone(),

@@ -33,6 +33,9 @@ pub struct BuildRequest {
     pub host_network: bool,
     /// Memory, CPU and process limits of RUN steps.
     pub limits: Limits,
+    /// Pull every FROM image from its registry, even one already here
+    /// (`--pull`); a missing one is pulled anyway.
+    pub pull: bool,
 }
 
 /// A build failure, located in the Dockerfile when it comes from an
@@ -70,6 +73,7 @@ pub struct Builder {
     /// RUN steps share the host's network.
     host_network: bool,
     limits: Limits,
+    pull: bool,
     current: Option<StageState>,
     context: Source,
     lexer: Lexer,
@@ -136,6 +140,7 @@ pub fn build(
     b.image_id = req.image_id.clone();
     b.host_network = req.host_network;
     b.limits = req.limits;
+    b.pull = req.pull;
     let total = df.instructions.len();
     let mut outcome = Ok(());
     for (n, inst) in df.instructions.iter().enumerate() {
@@ -175,6 +180,7 @@ impl Builder {
             no_cache,
             image_id: None,
             host_network: false,
+            pull: false,
             limits: Limits::default(),
             from_override: None,
             current: None,
@@ -379,9 +385,13 @@ impl Builder {
                 s.made.clear();
                 s
             }
-            None => e
-                .build_from(&reference, &stage_name)
-                .map_err(|e| at(i, e.to_string()))?,
+            None => {
+                let reference = self
+                    .pull_if_needed(e, log, &reference)
+                    .map_err(|e| at(i, e.to_string()))?;
+                e.build_from(&reference, &stage_name)
+                    .map_err(|e| at(i, e.to_string()))?
+            }
         };
         let triggers = e
             .image(&reference)
@@ -411,6 +421,39 @@ impl Builder {
             }
         }
         Ok(st)
+    }
+
+    /// A FROM image from its registry when it is not here (or always,
+    /// with `--pull`); the name it is stored under then.
+    fn pull_if_needed(
+        &self,
+        e: &mut Engine,
+        log: &mut dyn BuildLog,
+        reference: &str,
+    ) -> crate::engine::error::Result<String> {
+        use crate::engine::error::Error;
+        use crate::engine::registry::reference::Reference;
+        // `name@snapshot` is kleene's own; `@sha256:` a registry digest.
+        if reference == "scratch" || (reference.contains('@') && !reference.contains("@sha256:")) {
+            return Ok(reference.to_string());
+        }
+        let here = e.image(reference);
+        if let Err(err) = &here {
+            if !matches!(err, Error::NotFound { .. }) {
+                return Err(here.unwrap_err());
+            }
+        }
+        if here.is_ok() && !self.pull {
+            return Ok(reference.to_string());
+        }
+        let r = Reference::parse(reference)?;
+        let local = format!("{}:{}", r.local_name(), r.local_tag());
+        if !self.pull && e.image(&local).is_ok() {
+            return Ok(local);
+        }
+        log.line(&format!("--> pulling {r}"));
+        e.image_pull(reference, &Default::default(), &mut ())?;
+        Ok(local)
     }
 
     fn step(

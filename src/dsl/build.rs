@@ -175,6 +175,7 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
         image_id: None,
         host_network: false,
         limits: build_limits(opts)?,
+        pull: opt_flag(opts, "pull"),
     };
     let r = with(|e| Ok(build_dockerfile(e, &req, &mut Print)))?;
     r.map(ImageH).map_err(build_err)

@@ -109,6 +109,38 @@ pub mod api {
         crate::dsl::here(&ctx, super::super::build::dockerfile_build(context, &opts))
     }
 
+    /// Pull an image from its registry (`alpine`, `user/app:1`,
+    /// `localhost:5000/app@sha256:…`; Docker Hub for short names),
+    /// stored under its short name. Credentials come from `klee login`.
+    ///
+    /// ```rhai
+    /// let alpine = image::pull("alpine:3.20");
+    /// ```
+    #[rhai_fn(return_raw, name = "pull")]
+    pub fn pull(ctx: NativeCallContext, reference: &str) -> RResult<ImageH> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.image_pull(reference, &Default::default(), &mut ())).map(ImageH),
+        )
+    }
+
+    /// Pull with options: `platform` (`"linux/arm64"`) for a
+    /// multi-platform image.
+    ///
+    /// ```rhai
+    /// let arm = image::pull("alpine", #{platform: "linux/arm64"});
+    /// ```
+    #[rhai_fn(return_raw, name = "pull")]
+    pub fn pull_with(ctx: NativeCallContext, reference: &str, opts: Map) -> RResult<ImageH> {
+        let r = (|| {
+            let o = crate::engine::registry::PullOptions {
+                platform: opt_str(&opts, "platform")?,
+            };
+            with(|e| e.image_pull(reference, &o, &mut ())).map(ImageH)
+        })();
+        crate::dsl::here(&ctx, r)
+    }
+
     /// All images, newest first.
     ///
     /// ```rhai
