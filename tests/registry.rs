@@ -562,3 +562,90 @@ fn a_dockerfile_from_and_the_dsl_pull_from_the_registry() {
     let out = root.ok(&["script", script.to_str().unwrap()]);
     assert_eq!(out.trim(), format!("{}/test/base", reg.addr));
 }
+
+#[test]
+fn push_sends_layers_with_their_whiteouts_that_skopeo_umoci_and_pull_read() {
+    let Some(reg) = Registry::start() else { return };
+    let root = common::Root::new();
+    root.busybox_image("bb:1");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM bb:1\nRUN rm /bin/ls && mkdir -p /data && echo hi > /data/hello\nENV STAGE=pushed\nCMD [\"/bin/sh\"]\n",
+    )
+    .unwrap();
+    root.ok(&["build", "-q", "-t", "app:1", ctx.path().to_str().unwrap()]);
+    let target = format!("{}/test/pushed:1", reg.addr);
+    let digest = root.ok(&["push", "app:1", &target]);
+    assert!(digest.trim().starts_with("sha256:"), "{digest}");
+    // A second push sends no blob again.
+    let o = root.run(&["image", "push", "app:1", &target]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("exists"),
+        "{}",
+        common::stderr(&o)
+    );
+    // skopeo reads the manifest and config.
+    let o = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{target}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let info: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["Layers"].as_array().unwrap().len(), 2, "{info}");
+    assert!(
+        info["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "STAGE=pushed"),
+        "{info}"
+    );
+    // umoci unpacks the same files (the deletion as a whiteout).
+    if have("umoci") {
+        let oci = tempfile::tempdir().unwrap();
+        let layout = oci.path().join("layout");
+        let o = Command::new("skopeo")
+            .args(["copy", "--quiet", "--src-tls-verify=false"])
+            .arg(format!("docker://{target}"))
+            .arg(format!("oci:{}:1", layout.display()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let bundle = oci.path().join("bundle");
+        let o = Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:1", layout.display()))
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let rootfs = bundle.join("rootfs");
+        assert_eq!(
+            std::fs::read_to_string(rootfs.join("data/hello")).unwrap(),
+            "hi\n"
+        );
+        assert!(
+            !rootfs.join("bin/ls").exists(),
+            "the whiteout was not applied"
+        );
+        assert!(rootfs.join("bin/busybox").exists());
+    }
+    // And a pull into another root gives it back.
+    let other = common::Root::new();
+    other.ok(&["pull", &target]);
+    let out = other.ok(&[
+        "run",
+        "--rm",
+        &target,
+        "/bin/sh",
+        "-c",
+        "cat /data/hello; ls /bin/ls 2>/dev/null || echo no-ls; echo $STAGE",
+    ]);
+    assert_eq!(out, "hi\nno-ls\npushed\n");
+}

@@ -27,6 +27,25 @@ pub enum ImageCmd {
     Build(super::build::BuildArgs),
     /// Pull an image from a registry (`alpine`, `user/app:1`, `localhost:5000/app@sha256:…`)
     Pull(PullArgs),
+    /// Push an image to a registry (as its own name, or as REFERENCE)
+    Push(PushArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The image (NAME[:TAG], ID)
+    pub image: String,
+    /// REGISTRY/NAME[:TAG] to push as (default: the image's own name)
+    pub reference: Option<String>,
+}
+
+pub fn push(e: &mut Engine, a: PushArgs) -> CmdResult {
+    let digest = {
+        let mut bar = Bar::new();
+        e.image_push(&a.image, a.reference.as_deref(), &mut bar)?
+    };
+    crate::outln!("{digest}");
+    Ok(Outcome::Ok)
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +182,7 @@ impl Drop for Bar {
 pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
     match cmd {
         ImageCmd::Pull(a) => return pull(e, a),
+        ImageCmd::Push(a) => return push(e, a),
         ImageCmd::Create(a) => {
             let source = Source::parse(&a.method, a.source.as_deref())?;
             let opts = CreateOptions {

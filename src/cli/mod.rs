@@ -75,6 +75,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Pull an image from a registry (shortcut for `image pull`)
     Pull(image::PullArgs),
+    /// Push an image to a registry (shortcut for `image push`)
+    Push(image::PushArgs),
     /// Store a registry's credentials (Docker's config.json, mode 0600)
     Login(login::LoginArgs),
     /// Forget a registry's credentials
@@ -230,6 +232,7 @@ pub fn main() -> ExitCode {
         Command::Container(c) => container::run(&mut engine, c),
         Command::Build(a) => build::run(&mut engine, a),
         Command::Pull(a) => image::pull(&mut engine, a),
+        Command::Push(a) => image::push(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
         Command::Network(c) => network::run(&mut engine, c),

@@ -141,6 +141,20 @@ pub mod api {
         crate::dsl::here(&ctx, r)
     }
 
+    /// Push image `ident` to a registry as `reference`
+    /// (`localhost:5000/app:1`); returns the manifest's digest.
+    ///
+    /// ```rhai
+    /// let digest = image::push("app:1", "registry.example/team/app:1");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn push(ctx: NativeCallContext, ident: &str, reference: &str) -> RResult<String> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.image_push(ident, Some(reference), &mut ())),
+        )
+    }
+
     /// All images, newest first.
     ///
     /// ```rhai

@@ -130,6 +130,14 @@ pub trait Platform: Send + Sync {
     fn layer_exists(&self, root: &Path, id: &str) -> bool {
         self.layer_path(root, id).exists()
     }
+    /// Write layer `id` as an OCI layer tar (its changes to the layers
+    /// below, deletions as `.wh.` whiteouts), for `klee image push`.
+    fn layer_tar(&self, root: &Path, id: &str, out: &mut dyn std::io::Write) -> Result<()> {
+        let _ = (root, id, out);
+        Err(Error::Unsupported(
+            "exporting layers (a ZFS layer is a clone of its parent: its diff is not computed yet)",
+        ))
+    }
     /// A registry layer deletes `rel` of the layers below it (an OCI
     /// whiteout, `.wh.NAME`). By default the layer is a copy of the one
     /// below (FreeBSD's ZFS clone), so the path is removed; Linux marks it

@@ -28,6 +28,8 @@ pub struct Client {
     reference: Reference,
     /// The `Authorization` header that last worked.
     auth: Mutex<Option<String>>,
+    /// What a bearer token is asked for (`pull`, or `pull,push`).
+    actions: &'static str,
 }
 
 /// A registry error naming the reference and what failed.
@@ -87,7 +89,19 @@ impl Client {
             base: format!("{scheme}://{host}/v2/{}", reference.repository),
             reference: reference.clone(),
             auth: Mutex::new(None),
+            actions: "pull",
         })
+    }
+
+    /// The same, with tokens that allow pushing.
+    pub fn for_push(mut self) -> Client {
+        self.actions = "pull,push";
+        self
+    }
+
+    /// The repository's API base (`https://host/v2/repo`).
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// GET `path` (under the repository), answering one auth challenge.
@@ -98,20 +112,43 @@ impl Client {
         accept: Option<&str>,
         range: Option<u64>,
     ) -> Result<ureq::http::Response<ureq::Body>> {
-        let url = format!("{}/{path}", self.base);
+        let mut headers: Vec<(&str, String)> = Vec::new();
+        if let Some(a) = accept {
+            headers.push(("Accept", a.to_string()));
+        }
+        if let Some(n) = range {
+            headers.push(("Range", format!("bytes={n}-")));
+        }
+        self.send("GET", &format!("{}/{path}", self.base), &headers, None)
+    }
+
+    /// A request to `url` (absolute: upload locations are), answering one
+    /// auth challenge; `body` is sent from a file.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<&std::path::Path>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let send = |auth: Option<&str>| {
-            let mut req = self.agent.get(&url);
-            if let Some(a) = accept {
-                req = req.header("Accept", a);
+            let mut req = ureq::http::Request::builder().method(method).uri(url);
+            for (k, v) in headers {
+                req = req.header(*k, v);
             }
             if let Some(a) = auth {
                 req = req.header("Authorization", a);
             }
-            if let Some(n) = range {
-                req = req.header("Range", &format!("bytes={n}-"));
-            }
-            req.call()
-                .map_err(|e| err(&self.reference, format!("cannot reach {url}: {e}")))
+            let bad =
+                |e: &dyn std::fmt::Display| err(&self.reference, format!("request {url}: {e}"));
+            let sent = match body {
+                Some(p) => {
+                    let data = std::fs::read(p).map_err(|e| Error::io("cannot read", p, e))?;
+                    self.agent.run(req.body(data).map_err(|e| bad(&e))?)
+                }
+                None => self.agent.run(req.body(()).map_err(|e| bad(&e))?),
+            };
+            sent.map_err(|e| err(&self.reference, format!("cannot reach {url}: {e}")))
         };
         let current = self.auth.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let resp = send(current.as_deref())?;
@@ -178,8 +215,8 @@ impl Client {
             .map(|(_, v)| v.clone())
             .ok_or_else(|| err(&self.reference, "a bearer challenge without a realm"))?;
         let mut url = format!(
-            "{realm}?scope=repository:{}:pull",
-            self.reference.repository
+            "{realm}?scope=repository:{}:{}",
+            self.reference.repository, self.actions
         );
         if let Some((_, s)) = p.iter().find(|(k, _)| k == "service") {
             url.push_str(&format!("&service={s}"));

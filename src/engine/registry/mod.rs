@@ -12,6 +12,7 @@
 pub mod client;
 pub mod config;
 pub mod layer;
+pub mod push;
 pub mod reference;
 
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ mod exec;
 mod handshake;
 mod init;
 mod inventory;
+mod layer_tar;
 mod net;
 mod netlink;
 mod netns;
@@ -87,6 +88,10 @@ impl Platform for Linux {
 
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
         root.join("layers").join(id)
+    }
+
+    fn layer_tar(&self, root: &Path, id: &str, out: &mut dyn std::io::Write) -> Result<()> {
+        layer_tar::write(&self.layer_path(root, id), out)
     }
 
     fn whiteout(&self, layer: &Path, rel: &Path) -> Result<()> {

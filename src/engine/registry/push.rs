@@ -1,0 +1,303 @@
+//! `klee image push`: an image's layers (each as its diff to the layers
+//! below, whiteouts included) gzip-compressed, its config (with one
+//! history entry per layer) and an OCI manifest, uploaded to a registry.
+//! Blobs the registry has already are not sent again (HEAD first); each
+//! is uploaded whole (POST for a location, PUT with its digest).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::client::{err, Client};
+use super::config::Config;
+use super::reference::Reference;
+use crate::engine::error::{Error, Result};
+use crate::engine::image::Image;
+use crate::engine::image_create::Progress;
+use crate::engine::Engine;
+
+/// A writer that hashes and counts what passes through it.
+struct Counting<W> {
+    inner: W,
+    hash: Sha256,
+    n: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A blob ready to upload: its file, digest and size.
+struct Ready {
+    path: PathBuf,
+    digest: String,
+    size: u64,
+}
+
+impl Engine {
+    /// Push image `ident` as `reference` (default: the image's own name and
+    /// tag, which then must name a registry or mean Docker Hub).
+    pub fn image_push(
+        &mut self,
+        ident: &str,
+        reference: Option<&str>,
+        progress: &mut dyn Progress,
+    ) -> Result<String> {
+        let image = self.image(ident)?;
+        let target = match reference {
+            Some(r) => r.to_string(),
+            None if image.name.is_empty() => {
+                return Err(Error::invalid(
+                    "image",
+                    ident,
+                    "it has no name: push IMAGE REGISTRY/NAME:TAG",
+                ))
+            }
+            None => image.nametag(),
+        };
+        let r = Reference::parse(&target)?;
+        if r.digest.is_some() {
+            return Err(Error::invalid(
+                "push target",
+                target,
+                "a digest cannot be pushed to; give a tag",
+            ));
+        }
+        let client = Client::new(&r, &Config::load()?)?.for_push();
+        let work = self
+            .root
+            .join("tmp")
+            .join(format!("push-{}", std::process::id()));
+        std::fs::create_dir_all(&work).map_err(|e| Error::io("cannot create", &work, e))?;
+        let r2 = r.clone();
+        let pushed = self.push_image(&client, &r2, &image, &work, progress);
+        let _ = std::fs::remove_dir_all(&work);
+        pushed
+    }
+
+    fn push_image(
+        &mut self,
+        client: &Client,
+        r: &Reference,
+        image: &Image,
+        work: &Path,
+        progress: &mut dyn Progress,
+    ) -> Result<String> {
+        progress.message(&format!("pushing {} as {r}", image.id));
+        let mut layers = Vec::new();
+        let mut diff_ids = Vec::new();
+        for (i, id) in image.layers.iter().enumerate() {
+            let path = work.join(format!("layer-{i}.tar.gz"));
+            let f =
+                std::fs::File::create(&path).map_err(|e| Error::io("cannot create", &path, e))?;
+            let mut gz_out = Counting {
+                inner: f,
+                hash: Sha256::new(),
+                n: 0,
+            };
+            let diff_id = {
+                let gz = flate2::write::GzEncoder::new(&mut gz_out, flate2::Compression::fast());
+                let mut raw = Counting {
+                    inner: gz,
+                    hash: Sha256::new(),
+                    n: 0,
+                };
+                self.platform.layer_tar(&self.root, id, &mut raw)?;
+                let d = format!("sha256:{:x}", raw.hash.clone().finalize());
+                raw.inner
+                    .finish()
+                    .map_err(|e| Error::io("cannot write", &path, e))?;
+                d
+            };
+            let digest = format!("sha256:{:x}", gz_out.hash.finalize());
+            diff_ids.push(diff_id);
+            layers.push(Ready {
+                path,
+                digest,
+                size: gz_out.n,
+            });
+        }
+        let config = config_json(image, &diff_ids);
+        let config_path = work.join("config.json");
+        let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
+        std::fs::write(&config_path, &config_bytes)
+            .map_err(|e| Error::io("cannot write", &config_path, e))?;
+        let config_blob = Ready {
+            path: config_path,
+            digest: format!("sha256:{:x}", Sha256::digest(&config_bytes)),
+            size: config_bytes.len() as u64,
+        };
+        for b in layers.iter().chain(std::iter::once(&config_blob)) {
+            upload(client, r, b, progress)?;
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_blob.digest, "size": config_blob.size},
+            "layers": layers.iter().map(|l| json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": l.digest, "size": l.size})).collect::<Vec<_>>(),
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+        let mpath = work.join("manifest.json");
+        std::fs::write(&mpath, &bytes).map_err(|e| Error::io("cannot write", &mpath, e))?;
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+        let url = format!("{}/manifests/{tag}", client.base());
+        let resp = client.send(
+            "PUT",
+            &url,
+            &[(
+                "Content-Type",
+                "application/vnd.oci.image.manifest.v1+json".into(),
+            )],
+            Some(&mpath),
+        )?;
+        if resp.status() != 201 {
+            return Err(err(
+                r,
+                format!("the registry refused the manifest: {}", answer(resp)),
+            ));
+        }
+        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+        progress.message(&format!("pushed {r}@{digest}"));
+        Ok(digest)
+    }
+}
+
+/// A response's status and, if any, the registry's error message.
+fn answer(mut resp: ureq::http::Response<ureq::Body>) -> String {
+    let status = resp.status();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    let msg = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    if msg.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status}: {msg}")
+    }
+}
+
+/// One blob, unless the registry has it.
+fn upload(client: &Client, r: &Reference, b: &Ready, progress: &mut dyn Progress) -> Result<()> {
+    let blob_url = format!("{}/blobs/{}", client.base(), b.digest);
+    let head = client.send("HEAD", &blob_url, &[], None)?;
+    if head.status() == 200 {
+        progress.message(&format!("{} exists", &b.digest[..19]));
+        return Ok(());
+    }
+    let start = client.send(
+        "POST",
+        &format!("{}/blobs/uploads/", client.base()),
+        &[],
+        None,
+    )?;
+    if start.status() != 202 {
+        return Err(err(
+            r,
+            format!("the registry refused an upload: {}", answer(start)),
+        ));
+    }
+    let location = start
+        .headers()
+        .get("location")
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| err(r, "an upload without a Location"))?
+        .to_string();
+    let location = if location.starts_with('/') {
+        // Relative to the registry's origin.
+        let origin: String = client
+            .base()
+            .splitn(4, '/')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
+        format!("{origin}{location}")
+    } else {
+        location
+    };
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = client.send(
+        "PUT",
+        &format!("{location}{sep}digest={}", b.digest),
+        &[("Content-Type", "application/octet-stream".into())],
+        Some(&b.path),
+    )?;
+    if put.status() != 201 {
+        return Err(err(r, format!("blob {}: {}", b.digest, answer(put))));
+    }
+    progress.message(&format!(
+        "{} pushed ({:.1} MB)",
+        &b.digest[..19],
+        b.size as f64 / 1e6
+    ));
+    Ok(())
+}
+
+/// The OCI config of `image` with its layers' diff IDs.
+fn config_json(image: &Image, diff_ids: &[String]) -> Value {
+    let set = |v: &[String]| -> Value {
+        v.iter()
+            .map(|p| (p.clone(), json!({})))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let mut c = serde_json::Map::new();
+    if !image.env.is_empty() {
+        c.insert("Env".into(), json!(image.env));
+    }
+    if !image.cmd.is_empty() {
+        c.insert("Cmd".into(), json!(image.cmd));
+    }
+    if !image.entrypoint.is_empty() {
+        c.insert("Entrypoint".into(), json!(image.entrypoint));
+    }
+    if !image.workdir.is_empty() {
+        c.insert("WorkingDir".into(), json!(image.workdir));
+    }
+    if !image.user.is_empty() {
+        c.insert("User".into(), json!(image.user));
+    }
+    if !image.labels.is_empty() {
+        c.insert("Labels".into(), json!(image.labels));
+    }
+    if !image.exposed_ports.is_empty() {
+        c.insert("ExposedPorts".into(), set(&image.exposed_ports));
+    }
+    if !image.volumes.is_empty() {
+        c.insert("Volumes".into(), set(&image.volumes));
+    }
+    if !image.stop_signal.is_empty() {
+        c.insert("StopSignal".into(), json!(image.stop_signal));
+    }
+    if !image.healthcheck.is_empty() {
+        c.insert("Healthcheck".into(), json!({"Test": image.healthcheck}));
+    }
+    let history: Vec<Value> = diff_ids
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            json!({"created": image.created, "created_by": format!("kleene layer {}", image.layers[i])})
+        })
+        .collect();
+    json!({
+        "created": image.created,
+        "architecture": super::host_platform().split('/').nth(1).unwrap_or("amd64"),
+        "os": std::env::consts::OS,
+        "config": c,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    })
+}
