@@ -45,7 +45,7 @@ pub fn host_platform() -> String {
 }
 
 /// A layer to fetch: its blob's digest, media type and size.
-struct Blob {
+pub(super) struct Blob {
     digest: String,
     media_type: String,
     size: u64,
@@ -120,7 +120,62 @@ impl Engine {
         let _ = std::fs::remove_file(&config_path);
         let conf: Value = serde_json::from_slice(&config_text)
             .map_err(|e| err(&r, format!("image config is not JSON: {e}")))?;
-        let diff_ids: Vec<String> = conf["rootfs"]["diff_ids"]
+        let digests: Vec<String> = blobs.iter().map(|b| b.digest.clone()).collect();
+        let fetch = |missing: &[usize]| -> Vec<Result<PathBuf>> {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = missing
+                    .chunks(missing.len().div_ceil(4).max(1))
+                    .map(|part| {
+                        let (client, r, dir, digests) = (&client, &r, &dir, &digests);
+                        s.spawn(move || {
+                            part.iter()
+                                .map(|&i| fetch_blob(client, r, dir, &digests[i], &mut ()))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            vec![Err(Error::Registry("a download thread panicked".into()))]
+                        })
+                    })
+                    .collect()
+            })
+        };
+        let found = Found {
+            what: r.to_string(),
+            config: conf,
+            config_digest,
+            blobs,
+        };
+        let image = self.install(
+            &found,
+            r.local_name(),
+            r.local_tag(),
+            "pull",
+            &fetch,
+            progress,
+        )?;
+        progress.message(&format!("pulled {r} as {}", image.nametag()));
+        Ok(image)
+    }
+
+    /// Store the image `f` describes as `name:tag`: its layers by chain
+    /// ID, those not here yet from `fetch` (given their indexes, it gives
+    /// their blobs' files), unpacked in order, then its row.
+    pub(super) fn install(
+        &mut self,
+        f: &Found,
+        name: String,
+        tag: String,
+        method: &str,
+        fetch: &dyn Fn(&[usize]) -> Vec<Result<PathBuf>>,
+        progress: &mut dyn Progress,
+    ) -> Result<Image> {
+        let bad = |why: String| Error::Registry(format!("{}: {why}", f.what));
+        let diff_ids: Vec<String> = f.config["rootfs"]["diff_ids"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -128,15 +183,12 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        if diff_ids.len() != blobs.len() {
-            return Err(err(
-                &r,
-                format!(
-                    "the config lists {} layers, the manifest {}",
-                    diff_ids.len(),
-                    blobs.len()
-                ),
-            ));
+        if diff_ids.len() != f.blobs.len() {
+            return Err(bad(format!(
+                "the config lists {} layers, the manifest {}",
+                diff_ids.len(),
+                f.blobs.len()
+            )));
         }
         // Layer IDs by chain ID: a layer is its content on top of its
         // parents', so equal chains are equal layers.
@@ -151,20 +203,23 @@ impl Engine {
                     Sha256::digest(format!("{chain} {d}").as_bytes())
                 )
             };
+            if chain.len() < 19 {
+                return Err(bad(format!("'{d}' is not a sha256 diff ID")));
+            }
             ids.push(chain[7..19].to_string());
         }
         self.lease_layers(&ids)?;
-        let made = self.fill_layers(&client, &r, &dir, &blobs, &diff_ids, &ids, progress);
+        let made = self.fill_layers(f, &diff_ids, &ids, fetch, progress);
         if let Err(e) = made {
             let _ = self.release_layers(&ids);
             return Err(e);
         }
-        let mut image = image_from_config(&conf);
-        image.id = config_digest[7..19].to_string();
-        image.name = r.local_name();
-        image.tag = r.local_tag();
+        let mut image = image_from_config(&f.config);
+        image.id = f.config_digest[7..19].to_string();
+        image.name = name;
+        image.tag = tag;
         image.layers = ids.clone();
-        image.method = "pull".into();
+        image.method = method.into();
         if image.created.is_empty() {
             image.created = time::now();
         }
@@ -176,64 +231,41 @@ impl Engine {
             let _ = self.release_layers(&ids);
             return Err(e);
         }
-        progress.message(&format!("pulled {r} as {}", image.nametag()));
         Ok(image)
     }
 
-    /// Download what is missing (in parallel), then unpack each missing
-    /// layer on its parent, in order.
-    #[allow(clippy::too_many_arguments)]
+    /// Fetch what is missing, then unpack each missing layer on its
+    /// parent, in order.
     fn fill_layers(
         &mut self,
-        client: &Client,
-        r: &Reference,
-        dir: &Path,
-        blobs: &[Blob],
+        f: &Found,
         diff_ids: &[String],
         ids: &[String],
+        fetch: &dyn Fn(&[usize]) -> Vec<Result<PathBuf>>,
         progress: &mut dyn Progress,
     ) -> Result<()> {
+        let blobs = &f.blobs;
         let missing: Vec<usize> = (0..ids.len())
             .filter(|&i| !self.platform.layer_exists(&self.root, &ids[i]))
             .collect();
         let total: u64 = missing.iter().map(|&i| blobs[i].size).sum();
         if !missing.is_empty() {
             progress.message(&format!(
-                "downloading {} of {} layers ({:.1} MB)",
+                "fetching {} of {} layers ({:.1} MB)",
                 missing.len(),
                 ids.len(),
                 total as f64 / 1e6
             ));
         }
-        let results: Vec<Result<PathBuf>> = std::thread::scope(|s| {
-            let handles: Vec<_> = missing
-                .chunks(missing.len().div_ceil(4).max(1))
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|&i| fetch_blob(client, r, dir, &blobs[i].digest, &mut ()))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![Err(Error::Registry("a download thread panicked".into()))]
-                    })
-                })
-                .collect()
-        });
         let mut paths = std::collections::HashMap::new();
-        for (&i, p) in missing.iter().zip(results) {
+        for (&i, p) in missing.iter().zip(fetch(&missing)) {
             paths.insert(i, p?);
         }
         for &i in &missing {
             let id = &ids[i];
             let parent = (i > 0).then(|| ids[i - 1].as_str());
             let dest = self.platform.begin_layer(&self.root, id, parent)?;
-            let what = format!("{r}: layer {}", blobs[i].digest);
+            let what = format!("{}: layer {}", f.what, blobs[i].digest);
             let filled = layer::apply(
                 self.platform,
                 &dest,
@@ -256,6 +288,15 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// An image found in a registry or an archive: its config and layers.
+pub(super) struct Found {
+    /// What to name in messages (the reference, the archive).
+    pub what: String,
+    pub config: Value,
+    pub config_digest: String,
+    pub blobs: Vec<Blob>,
 }
 
 fn check_digest_form(r: &Reference, d: &str) -> Result<()> {

@@ -247,7 +247,7 @@ fn upload(client: &Client, r: &Reference, b: &Ready, progress: &mut dyn Progress
 }
 
 /// The OCI config of `image` with its layers' diff IDs.
-fn config_json(image: &Image, diff_ids: &[String]) -> Value {
+pub(super) fn config_json(image: &Image, diff_ids: &[String]) -> Value {
     let set = |v: &[String]| -> Value {
         v.iter()
             .map(|p| (p.clone(), json!({})))
