@@ -649,3 +649,88 @@ fn push_sends_layers_with_their_whiteouts_that_skopeo_umoci_and_pull_read() {
     ]);
     assert_eq!(out, "hi\nno-ls\npushed\n");
 }
+
+#[test]
+fn save_and_load_archives_that_skopeo_reads_and_writes() {
+    let Some(reg) = Registry::start() else { return };
+    let root = common::Root::new();
+    root.busybox_image("bb:1");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM bb:1\nRUN rm /bin/ls && echo saved > /saved\nENV WHERE=archive\n",
+    )
+    .unwrap();
+    root.ok(&["build", "-q", "-t", "app:1", ctx.path().to_str().unwrap()]);
+    let file = ctx.path().join("app.tar");
+    root.ok(&["save", "app:1", "-o", file.to_str().unwrap()]);
+    // skopeo reads it both as a docker-archive and as an OCI archive.
+    for transport in ["docker-archive", "oci-archive"] {
+        let o = Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("{transport}:{}", file.display()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{transport}: {}", common::stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["Layers"].as_array().unwrap().len(), 2, "{transport}: {v}");
+    }
+    // Loaded into another root, it runs as it was.
+    let other = common::Root::new();
+    let out = other.ok(&["load", "-i", file.to_str().unwrap()]);
+    assert!(out.contains("app:1"), "{out}");
+    let shown = other.ok(&[
+        "run",
+        "--rm",
+        "app:1",
+        "/bin/sh",
+        "-c",
+        "cat /saved; ls /bin/ls 2>/dev/null || echo no-ls; echo $WHERE",
+    ]);
+    assert_eq!(shown, "saved\nno-ls\narchive\n");
+    // Archives skopeo writes: docker-archive with a name, OCI without one.
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/arch", false);
+    let src = format!("docker://{}/test/arch:v1", reg.addr);
+    let da = ctx.path().join("d.tar");
+    let oa = ctx.path().join("o.tar");
+    for (dest, to) in [
+        (format!("docker-archive:{}:imported:2", da.display()), &da),
+        (format!("oci-archive:{}:v1", oa.display()), &oa),
+    ] {
+        let o = Command::new("skopeo")
+            .args(["copy", "--quiet", "--src-tls-verify=false", &src, &dest])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        assert!(to.exists());
+    }
+    let fresh = common::Root::new();
+    fresh.ok(&["image", "load", "-i", da.to_str().unwrap()]);
+    assert_eq!(
+        fresh.ok(&["run", "--rm", "imported:2", "/bin/sh", "-c", "ls /data"]),
+        "new\n"
+    );
+    let out = fresh.ok(&["image", "load", "-i", oa.to_str().unwrap()]);
+    let id = out.split_whitespace().next().unwrap().to_string();
+    assert_eq!(
+        fresh.ok(&["run", "--rm", &id, "/bin/sh", "-c", "cat /etc/kept"]),
+        "kept\n"
+    );
+    // Not an archive: a clear error, nothing left behind.
+    let junk = ctx.path().join("junk.tar");
+    std::fs::write(&junk, b"not a tar at all").unwrap();
+    let empty = common::Root::new();
+    let err = empty.fails(&["load", "-i", junk.to_str().unwrap()], 1);
+    assert!(err.contains("image archive"), "{err}");
+    assert!(empty
+        .json(&["image", "ls", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(
+        empty.entries("tmp").is_empty(),
+        "{:?}",
+        empty.entries("tmp")
+    );
+}

@@ -29,6 +29,83 @@ pub enum ImageCmd {
     Pull(PullArgs),
     /// Push an image to a registry (as its own name, or as REFERENCE)
     Push(PushArgs),
+    /// Write images to an archive that docker/podman load and skopeo read
+    Save(SaveArgs),
+    /// Load the images of a docker-archive or OCI-layout archive
+    Load(LoadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Images (NAME[:TAG], ID)
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// The archive to write (default: standard output, unless a terminal)
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// The archive (default: standard input)
+    #[arg(short, long)]
+    pub input: Option<std::path::PathBuf>,
+}
+
+pub fn save(e: &mut Engine, a: SaveArgs) -> CmdResult {
+    let mut bar = Bar::new();
+    match &a.output {
+        Some(p) => {
+            // Written beside and renamed: a failed save leaves no half archive.
+            let tmp = p.with_extension("partial");
+            let r = std::fs::File::create(&tmp)
+                .map_err(|err| crate::engine::error::Error::io("cannot create", &tmp, err))
+                .and_then(|mut f| e.image_save(&a.images, &mut f, &mut bar))
+                .and_then(|_| {
+                    std::fs::rename(&tmp, p)
+                        .map_err(|err| crate::engine::error::Error::io("cannot write", p, err))
+                });
+            if r.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            r?;
+        }
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(crate::engine::error::Error::invalid(
+                    "image save",
+                    a.images.join(" "),
+                    "standard output is a terminal: give -o FILE or redirect it",
+                ));
+            }
+            let mut out = std::io::stdout().lock();
+            e.image_save(&a.images, &mut out, &mut bar)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn load(e: &mut Engine, a: LoadArgs) -> CmdResult {
+    let mut bar = Bar::new();
+    let images = match &a.input {
+        Some(p) => {
+            let mut f = std::fs::File::open(p)
+                .map_err(|err| crate::engine::error::Error::io("cannot open", p, err))?;
+            e.image_load(&mut f, &p.display().to_string(), &mut bar)?
+        }
+        None => e.image_load(&mut std::io::stdin().lock(), "-", &mut bar)?,
+    };
+    for i in images {
+        crate::outln!(
+            "{}",
+            if i.name.is_empty() {
+                i.id
+            } else {
+                format!("{} {}", i.id, i.nametag())
+            }
+        );
+    }
+    Ok(Outcome::Ok)
 }
 
 #[derive(Args, Debug)]
@@ -183,6 +260,8 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
     match cmd {
         ImageCmd::Pull(a) => return pull(e, a),
         ImageCmd::Push(a) => return push(e, a),
+        ImageCmd::Save(a) => return save(e, a),
+        ImageCmd::Load(a) => return load(e, a),
         ImageCmd::Create(a) => {
             let source = Source::parse(&a.method, a.source.as_deref())?;
             let opts = CreateOptions {

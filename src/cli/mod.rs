@@ -77,6 +77,10 @@ enum Command {
     Pull(image::PullArgs),
     /// Push an image to a registry (shortcut for `image push`)
     Push(image::PushArgs),
+    /// Write images to an archive (shortcut for `image save`)
+    Save(image::SaveArgs),
+    /// Load images from an archive (shortcut for `image load`)
+    Load(image::LoadArgs),
     /// Store a registry's credentials (Docker's config.json, mode 0600)
     Login(login::LoginArgs),
     /// Forget a registry's credentials
@@ -233,6 +237,8 @@ pub fn main() -> ExitCode {
         Command::Build(a) => build::run(&mut engine, a),
         Command::Pull(a) => image::pull(&mut engine, a),
         Command::Push(a) => image::push(&mut engine, a),
+        Command::Save(a) => image::save(&mut engine, a),
+        Command::Load(a) => image::load(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
         Command::Network(c) => network::run(&mut engine, c),

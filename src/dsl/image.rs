@@ -155,6 +155,44 @@ pub mod api {
         )
     }
 
+    /// Write images (an array of names or IDs) to the archive `path`, one
+    /// that `docker load`, `podman load` and skopeo read.
+    ///
+    /// ```rhai
+    /// image::save(["app:1"], "/tmp/app.tar");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn save(ctx: NativeCallContext, images: Array, path: &str) -> RResult<()> {
+        let r = (|| {
+            let idents: Vec<String> = images.iter().map(|i| i.to_string()).collect();
+            let mut f = match std::fs::File::create(path) {
+                Ok(f) => f,
+                Err(e) => return fail("os", format!("cannot create '{path}': {e}")),
+            };
+            with(|e| e.image_save(&idents, &mut f, &mut ()))
+        })();
+        crate::dsl::here(&ctx, r)
+    }
+
+    /// Load the images of a docker-archive or OCI-layout archive; returns
+    /// them.
+    ///
+    /// ```rhai
+    /// for i in image::load("/tmp/app.tar") { print(i.id); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn load(ctx: NativeCallContext, path: &str) -> RResult<Array> {
+        let r = (|| {
+            let mut f = match std::fs::File::open(path) {
+                Ok(f) => f,
+                Err(e) => return fail("os", format!("cannot open '{path}': {e}")),
+            };
+            with(|e| e.image_load(&mut f, path, &mut ()))
+                .map(|v| v.into_iter().map(|i| Dynamic::from(ImageH(i))).collect())
+        })();
+        crate::dsl::here(&ctx, r)
+    }
+
     /// All images, newest first.
     ///
     /// ```rhai

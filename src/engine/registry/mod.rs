@@ -9,6 +9,7 @@
 //! whole; an image row appears only once all its layers exist; partial
 //! downloads wait in `<root>/blobs` for the next pull to resume them.
 
+pub mod archive;
 pub mod client;
 pub mod config;
 pub mod layer;
@@ -316,7 +317,7 @@ fn check_digest(r: &Reference, want: &str, bytes: &[u8]) -> Result<()> {
 }
 
 /// The manifest of an index for platform `want` (`os/arch[/variant]`).
-fn pick_platform(r: &Reference, index: &Value, want: &str) -> Result<String> {
+pub(super) fn pick_platform(r: &Reference, index: &Value, want: &str) -> Result<String> {
     let mut parts = want.split('/');
     let (os, arch, variant) = (
         parts.next().unwrap_or(""),
