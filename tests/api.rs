@@ -242,8 +242,8 @@ fn every_documented_route_is_served_and_in_the_spec() {
     assert_eq!(code, 200);
     assert_eq!(
         ROUTES.len(),
-        28,
-        "kleened's 26 REST routes, /_ping and /version"
+        30,
+        "kleened's 26 REST routes, /_ping and /version, kleene's image pull and push"
     );
     let (code, body) = d.raw("GET", "/_ping", b"");
     assert_eq!((code, &body[..]), (200, &b"OK"[..]));

@@ -734,3 +734,24 @@ fn save_and_load_archives_that_skopeo_reads_and_writes() {
         empty.entries("tmp")
     );
 }
+
+#[test]
+fn kleened_pulls_and_pushes_through_its_api() {
+    let Some(reg) = Registry::start() else { return };
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/api", false);
+    let d = common::api::Daemon::start(common::Root::new());
+    let reference = format!("{}/test/api:v1", reg.addr);
+    let (code, v) = d.call("POST", &format!("/images/pull?reference={reference}"), None);
+    assert_eq!(code, 200, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (code, v) = d.call("GET", &format!("/images/{id}/inspect"), None);
+    assert_eq!(code, 200, "{v}");
+    let to = format!("{}/test/api-copy:v2", reg.addr);
+    let (code, v) = d.call("POST", &format!("/images/{id}/push?reference={to}"), None);
+    assert_eq!(code, 200, "{v}");
+    assert!(v["id"].as_str().unwrap().starts_with("sha256:"), "{v}");
+    let (code, v) = d.call("POST", "/images/pull?reference=Bad/Name", None);
+    assert_eq!(code, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("uppercase"), "{v}");
+}

@@ -56,6 +56,13 @@ pub const ROUTES: &[(&str, &str, &str, &[u16])] = &[
         &[200, 404, 500],
     ),
     ("post", "/images/prune", "Image.Prune", &[200]),
+    ("post", "/images/pull", "Image.Pull", &[200, 400, 500]),
+    (
+        "post",
+        "/images/{image_id}/push",
+        "Image.Push",
+        &[200, 400, 404, 500],
+    ),
     (
         "post",
         "/images/{image_id}/tag",

@@ -119,3 +119,43 @@ pub async fn inspect(Axum(s): Axum<Arc<State>>, Path(ident): Path<String>) -> Ap
     })
     .await
 }
+
+/// `POST /images/pull?reference=R[&platform=OS/ARCH]` (a kleene extension):
+/// the image's ID once pulled.
+pub async fn pull(Axum(s): Axum<Arc<State>>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = body::query(q.as_deref());
+    let Some(reference) = body::query_get(&q, "reference").map(str::to_string) else {
+        return Err(ApiError::new(400, "missing query parameter: reference"));
+    };
+    let platform = body::query_get(&q, "platform").map(str::to_string);
+    with_engine(&s, move |e| {
+        let opts = crate::engine::registry::PullOptions { platform };
+        let i = e.image_pull(&reference, &opts, &mut ()).map_err(|x| {
+            ApiError::new(if x.kind() == "invalid" { 400 } else { 500 }, x.to_string())
+        })?;
+        Ok(id(200, &i.id))
+    })
+    .await
+}
+
+/// `POST /images/{id}/push[?reference=R]` (a kleene extension): the
+/// pushed manifest's digest.
+pub async fn push(
+    Axum(s): Axum<Arc<State>>,
+    Path(ident): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = body::query(q.as_deref());
+    let reference = body::query_get(&q, "reference").map(str::to_string);
+    with_engine(&s, move |e| {
+        e.image(&ident)
+            .map_err(|_| ApiError::new(404, "image not found"))?;
+        let d = e
+            .image_push(&ident, reference.as_deref(), &mut ())
+            .map_err(|x| {
+                ApiError::new(if x.kind() == "invalid" { 400 } else { 500 }, x.to_string())
+            })?;
+        Ok(id(200, &d))
+    })
+    .await
+}

@@ -39,6 +39,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/exec/{id}/stop", post(exec::stop))
         .route("/images/list", get(images::list))
         .route("/images/prune", post(images::prune))
+        .route("/images/pull", post(images::pull))
+        .route("/images/{id}/push", post(images::push))
         .route("/images/{id}", delete(images::remove))
         .route("/images/{id}/tag", post(images::tag))
         .route("/images/{id}/inspect", get(images::inspect))
