@@ -3,7 +3,7 @@
 # floor (unshare + chroot) and crun, in one invocation of the shared peers
 # harness, and print the ratios the README reports.
 #
-#   usage: sudo bench/run.sh [--runs N] [run|build|net|oci|all]   (default: 30 runs, all)
+#   usage: sudo bench/run.sh [--runs N] [run|build|net|oci|pull|all]   (default: 30 runs, all)
 #
 #   run    confined klee run --rm vs unshare+chroot and crun   (issues #2, #11)
 #          (bench/phases.sh then shows the cost of each part of a start)
@@ -11,6 +11,8 @@
 #   net    klee run --rm without a network vs on a bridge (vnet, ipnet) (issue #6)
 #   oci    kleene-oci run vs crun run and runc run, same bundle   (issue #15;
 #          bench/oci.sh, interleaved in one hyperfine invocation)
+#   pull   klee pull vs skopeo copy of a 100 MB, 5-layer image from a local
+#          registry (issue #16; bench/pull.sh)
 #
 # Installs hyperfine, crun and busybox-static if missing; builds a static
 # release klee (as deployed); everything generated goes to $BENCH_OUT
@@ -22,6 +24,7 @@ runs=30
 if [ "${1:-}" = --runs ]; then runs=$2; shift 2; fi
 what=${1:-all}
 if [ "$what" = oci ]; then exec "$here/oci.sh" "$((runs < 50 ? 200 : runs))"; fi
+if [ "$what" = pull ]; then exec "$here/pull.sh" "$((runs > 20 ? 20 : runs))"; fi
 peers=${PEERS:-$repo/../shared/bench/peers.sh}
 [ -x "$peers" ] || { echo "error: peers harness not found at '$peers' (set PEERS)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "error: bench/run.sh must run as root" >&2; exit 1; }
