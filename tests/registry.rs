@@ -755,3 +755,48 @@ fn kleened_pulls_and_pushes_through_its_api() {
     assert_eq!(code, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("uppercase"), "{v}");
 }
+
+#[test]
+fn mirrors_serve_first_and_a_dead_one_is_skipped() {
+    let Some(reg) = Registry::start() else { return };
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/mirrored", false);
+    let root = common::Root::new();
+    let conf = root.path().join("registries.toml");
+    // A registry that does not exist, mirrored by ours; and ours with a
+    // dead mirror in front of it.
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nhost = \"registry.invalid:5000\"\nmirrors = [\"{0}\"]\n\n\
+             [[registry]]\nhost = \"{0}\"\nmirrors = [\"127.0.0.1:1\"]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let pull = |reference: &str| {
+        let o = root
+            .cmd(&["pull", reference])
+            .env("KLEENE_CONFIG", &conf)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{reference}: {}", common::stderr(&o));
+        common::stderr(&o)
+    };
+    let via = pull("registry.invalid:5000/test/mirrored:v1");
+    assert!(via.contains(&format!("from mirror {}", reg.addr)), "{via}");
+    let skipped = pull(&format!("{}/test/mirrored:v1", reg.addr));
+    assert!(skipped.contains("mirror 127.0.0.1:1 skipped"), "{skipped}");
+    // One image, one name in kleene: pulling it again under another name
+    // moved the name.
+    let name = format!("{}/test/mirrored:v1", reg.addr);
+    assert_eq!(
+        root.ok(&["run", "--rm", &name, "/bin/busybox", "cat", "/etc/kept"]),
+        "kept\n"
+    );
+    let err = root.fails(
+        &["image", "inspect", "registry.invalid:5000/test/mirrored:v1"],
+        1,
+    );
+    assert!(err.contains("no such image"), "{err}");
+}

@@ -62,10 +62,9 @@ impl Engine {
     ) -> Result<Image> {
         let r = Reference::parse(reference)?;
         let cfg = config::Config::load()?;
-        let client = Client::new(&r, &cfg)?;
         let want = opts.platform.clone().unwrap_or_else(host_platform);
         progress.message(&format!("pulling {r}"));
-        let (mut kind, mut bytes) = client.manifest(&r.target())?;
+        let (client, (mut kind, mut bytes)) = first_answer(&r, &cfg, progress)?;
         if let Some(d) = &r.digest {
             check_digest(&r, d, &bytes)?;
         }
@@ -298,6 +297,33 @@ pub(super) struct Found {
     pub config: Value,
     pub config_digest: String,
     pub blobs: Vec<Blob>,
+}
+
+/// The registry's mirrors first (from the registry file), then the
+/// registry: the first that has the manifest serves the whole pull.
+fn first_answer(
+    r: &Reference,
+    cfg: &config::Config,
+    progress: &mut dyn Progress,
+) -> Result<(Client, (String, Vec<u8>))> {
+    for m in cfg.registry(&r.registry).mirrors {
+        let mirrored = Reference {
+            registry: m.clone(),
+            ..r.clone()
+        };
+        let tried = Client::new(&mirrored, cfg)
+            .and_then(|c| c.manifest(&r.target()).map(|answer| (c, answer)));
+        match tried {
+            Ok(found) => {
+                progress.message(&format!("from mirror {m}"));
+                return Ok(found);
+            }
+            Err(e) => progress.message(&format!("mirror {m} skipped: {e}")),
+        }
+    }
+    let client = Client::new(r, cfg)?;
+    let answer = client.manifest(&r.target())?;
+    Ok((client, answer))
 }
 
 fn check_digest_form(r: &Reference, d: &str) -> Result<()> {
