@@ -800,3 +800,51 @@ fn mirrors_serve_first_and_a_dead_one_is_skipped() {
     );
     assert!(err.contains("no such image"), "{err}");
 }
+
+#[test]
+fn container_export_and_image_import_make_a_flat_image() {
+    if !common::can_run() {
+        return;
+    }
+    let root = common::Root::new();
+    root.busybox_image("bb:1");
+    root.ok(&[
+        "create",
+        "--name",
+        "c1",
+        "bb:1",
+        "/bin/sh",
+        "-c",
+        "echo exported > /mark; rm /bin/ls",
+    ]);
+    root.ok(&["start", "c1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("c1.tar");
+    root.ok(&["container", "export", "c1", "-o", tar.to_str().unwrap()]);
+    let id = root.ok(&["image", "import", tar.to_str().unwrap(), "-t", "flat:1"]);
+    assert!(!id.trim().is_empty());
+    let out = root.ok(&[
+        "run",
+        "--rm",
+        "flat:1",
+        "/bin/sh",
+        "-c",
+        "cat /mark; ls /bin/ls 2>/dev/null || echo no-ls",
+    ]);
+    assert_eq!(out, "exported\nno-ls\n");
+    assert_eq!(
+        root.json(&["image", "inspect", "flat:1"])["layers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A running container is not exported (its /proc, and files changing).
+    root.ok(&["run", "-d", "--name", "c2", "bb:1", "/bin/sleep", "30"]);
+    let err = root.fails(
+        &["container", "export", "c2", "-o", tar.to_str().unwrap()],
+        1,
+    );
+    assert!(err.contains("while it runs"), "{err}");
+    root.ok(&["rm", "-f", "c2"]);
+}

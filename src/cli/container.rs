@@ -44,6 +44,8 @@ pub enum ContainerCmd {
     Logs(super::logs::LogsArgs),
     /// Copy files between a container and the host (or a tar stream)
     Cp(super::cp::CpArgs),
+    /// Write a stopped container's filesystem as a flat tar (`image import` reads it)
+    Export(ExportArgs),
     /// Send a signal to running containers (default KILL)
     Kill(super::control::KillArgs),
     /// Wait for containers to end and print their exit codes
@@ -640,10 +642,50 @@ pub fn run(e: &mut Engine, cmd: ContainerCmd) -> CmdResult {
         ContainerCmd::Logs(a) => return super::logs::logs(e, a),
         ContainerCmd::Kill(a) => return super::control::kill(e, a),
         ContainerCmd::Cp(a) => return super::cp::cp(e, a),
+        ContainerCmd::Export(a) => return export(e, a),
         ContainerCmd::Wait(a) => return super::control::wait(e, a),
         ContainerCmd::Port(a) => return super::control::port(e, a),
         ContainerCmd::Top(a) => return super::stats::top(e, a),
         ContainerCmd::Stats(a) => return super::stats::stats(e, a),
+    }
+    Ok(Outcome::Ok)
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The container
+    pub container: String,
+    /// The tar to write (default: standard output, unless a terminal)
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {
+    match &a.output {
+        Some(p) => {
+            // Written beside and renamed: a failed export leaves no half tar.
+            let tmp = p.with_extension("partial");
+            let r = std::fs::File::create(&tmp)
+                .map_err(|err| Error::io("cannot create", &tmp, err))
+                .and_then(|mut f| e.container_export(&a.container, &mut f))
+                .and_then(|_| {
+                    std::fs::rename(&tmp, p).map_err(|err| Error::io("cannot write", p, err))
+                });
+            if r.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            r?;
+        }
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(Error::invalid(
+                    "container export",
+                    a.container,
+                    "standard output is a terminal: give -o FILE or redirect it",
+                ));
+            }
+            e.container_export(&a.container, &mut std::io::stdout().lock())?;
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -29,6 +29,8 @@ pub enum ImageCmd {
     Pull(PullArgs),
     /// Push an image to a registry (as its own name, or as REFERENCE)
     Push(PushArgs),
+    /// Make an image from a flat filesystem tarball (FILE, or - for stdin; `container export` writes one)
+    Import(ImportArgs),
     /// Write images to an archive that docker/podman load and skopeo read
     Save(SaveArgs),
     /// Load the images of a docker-archive or OCI-layout archive
@@ -261,6 +263,7 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
         ImageCmd::Pull(a) => return pull(e, a),
         ImageCmd::Push(a) => return push(e, a),
         ImageCmd::Save(a) => return save(e, a),
+        ImageCmd::Import(a) => return import(e, a),
         ImageCmd::Load(a) => return load(e, a),
         ImageCmd::Create(a) => {
             let source = Source::parse(&a.method, a.source.as_deref())?;
@@ -312,5 +315,50 @@ pub fn run(e: &mut Engine, cmd: ImageCmd) -> CmdResult {
         ImageCmd::Tag(a) => crate::outln!("{}", e.image_tag(&a.source, &a.nametag)?.id),
         ImageCmd::Build(a) => return super::build::run(e, a),
     }
+    Ok(Outcome::Ok)
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The tarball (plain, .gz, .xz), or - for standard input
+    pub file: String,
+    /// NAME[:TAG] of the new image
+    #[arg(short, long, default_value = "")]
+    pub tag: String,
+}
+
+pub fn import(e: &mut Engine, a: ImportArgs) -> CmdResult {
+    // Standard input is kept in a file first: the tarball is read as one.
+    let spooled;
+    let file = if a.file == "-" {
+        let p = e
+            .root()
+            .join("tmp")
+            .join(format!("import-{}.tar", std::process::id()));
+        let mut f = std::fs::File::create(&p)
+            .map_err(|err| crate::engine::error::Error::io("cannot create", &p, err))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(|err| {
+            crate::engine::error::Error::io("cannot read standard input into", &p, err)
+        })?;
+        spooled = Some(p.clone());
+        p
+    } else {
+        spooled = None;
+        std::path::PathBuf::from(&a.file)
+    };
+    let opts = CreateOptions {
+        tag: a.tag,
+        dns: false,
+        localtime: false,
+        update: false,
+    };
+    let r = {
+        let mut bar = Bar::new();
+        e.image_create(&Source::Tar(file), &opts, &mut bar)
+    };
+    if let Some(p) = spooled {
+        let _ = std::fs::remove_file(p);
+    }
+    crate::outln!("{}", r?.id);
     Ok(Outcome::Ok)
 }

@@ -73,6 +73,21 @@ impl Engine {
         Ok(())
     }
 
+    /// `klee container export`: the container's whole filesystem (its
+    /// image's layers and its changes) as a flat tar on `out`. Only while
+    /// it is stopped: a running container's root holds its /proc, /sys and
+    /// /dev, and its files are changing.
+    pub fn container_export(&mut self, ident: &str, out: &mut dyn Write) -> Result<()> {
+        let c = self.container(ident)?;
+        if matches!(c.status, Status::Running { .. }) {
+            return Err(Error::State(format!(
+                "cannot export container '{}' while it runs: stop it first",
+                c.name
+            )));
+        }
+        self.container_copy_out(ident, "/.", CopyTo::Tar(out), CopyOptions::default())
+    }
+
     /// Copy from the host or a stream to `dest` (a path in container `ident`).
     pub fn container_copy_in(
         &mut self,
