@@ -5,6 +5,8 @@
 //! a two-platform index) and pushed with `skopeo`.
 
 mod common;
+#[allow(dead_code)] // shared with the FreeBSD scenario files
+mod freebsd_host;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -847,4 +849,62 @@ fn container_export_and_image_import_make_a_flat_image() {
     );
     assert!(err.contains("while it runs"), "{err}");
     root.ok(&["rm", "-f", "c2"]);
+}
+
+#[test]
+fn the_freebsd_back_end_pulls_into_zfs_clones_with_whiteouts_as_deletions() {
+    let Some(reg) = Registry::start() else { return };
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
+    reg.push(layout.dir.path(), "v1", "test/fbsd", false);
+    let dir = tempfile::tempdir().unwrap();
+    let (host, fb) = freebsd_host::Host::leak(dir.path());
+    std::env::set_var("KLEENE_DATASET", "zroot/kleene");
+    let root = dir.path().join("kleene");
+    let mut e = kleene::engine::Engine::open_on(&root, fb).unwrap();
+    let reference = format!("{}/test/fbsd:v1", reg.addr);
+    let img = e
+        .image_pull(&reference, &Default::default(), &mut ())
+        .unwrap();
+    host.with(|s| {
+        let l0 = format!("zroot/kleene/image/{}", img.layers[0]);
+        let l1 = format!("zroot/kleene/image/{}", img.layers[1]);
+        // The second layer is a clone of the first's snapshot, committed.
+        assert_eq!(
+            s.datasets[&l1].origin.as_deref(),
+            Some(format!("{l0}@image").as_str())
+        );
+        assert!(
+            s.datasets[&l0].snapshots.contains("image")
+                && s.datasets[&l1].snapshots.contains("image")
+        );
+        let top = s.datasets[&l1].mountpoint.clone();
+        assert!(!top.join("etc/gone").exists(), "the whiteout deletes");
+        assert!(top.join("etc/kept").exists());
+        let mut data: Vec<String> = std::fs::read_dir(top.join("data"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        data.sort();
+        assert_eq!(
+            data,
+            ["new"],
+            "the opaque directory keeps only this layer's entries"
+        );
+        // The layer below is untouched.
+        assert!(s.datasets[&l0].mountpoint.join("etc/gone").exists());
+        assert!(s.unknown.is_empty(), "{:?}", s.unknown);
+    });
+    // A fill killed before its snapshot is redone by the next pull.
+    let l1 = img.layers[1].clone();
+    e.image_remove(&img.id).unwrap();
+    host.run_line(&format!("/sbin/zfs create zroot/kleene/image/{l1}"));
+    let again = e
+        .image_pull(&reference, &Default::default(), &mut ())
+        .unwrap();
+    assert_eq!(again.layers[1], l1);
+    host.with(|s| {
+        assert!(s.datasets[&format!("zroot/kleene/image/{l1}")]
+            .snapshots
+            .contains("image"))
+    });
 }

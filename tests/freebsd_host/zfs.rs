@@ -10,6 +10,14 @@ impl State {
     // ---- zfs ----
     pub(super) fn zfs(&mut self, a: &[&str], dir: &Path) -> Output {
         match a {
+            // A snapshot by its full name (zfs list takes those too).
+            ["list", "-H", "-o", "name", snap] if snap.contains('@') => {
+                let (ds, name) = snap.split_once('@').unwrap();
+                match self.datasets.get(ds) {
+                    Some(d) if d.snapshots.contains(name) => ok(&format!("{snap}\n")),
+                    _ => fail(1, &format!("cannot open '{snap}': dataset does not exist")),
+                }
+            }
             ["list", "-H", "-o", "name", ds] => match self.datasets.get(*ds) {
                 Some(_) => ok(&format!("{ds}\n")),
                 None => fail(1, &format!("cannot open '{ds}': dataset does not exist")),

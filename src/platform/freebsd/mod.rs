@@ -215,7 +215,16 @@ impl Platform for FreeBsd {
     }
 
     fn begin_layer(&self, root: &Path, id: &str, parent: Option<&str>) -> Result<PathBuf> {
-        self.new_dataset(root, &image_ds(root, id), parent, None)
+        let ds = image_ds(root, id);
+        match self.new_dataset(root, &ds, parent, None) {
+            // A dataset without its @image snapshot is a fill that was
+            // killed: never a layer, so it goes and the fill starts again.
+            Err(_) if self.exists(&ds) && !self.layer_exists(root, id) => {
+                self.zfs(&["destroy", "-r", "-f", &ds])?;
+                self.new_dataset(root, &ds, parent, None)
+            }
+            r => r,
+        }
     }
 
     fn commit_layer(&self, root: &Path, id: &str) -> Result<()> {
@@ -233,7 +242,8 @@ impl Platform for FreeBsd {
     }
 
     fn layer_exists(&self, root: &Path, id: &str) -> bool {
-        self.exists(&image_ds(root, id))
+        // Committed: its snapshot exists (commit_layer makes it last).
+        self.exists(&format!("{}@image", image_ds(root, id)))
     }
 
     fn layer_path(&self, root: &Path, id: &str) -> PathBuf {
