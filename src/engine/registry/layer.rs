@@ -130,3 +130,99 @@ pub fn file_digest(path: &Path) -> std::io::Result<String> {
     std::io::copy(&mut f, &mut h)?;
     Ok(format!("sha256:{:x}", h.finalize()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar with `entries` (name, kind, link or data), its path and diff ID.
+    fn tar_with(dir: &Path, entries: &[(&str, tar::EntryType, &str)]) -> (PathBuf, String) {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, extra) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            let data: &[u8] = if *kind == tar::EntryType::Regular {
+                extra.as_bytes()
+            } else {
+                b""
+            };
+            h.set_size(data.len() as u64);
+            if matches!(kind, tar::EntryType::Link | tar::EntryType::Symlink) {
+                h.set_link_name(extra).unwrap();
+            }
+            // set_path refuses `..`: write the raw name as a hostile tool would.
+            let raw = &mut h.as_old_mut().name;
+            raw[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let p = dir.join("layer.tar");
+        std::fs::write(&p, &bytes).unwrap();
+        (p, format!("sha256:{:x}", Sha256::digest(&bytes)))
+    }
+
+    #[test]
+    fn entries_cannot_leave_the_layer() {
+        let t = tempfile::tempdir().unwrap();
+        let layer = t.path().join("layer");
+        std::fs::create_dir(&layer).unwrap();
+        let p = crate::platform::native();
+        let plain = "application/vnd.oci.image.layer.v1.tar";
+        for (entries, says) in [
+            (
+                vec![("../evil", tar::EntryType::Regular, "x")],
+                "leaves the layer",
+            ),
+            (
+                vec![("a/../../evil", tar::EntryType::Regular, "x")],
+                "leaves the layer",
+            ),
+            (
+                vec![("link", tar::EntryType::Link, "../../outside")],
+                "link",
+            ),
+        ] {
+            let (f, diff) = tar_with(t.path(), &entries);
+            let e = apply(p, &layer, &f, plain, &diff, "test layer")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("test layer"), "{e}");
+            assert!(e.contains(says) || e.contains("outside"), "{e}");
+        }
+        assert!(!t.path().join("evil").exists());
+        // A symlink out, then a file through it: the file stays inside.
+        let (f, diff) = tar_with(
+            t.path(),
+            &[
+                ("esc", tar::EntryType::Symlink, "/tmp"),
+                ("esc/owned", tar::EntryType::Regular, "x"),
+            ],
+        );
+        let _ = apply(p, &layer, &f, plain, &diff, "test layer");
+        assert!(!Path::new("/tmp/owned").exists());
+        // A wrong diff ID is caught.
+        let (f, _) = tar_with(t.path(), &[("ok", tar::EntryType::Regular, "x")]);
+        let e = apply(
+            p,
+            &layer,
+            &f,
+            plain,
+            &format!("sha256:{}", "0".repeat(64)),
+            "test layer",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("corrupt or substituted"), "{e}");
+        let e = decoder("application/vnd.example.layer", Box::new(std::io::empty()))
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("unknown layer media type 'application/vnd.example.layer'"),
+            "{e}"
+        );
+    }
+}
