@@ -99,6 +99,11 @@ impl Registry {
 
     /// Push the OCI layout `layout` (its tag `tag`) as `repo:tag`.
     fn push(&self, layout: &Path, tag: &str, repo: &str, all: bool) {
+        self.push_as(layout, tag, repo, all, &[]);
+    }
+
+    /// The same, with more skopeo options (`--format v2s2`, compression).
+    fn push_as(&self, layout: &Path, tag: &str, repo: &str, all: bool, extra: &[&str]) {
         let mut c = Command::new("skopeo");
         c.args([
             "copy",
@@ -107,6 +112,7 @@ impl Registry {
             "--dest-creds",
             "kleene:s3cret",
         ]);
+        c.args(extra);
         if all {
             c.arg("--all");
         }
@@ -907,4 +913,64 @@ fn the_freebsd_back_end_pulls_into_zfs_clones_with_whiteouts_as_deletions() {
             .snapshots
             .contains("image"))
     });
+}
+
+#[test]
+fn docker_schema_2_manifests_and_zstd_layers() {
+    let Some(reg) = Registry::start() else { return };
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
+    reg.push_as(
+        layout.dir.path(),
+        "v1",
+        "test/v2s2",
+        false,
+        &["--format", "v2s2"],
+    );
+    // A zstd layer of our own (skopeo keeps a layer's compression).
+    let (plain, diff, _) = top_layer();
+    let zstd_top = (
+        zstd::encode_all(&plain[..], 3).unwrap(),
+        diff,
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+    );
+    let zlayout = Layout::new("v1", &[("amd64", vec![base_layer(), zstd_top])], false);
+    reg.push(zlayout.dir.path(), "v1", "test/zstd", false);
+    for repo in ["test/v2s2", "test/zstd"] {
+        let root = common::Root::new();
+        let reference = format!("{}/{repo}:v1", reg.addr);
+        root.ok(&["pull", &reference]);
+        assert_eq!(
+            root.ok(&[
+                "run",
+                "--rm",
+                &reference,
+                "/bin/sh",
+                "-c",
+                "ls /data; cat /etc/kept"
+            ]),
+            "new\nkept\n",
+            "{repo}"
+        );
+    }
+    // The manifests really were of those kinds.
+    let inspect = |repo: &str| -> Value {
+        let o = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}/{repo}:v1", reg.addr))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(
+        inspect("test/v2s2")["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let z = inspect("test/zstd");
+    assert!(
+        z["layers"][1]["mediaType"]
+            .as_str()
+            .unwrap()
+            .ends_with("+zstd"),
+        "{z}"
+    );
 }
