@@ -38,6 +38,9 @@ pub struct Cli {
     /// State directory (images, containers, volumes, metadata)
     #[arg(long, global = true, env = "KLEENE_ROOT", default_value = DEFAULT_ROOT)]
     root: PathBuf,
+    /// The registry file: insecure registries, CAs, mirrors [default: /etc/kleene/registries.toml]
+    #[arg(long, global = true, env = "KLEENE_CONFIG")]
+    config: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -185,6 +188,11 @@ pub fn main() -> ExitCode {
         return r;
     }
     let cli = Cli::parse();
+    if let Some(c) = &cli.config {
+        // Read where registries are reached (engine::registry::config);
+        // still single-threaded here.
+        std::env::set_var("KLEENE_CONFIG", c);
+    }
     match cli.command {
         Command::Script(a) => return with_output(script::run(&cli.root, a)),
         Command::Repl => {
