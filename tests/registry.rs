@@ -248,6 +248,16 @@ impl Layout {
 /// A layer: its blob, its diff ID, its media type.
 type TestLayer = (Vec<u8>, String, &'static str);
 
+/// `root` builds `tag` from `dockerfile` (FROM the busybox image `bb:1`,
+/// made here); the context directory is returned.
+fn built(root: &common::Root, tag: &str, dockerfile: &str) -> tempfile::TempDir {
+    root.busybox_image("bb:1");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
+    root.ok(&["build", "-q", "-t", tag, ctx.path().to_str().unwrap()]);
+    ctx
+}
+
 const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const PLAIN: &str = "application/vnd.oci.image.layer.v1.tar";
 
@@ -575,14 +585,11 @@ fn a_dockerfile_from_and_the_dsl_pull_from_the_registry() {
 fn push_sends_layers_with_their_whiteouts_that_skopeo_umoci_and_pull_read() {
     let Some(reg) = Registry::start() else { return };
     let root = common::Root::new();
-    root.busybox_image("bb:1");
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
+    built(
+        &root,
+        "app:1",
         "FROM bb:1\nRUN rm /bin/ls && mkdir -p /data && echo hi > /data/hello\nENV STAGE=pushed\nCMD [\"/bin/sh\"]\n",
-    )
-    .unwrap();
-    root.ok(&["build", "-q", "-t", "app:1", ctx.path().to_str().unwrap()]);
+    );
     let target = format!("{}/test/pushed:1", reg.addr);
     let digest = root.ok(&["push", "app:1", &target]);
     assert!(digest.trim().starts_with("sha256:"), "{digest}");
@@ -662,14 +669,11 @@ fn push_sends_layers_with_their_whiteouts_that_skopeo_umoci_and_pull_read() {
 fn save_and_load_archives_that_skopeo_reads_and_writes() {
     let Some(reg) = Registry::start() else { return };
     let root = common::Root::new();
-    root.busybox_image("bb:1");
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
+    let ctx = built(
+        &root,
+        "app:1",
         "FROM bb:1\nRUN rm /bin/ls && echo saved > /saved\nENV WHERE=archive\n",
-    )
-    .unwrap();
-    root.ok(&["build", "-q", "-t", "app:1", ctx.path().to_str().unwrap()]);
+    );
     let file = ctx.path().join("app.tar");
     root.ok(&["save", "app:1", "-o", file.to_str().unwrap()]);
     // skopeo reads it both as a docker-archive and as an OCI archive.

@@ -661,31 +661,7 @@ pub struct ExportArgs {
 }
 
 pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {
-    match &a.output {
-        Some(p) => {
-            // Written beside and renamed: a failed export leaves no half tar.
-            let tmp = p.with_extension("partial");
-            let r = std::fs::File::create(&tmp)
-                .map_err(|err| Error::io("cannot create", &tmp, err))
-                .and_then(|mut f| e.container_export(&a.container, &mut f))
-                .and_then(|_| {
-                    std::fs::rename(&tmp, p).map_err(|err| Error::io("cannot write", p, err))
-                });
-            if r.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            r?;
-        }
-        None => {
-            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-                return Err(Error::invalid(
-                    "container export",
-                    a.container,
-                    "standard output is a terminal: give -o FILE or redirect it",
-                ));
-            }
-            e.container_export(&a.container, &mut std::io::stdout().lock())?;
-        }
-    }
-    Ok(Outcome::Ok)
+    super::archive_out(a.output.as_deref(), "container export", &a.container, |w| {
+        e.container_export(&a.container, w)
+    })
 }

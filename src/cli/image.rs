@@ -56,35 +56,12 @@ pub struct LoadArgs {
 
 pub fn save(e: &mut Engine, a: SaveArgs) -> CmdResult {
     let mut bar = Bar::new();
-    match &a.output {
-        Some(p) => {
-            // Written beside and renamed: a failed save leaves no half archive.
-            let tmp = p.with_extension("partial");
-            let r = std::fs::File::create(&tmp)
-                .map_err(|err| crate::engine::error::Error::io("cannot create", &tmp, err))
-                .and_then(|mut f| e.image_save(&a.images, &mut f, &mut bar))
-                .and_then(|_| {
-                    std::fs::rename(&tmp, p)
-                        .map_err(|err| crate::engine::error::Error::io("cannot write", p, err))
-                });
-            if r.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            r?;
-        }
-        None => {
-            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-                return Err(crate::engine::error::Error::invalid(
-                    "image save",
-                    a.images.join(" "),
-                    "standard output is a terminal: give -o FILE or redirect it",
-                ));
-            }
-            let mut out = std::io::stdout().lock();
-            e.image_save(&a.images, &mut out, &mut bar)?;
-        }
-    }
-    Ok(Outcome::Ok)
+    super::archive_out(
+        a.output.as_deref(),
+        "image save",
+        &a.images.join(" "),
+        |w| e.image_save(&a.images, w, &mut bar),
+    )
 }
 
 pub fn load(e: &mut Engine, a: LoadArgs) -> CmdResult {

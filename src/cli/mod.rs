@@ -167,6 +167,43 @@ pub enum Outcome {
 
 pub type CmdResult = Result<Outcome, Error>;
 
+/// Write an archive with `write` to `output`, or to standard output when
+/// none is given (refused on a terminal). A file is written beside and
+/// renamed once whole, so a failure leaves no half archive.
+pub(crate) fn archive_out(
+    output: Option<&std::path::Path>,
+    what: &'static str,
+    value: &str,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), Error>,
+) -> CmdResult {
+    match output {
+        Some(p) => {
+            let tmp = p.with_extension("partial");
+            let r = std::fs::File::create(&tmp)
+                .map_err(|err| Error::io("cannot create", &tmp, err))
+                .and_then(|mut f| write(&mut f))
+                .and_then(|_| {
+                    std::fs::rename(&tmp, p).map_err(|err| Error::io("cannot write", p, err))
+                });
+            if r.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            r?;
+        }
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(Error::invalid(
+                    what,
+                    value,
+                    "standard output is a terminal: give -o FILE or redirect it",
+                ));
+            }
+            write(&mut std::io::stdout().lock())?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
 pub fn main() -> ExitCode {
     crate::platform::trace::begin();
     crate::platform::term::default_sigpipe();
