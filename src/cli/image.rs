@@ -225,6 +225,20 @@ impl Progress for Bar {
             pb.set_position(n);
         }
     }
+    fn bytes(&mut self, done: u64, total: u64) {
+        if let Some(pb) = &self.0 {
+            if pb.length() != Some(total) {
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                pb.set_length(total);
+            }
+            pb.set_position(done);
+        }
+    }
 }
 
 impl Drop for Bar {

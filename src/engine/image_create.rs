@@ -101,6 +101,8 @@ impl Default for CreateOptions {
 pub trait Progress {
     fn message(&mut self, _msg: &str) {}
     fn files(&mut self, _n: u64) {}
+    /// Bytes downloaded so far of `total` (pulls).
+    fn bytes(&mut self, _done: u64, _total: u64) {}
 }
 impl Progress for () {}
 

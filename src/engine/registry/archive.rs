@@ -309,7 +309,7 @@ impl Engine {
                 blobs,
             };
             let paths: Vec<PathBuf> = layers.iter().map(|(p, _)| p.clone()).collect();
-            let fetch = |missing: &[usize]| -> Vec<Result<PathBuf>> {
+            let fetch = |missing: &[usize], _: &mut dyn Progress| -> Vec<Result<PathBuf>> {
                 missing.iter().map(|&i| Ok(paths[i].clone())).collect()
             };
             let image = self.install(&f, nm, tag, "load", &fetch, progress)?;

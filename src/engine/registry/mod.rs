@@ -114,26 +114,37 @@ impl Engine {
         }
         let dir = self.root.join("blobs");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-        let config_path = fetch_blob(&client, &r, &dir, &config_digest, progress)?;
+        let config_path = fetch_blob(&client, &r, &dir, &config_digest, &Default::default())?;
         let config_text =
             std::fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
         let _ = std::fs::remove_file(&config_path);
         let conf: Value = serde_json::from_slice(&config_text)
             .map_err(|e| err(&r, format!("image config is not JSON: {e}")))?;
         let digests: Vec<String> = blobs.iter().map(|b| b.digest.clone()).collect();
-        let fetch = |missing: &[usize]| -> Vec<Result<PathBuf>> {
+        let sizes: Vec<u64> = blobs.iter().map(|b| b.size).collect();
+        let fetch = |missing: &[usize], progress: &mut dyn Progress| -> Vec<Result<PathBuf>> {
+            // Bytes that arrived, for the progress bar the caller shows
+            // while the workers download.
+            let arrived = std::sync::atomic::AtomicU64::new(0);
+            let want: u64 = missing.iter().map(|&i| sizes[i]).sum();
             std::thread::scope(|s| {
                 let handles: Vec<_> = missing
                     .chunks(missing.len().div_ceil(4).max(1))
                     .map(|part| {
-                        let (client, r, dir, digests) = (&client, &r, &dir, &digests);
+                        let (client, r, dir, digests, arrived) =
+                            (&client, &r, &dir, &digests, &arrived);
                         s.spawn(move || {
                             part.iter()
-                                .map(|&i| fetch_blob(client, r, dir, &digests[i], &mut ()))
+                                .map(|&i| fetch_blob(client, r, dir, &digests[i], arrived))
                                 .collect::<Vec<_>>()
                         })
                     })
                     .collect();
+                while !handles.iter().all(|h| h.is_finished()) {
+                    progress.bytes(arrived.load(std::sync::atomic::Ordering::Relaxed), want);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                progress.bytes(want, want);
                 handles
                     .into_iter()
                     .flat_map(|h| {
@@ -171,7 +182,7 @@ impl Engine {
         name: String,
         tag: String,
         method: &str,
-        fetch: &dyn Fn(&[usize]) -> Vec<Result<PathBuf>>,
+        fetch: &Fetch,
         progress: &mut dyn Progress,
     ) -> Result<Image> {
         let bad = |why: String| Error::Registry(format!("{}: {why}", f.what));
@@ -241,7 +252,7 @@ impl Engine {
         f: &Found,
         diff_ids: &[String],
         ids: &[String],
-        fetch: &dyn Fn(&[usize]) -> Vec<Result<PathBuf>>,
+        fetch: &Fetch,
         progress: &mut dyn Progress,
     ) -> Result<()> {
         let blobs = &f.blobs;
@@ -258,7 +269,7 @@ impl Engine {
             ));
         }
         let mut paths = std::collections::HashMap::new();
-        for (&i, p) in missing.iter().zip(fetch(&missing)) {
+        for (&i, p) in missing.iter().zip(fetch(&missing, progress)) {
             paths.insert(i, p?);
         }
         for &i in &missing {
@@ -289,6 +300,10 @@ impl Engine {
         Ok(())
     }
 }
+
+/// Given the indexes of the layers not here yet, their blobs' files
+/// (downloaded, or in an unpacked archive), reporting bytes as they come.
+pub(super) type Fetch<'a> = dyn Fn(&[usize], &mut dyn Progress) -> Vec<Result<PathBuf>> + 'a;
 
 /// An image found in a registry or an archive: its config and layers.
 pub(super) struct Found {
@@ -383,6 +398,21 @@ pub(super) fn pick_platform(r: &Reference, index: &Value, want: &str) -> Result<
     }
 }
 
+/// A reader that adds what it reads to a shared count.
+struct Counted<'a, R> {
+    inner: R,
+    arrived: &'a std::sync::atomic::AtomicU64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.arrived
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Blob `digest` into `dir`, verified: resumed from `<hex>.part` if an
 /// earlier pull was interrupted; a finished blob is `<hex>`.
 fn fetch_blob(
@@ -390,7 +420,7 @@ fn fetch_blob(
     r: &Reference,
     dir: &Path,
     digest: &str,
-    _progress: &mut dyn Progress,
+    arrived: &std::sync::atomic::AtomicU64,
 ) -> Result<PathBuf> {
     use std::io::Write;
     check_digest_form(r, digest)?;
@@ -421,7 +451,10 @@ fn fetch_blob(
         .truncate(!append)
         .open(&part)
         .map_err(|e| Error::io("cannot write", &part, e))?;
-    let mut body = resp.body_mut().as_reader();
+    let mut body = Counted {
+        inner: resp.body_mut().as_reader(),
+        arrived,
+    };
     std::io::copy(&mut body, &mut f).map_err(|e| {
         err(
             r,
