@@ -577,6 +577,7 @@ impl Engine {
     pub(crate) fn destroy_leased(&mut self, layers: &[String]) -> Result<()> {
         for l in layers.iter().rev() {
             self.platform.destroy_layer(&self.root, l)?;
+            crate::engine::registry::origin::forget(&self.root, l);
         }
         self.release_layers(layers)
     }

@@ -73,6 +73,9 @@ pub fn apply(
         archive.set_overwrite(true);
         // This layer's own entries: an opaque directory keeps them.
         let mut ours: Vec<PathBuf> = Vec::new();
+        // Directories' times, set once their contents are written (which
+        // changes them): a layer keeps the times its tar gave.
+        let mut dirs: Vec<(PathBuf, u64)> = Vec::new();
         for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
             let mut entry = entry.map_err(|e| bad(format!("corrupt archive: {e}")))?;
             let path = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
@@ -88,6 +91,11 @@ pub fn apply(
                 }
                 continue;
             }
+            if entry.header().entry_type().is_dir() {
+                if let Ok(t) = entry.header().mtime() {
+                    dirs.push((rel.clone(), t));
+                }
+            }
             entry.unpack_in(dest).map_err(|e| {
                 bad(format!(
                     "entry '{}': {}",
@@ -97,6 +105,16 @@ pub fn apply(
             })?;
             ours.push(rel);
             n += 1;
+        }
+        for (rel, t) in dirs.iter().rev() {
+            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(*t);
+            if let Ok(f) = std::fs::File::open(dest.join(rel)) {
+                let _ = f.set_times(
+                    std::fs::FileTimes::new()
+                        .set_modified(when)
+                        .set_accessed(when),
+                );
+            }
         }
     }
     // The tar's end padding counts toward the digest too.

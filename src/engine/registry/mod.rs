@@ -13,6 +13,7 @@ pub mod archive;
 pub mod client;
 pub mod config;
 pub mod layer;
+pub(crate) mod origin;
 pub mod push;
 pub mod reference;
 
@@ -268,36 +269,82 @@ impl Engine {
                 total as f64 / 1e6
             ));
         }
+        let cache = self.root.join("blobs");
+        // Downloaded blobs go once unpacked, or when the pull fails (the
+        // next one downloads them again); an archive's files are its own.
+        let drop_cached = |paths: &std::collections::HashMap<usize, PathBuf>| {
+            for p in paths.values().filter(|p| p.starts_with(&cache)) {
+                let _ = std::fs::remove_file(p);
+            }
+        };
         let mut paths = std::collections::HashMap::new();
+        let mut failed = None;
         for (&i, p) in missing.iter().zip(fetch(&missing, progress)) {
-            paths.insert(i, p?);
+            match p {
+                Ok(p) => {
+                    paths.insert(i, p);
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
+        if let Some(e) = failed {
+            drop_cached(&paths);
+            return Err(e);
+        }
+        let locks = cache.join("locks");
+        std::fs::create_dir_all(&locks).map_err(|e| Error::io("cannot create", &locks, e))?;
         for &i in &missing {
             let id = &ids[i];
-            let parent = (i > 0).then(|| ids[i - 1].as_str());
-            let dest = self.platform.begin_layer(&self.root, id, parent)?;
-            let what = format!("{}: layer {}", f.what, blobs[i].digest);
-            let filled = layer::apply(
-                self.platform,
-                &dest,
-                &paths[&i],
-                &blobs[i].media_type,
-                &diff_ids[i],
-                &what,
-            )
-            .and_then(|_| {
-                self.platform
-                    .commit_layer(&self.root, id)
-                    .map_err(Error::from)
-            });
-            if let Err(e) = filled {
-                let _ = self.platform.destroy_layer(&self.root, id);
-                return Err(e);
+            // One fill of a layer at a time in this root; another pull may
+            // have made it meanwhile.
+            let _lock = lock_file(&locks.join(format!("layer-{id}")))?;
+            if !self.platform.layer_exists(&self.root, id) {
+                let filled = self.fill_one(f, i, &paths[&i], &diff_ids[i], ids);
+                if let Err(e) = filled {
+                    drop_cached(&paths);
+                    return Err(e);
+                }
+                origin::record(&self.root, id, &diff_ids[i], &blobs[i]);
             }
-            let _ = std::fs::remove_file(&paths[&i]);
+            if paths[&i].starts_with(&cache) {
+                let _ = std::fs::remove_file(&paths[&i]);
+            }
             progress.message(&format!("layer {} ready", &blobs[i].digest[..19]));
         }
         Ok(())
+    }
+
+    /// Unpack layer `i` on its parent and commit it; nothing of it stays
+    /// on failure.
+    fn fill_one(
+        &mut self,
+        f: &Found,
+        i: usize,
+        blob: &Path,
+        diff_id: &str,
+        ids: &[String],
+    ) -> Result<()> {
+        let id = &ids[i];
+        let parent = (i > 0).then(|| ids[i - 1].as_str());
+        let dest = self.platform.begin_layer(&self.root, id, parent)?;
+        let what = format!("{}: layer {}", f.what, f.blobs[i].digest);
+        let filled = layer::apply(
+            self.platform,
+            &dest,
+            blob,
+            &f.blobs[i].media_type,
+            diff_id,
+            &what,
+        )
+        .and_then(|_| {
+            self.platform
+                .commit_layer(&self.root, id)
+                .map_err(Error::from)
+        });
+        if filled.is_err() {
+            let _ = self.platform.destroy_layer(&self.root, id);
+        }
+        filled
     }
 }
 
@@ -398,6 +445,28 @@ pub(super) fn pick_platform(r: &Reference, index: &Value, want: &str) -> Result<
     }
 }
 
+/// An exclusive lock on `path` (made if missing) until the file drops:
+/// flock(2), which threads of one process also exclude each other by.
+pub(super) fn lock_file(path: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("cannot open lock", path, e))?;
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(f);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(Error::io("cannot lock", path, e));
+        }
+    }
+}
+
 /// A reader that adds what it reads to a shared count.
 struct Counted<'a, R> {
     inner: R,
@@ -425,13 +494,30 @@ fn fetch_blob(
     use std::io::Write;
     check_digest_form(r, digest)?;
     let hex = &digest[7..];
+    // One download of a blob at a time in this root: another pull (or
+    // another thread of this one) waits, then finds it done.
+    let locks = dir.join("locks");
+    std::fs::create_dir_all(&locks).map_err(|e| Error::io("cannot create", &locks, e))?;
+    let _lock = lock_file(&locks.join(format!("blob-{hex}")))?;
     let done = dir.join(hex);
     if done.exists() && layer::file_digest(&done).ok().as_deref() == Some(digest) {
         return Ok(done);
     }
     let part = dir.join(format!("{hex}.part"));
-    let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let mut have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    // A part that is already whole (a pull killed before it was checked).
+    if have > 0 && layer::file_digest(&part).ok().as_deref() == Some(digest) {
+        std::fs::rename(&part, &done).map_err(|e| Error::io("cannot store", &done, e))?;
+        return Ok(done);
+    }
     let mut resp = client.get(&format!("blobs/{digest}"), None, (have > 0).then_some(have))?;
+    if resp.status() == 416 && have > 0 {
+        // The part is as long as the blob, or longer, and not it: again.
+        let _ = std::fs::remove_file(&part);
+        have = 0;
+        resp = client.get(&format!("blobs/{digest}"), None, None)?;
+    }
+    let _ = have;
     let status = resp.status().as_u16();
     let append = match status {
         206 => true,

@@ -37,11 +37,12 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// A blob ready to upload: its file, digest and size.
+/// A blob ready to upload: its file, digest, size and media type.
 struct Ready {
     path: PathBuf,
     digest: String,
     size: u64,
+    media_type: String,
 }
 
 impl Engine {
@@ -97,6 +98,24 @@ impl Engine {
         let mut layers = Vec::new();
         let mut diff_ids = Vec::new();
         for (i, id) in image.layers.iter().enumerate() {
+            // A pulled layer the registry has already (the base of an image
+            // built here, usually): its own blob, not a re-packed copy.
+            if let Some((diff_id, digest, size, media_type)) = super::origin::get(&self.root, id) {
+                let url = format!("{}/blobs/{digest}", client.base());
+                if client
+                    .send("HEAD", &url, &[], None)
+                    .is_ok_and(|h| h.status() == 200)
+                {
+                    diff_ids.push(diff_id);
+                    layers.push(Ready {
+                        path: PathBuf::new(),
+                        digest,
+                        size,
+                        media_type,
+                    });
+                    continue;
+                }
+            }
             let path = work.join(format!("layer-{i}.tar.gz"));
             let f =
                 std::fs::File::create(&path).map_err(|e| Error::io("cannot create", &path, e))?;
@@ -125,6 +144,7 @@ impl Engine {
                 path,
                 digest,
                 size: gz_out.n,
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             });
         }
         let config = config_json(image, &diff_ids);
@@ -136,6 +156,7 @@ impl Engine {
             path: config_path,
             digest: format!("sha256:{:x}", Sha256::digest(&config_bytes)),
             size: config_bytes.len() as u64,
+            media_type: "application/vnd.oci.image.config.v1+json".into(),
         };
         for b in layers.iter().chain(std::iter::once(&config_blob)) {
             upload(client, r, b, progress)?;
@@ -146,7 +167,7 @@ impl Engine {
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                        "digest": config_blob.digest, "size": config_blob.size},
             "layers": layers.iter().map(|l| json!({
-                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "mediaType": l.media_type.replace("vnd.docker.image.rootfs.diff.tar.gzip", "vnd.oci.image.layer.v1.tar+gzip"),
                 "digest": l.digest, "size": l.size})).collect::<Vec<_>>(),
         });
         let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
