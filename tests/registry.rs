@@ -529,10 +529,42 @@ fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
     assert_eq!(saved["auths"][&reg.addr]["auth"], "a2xlZW5lOnMzY3JldA==");
     let o = klee(&["pull", &reference], "");
     assert!(o.status.success(), "{}", common::stderr(&o));
-    // Without the CA the certificate is not trusted (no silent plain HTTP).
+    // Without the CA the certificate is not trusted, and the error says so
+    // (no silent fall back to plain HTTP) ...
     std::fs::write(&conf, "").unwrap();
     let o = klee(&["pull", &reference], "");
     assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("certificate"),
+        "{}",
+        common::stderr(&o)
+    );
+    // ... unless the registry is configured as insecure (Docker's rule).
+    std::fs::write(
+        &conf,
+        format!("[[registry]]\nhost = \"{}\"\ninsecure = true\n", reg.addr),
+    )
+    .unwrap();
+    let o = klee(&["pull", &reference], "");
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    // A CA file that holds no certificate is an error naming it.
+    let junk = root.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nhost = \"{}\"\nca = \"{}\"\n",
+            reg.addr,
+            junk.display()
+        ),
+    )
+    .unwrap();
+    let o = klee(&["pull", &reference], "");
+    assert!(
+        common::stderr(&o).contains("holds no PEM certificate"),
+        "{}",
+        common::stderr(&o)
+    );
     let o = klee(&["logout", &reg.addr], "");
     assert!(
         common::stdout(&o).contains("removed"),

@@ -40,7 +40,6 @@ pub fn err(r: &Reference, what: impl std::fmt::Display) -> Error {
 impl Client {
     pub fn new(reference: &Reference, config: &Config) -> Result<Client> {
         let host = reference.api_host().to_string();
-        let mut tls = ureq::tls::TlsConfig::builder();
         let reg = config.registry(&reference.registry);
         let mut roots: Vec<ureq::tls::Certificate<'static>> = Vec::new();
         for path in ["/etc/ssl/certs/ca-certificates.crt"]
@@ -58,32 +57,55 @@ impl Client {
                 }
                 continue;
             };
+            let before = roots.len();
             for item in ureq::tls::parse_pem(&pem).flatten() {
                 if let ureq::tls::PemItem::Certificate(c) = item {
                     roots.push(c);
                 }
             }
+            if roots.len() == before && reg.ca.as_ref() == Some(&path) {
+                return Err(Error::invalid(
+                    "registry CA file",
+                    path.display().to_string(),
+                    "it holds no PEM certificate",
+                ));
+            }
         }
-        if !roots.is_empty() {
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
-        }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .tls_config(tls.build())
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_recv_response(Some(Duration::from_secs(60)))
-            .user_agent(concat!("kleene/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        // HTTPS always; plain HTTP only where allowed (loopback, or
-        // configured as insecure) and only when HTTPS does not answer,
-        // as Docker does.
-        let https_answers = || agent.get(&format!("https://{host}/v2/")).call().is_ok();
-        let scheme = if config.insecure(&reference.registry) && !https_answers() {
-            "http"
-        } else {
-            "https"
+        let tls = |unverified: bool| {
+            let mut b = ureq::tls::TlsConfig::builder();
+            if !roots.is_empty() {
+                b = b.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+            }
+            b.disable_verification(unverified).build()
         };
+        let agent_with = |tls: ureq::tls::TlsConfig| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .tls_config(tls)
+                .timeout_connect(Some(Duration::from_secs(15)))
+                .timeout_recv_response(Some(Duration::from_secs(60)))
+                .user_agent(concat!("kleene/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        };
+        let mut agent = agent_with(tls(false));
+        // HTTPS always. Where plain HTTP is allowed (loopback, or configured
+        // as insecure), it is used only when HTTPS does not answer at all,
+        // as Docker does; a TLS server whose certificate is not trusted is
+        // that server's error (loopback), or trusted anyway for a registry
+        // configured as insecure (Docker's insecure-registries).
+        let mut scheme = "https";
+        if config.insecure(&reference.registry) {
+            match agent.get(&format!("https://{host}/v2/")).call() {
+                Ok(_) => {}
+                Err(e) if untrusted(&e) => {
+                    if reg.insecure {
+                        agent = agent_with(tls(true));
+                    }
+                }
+                Err(_) => scheme = "http",
+            }
+        }
         Ok(Client {
             agent,
             base: format!("{scheme}://{host}/v2/{}", reference.repository),
@@ -292,6 +314,21 @@ impl Client {
             .read_to_end(&mut bytes)
             .map_err(|e| err(&self.reference, format!("manifest '{target}': {e}")))?;
         Ok((kind, bytes))
+    }
+}
+
+/// Did TLS fail on the server's certificate (a TLS server we do not trust,
+/// as opposed to no TLS server at all)? ureq reports rustls's error
+/// directly or inside an I/O error.
+fn untrusted(e: &ureq::Error) -> bool {
+    use tokio_rustls::rustls::Error as Tls;
+    match e {
+        ureq::Error::Rustls(Tls::InvalidCertificate(_)) => true,
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Tls>())
+            .is_some_and(|t| matches!(t, Tls::InvalidCertificate(_))),
+        _ => false,
     }
 }
 
