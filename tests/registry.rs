@@ -501,12 +501,26 @@ fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
         "{}",
         common::stderr(&o)
     );
-    // Wrong ones are refused as such.
+    // Wrong ones are refused at login, and stored ones that went wrong
+    // (Docker's file, written by hand) at the pull.
     let o = klee(
         &["login", &reg.addr, "-u", "kleene", "--password-stdin"],
         "wrong\n",
     );
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("login refused for user 'kleene'"),
+        "{}",
+        common::stderr(&o)
+    );
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"a2xlZW5lOndyb25n\"}}}}}}",
+            reg.addr
+        ),
+    )
+    .unwrap();
     let o = klee(&["pull", &reference], "");
     assert!(
         common::stderr(&o).contains("the stored credentials were refused"),
@@ -1011,4 +1025,64 @@ fn docker_schema_2_manifests_and_zstd_layers() {
             .ends_with("+zstd"),
         "{z}"
     );
+}
+
+#[test]
+fn archives_with_shared_layers_compressed_archives_and_platform_checks() {
+    let Some(reg) = Registry::start() else { return };
+    let root = common::Root::new();
+    let ctx = built(&root, "app:1", "FROM bb:1\nRUN echo two > /two\n");
+    // Two images sharing their base, one named twice, gzip-compressed.
+    let file = ctx.path().join("both.tar");
+    root.ok(&[
+        "save",
+        "app:1",
+        "bb:1",
+        "app:1",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    let gz = ctx.path().join("both.tar.gz");
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            &format!("gzip -c {} > {}", file.display(), gz.display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let other = common::Root::new();
+    let out = other.ok(&["load", "-i", gz.to_str().unwrap()]);
+    assert!(out.contains("app:1") && out.contains("bb:1"), "{out}");
+    assert_eq!(
+        other.ok(&["run", "--rm", "app:1", "/bin/sh", "-c", "cat /two"]),
+        "two\n"
+    );
+    // `klee tag` as Docker users type it, then a push of it.
+    other.ok(&["tag", "app:1", &format!("{}/test/tagged:1", reg.addr)]);
+    other.ok(&["push", &format!("{}/test/tagged:1", reg.addr)]);
+    // A single-platform image asked for another platform is refused.
+    let err = other.fails(
+        &[
+            "pull",
+            "--platform",
+            "linux/arm64",
+            &format!("{}/test/tagged:1", reg.addr),
+        ],
+        1,
+    );
+    assert!(
+        err.contains("not the requested platform linux/arm64"),
+        "{err}"
+    );
+    let err = other.fails(
+        &[
+            "pull",
+            "--platform",
+            "bogus",
+            &format!("{}/test/tagged:1", reg.addr),
+        ],
+        1,
+    );
+    assert!(err.contains("OS/ARCH"), "{err}");
 }

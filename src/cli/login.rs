@@ -55,6 +55,16 @@ pub fn login(a: LoginArgs) -> CmdResult {
             "the user name and password must not be empty",
         ));
     }
+    // Checked before stored, as Docker does: a typo shows now, not at the
+    // next pull.
+    let r = crate::engine::registry::reference::Reference {
+        registry: host.clone(),
+        repository: "library/kleene-login".into(),
+        tag: None,
+        digest: None,
+    };
+    crate::engine::registry::client::Client::new(&r, &config::Config::load()?)?
+        .check_login(&a.username, &password)?;
     let path = config::save_credentials(&host, &a.username, &password)?;
     crate::outln!("credentials for {host} stored in {}", path.display());
     Ok(Outcome::Ok)

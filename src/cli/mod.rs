@@ -84,6 +84,12 @@ enum Command {
     Save(image::SaveArgs),
     /// Load images from an archive (shortcut for `image load`)
     Load(image::LoadArgs),
+    /// Name an image (shortcut for `image tag`)
+    Tag(image::TagArgs),
+    /// An image from a flat filesystem tarball (shortcut for `image import`)
+    Import(image::ImportArgs),
+    /// A stopped container's filesystem as a flat tar (shortcut for `container export`)
+    Export(container::ExportArgs),
     /// Store a registry's credentials (Docker's config.json, mode 0600)
     Login(login::LoginArgs),
     /// Forget a registry's credentials
@@ -284,6 +290,9 @@ pub fn main() -> ExitCode {
         Command::Push(a) => image::push(&mut engine, a),
         Command::Save(a) => image::save(&mut engine, a),
         Command::Load(a) => image::load(&mut engine, a),
+        Command::Tag(a) => image::run(&mut engine, image::ImageCmd::Tag(a)),
+        Command::Import(a) => image::import(&mut engine, a),
+        Command::Export(a) => container::export(&mut engine, a),
         Command::Image(c) => image::run(&mut engine, c),
         Command::Volume(c) => volume::run(&mut engine, c),
         Command::Network(c) => network::run(&mut engine, c),

@@ -246,14 +246,9 @@ fn skeleton(dest: &Path) -> Result<()> {
 /// would leave `dest` are refused.
 pub fn extract_tar(dest: &Path, file: &Path, progress: &mut dyn Progress) -> Result<()> {
     let f = fs::File::open(file).map_err(|e| Error::io("cannot open archive", file, e))?;
-    let name = file.to_string_lossy().to_ascii_lowercase();
-    let reader: Box<dyn Read> = if name.ends_with(".gz") || name.ends_with(".tgz") {
-        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)))
-    } else if name.ends_with(".xz") || name.ends_with(".txz") {
-        Box::new(liblzma::read::XzDecoder::new(std::io::BufReader::new(f)))
-    } else {
-        Box::new(std::io::BufReader::new(f))
-    };
+    // By its first bytes, not its name (standard input has none).
+    let reader: Box<dyn Read> = super::registry::layer::sniffed(f)
+        .map_err(|e| Error::invalid("archive", file.display().to_string(), e.to_string()))?;
     progress.message(&format!("extracting {}", file.display()));
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);

@@ -53,10 +53,13 @@ impl Engine {
         out: &mut dyn Write,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let images: Vec<Image> = idents
+        let mut images: Vec<Image> = idents
             .iter()
             .map(|i| self.image(i))
             .collect::<Result<_>>()?;
+        // The same image named twice is saved once.
+        let mut seen = std::collections::HashSet::new();
+        images.retain(|i| seen.insert(i.id.clone()));
         if images.is_empty() {
             return Err(Error::invalid("image save", "", "name at least one image"));
         }
@@ -172,6 +175,7 @@ impl Engine {
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).map_err(|e| Error::io("cannot create", &work, e))?;
         let r = (|| {
+            let input = layer::sniffed(input).map_err(|e| bad(what, e))?;
             let mut a = tar::Archive::new(input);
             for entry in a.entries().map_err(|e| bad(what, e))? {
                 let mut entry = entry.map_err(|e| bad(what, format!("corrupt archive: {e}")))?;

@@ -279,6 +279,56 @@ impl Client {
         Ok(format!("Bearer {token}"))
     }
 
+    /// Do `user` and `password` open the registry (`klee login`)? Its
+    /// `/v2/` with basic auth, or a token from its bearer realm with them.
+    pub fn check_login(&self, user: &str, password: &str) -> Result<()> {
+        let root = format!("{}/v2/", self.base.split("/v2/").next().unwrap_or(""));
+        let basic = format!(
+            "Basic {}",
+            super::config::base64_encode(format!("{user}:{password}").as_bytes())
+        );
+        let host = &self.reference.registry;
+        let refused = || Error::Registry(format!("{host}: login refused for user '{user}'"));
+        let resp = self
+            .agent
+            .get(&root)
+            .header("Authorization", &basic)
+            .call()
+            .map_err(|e| Error::Registry(format!("{host}: cannot reach {root}: {e}")))?;
+        if resp.status() == 200 {
+            return Ok(());
+        }
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let (scheme, params) = challenge.split_once(' ').unwrap_or((&challenge, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(refused());
+        }
+        let p = parse_params(params);
+        let Some((_, realm)) = p.iter().find(|(k, _)| k == "realm") else {
+            return Err(refused());
+        };
+        let mut url = format!("{realm}?account={user}");
+        if let Some((_, sv)) = p.iter().find(|(k, _)| k == "service") {
+            url.push_str(&format!("&service={sv}"));
+        }
+        let token = self
+            .agent
+            .get(&url)
+            .header("Authorization", &basic)
+            .call()
+            .map_err(|e| Error::Registry(format!("{host}: cannot reach {realm}: {e}")))?;
+        if token.status() == 200 {
+            Ok(())
+        } else {
+            Err(refused())
+        }
+    }
+
     /// A manifest or index by tag or digest: (media type, bytes).
     pub fn manifest(&self, target: &str) -> Result<(String, Vec<u8>)> {
         let mut resp = self.get(&format!("manifests/{target}"), Some(ACCEPT), None)?;

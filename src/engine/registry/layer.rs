@@ -47,6 +47,28 @@ pub fn decoder<'a>(
     }
 }
 
+/// `r` decompressed by what its first bytes say it is (gzip, zstd, xz),
+/// or as it is: archives given by hand come with any name, or none
+/// (standard input).
+pub fn sniffed<'a>(r: impl Read + 'a) -> std::io::Result<Box<dyn Read + 'a>> {
+    use std::io::BufRead;
+    let mut b = std::io::BufReader::new(r);
+    let head = b.fill_buf()?.to_vec();
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(b))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(b)?)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Box::new(liblzma::read::XzDecoder::new(b))
+    } else if head.starts_with(b"BZh") {
+        return Err(std::io::Error::other(
+            "bzip2 is not supported: decompress it first",
+        ));
+    } else {
+        Box::new(b)
+    })
+}
+
 /// Unpack `blob` (of `media_type`) into `dest`; its uncompressed content
 /// must hash to `diff_id`. `what` names the layer in errors.
 pub fn apply(

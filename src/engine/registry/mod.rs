@@ -64,6 +64,14 @@ impl Engine {
         let r = Reference::parse(reference)?;
         let cfg = config::Config::load()?;
         let want = opts.platform.clone().unwrap_or_else(host_platform);
+        let parts = want.split('/').count();
+        if !(2..=3).contains(&parts) || want.split('/').any(str::is_empty) {
+            return Err(Error::invalid(
+                "platform",
+                want,
+                "write it OS/ARCH[/VARIANT], e.g. linux/arm64",
+            ));
+        }
         progress.message(&format!("pulling {r}"));
         let (client, (mut kind, mut bytes)) = first_answer(&r, &cfg, progress)?;
         if let Some(d) = &r.digest {
@@ -121,6 +129,21 @@ impl Engine {
         let _ = std::fs::remove_file(&config_path);
         let conf: Value = serde_json::from_slice(&config_text)
             .map_err(|e| err(&r, format!("image config is not JSON: {e}")))?;
+        // A single-platform image asked for another platform: refused, as
+        // Docker does, rather than pulled for the wrong machine.
+        if let Some(p) = &opts.platform {
+            let have = format!(
+                "{}/{}",
+                conf["os"].as_str().unwrap_or("?"),
+                conf["architecture"].as_str().unwrap_or("?")
+            );
+            if !p.starts_with(&have) {
+                return Err(err(
+                    &r,
+                    format!("the image is for {have}, not the requested platform {p}"),
+                ));
+            }
+        }
         let digests: Vec<String> = blobs.iter().map(|b| b.digest.clone()).collect();
         let sizes: Vec<u64> = blobs.iter().map(|b| b.size).collect();
         let fetch = |missing: &[usize], progress: &mut dyn Progress| -> Vec<Result<PathBuf>> {

@@ -288,7 +288,9 @@ pub(super) fn config_json(image: &Image, diff_ids: &[String]) -> Value {
     if !image.workdir.is_empty() {
         c.insert("WorkingDir".into(), json!(image.workdir));
     }
-    if !image.user.is_empty() {
+    // Empty is root to every runtime; a name needs a passwd to look it up
+    // in, which flat images may not have (umoci refuses then).
+    if !image.user.is_empty() && image.user != "root" && image.user != "0" {
         c.insert("User".into(), json!(image.user));
     }
     if !image.labels.is_empty() {
