@@ -452,8 +452,14 @@ impl Builder {
             return Ok(local);
         }
         log.line(&format!("--> pulling {r}"));
-        e.image_pull(reference, &Default::default(), &mut ())?;
-        Ok(local)
+        match e.image_pull(reference, &Default::default(), &mut ()) {
+            Ok(_) => Ok(local),
+            // Not here, and not to be had: say both.
+            Err(pull) if here.is_err() => Err(Error::Registry(format!(
+                "no such image '{reference}' here, and pulling it failed: {pull}"
+            ))),
+            Err(pull) => Err(pull),
+        }
     }
 
     fn step(
