@@ -30,6 +30,9 @@ pub fn run(
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
+    // Before the fork: the command may read /proc/1/cmdline at once (the
+    // child's copy goes at its exec).
+    hide_command_line();
     // SAFETY: single-threaded; the child only execs or exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -60,7 +63,6 @@ pub fn run(
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::prctl(libc::PR_SET_NAME, c"kleene-init".as_ptr(), 0, 0, 0);
     }
-    hide_command_line();
     // Nothing to keep: the init needs no privilege to wait and signal.
     let _ = caps::limit_bounding(CapSet::empty());
     let _ = caps::set(CapSet::empty());
