@@ -166,12 +166,23 @@ impl Engine {
                 ));
             }
         }
+        let mut waited = false;
         for name in &inv.containers {
             // (Removed meanwhile: its row goes after its directory.)
             if by_id.contains_key(name.as_str())
                 || !self.platform.container_fs_exists(&self.root, name)
                 || self.run_state(name)?.is_some()
             {
+                continue;
+            }
+            // `run --rm` deletes its row first and its directory just
+            // after: give such a removal a moment before calling the
+            // directory an orphan (once per check).
+            if !waited {
+                waited = true;
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            if !self.platform.container_fs_exists(&self.root, name) {
                 continue;
             }
             match owner::transient_owner(name) {
