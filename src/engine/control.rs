@@ -57,6 +57,9 @@ impl Engine {
     ) -> Result<Option<i32>> {
         let id = self.container(ident)?.id;
         let deadline = timeout.map(|t| Instant::now() + t);
+        // An exit without a code yet: its supervisor may still be writing
+        // it (the row and the process are not read at one instant).
+        let mut codeless: Option<Instant> = None;
         loop {
             let c = match self.container(&id) {
                 Ok(c) => c,
@@ -67,6 +70,9 @@ impl Engine {
                 // Its init is gone but its supervisor has not recorded the
                 // exit yet (it is about to): wait for the code.
                 Status::Exited { code: None, .. } if self.exit_being_recorded(&id)? => {}
+                Status::Exited { code: None, .. }
+                    if codeless.get_or_insert_with(Instant::now).elapsed()
+                        < Duration::from_secs(2) => {}
                 Status::Exited { code, .. } => return Ok(code),
                 Status::Created => return Ok(None),
                 _ => {}
