@@ -124,6 +124,14 @@ impl Registry {
         assert!(o.status.success(), "skopeo: {}", common::stderr(&o));
     }
 
+    /// A single-platform (amd64) image of `layers` pushed as `repo:v1`;
+    /// its reference.
+    fn serve(&self, repo: &str, layers: Vec<TestLayer>) -> String {
+        let layout = Layout::new("v1", &[("amd64", layers)], false);
+        self.push(layout.dir.path(), "v1", repo, false);
+        format!("{}/{repo}:v1", self.addr)
+    }
+
     /// The stored data of blob `digest`.
     fn blob_file(&self, digest: &str) -> PathBuf {
         let hex = digest.trim_start_matches("sha256:");
@@ -300,10 +308,8 @@ fn top_layer() -> TestLayer {
 #[test]
 fn pull_applies_layers_whiteouts_and_the_config() {
     let Some(reg) = Registry::start() else { return };
-    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/app", false);
     let root = common::Root::new();
-    let reference = format!("{}/test/app:v1", reg.addr);
+    let reference = reg.serve("test/app", vec![base_layer(), top_layer()]);
     let out = root.ok(&["pull", &reference]);
     let id = out.lines().last().unwrap().trim().to_string();
     let shown = root.ok(&[
@@ -378,8 +384,7 @@ fn bad_references_corrupt_blobs_and_a_down_registry_leave_nothing() {
     let Some(reg) = Registry::start() else { return };
     // The base layer (gzip already: skopeo stores it as it is).
     let base = base_layer();
-    let layout = Layout::new("v1", &[("amd64", vec![base.clone(), top_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/bad", false);
+    reg.serve("test/bad", vec![base.clone(), top_layer()]);
     let root = common::Root::new();
     let err = root.fails(&["pull", &format!("{}/test/bad:nope", reg.addr)], 1);
     assert!(
@@ -422,9 +427,7 @@ fn bad_references_corrupt_blobs_and_a_down_registry_leave_nothing() {
 fn an_interrupted_pull_resumes_from_its_partial_blob() {
     let Some(reg) = Registry::start() else { return };
     let base = base_layer();
-    let layout = Layout::new("v1", &[("amd64", vec![base.clone()])], false);
-    reg.push(layout.dir.path(), "v1", "test/resume", false);
-    let reference = format!("{}/test/resume:v1", reg.addr);
+    let reference = reg.serve("test/resume", vec![base.clone()]);
     let digest = sha(&base.0);
     let half = base.0.len() / 2;
     // A partial download with the wrong bytes: the pull asks only for the
@@ -460,10 +463,8 @@ fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
     let Some(reg) = Registry::start_with(true) else {
         return;
     };
-    let layout = Layout::new("v1", &[("amd64", vec![base_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/private", false);
     let root = common::Root::new();
-    let reference = format!("{}/test/private:v1", reg.addr);
+    let reference = reg.serve("test/private", vec![base_layer()]);
     let docker = tempfile::tempdir().unwrap();
     let conf = root.path().join("registries.toml");
     std::fs::write(
@@ -590,10 +591,8 @@ fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
 #[test]
 fn a_dockerfile_from_and_the_dsl_pull_from_the_registry() {
     let Some(reg) = Registry::start() else { return };
-    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/base", false);
     let root = common::Root::new();
-    let reference = format!("{}/test/base:v1", reg.addr);
+    let reference = reg.serve("test/base", vec![base_layer(), top_layer()]);
     // FROM a missing image pulls it, then builds on it.
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -749,8 +748,7 @@ fn save_and_load_archives_that_skopeo_reads_and_writes() {
     ]);
     assert_eq!(shown, "saved\nno-ls\narchive\n");
     // Archives skopeo writes: docker-archive with a name, OCI without one.
-    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/arch", false);
+    reg.serve("test/arch", vec![base_layer(), top_layer()]);
     let src = format!("docker://{}/test/arch:v1", reg.addr);
     let da = ctx.path().join("d.tar");
     let oa = ctx.path().join("o.tar");
@@ -798,10 +796,8 @@ fn save_and_load_archives_that_skopeo_reads_and_writes() {
 #[test]
 fn kleened_pulls_and_pushes_through_its_api() {
     let Some(reg) = Registry::start() else { return };
-    let layout = Layout::new("v1", &[("amd64", vec![base_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/api", false);
+    let reference = reg.serve("test/api", vec![base_layer()]);
     let d = common::api::Daemon::start(common::Root::new());
-    let reference = format!("{}/test/api:v1", reg.addr);
     let (code, v) = d.call("POST", &format!("/images/pull?reference={reference}"), None);
     assert_eq!(code, 200, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
@@ -819,8 +815,7 @@ fn kleened_pulls_and_pushes_through_its_api() {
 #[test]
 fn mirrors_serve_first_and_a_dead_one_is_skipped() {
     let Some(reg) = Registry::start() else { return };
-    let layout = Layout::new("v1", &[("amd64", vec![base_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/mirrored", false);
+    reg.serve("test/mirrored", vec![base_layer()]);
     let root = common::Root::new();
     let conf = root.path().join("registries.toml");
     // A registry that does not exist, mirrored by ours; and ours with a
@@ -912,14 +907,12 @@ fn container_export_and_image_import_make_a_flat_image() {
 #[test]
 fn the_freebsd_back_end_pulls_into_zfs_clones_with_whiteouts_as_deletions() {
     let Some(reg) = Registry::start() else { return };
-    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), top_layer()])], false);
-    reg.push(layout.dir.path(), "v1", "test/fbsd", false);
+    let reference = reg.serve("test/fbsd", vec![base_layer(), top_layer()]);
     let dir = tempfile::tempdir().unwrap();
     let (host, fb) = freebsd_host::Host::leak(dir.path());
     std::env::set_var("KLEENE_DATASET", "zroot/kleene");
     let root = dir.path().join("kleene");
     let mut e = kleene::engine::Engine::open_on(&root, fb).unwrap();
-    let reference = format!("{}/test/fbsd:v1", reg.addr);
     let img = e
         .image_pull(&reference, &Default::default(), &mut ())
         .unwrap();

@@ -177,12 +177,7 @@ impl Client {
         if resp.status() != 401 {
             return Ok(resp);
         }
-        let challenge = resp
-            .headers()
-            .get("www-authenticate")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let challenge = challenge_of(&resp);
         let auth = self.answer(&challenge)?;
         let resp = send(Some(&auth))?;
         if resp.status() == 401 {
@@ -206,12 +201,7 @@ impl Client {
     /// The `Authorization` header for a `WWW-Authenticate` challenge.
     fn answer(&self, challenge: &str) -> Result<String> {
         let creds = credentials(&self.reference.registry);
-        let basic = creds.as_ref().map(|(u, p)| {
-            format!(
-                "Basic {}",
-                super::config::base64_encode(format!("{u}:{p}").as_bytes())
-            )
-        });
+        let basic = creds.as_ref().map(|(u, p)| basic_auth(u, p));
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         if scheme.eq_ignore_ascii_case("basic") {
             return basic.ok_or_else(|| {
@@ -230,19 +220,12 @@ impl Client {
                 format!("unknown authentication challenge '{challenge}'"),
             ));
         }
-        let p = parse_params(params);
-        let realm = p
-            .iter()
-            .find(|(k, _)| k == "realm")
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| err(&self.reference, "a bearer challenge without a realm"))?;
-        let mut url = format!(
-            "{realm}?scope=repository:{}:{}",
+        let scope = format!(
+            "scope=repository:{}:{}",
             self.reference.repository, self.actions
         );
-        if let Some((_, s)) = p.iter().find(|(k, _)| k == "service") {
-            url.push_str(&format!("&service={s}"));
-        }
+        let (realm, url) = token_url(params, &scope)
+            .ok_or_else(|| err(&self.reference, "a bearer challenge without a realm"))?;
         let mut req = self.agent.get(&url);
         if let Some(b) = &basic {
             req = req.header("Authorization", b);
@@ -283,10 +266,7 @@ impl Client {
     /// `/v2/` with basic auth, or a token from its bearer realm with them.
     pub fn check_login(&self, user: &str, password: &str) -> Result<()> {
         let root = format!("{}/v2/", self.base.split("/v2/").next().unwrap_or(""));
-        let basic = format!(
-            "Basic {}",
-            super::config::base64_encode(format!("{user}:{password}").as_bytes())
-        );
+        let basic = basic_auth(user, password);
         let host = &self.reference.registry;
         let refused = || Error::Registry(format!("{host}: login refused for user '{user}'"));
         let resp = self
@@ -298,24 +278,14 @@ impl Client {
         if resp.status() == 200 {
             return Ok(());
         }
-        let challenge = resp
-            .headers()
-            .get("www-authenticate")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let challenge = challenge_of(&resp);
         let (scheme, params) = challenge.split_once(' ').unwrap_or((&challenge, ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(refused());
         }
-        let p = parse_params(params);
-        let Some((_, realm)) = p.iter().find(|(k, _)| k == "realm") else {
+        let Some((realm, url)) = token_url(params, &format!("account={user}")) else {
             return Err(refused());
         };
-        let mut url = format!("{realm}?account={user}");
-        if let Some((_, sv)) = p.iter().find(|(k, _)| k == "service") {
-            url.push_str(&format!("&service={sv}"));
-        }
         let token = self
             .agent
             .get(&url)
@@ -380,6 +350,35 @@ fn untrusted(e: &ureq::Error) -> bool {
             .is_some_and(|t| matches!(t, Tls::InvalidCertificate(_))),
         _ => false,
     }
+}
+
+/// The `WWW-Authenticate` challenge of a response ("" when none).
+fn challenge_of(resp: &ureq::http::Response<ureq::Body>) -> String {
+    resp.headers()
+        .get("www-authenticate")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The `Authorization` value of basic auth.
+fn basic_auth(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        super::config::base64_encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
+/// A bearer challenge's parameters → (its realm, the token URL asking
+/// `query` there, with the challenge's service); `None` without a realm.
+fn token_url(params: &str, query: &str) -> Option<(String, String)> {
+    let p = parse_params(params);
+    let realm = p.iter().find(|(k, _)| k == "realm")?.1.clone();
+    let mut url = format!("{realm}?{query}");
+    if let Some((_, s)) = p.iter().find(|(k, _)| k == "service") {
+        url.push_str(&format!("&service={s}"));
+    }
+    Some((realm, url))
 }
 
 /// `realm="https://…",service="…",scope="…"` → pairs.

@@ -527,7 +527,7 @@ fn fetch_blob(
         return Ok(done);
     }
     let part = dir.join(format!("{hex}.part"));
-    let mut have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     // A part that is already whole (a pull killed before it was checked).
     if have > 0 && layer::file_digest(&part).ok().as_deref() == Some(digest) {
         std::fs::rename(&part, &done).map_err(|e| Error::io("cannot store", &done, e))?;
@@ -537,10 +537,8 @@ fn fetch_blob(
     if resp.status() == 416 && have > 0 {
         // The part is as long as the blob, or longer, and not it: again.
         let _ = std::fs::remove_file(&part);
-        have = 0;
         resp = client.get(&format!("blobs/{digest}"), None, None)?;
     }
-    let _ = have;
     let status = resp.status().as_u16();
     let append = match status {
         206 => true,
