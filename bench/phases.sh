@@ -21,11 +21,13 @@ trap 'rm -f "$out"' EXIT
     for i in \$(seq $n); do KLEENE_TRACE=1 '$klee' run --rm bench-bb /bin/true 2>&1; echo END; done" > "$out"
 python3 - "$out" <<'PY'
 import re, statistics, sys
-# Four lanes run at once: the parent, the thread making the network
-# namespace ahead ("network namespace made"; it starts at "parsed"), the
-# container's child (marks "child: ..."; it starts at "cloned") and the
-# cleanup thread ("cgroup removed"; it starts at "exited"). Each part's
-# cost is the time since the previous mark of its own lane.
+# Five lanes run at once: the parent, the thread opening the store ahead
+# (marks "store: ..."; it starts with the process), the thread making the
+# network namespace ahead ("network namespace made"; it starts at
+# "parsed"), the container's child (marks "child: ..."; it starts at
+# "cloned") and the cleanup thread ("cgroup removed"; it starts at
+# "exited"). Each part's cost is the time since the previous mark of its
+# own lane.
 runs = open(sys.argv[1]).read().split("END\n")
 order, cost, total = [], {}, []
 for r in runs:
@@ -34,10 +36,11 @@ for r in runs:
     if not ev:
         continue
     at = {w: t for t, w in ev}
-    last = {"parent": 0, "netns": at.get("parsed", 0),
+    last = {"parent": 0, "store": 0, "netns": at.get("parsed", 0),
             "child": at.get("cloned", 0), "cleanup": at.get("exited", 0)}
     for t, what in ev:
         lane = ("child" if what.startswith("child:") else
+                "store" if what.startswith("store:") else
                 "netns" if what == "network namespace made" else
                 "cleanup" if what == "cgroup removed" else "parent")
         if what not in order:

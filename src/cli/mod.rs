@@ -8,6 +8,7 @@ mod control;
 mod cp;
 mod dockerfile;
 mod docs;
+mod fast;
 mod image;
 mod info;
 mod login;
@@ -213,12 +214,13 @@ pub(crate) fn archive_out(
 pub fn main() -> ExitCode {
     crate::platform::trace::begin();
     crate::platform::term::default_sigpipe();
-    if let Some((root, args)) = fast_run() {
+    let early = fast::Early::start();
+    if let Some((root, args)) = fast::parse() {
         crate::platform::trace::mark("parsed");
         if args.own_network_in_foreground() {
             crate::platform::native().prepare_network();
         }
-        let mut engine = match Engine::open(&root) {
+        let mut engine = match early.engine(&root) {
             Ok(e) => e,
             Err(e) => return fail(&e),
         };
@@ -230,6 +232,7 @@ pub fn main() -> ExitCode {
         crate::platform::trace::mark("done");
         return r;
     }
+    early.discard();
     let cli = Cli::parse();
     if let Some(c) = &cli.config {
         // Read where registries are reached (engine::registry::config);
@@ -350,37 +353,6 @@ fn with_output(code: i32) -> ExitCode {
         }
         _ => ExitCode::from(code.clamp(0, 255) as u8),
     }
-}
-
-/// `klee [--root DIR] run …`, parsed with the arguments of `run` alone:
-/// building clap's whole command tree takes about 0.6 ms, a fifth of what
-/// a container's start costs. Help, errors and everything else go to the
-/// full parser, so what users see is the same.
-fn fast_run() -> Option<(PathBuf, container::RunArgs)> {
-    use clap::{Arg, Args, FromArgMatches};
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let mut i = 1;
-    while let Some(a) = argv.get(i).and_then(|a| a.to_str()) {
-        match a {
-            "--root" => i += 2,
-            _ if a.starts_with("--root=") => i += 1,
-            "run" => break,
-            _ => return None,
-        }
-    }
-    let cmd = clap::Command::new("klee")
-        .arg(
-            Arg::new("root")
-                .long("root")
-                .env("KLEENE_ROOT")
-                .default_value(DEFAULT_ROOT)
-                .value_parser(clap::value_parser!(PathBuf)),
-        )
-        .subcommand(container::RunArgs::augment_args(clap::Command::new("run")));
-    let m = cmd.try_get_matches_from(&argv).ok()?;
-    let (_, sub) = m.subcommand()?;
-    let args = container::RunArgs::from_arg_matches(sub).ok()?;
-    Some((m.get_one::<PathBuf>("root")?.clone(), args))
 }
 
 /// Print an engine error; 125 when a container could not even start (as

@@ -335,8 +335,14 @@ fn set_rlimit(r: &Rlimit) -> CResult<()> {
     .map(drop)
 }
 
+/// setrlimit(2)'s resource type: glibc's enum, musl's int.
+#[cfg(target_env = "musl")]
+pub type RlimitResource = libc::c_int;
+#[cfg(not(target_env = "musl"))]
+pub type RlimitResource = libc::__rlimit_resource_t;
+
 /// `RLIMIT_NOFILE` → its number.
-pub fn rlimit_number(name: &str) -> Option<libc::__rlimit_resource_t> {
+pub fn rlimit_number(name: &str) -> Option<RlimitResource> {
     Some(match name {
         "RLIMIT_AS" => libc::RLIMIT_AS,
         "RLIMIT_CORE" => libc::RLIMIT_CORE,
