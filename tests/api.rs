@@ -168,6 +168,71 @@ fn images_volumes_and_their_errors() {
     assert_eq!((code, v), (200, json!(["data"])));
 }
 
+/// A chunked HTTP/1.1 body, decoded (the save route streams).
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
+            .expect("chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+}
+
+#[test]
+fn images_are_saved_and_loaded_through_the_api() {
+    let Some(d) = daemon() else { return };
+    let (code, body) = d.raw("GET", "/images/bb/save", b"");
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let archive = dechunk(&body);
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&archive[..]).entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().display().to_string());
+    }
+    for want in ["manifest.json", "index.json", "oci-layout"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
+    let (code, v) = d.call("GET", "/images/nosuch/save", None);
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("image not found"))
+    );
+
+    // Into another daemon's empty root, as the body of a load.
+    let other = Daemon::start(Root::new());
+    let (code, body) = other.raw("POST", "/images/load", &archive);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v[0]["name"], "bb", "{v}");
+    assert_eq!(
+        other.root.ok(&["run", "--rm", "bb", "echo", "loaded"]),
+        "loaded\n"
+    );
+    // A truncated archive and something that is no archive: 400, nothing loaded.
+    other.root.ok(&["rmi", "bb"]);
+    let (code, v) = other.raw("POST", "/images/load", &archive[..archive.len() / 3]);
+    let v: serde_json::Value = serde_json::from_slice(&v).unwrap();
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("the request body"),
+        "{v}"
+    );
+    let (code, v) = other.call("POST", "/images/load", Some(json!({"not": "a tar"})));
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(
+        other.root.json(&["image", "ls", "--format", "json"]),
+        json!([])
+    );
+    assert_eq!(other.root.entries("tmp"), Vec::<String>::new());
+}
+
 #[test]
 fn errors_are_json_with_documented_codes() {
     let Some(d) = daemon() else { return };
@@ -242,8 +307,8 @@ fn every_documented_route_is_served_and_in_the_spec() {
     assert_eq!(code, 200);
     assert_eq!(
         ROUTES.len(),
-        30,
-        "kleened's 26 REST routes, /_ping and /version, kleene's image pull and push"
+        32,
+        "kleened's 26 REST routes, /_ping and /version, kleene's image pull, push, save and load"
     );
     let (code, body) = d.raw("GET", "/_ping", b"");
     assert_eq!((code, &body[..]), (200, &b"OK"[..]));

@@ -64,6 +64,13 @@ pub const ROUTES: &[(&str, &str, &str, &[u16])] = &[
         &[200, 400, 404, 500],
     ),
     (
+        "get",
+        "/images/{image_id}/save",
+        "Image.Save",
+        &[200, 404, 500],
+    ),
+    ("post", "/images/load", "Image.Load", &[200, 400, 500]),
+    (
         "post",
         "/images/{image_id}/tag",
         "Image.Tag",
@@ -168,6 +175,17 @@ pub fn spec() -> Value {
             .collect();
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = json!({ "operationId": op, "responses": responses });
+        match *op {
+            "Image.Save" => {
+                entry[*method]["description"] = json!("kleene extension: the image as a docker-archive/OCI-layout tarball (as `klee image save`), streamed");
+                entry[*method]["responses"]["200"]["content"] = json!({ "application/x-tar": { "schema": { "type": "string", "format": "binary" } } });
+            }
+            "Image.Load" => {
+                entry[*method]["description"] = json!("kleene extension: load the images of a docker-archive or OCI-layout tarball (gzip, zstd or xz compressed too); answers their IDs and names");
+                entry[*method]["requestBody"] = json!({ "content": { "application/x-tar": { "schema": { "type": "string", "format": "binary" } } } });
+            }
+            _ => {}
+        }
         if matches!(*op, "Container.Create" | "Container.Update") {
             entry[*method]["requestBody"] = json!({ "content": { "application/json": {
                 "schema": { "$ref": "#/components/schemas/ContainerConfig" } } } });

@@ -41,6 +41,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/images/prune", post(images::prune))
         .route("/images/pull", post(images::pull))
         .route("/images/{id}/push", post(images::push))
+        .route("/images/{id}/save", get(images::save))
+        .route("/images/load", post(images::load))
         .route("/images/{id}", delete(images::remove))
         .route("/images/{id}/tag", post(images::tag))
         .route("/images/{id}/inspect", get(images::inspect))
@@ -79,7 +81,9 @@ pub fn router(state: Arc<State>) -> Router {
 /// Read a request's whole body before its handler runs, within the request
 /// timeout: a client that announces more than it sends gets a 408
 /// (or a 400 when it closes early) instead of holding a task forever.
-/// WebSocket upgrades have no body and pass through.
+/// WebSocket upgrades have no body and pass through, and so does an image
+/// archive for `POST /images/load`, which its handler reads as it arrives
+/// (with the same timeout for each piece).
 async fn read_body(
     axum::extract::State(s): axum::extract::State<Arc<State>>,
     req: Request,
@@ -92,7 +96,8 @@ async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-    if upgrade || (declared.unwrap_or(0) == 0 && !chunked) {
+    let streamed = req.method() == Method::POST && req.uri().path() == "/images/load";
+    if upgrade || streamed || (declared.unwrap_or(0) == 0 && !chunked) {
         return next.run(req).await;
     }
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {

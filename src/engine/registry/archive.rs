@@ -63,11 +63,7 @@ impl Engine {
         if images.is_empty() {
             return Err(Error::invalid("image save", "", "name at least one image"));
         }
-        let work = self
-            .root
-            .join("tmp")
-            .join(format!("save-{}", std::process::id()));
-        std::fs::create_dir_all(&work).map_err(|e| Error::io("cannot create", &work, e))?;
+        let work = self.registry_work_dir("save")?;
         let r = self.save_into(&images, &work, out, progress);
         let _ = std::fs::remove_dir_all(&work);
         r
@@ -168,21 +164,30 @@ impl Engine {
         what: &str,
         progress: &mut dyn Progress,
     ) -> Result<Vec<Image>> {
-        let work = self
-            .root
-            .join("tmp")
-            .join(format!("load-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&work);
-        std::fs::create_dir_all(&work).map_err(|e| Error::io("cannot create", &work, e))?;
+        let work = self.registry_work_dir("load")?;
         let r = (|| {
             let input = layer::sniffed(input).map_err(|e| bad(what, e))?;
             let mut a = tar::Archive::new(input);
             for entry in a.entries().map_err(|e| bad(what, e))? {
                 let mut entry = entry.map_err(|e| bad(what, format!("corrupt archive: {e}")))?;
+                let name = entry
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 // unpack_in refuses names that leave the directory.
-                entry
-                    .unpack_in(&work)
-                    .map_err(|e| bad(what, crate::engine::copy::causes(&e)))?;
+                entry.unpack_in(&work).map_err(|e| {
+                    let why = crate::engine::copy::causes(&e);
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof
+                        || why.contains("failed to write entire file")
+                    {
+                        bad(
+                            what,
+                            format!("it ends in the middle of '{name}' (truncated)"),
+                        )
+                    } else {
+                        bad(what, format!("cannot unpack '{name}': {why}"))
+                    }
+                })?;
             }
             self.load_from(&work, what, progress)
         })();

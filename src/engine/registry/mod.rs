@@ -54,6 +54,21 @@ pub(super) struct Blob {
 }
 
 impl Engine {
+    /// A fresh scratch directory under `tmp/` for one save, load or push:
+    /// named for this process (so `system check` knows whose it is) and
+    /// numbered (kleened runs several at once).
+    pub(crate) fn registry_work_dir(&self, what: &str) -> Result<PathBuf> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let work = self
+            .root
+            .join("tmp")
+            .join(crate::platform::owner::scratch(&format!("{what}-{n}")));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).map_err(|e| Error::io("cannot create", &work, e))?;
+        Ok(work)
+    }
+
     /// Pull `reference` and store it as an image named after it.
     pub fn image_pull(
         &mut self,

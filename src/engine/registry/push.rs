@@ -75,11 +75,7 @@ impl Engine {
             ));
         }
         let client = Client::new(&r, &Config::load()?)?.for_push();
-        let work = self
-            .root
-            .join("tmp")
-            .join(format!("push-{}", std::process::id()));
-        std::fs::create_dir_all(&work).map_err(|e| Error::io("cannot create", &work, e))?;
+        let work = self.registry_work_dir("push")?;
         let r2 = r.clone();
         let pushed = self.push_image(&client, &r2, &image, &work, progress);
         let _ = std::fs::remove_dir_all(&work);
