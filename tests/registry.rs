@@ -444,7 +444,20 @@ fn an_interrupted_pull_resumes_from_its_partial_blob() {
     assert!(!part.exists());
     // ... and with the right first half the pull completes from it.
     std::fs::write(&part, &base.0[..half]).unwrap();
+    // `system check` reports the partial download (kept for the resume).
+    let found = root.run(&["system", "check"]);
+    let out = String::from_utf8_lossy(&found.stdout);
+    assert!(
+        out.contains(&format!("blobs/{}.part", &digest[7..]))
+            && out.contains("interrupted download"),
+        "{out}"
+    );
     root.ok(&["pull", &reference]);
+    root.ok(&["system", "check"]);
+    // One left behind again, and taken by --repair.
+    std::fs::write(&part, &base.0[..half]).unwrap();
+    root.ok(&["system", "check", "--repair"]);
+    assert!(!part.exists());
     assert_eq!(
         root.ok(&[
             "run",

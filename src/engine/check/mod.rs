@@ -61,6 +61,7 @@ enum Repair {
     DestroyLayer(String),
     DropCache(String),
     RemoveScratch(String),
+    RemoveBlobPart(String),
     FinishVolumeRemoval(String),
     MakeVolume(String),
     AdoptVolume(String),
@@ -270,6 +271,7 @@ impl Engine {
                 Repair::RemoveScratch(s.clone()),
             ));
         }
+        self.check_blob_parts(&mut out)?;
         self.check_volumes(&inv, &mut out)?;
         self.check_networks(&inv, &by_id, &mut out)?;
         let fw = self.firewall()?;
@@ -284,6 +286,43 @@ impl Engine {
         }
         out.sort_by(|a, b| a.repair.cmp(&b.repair));
         Ok(out)
+    }
+
+    /// Partial downloads (`blobs/<hex>.part`) that no pull is finishing: kept
+    /// so the next pull of the image resumes them, reported because they
+    /// take space; `--repair` removes them (a pull then starts over).
+    fn check_blob_parts(&self, out: &mut Vec<Finding>) -> Result<()> {
+        let dir = self.root.join("blobs");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let mut parts: Vec<(String, u64)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                name.ends_with(".part").then_some((name, size))
+            })
+            .collect();
+        parts.sort();
+        for (name, size) in parts {
+            let hex = name.trim_end_matches(".part");
+            // A pull holds the blob's lock while it downloads.
+            let lock = dir.join("locks").join(format!("blob-{hex}"));
+            if crate::platform::fsutil::try_lock_file(&lock)?.is_none() {
+                continue;
+            }
+            out.push(finding(
+                "blob",
+                format!("blobs/{name}"),
+                format!(
+                    "an interrupted download of sha256:{hex} ({size} bytes), kept so the next pull resumes it"
+                ),
+                "remove it (a pull then downloads the blob again)",
+                Repair::RemoveBlobPart(name),
+            ));
+        }
+        Ok(())
     }
 
     /// What is wrong with a container's row: an operation whose process

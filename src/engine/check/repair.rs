@@ -91,6 +91,24 @@ impl Engine {
                 self.cache_forget_layer(l)
             }
             Repair::RemoveScratch(name) => Ok(self.platform.remove_scratch(&self.root, name)?),
+            Repair::RemoveBlobPart(name) => {
+                let hex = name.trim_end_matches(".part");
+                let blobs = self.root.join("blobs");
+                // Not while a pull has taken it up again meanwhile.
+                let Some(_lock) = crate::platform::fsutil::try_lock_file(
+                    &blobs.join("locks").join(format!("blob-{hex}")),
+                )?
+                else {
+                    return Ok(());
+                };
+                let part = blobs.join(name);
+                match std::fs::remove_file(&part) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(Error::io("cannot remove", &part, e))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Repair::MakeVolume(name) => {
                 let _lock = self.lock_object("volume", name)?;
                 if self.volume_opt(name)?.is_some()
