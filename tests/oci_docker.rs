@@ -118,4 +118,38 @@ fn docker_runs_execs_and_stops_through_kleene_oci() {
         "exited"
     );
     d.ok(&["rm", "d1"]);
+
+    // Image archives both ways: `klee save` → `docker load` → run, and
+    // `docker save` → `klee load` → run.
+    let root = common::Root::new();
+    root.busybox_image("kbb:2");
+    let saved = d.daemon.path().join("klee.tar");
+    root.ok(&["save", "kbb:2", "-o", saved.to_str().unwrap()]);
+    let out = d.ok(&["load", "-i", saved.to_str().unwrap()]);
+    assert!(out.contains("kbb:2"), "{out}");
+    let o = oci::run(
+        &mut d.cmd(&[
+            "run",
+            "--rm",
+            "--runtime",
+            "kleene",
+            "--network",
+            "none",
+            "kbb:2",
+            "echo",
+            "loaded by docker",
+        ]),
+        120,
+    );
+    assert!(o.status.success(), "{}", oci::text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "loaded by docker\n");
+    let back = d.daemon.path().join("docker.tar");
+    d.ok(&["save", "-o", back.to_str().unwrap(), "kleene-bb:latest"]);
+    let fresh = common::Root::new();
+    let out = fresh.ok(&["load", "-i", back.to_str().unwrap()]);
+    assert!(out.contains("kleene-bb:latest"), "{out}");
+    assert_eq!(
+        fresh.ok(&["run", "--rm", "kleene-bb", "echo", "and back"]),
+        "and back\n"
+    );
 }

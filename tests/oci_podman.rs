@@ -119,3 +119,59 @@ fn podman_runs_execs_and_stops_through_kleene_oci() {
         "--rm left a container"
     );
 }
+
+#[test]
+fn podman_loads_and_runs_what_klee_saves_and_klee_loads_what_podman_saves() {
+    if !common::can_run() || !oci::have("podman", "podman") {
+        return;
+    }
+    let p = Podman {
+        dir: oci::scratch("kleene-podman-"),
+        run: tempfile::Builder::new()
+            .prefix("kp-")
+            .tempdir_in("/tmp")
+            .unwrap(),
+    };
+    let root = common::Root::new();
+    root.busybox_image("bb:1");
+    let saved = p.dir.path().join("klee.tar");
+    root.ok(&["save", "bb:1", "-o", saved.to_str().unwrap()]);
+    let o = oci::run(&mut p.cmd(&["load", "-i", saved.to_str().unwrap()]), 120);
+    assert!(o.status.success(), "{}", oci::text(&o));
+    let o = oci::run(
+        &mut p.cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        60,
+    );
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(listed.lines().any(|l| l.ends_with("/bb:1")), "{listed}");
+    // Podman runs the loaded image (through kleene-oci, as everywhere here).
+    let o = oci::run(
+        &mut p.cmd(&[
+            "run",
+            "--rm",
+            "--network=none",
+            "--ulimit=nofile=1024:1024",
+            "--ulimit=nproc=1024:1024",
+            "localhost/bb:1",
+            "echo",
+            "loaded by podman",
+        ]),
+        120,
+    );
+    assert!(o.status.success(), "{}", oci::text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "loaded by podman\n");
+    // And back: podman's own docker-archive into a fresh klee root.
+    let back = p.dir.path().join("podman.tar");
+    let o = oci::run(
+        &mut p.cmd(&["save", "-o", back.to_str().unwrap(), "localhost/bb:1"]),
+        120,
+    );
+    assert!(o.status.success(), "{}", oci::text(&o));
+    let fresh = common::Root::new();
+    let out = fresh.ok(&["load", "-i", back.to_str().unwrap()]);
+    assert!(out.contains("bb:1"), "{out}");
+    assert_eq!(
+        fresh.ok(&["run", "--rm", "localhost/bb:1", "echo", "and back"]),
+        "and back\n"
+    );
+}
