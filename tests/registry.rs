@@ -723,6 +723,32 @@ fn push_sends_layers_with_their_whiteouts_that_skopeo_umoci_and_pull_read() {
         "cat /data/hello; ls /bin/ls 2>/dev/null || echo no-ls; echo $STAGE",
     ]);
     assert_eq!(out, "hi\nno-ls\npushed\n");
+    // Pushed again from there to another repository of the same registry:
+    // the registry mounts each layer from the one it was pulled from
+    // (cross-repository blob mounts), nothing is uploaded but the config.
+    let mounted = format!("{}/test/mounted:1", reg.addr);
+    let o = other.run(&["push", &target, &mounted]);
+    let said = common::stderr(&o);
+    assert!(o.status.success(), "{said}");
+    assert_eq!(
+        said.matches("mounted from test/pushed").count(),
+        2,
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("MB)").count(),
+        1,
+        "only the config is sent: {said}"
+    );
+    let o = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{mounted}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
 }
 
 #[test]

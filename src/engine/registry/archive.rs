@@ -316,6 +316,7 @@ impl Engine {
                 config: conf,
                 config_digest: format!("sha256:{:x}", Sha256::digest(&bytes)),
                 blobs,
+                source: None,
             };
             let paths: Vec<PathBuf> = layers.iter().map(|(p, _)| p.clone()).collect();
             let fetch = |missing: &[usize], _: &mut dyn Progress| -> Vec<Result<PathBuf>> {

@@ -199,6 +199,7 @@ impl Engine {
             config: conf,
             config_digest,
             blobs,
+            source: Some(client.base().to_string()),
         };
         let image = self.install(
             &found,
@@ -342,7 +343,7 @@ impl Engine {
                     drop_cached(&paths);
                     return Err(e);
                 }
-                origin::record(&self.root, id, &diff_ids[i], &blobs[i]);
+                origin::record(&self.root, id, &diff_ids[i], &blobs[i], f.source.as_deref());
             }
             if paths[&i].starts_with(&cache) {
                 let _ = std::fs::remove_file(&paths[&i]);
@@ -397,6 +398,9 @@ pub(super) struct Found {
     pub config: Value,
     pub config_digest: String,
     pub blobs: Vec<Blob>,
+    /// The repository's API base, for a pull (cross-repository mounts
+    /// on a later push); `None` for an archive.
+    pub source: Option<String>,
 }
 
 /// The registry's mirrors first (from the registry file), then the

@@ -2,7 +2,9 @@
 //! and its diff ID, kept in `<root>/blobs/origin/<layer>.json`. A push of
 //! an image built on a pulled base then offers the registry the base's
 //! own blob (it usually has it) instead of a re-packed copy with another
-//! digest, which it would store a second time.
+//! digest, which it would store a second time. The repository it came
+//! from is kept too: a registry that lacks the blob in the repository
+//! pushed to can mount it from there (a cross-repository blob mount).
 
 use std::path::{Path, PathBuf};
 
@@ -14,30 +16,69 @@ fn path(root: &Path, layer: &str) -> PathBuf {
         .join(format!("{layer}.json"))
 }
 
+/// Where a pulled layer came from.
+pub(super) struct Origin {
+    pub diff_id: String,
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
+    /// The repository's API base it was pulled from
+    /// (`https://host/v2/repo`), when it came from a registry.
+    pub source: Option<String>,
+}
+
 /// Note layer `id`'s origin (best effort: without it a push re-packs).
-pub(super) fn record(root: &Path, id: &str, diff_id: &str, blob: &Blob) {
+pub(super) fn record(root: &Path, id: &str, diff_id: &str, blob: &Blob, source: Option<&str>) {
     let p = path(root, id);
     if let Some(d) = p.parent() {
         let _ = std::fs::create_dir_all(d);
     }
     let v = serde_json::json!({
         "diff_id": diff_id, "digest": blob.digest, "size": blob.size, "media_type": blob.media_type,
+        "source": source,
     });
     let _ = std::fs::write(p, v.to_string());
 }
 
-/// (diff ID, blob digest, size, media type) of layer `id`, if pulled.
-pub(super) fn get(root: &Path, id: &str) -> Option<(String, String, u64, String)> {
+/// Layer `id`'s origin, if it was pulled or loaded.
+pub(super) fn get(root: &Path, id: &str) -> Option<Origin> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path(root, id)).ok()?).ok()?;
-    Some((
-        v["diff_id"].as_str()?.to_string(),
-        v["digest"].as_str()?.to_string(),
-        v["size"].as_u64()?,
-        v["media_type"].as_str()?.to_string(),
-    ))
+    Some(Origin {
+        diff_id: v["diff_id"].as_str()?.to_string(),
+        digest: v["digest"].as_str()?.to_string(),
+        size: v["size"].as_u64()?,
+        media_type: v["media_type"].as_str()?.to_string(),
+        source: v["source"].as_str().map(str::to_string),
+    })
+}
+
+/// The repository to mount a blob from when pushing to `target` (both
+/// API bases): the source's, if it is another repository of the same
+/// registry.
+pub(super) fn mount_from<'a>(source: &'a str, target: &str) -> Option<&'a str> {
+    let (s_host, s_repo) = source.split_once("/v2/")?;
+    let (t_host, t_repo) = target.split_once("/v2/")?;
+    (s_host == t_host && s_repo != t_repo).then_some(s_repo)
 }
 
 /// Forget layer `id`'s origin (the layer is gone).
 pub fn forget(root: &Path, id: &str) {
     let _ = std::fs::remove_file(path(root, id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_are_mounted_only_from_another_repository_of_the_same_registry() {
+        let a = "http://127.0.0.1:5000/v2/test/a";
+        assert_eq!(
+            mount_from(a, "http://127.0.0.1:5000/v2/test/b"),
+            Some("test/a")
+        );
+        assert_eq!(mount_from(a, a), None);
+        assert_eq!(mount_from(a, "http://127.0.0.1:5001/v2/test/b"), None);
+        assert_eq!(mount_from(a, "https://127.0.0.1:5000/v2/test/b"), None);
+    }
 }

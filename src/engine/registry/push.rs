@@ -96,18 +96,19 @@ impl Engine {
         for (i, id) in image.layers.iter().enumerate() {
             // A pulled layer the registry has already (the base of an image
             // built here, usually): its own blob, not a re-packed copy.
-            if let Some((diff_id, digest, size, media_type)) = super::origin::get(&self.root, id) {
-                let url = format!("{}/blobs/{digest}", client.base());
-                if client
+            // Or one it can mount from the repository it was pulled from.
+            if let Some(o) = super::origin::get(&self.root, id) {
+                let url = format!("{}/blobs/{}", client.base(), o.digest);
+                let there = client
                     .send("HEAD", &url, &[], None)
-                    .is_ok_and(|h| h.status() == 200)
-                {
-                    diff_ids.push(diff_id);
+                    .is_ok_and(|h| h.status() == 200);
+                if there || mounted(client, &o, progress) {
+                    diff_ids.push(o.diff_id);
                     layers.push(Ready {
                         path: PathBuf::new(),
-                        digest,
-                        size,
-                        media_type,
+                        digest: o.digest,
+                        size: o.size,
+                        media_type: o.media_type,
                     });
                     continue;
                 }
@@ -207,6 +208,53 @@ fn answer(mut resp: ureq::http::Response<ureq::Body>) -> String {
     }
 }
 
+/// Ask the registry to mount a pulled layer's blob from the repository it
+/// came from (same registry, another repository): 201 is done; anything
+/// else (the registry does not, or may not for these credentials, and
+/// starts an ordinary upload instead) cancels that upload and says no.
+fn mounted(client: &Client, o: &super::origin::Origin, progress: &mut dyn Progress) -> bool {
+    let Some(from) = o
+        .source
+        .as_deref()
+        .and_then(|s| super::origin::mount_from(s, client.base()))
+    else {
+        return false;
+    };
+    let url = format!(
+        "{}/blobs/uploads/?mount={}&from={from}",
+        client.base(),
+        o.digest
+    );
+    let Ok(resp) = client.send("POST", &url, &[], None) else {
+        return false;
+    };
+    if resp.status() == 201 {
+        progress.message(&format!("{} mounted from {from}", &o.digest[..19]));
+        return true;
+    }
+    if let Some(loc) = upload_location(client, &resp) {
+        let _ = client.send("DELETE", &loc, &[], None);
+    }
+    false
+}
+
+/// An upload's absolute URL from a response's Location header (registries
+/// answer it relative to their origin, or whole).
+fn upload_location(client: &Client, resp: &ureq::http::Response<ureq::Body>) -> Option<String> {
+    let location = resp.headers().get("location")?.to_str().ok()?;
+    Some(if location.starts_with('/') {
+        let origin: String = client
+            .base()
+            .splitn(4, '/')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
+        format!("{origin}{location}")
+    } else {
+        location.to_string()
+    })
+}
+
 /// One blob, unless the registry has it.
 fn upload(client: &Client, r: &Reference, b: &Ready, progress: &mut dyn Progress) -> Result<()> {
     let blob_url = format!("{}/blobs/{}", client.base(), b.digest);
@@ -227,24 +275,8 @@ fn upload(client: &Client, r: &Reference, b: &Ready, progress: &mut dyn Progress
             format!("the registry refused an upload: {}", answer(start)),
         ));
     }
-    let location = start
-        .headers()
-        .get("location")
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| err(r, "an upload without a Location"))?
-        .to_string();
-    let location = if location.starts_with('/') {
-        // Relative to the registry's origin.
-        let origin: String = client
-            .base()
-            .splitn(4, '/')
-            .take(3)
-            .collect::<Vec<_>>()
-            .join("/");
-        format!("{origin}{location}")
-    } else {
-        location
-    };
+    let location =
+        upload_location(client, &start).ok_or_else(|| err(r, "an upload without a Location"))?;
     let sep = if location.contains('?') { '&' } else { '?' };
     let put = client.send(
         "PUT",
