@@ -15,6 +15,16 @@ struct Podman {
 }
 
 impl Podman {
+    fn new() -> Podman {
+        Podman {
+            dir: oci::scratch("kleene-podman-"),
+            run: tempfile::Builder::new()
+                .prefix("kp-")
+                .tempdir_in("/tmp")
+                .unwrap(),
+        }
+    }
+
     fn args(&self) -> Vec<String> {
         let d = self.dir.path().display();
         vec![
@@ -61,13 +71,7 @@ fn podman_runs_execs_and_stops_through_kleene_oci() {
     if !common::can_run() || !oci::have("podman", "podman") {
         return;
     }
-    let p = Podman {
-        dir: oci::scratch("kleene-podman-"),
-        run: tempfile::Builder::new()
-            .prefix("kp-")
-            .tempdir_in("/tmp")
-            .unwrap(),
-    };
+    let p = Podman::new();
     common::make_busybox_rootfs(&p.dir.path().join("rootfs"));
     let ra = p.run_args();
     let ra: Vec<&str> = ra.iter().map(String::as_str).collect();
@@ -125,13 +129,7 @@ fn podman_loads_and_runs_what_klee_saves_and_klee_loads_what_podman_saves() {
     if !common::can_run() || !oci::have("podman", "podman") {
         return;
     }
-    let p = Podman {
-        dir: oci::scratch("kleene-podman-"),
-        run: tempfile::Builder::new()
-            .prefix("kp-")
-            .tempdir_in("/tmp")
-            .unwrap(),
-    };
+    let p = Podman::new();
     let root = common::Root::new();
     root.busybox_image("bb:1");
     let saved = p.dir.path().join("klee.tar");
