@@ -944,7 +944,7 @@ fn container_export_and_image_import_make_a_flat_image() {
 }
 
 #[test]
-fn the_freebsd_back_end_pulls_into_zfs_clones_with_whiteouts_as_deletions() {
+fn the_freebsd_back_end_pulls_into_zfs_clones_and_pushes_and_saves_their_differences() {
     let Some(reg) = Registry::start() else { return };
     let reference = reg.serve("test/fbsd", vec![base_layer(), top_layer()]);
     let dir = tempfile::tempdir().unwrap();
@@ -997,6 +997,37 @@ fn the_freebsd_back_end_pulls_into_zfs_clones_with_whiteouts_as_deletions() {
             .snapshots
             .contains("image"))
     });
+
+    // Push and save from ZFS layers: each layer's tar is its difference
+    // from its parent (the clone's origin). Without the layers' origin
+    // records the blobs are packed from the datasets, not reused.
+    let _ = std::fs::remove_dir_all(root.join("blobs/origin"));
+    let target = format!("{}/test/from-zfs:1", reg.addr);
+    e.image_push(&again.id, Some(&target), &mut ()).unwrap();
+    let mut archive = Vec::new();
+    e.image_save(std::slice::from_ref(&again.id), &mut archive, &mut ())
+        .unwrap();
+    host.with(|s| assert!(s.unknown.is_empty(), "{:?}", s.unknown));
+    let check = |r: &common::Root, image: &str| {
+        let out = r.ok(&[
+            "run",
+            "--rm",
+            image,
+            "/bin/sh",
+            "-c",
+            "cat /etc/kept; ls /etc/gone 2>/dev/null || echo no-gone; ls /data",
+        ]);
+        assert_eq!(out, "kept\nno-gone\nnew\n", "{image}");
+    };
+    let linux = common::Root::new();
+    linux.ok(&["pull", &target]);
+    check(&linux, &target);
+    let saved = dir.path().join("zfs.tar");
+    std::fs::write(&saved, &archive).unwrap();
+    let other = common::Root::new();
+    let out = other.ok(&["load", "-i", saved.to_str().unwrap()]);
+    let id = out.split_whitespace().next().unwrap().to_string();
+    check(&other, &id);
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod hook;
 pub mod inside;
 pub mod inventory;
+pub mod layer_diff;
 pub mod owner;
 pub mod seccomp;
 pub mod security;
@@ -134,9 +135,7 @@ pub trait Platform: Send + Sync {
     /// below, deletions as `.wh.` whiteouts), for `klee image push`.
     fn layer_tar(&self, root: &Path, id: &str, out: &mut dyn std::io::Write) -> Result<()> {
         let _ = (root, id, out);
-        Err(Error::Unsupported(
-            "exporting layers (a ZFS layer is a clone of its parent: its diff is not computed yet)",
-        ))
+        Err(Error::Unsupported("exporting layers"))
     }
     /// A registry layer deletes `rel` of the layers below it (an OCI
     /// whiteout, `.wh.NAME`). By default the layer is a copy of the one

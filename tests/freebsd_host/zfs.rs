@@ -22,6 +22,10 @@ impl State {
                 Some(_) => ok(&format!("{ds}\n")),
                 None => fail(1, &format!("cannot open '{ds}': dataset does not exist")),
             },
+            ["get", "-H", "-o", "value", "origin", ds] => match self.datasets.get(*ds) {
+                Some(d) => ok(&format!("{}\n", d.origin.as_deref().unwrap_or("-"))),
+                None => fail(1, &format!("cannot open '{ds}': dataset does not exist")),
+            },
             ["list", "-H", "-o", "mountpoint", ds] => match self.datasets.get(*ds) {
                 Some(d) => ok(&format!("{}\n", d.mountpoint.display())),
                 None => fail(1, &format!("cannot open '{ds}': dataset does not exist")),

@@ -250,6 +250,22 @@ impl Platform for FreeBsd {
         root.join("image").join(id)
     }
 
+    fn layer_tar(&self, root: &Path, id: &str, out: &mut dyn std::io::Write) -> Result<()> {
+        // A layer is a clone of its parent's snapshot, so it holds the whole
+        // filesystem: what it adds is its difference from the parent, which
+        // the clone's origin names (`-` for a base layer). Committed layers
+        // never change, so their mountpoints are their snapshots' content.
+        let ds = image_ds(root, id);
+        let origin = self.zfs(&["get", "-H", "-o", "value", "origin", &ds])?;
+        let parent = origin
+            .stdout
+            .trim()
+            .strip_prefix(&image_ds(root, ""))
+            .and_then(|o| o.strip_suffix("@image"))
+            .map(|p| self.layer_path(root, p));
+        super::layer_diff::write(parent.as_deref(), &self.layer_path(root, id), out)
+    }
+
     fn interface_exists(&self, name: &str) -> bool {
         self.interface_exists_impl(name)
     }
