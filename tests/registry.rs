@@ -54,7 +54,6 @@ impl Registry {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let conf = dir.path().join("config.yml");
         let mut yaml = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
             dir.path().join("data").display()
@@ -81,6 +80,36 @@ impl Registry {
                 d.display()
             ));
         }
+        Some(Registry::launch(dir, addr, yaml))
+    }
+
+    /// Plain HTTP with bearer-token auth: `token` (a server of the test's
+    /// own) signs the tokens the registry trusts.
+    fn start_token() -> Option<(Registry, TokenServer)> {
+        if !common::can_run() || !have("docker-registry") || !have("skopeo") || !have("openssl") {
+            eprintln!("skipping: needs docker-registry, skopeo and openssl");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let token = TokenServer::start(dir.path());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let yaml = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n\
+             auth:\n  token:\n    realm: http://{}/token\n    service: kleene-test\n    issuer: kleene-test-issuer\n    rootcertbundle: {}\n",
+            dir.path().join("data").display(),
+            token.addr,
+            dir.path().join("token.crt").display()
+        );
+        Some((Registry::launch(dir, addr, yaml), token))
+    }
+
+    fn launch(dir: tempfile::TempDir, addr: String, yaml: String) -> Registry {
+        let conf = dir.path().join("config.yml");
         std::fs::write(&conf, yaml).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
@@ -94,7 +123,7 @@ impl Registry {
             assert!(Instant::now() < until, "the registry did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(Registry { child, dir, addr })
+        Registry { child, dir, addr }
     }
 
     /// Push the OCI layout `layout` (its tag `tag`) as `repo:tag`.
@@ -141,6 +170,174 @@ impl Registry {
             .join(&hex[..2])
             .join(hex)
             .join("data")
+    }
+}
+
+/// A token server as Docker Hub's: `GET /token?service=…&scope=…` answers
+/// a JWT (RS256, its certificate in the `x5c` header, signed with
+/// `openssl dgst`) granting user `kleene` (password `s3cret`, basic auth)
+/// what it asks, an anonymous client `pull` of `test/public*` only, and a
+/// wrong password a 401. Every request is noted as `USER|SCOPE`.
+struct TokenServer {
+    addr: String,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn b64(data: &[u8], url: bool) -> String {
+    let abc: &[u8] = if url {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..=c.len() {
+            out.push(abc[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+        if !url {
+            out.push_str(&"=".repeat(3 - c.len()));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl TokenServer {
+    fn start(dir: &Path) -> TokenServer {
+        let sh = format!(
+            "set -e; cd {}; \
+             openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=kleene-test-issuer -keyout token.key -out token.crt 2>/dev/null; \
+             openssl x509 -in token.crt -outform der -out token.der",
+            dir.display()
+        );
+        let o = Command::new("sh").args(["-c", &sh]).output().unwrap();
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let x5c = b64(&std::fs::read(dir.join("token.der")).unwrap(), false);
+        let key = dir.join("token.key");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let noted = asked.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let _ = TokenServer::answer(&mut conn, &key, &x5c, &noted);
+            }
+        });
+        TokenServer { addr, asked }
+    }
+
+    fn answer(
+        conn: &mut std::net::TcpStream,
+        key: &Path,
+        x5c: &str,
+        noted: &std::sync::Mutex<Vec<String>>,
+    ) -> std::io::Result<()> {
+        use std::io::{BufRead, BufReader};
+        let mut r = BufReader::new(conn.try_clone()?);
+        let mut first = String::new();
+        r.read_line(&mut first)?;
+        let mut auth = String::new();
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h)?;
+            if h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("authorization") {
+                    auth = v.trim().to_string();
+                }
+            }
+        }
+        let reply = |conn: &mut std::net::TcpStream, status: &str, body: &str| {
+            write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let user = match auth.as_str() {
+            "" => "",
+            // kleene:s3cret
+            "Basic a2xlZW5lOnMzY3JldA==" => "kleene",
+            _ => {
+                return reply(
+                    conn,
+                    "401 Unauthorized",
+                    r#"{"details":"wrong credentials"}"#,
+                )
+            }
+        };
+        let path = first.split_whitespace().nth(1).unwrap_or("");
+        let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let mut access = Vec::new();
+        for (k, v) in query.split('&').filter_map(|p| p.split_once('=')) {
+            if k != "scope" {
+                continue;
+            }
+            let scope = percent_decode(v);
+            noted.lock().unwrap().push(format!("{user}|{scope}"));
+            let mut parts = scope.splitn(3, ':');
+            let (kind, name, actions) = (parts.next(), parts.next(), parts.next());
+            let (Some(kind), Some(name), Some(actions)) = (kind, name, actions) else {
+                continue;
+            };
+            let granted: Vec<&str> = actions
+                .split(',')
+                .filter(|a| user == "kleene" || (*a == "pull" && name.starts_with("test/public")))
+                .collect();
+            access.push(json!({"type": kind, "name": name, "actions": granted}));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [x5c]});
+        let claims = json!({
+            "iss": "kleene-test-issuer", "sub": user, "aud": "kleene-test",
+            "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", access.len()),
+            "access": access,
+        });
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes(), true),
+            b64(claims.to_string().as_bytes(), true)
+        );
+        let mut sign = Command::new("openssl")
+            .args(["dgst", "-sha256", "-sign"])
+            .arg(key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        sign.stdin.take().unwrap().write_all(input.as_bytes())?;
+        let sig = sign.wait_with_output()?.stdout;
+        let token = format!("{input}.{}", b64(&sig, true));
+        reply(
+            conn,
+            "200 OK",
+            &json!({"token": token, "access_token": token, "expires_in": 300}).to_string(),
+        )
     }
 }
 
@@ -469,6 +666,91 @@ fn an_interrupted_pull_resumes_from_its_partial_blob() {
         ]),
         "kept\n"
     );
+}
+
+#[test]
+fn bearer_tokens_anonymous_for_public_repositories_and_by_login_for_the_rest() {
+    let Some((reg, token)) = Registry::start_token() else {
+        return;
+    };
+    let public = reg.serve("test/public", vec![base_layer()]);
+    let private = reg.serve("test/private", vec![base_layer()]);
+    let root = common::Root::new();
+    let docker = tempfile::tempdir().unwrap();
+    let klee = |args: &[&str], stdin: &str| {
+        let mut c = root.cmd(args);
+        c.env("DOCKER_CONFIG", docker.path());
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // Anonymous: a token for pulling the public repository.
+    let o = klee(&["pull", &public], "");
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(token
+        .asked
+        .lock()
+        .unwrap()
+        .contains(&"|repository:test/public:pull".to_string()));
+    assert_eq!(
+        root.ok(&["run", "--rm", &public, "/bin/busybox", "cat", "/etc/kept"]),
+        "kept\n"
+    );
+    // The private one: the token grants nothing, and the error says what to do.
+    let o = klee(&["pull", &private], "");
+    assert!(!o.status.success());
+    let said = common::stderr(&o);
+    assert!(said.contains(&format!("klee login {}", reg.addr)), "{said}");
+    assert!(
+        root.json(&["image", "ls", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
+    // A wrong password is refused by the token server at login.
+    let o = klee(
+        &["login", &reg.addr, "-u", "kleene", "--password-stdin"],
+        "wrong\n",
+    );
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("login refused"),
+        "{}",
+        common::stderr(&o)
+    );
+    // Logged in: the credentials buy tokens for pulling and pushing.
+    let o = klee(
+        &["login", &reg.addr, "-u", "kleene", "--password-stdin"],
+        "s3cret\n",
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = klee(&["pull", &private], "");
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let target = format!("{}/test/pushed-with-token:1", reg.addr);
+    let o = klee(&["push", &private, &target], "");
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let asked = token.asked.lock().unwrap().clone();
+    assert!(
+        asked.contains(&"kleene|repository:test/pushed-with-token:pull,push".to_string()),
+        "{asked:?}"
+    );
+    let other = common::Root::new();
+    let o = {
+        let mut c = other.cmd(&["pull", &target]);
+        c.env("DOCKER_CONFIG", docker.path()).output().unwrap()
+    };
+    assert!(o.status.success(), "{}", common::stderr(&o));
 }
 
 #[test]
