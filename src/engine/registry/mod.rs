@@ -431,8 +431,7 @@ fn first_answer(
 }
 
 fn check_digest_form(r: &Reference, d: &str) -> Result<()> {
-    let hex = d.strip_prefix("sha256:").unwrap_or("");
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !reference::is_sha256_digest(d) {
         return Err(err(r, format!("'{d}' is not a sha256 digest")));
     }
     Ok(())

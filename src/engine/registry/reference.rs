@@ -19,17 +19,20 @@ pub struct Reference {
     pub digest: Option<String>,
 }
 
+/// `sha256:` and 64 lowercase hex digits, the only digests kleene takes
+/// (the image spec's form of a sha256 digest; it also names blob files).
+pub fn is_sha256_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 impl Reference {
     pub fn parse(s: &str) -> Result<Reference> {
         let bad = |why: &str| Err(Error::invalid("image reference", s, why));
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
-                let hex = d.strip_prefix("sha256:").unwrap_or("");
-                if hex.len() != 64
-                    || !hex
-                        .bytes()
-                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-                {
+                if !is_sha256_digest(d) {
                     return bad("a digest is sha256: and 64 lowercase hex digits");
                 }
                 (r, Some(d.to_string()))
