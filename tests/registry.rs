@@ -718,6 +718,28 @@ fn bearer_tokens_anonymous_for_public_repositories_and_by_login_for_the_rest() {
             .len()
             == 1
     );
+    // A credentials file kleene cannot read is never replaced by a login.
+    let file = docker.path().join("config.json");
+    let broken = "{\"auths\": {\"x.example\": {\"auth\": \"eDp5\"}}, bad json";
+    std::fs::write(&file, broken).unwrap();
+    let o = klee(
+        &["login", &reg.addr, "-u", "kleene", "--password-stdin"],
+        "s3cret\n",
+    );
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("not valid JSON"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), broken);
+    std::fs::remove_file(&file).unwrap();
+    // A registry configuration named but missing is an error, not nothing.
+    let err = root.fails(
+        &["--config", "/nonexistent/registries.toml", "pull", &public],
+        1,
+    );
+    assert!(err.contains("no such file"), "{err}");
     // A wrong password is refused by the token server at login.
     let o = klee(
         &["login", &reg.addr, "-u", "kleene", "--password-stdin"],

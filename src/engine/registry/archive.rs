@@ -17,7 +17,29 @@ use crate::engine::image_create::Progress;
 use crate::engine::Engine;
 
 fn bad(file: &str, why: impl std::fmt::Display) -> Error {
-    Error::Registry(format!("image archive '{file}': {why}"))
+    Error::Registry(format!(
+        "image archive '{file}': {}",
+        printable(&why.to_string())
+    ))
+}
+
+/// `why` fit for a terminal: the tar crate may quote the bytes of a bad
+/// header (binary garbage when the input is not a tar at all), so what is
+/// neither printable ASCII nor a letter or digit is shown as `?`, and the
+/// whole is kept short.
+fn printable(why: &str) -> String {
+    let mut out = String::new();
+    for c in why.chars().take(300) {
+        match c {
+            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            c if c.is_alphanumeric() && c != '\u{fffd}' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    if why.chars().count() > 300 {
+        out.push('…');
+    }
+    out
 }
 
 /// A blob in the archive being written: its digest and size.
@@ -169,7 +191,14 @@ impl Engine {
             let input = layer::sniffed(input).map_err(|e| bad(what, e))?;
             let mut a = tar::Archive::new(input);
             for entry in a.entries().map_err(|e| bad(what, e))? {
-                let mut entry = entry.map_err(|e| bad(what, format!("corrupt archive: {e}")))?;
+                let mut entry = entry.map_err(|e| {
+                    let e = e.to_string();
+                    if e.contains("when getting cksum for") || e.contains("checksum") {
+                        bad(what, "not a tar archive (plain, gzip, zstd or xz), or a corrupt one: a header does not check")
+                    } else {
+                        bad(what, format!("corrupt archive: {e}"))
+                    }
+                })?;
                 let name = entry
                     .path()
                     .map(|p| p.display().to_string())

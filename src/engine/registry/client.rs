@@ -170,7 +170,12 @@ impl Client {
                 }
                 None => self.agent.run(req.body(()).map_err(|e| bad(&e))?),
             };
-            sent.map_err(|e| err(&self.reference, format!("cannot reach {url}: {e}")))
+            sent.map_err(|e| {
+                err(
+                    &self.reference,
+                    format!("cannot reach {url}: {e}{}", plain_http_hint(&e)),
+                )
+            })
         };
         let current = self.auth.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let resp = send(current.as_deref())?;
@@ -334,6 +339,18 @@ impl Client {
             .read_to_end(&mut bytes)
             .map_err(|e| err(&self.reference, format!("manifest '{target}': {e}")))?;
         Ok((kind, bytes))
+    }
+}
+
+/// What to say when a TLS handshake met a server that answered in plain
+/// HTTP (rustls sees a record of "type" `H`, from `HTTP/1.1 …`).
+fn plain_http_hint(e: &ureq::Error) -> &'static str {
+    let text = e.to_string();
+    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        " (the server answers in plain HTTP, not HTTPS: if it is meant to, mark the registry \
+         `insecure = true` in registries.toml, see docs/images.md)"
+    } else {
+        ""
     }
 }
 

@@ -39,11 +39,23 @@ pub struct Config {
 impl Config {
     /// The file named by `KLEENE_CONFIG`, else `/etc/kleene/registries.toml`;
     /// none is an empty configuration, a bad one an error naming the file.
+    /// A file named explicitly (`--config`, `KLEENE_CONFIG`) must exist: a
+    /// typo would otherwise silently drop its mirrors and CAs.
     pub fn load() -> Result<Config> {
-        let path = std::env::var_os("KLEENE_CONFIG")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/etc/kleene/registries.toml"));
-        Config::load_from(&path)
+        match std::env::var_os("KLEENE_CONFIG").filter(|p| !p.is_empty()) {
+            Some(p) => {
+                let path = PathBuf::from(p);
+                if !path.exists() {
+                    return Err(Error::invalid(
+                        "registry configuration",
+                        path.display().to_string(),
+                        "no such file (given with --config or KLEENE_CONFIG)",
+                    ));
+                }
+                Config::load_from(&path)
+            }
+            None => Config::load_from(Path::new("/etc/kleene/registries.toml")),
+        }
     }
 
     pub fn load_from(path: &Path) -> Result<Config> {
@@ -133,10 +145,7 @@ pub fn credentials(host: &str) -> Option<(String, String)> {
 /// keeping everything else in the file.
 pub fn save_credentials(host: &str, user: &str, password: &str) -> Result<PathBuf> {
     let path = credentials_file();
-    let mut v: serde_json::Value = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| serde_json::json!({}));
+    let mut v = existing_credentials(&path)?;
     let key = if host == super::reference::DOCKER_HUB {
         "https://index.docker.io/v1/".to_string()
     } else {
@@ -151,12 +160,10 @@ pub fn save_credentials(host: &str, user: &str, password: &str) -> Result<PathBu
 /// Forget `host`'s credentials; false when there were none.
 pub fn remove_credentials(host: &str) -> Result<bool> {
     let path = credentials_file();
-    let Some(mut v) = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-    else {
+    if !path.exists() {
         return Ok(false);
-    };
+    }
+    let mut v = existing_credentials(&path)?;
     let key = if host == super::reference::DOCKER_HUB {
         "https://index.docker.io/v1/"
     } else {
@@ -171,6 +178,30 @@ pub fn remove_credentials(host: &str) -> Result<bool> {
         write_private(&path, &v)?;
     }
     Ok(gone)
+}
+
+/// The credentials file as it is, to be changed and written back: none is
+/// an empty one; one that is not a JSON object is an error, never replaced
+/// (it holds other registries' credentials and the user's settings).
+fn existing_credentials(path: &Path) -> Result<serde_json::Value> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(serde_json::json!({})),
+        Err(e) => return Err(Error::io("cannot read", path, e)),
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) if v.is_object() && v.get("auths").is_none_or(|a| a.is_object()) => Ok(v),
+        Ok(_) => Err(Error::invalid(
+            "credentials file",
+            path.display().to_string(),
+            "not a JSON object with an \"auths\" object: fix it by hand (it is left as it is)",
+        )),
+        Err(e) => Err(Error::invalid(
+            "credentials file",
+            path.display().to_string(),
+            format!("not valid JSON ({e}): fix it by hand (it is left as it is)"),
+        )),
+    }
 }
 
 fn write_private(path: &Path, v: &serde_json::Value) -> Result<()> {

@@ -138,10 +138,7 @@ impl Engine {
         }
         let dir = self.root.join("blobs");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-        let config_path = fetch_blob(&client, &r, &dir, &config_digest, &Default::default())?;
-        let config_text =
-            std::fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
-        let _ = std::fs::remove_file(&config_path);
+        let config_text = fetch_config(&client, &r, &config_digest)?;
         let conf: Value = serde_json::from_slice(&config_text)
             .map_err(|e| err(&r, format!("image config is not JSON: {e}")))?;
         // A single-platform image asked for another platform: refused, as
@@ -521,6 +518,46 @@ impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
+}
+
+/// The image's config blob, verified, in memory: it is small, and a file
+/// in `blobs/` would be another pull's to delete meanwhile (two pulls of
+/// one image in one root share their files).
+fn fetch_config(client: &Client, r: &Reference, digest: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    check_digest_form(r, digest)?;
+    let mut resp = client.get(&format!("blobs/{digest}"), None, None)?;
+    if resp.status() != 200 {
+        return Err(err(
+            r,
+            format!(
+                "the registry answered {} for config {digest}",
+                resp.status().as_u16()
+            ),
+        ));
+    }
+    // Configs are kilobytes; a registry sending more is not sending one.
+    const LIMIT: u64 = 16 << 20;
+    let mut bytes = Vec::new();
+    resp.body_mut()
+        .as_reader()
+        .take(LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(r, format!("config {digest}: download interrupted ({e})")))?;
+    if bytes.len() as u64 > LIMIT {
+        return Err(err(
+            r,
+            format!("config {digest} is larger than 16 MiB: refused"),
+        ));
+    }
+    let got = format!("sha256:{:x}", Sha256::digest(&bytes));
+    if got != digest {
+        return Err(err(
+            r,
+            format!("config {digest} arrived as {got}: refused (corrupt or substituted)"),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Blob `digest` into `dir`, verified: resumed from `<hex>.part` if an

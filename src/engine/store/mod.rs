@@ -77,9 +77,21 @@ impl Store {
         // WAL mode is kept in the database file: once set, every later
         // connection uses it, and asking again costs each command ~0.2 ms.
         if !wal_already(&path) {
-            self.conn
-                .execute_batch("PRAGMA journal_mode=WAL;")
-                .map_err(|e| store_err(&path, e))?;
+            // Switching a new database to WAL needs it to itself, and SQLite
+            // answers "locked" at once instead of waiting (two commands on
+            // a fresh root): wait for the other, as the busy timeout would.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match self.conn.execute_batch("PRAGMA journal_mode=WAL;") {
+                    Err(rusqlite::Error::SqliteFailure(f, _))
+                        if f.code == rusqlite::ErrorCode::DatabaseBusy
+                            && std::time::Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    r => break r.map_err(|e| store_err(&path, e))?,
+                }
+            }
         }
         self.conn
             .execute_batch(
@@ -266,6 +278,22 @@ mod tests {
             .unwrap();
         let err = Store::open(dir.path()).err().unwrap().to_string();
         assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn many_first_opens_of_a_new_store_at_once_all_succeed() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let opened: Vec<_> = (0..6)
+                .map(|_| {
+                    let p = dir.path().to_path_buf();
+                    std::thread::spawn(move || Store::open(&p).map(drop))
+                })
+                .collect();
+            for t in opened {
+                t.join().unwrap().unwrap();
+            }
+        }
     }
 
     #[test]
