@@ -655,6 +655,16 @@ fn an_interrupted_pull_resumes_from_its_partial_blob() {
     std::fs::write(&part, &base.0[..half]).unwrap();
     root.ok(&["system", "check", "--repair"]);
     assert!(!part.exists());
+    // A whole blob a killed pull downloaded but did not unpack: reported
+    // (no pull holds a lease) and removed.
+    let whole = root.path().join("blobs").join(&digest[7..]);
+    std::fs::write(&whole, &base.0).unwrap();
+    let found = root.run(&["system", "check"]);
+    let out = String::from_utf8_lossy(&found.stdout);
+    assert!(out.contains("no pull is unpacking"), "{out}");
+    root.ok(&["system", "check", "--repair"]);
+    assert!(!whole.exists());
+    root.ok(&["system", "check"]);
     assert_eq!(
         root.ok(&[
             "run",

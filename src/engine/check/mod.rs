@@ -62,6 +62,7 @@ enum Repair {
     DropCache(String),
     RemoveScratch(String),
     RemoveBlobPart(String),
+    RemoveBlob(String),
     FinishVolumeRemoval(String),
     MakeVolume(String),
     AdoptVolume(String),
@@ -290,7 +291,8 @@ impl Engine {
 
     /// Partial downloads (`blobs/<hex>.part`) that no pull is finishing: kept
     /// so the next pull of the image resumes them, reported because they
-    /// take space; `--repair` removes them (a pull then starts over).
+    /// take space; `--repair` removes them (a pull then starts over). Whole
+    /// blobs that no pull is going to unpack, too.
     fn check_blob_parts(&self, out: &mut Vec<Finding>) -> Result<()> {
         let dir = self.root.join("blobs");
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -305,6 +307,31 @@ impl Engine {
             })
             .collect();
         parts.sort();
+        // Whole blobs wait in blobs/ only between their download and their
+        // layer's unpacking, under the pull's layer leases: with no live
+        // lease, they are what a killed pull left.
+        if self.live_leases()?.is_empty() {
+            let mut whole: Vec<(String, u64)> = std::fs::read_dir(&dir)
+                .map_err(|e| super::error::Error::io("cannot read", &dir, e))?
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    crate::engine::registry::reference::is_sha256_digest(&format!("sha256:{name}"))
+                        .then_some((name, size))
+                })
+                .collect();
+            whole.sort();
+            for (name, size) in whole {
+                out.push(finding(
+                    "blob",
+                    format!("blobs/{name}"),
+                    format!("a downloaded blob ({size} bytes) that no pull is unpacking: an interrupted pull left it"),
+                    "remove it (a pull downloads it again if it needs it)",
+                    Repair::RemoveBlob(name),
+                ));
+            }
+        }
         for (name, size) in parts {
             let hex = name.trim_end_matches(".part");
             // A pull holds the blob's lock while it downloads.

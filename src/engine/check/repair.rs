@@ -91,6 +91,19 @@ impl Engine {
                 self.cache_forget_layer(l)
             }
             Repair::RemoveScratch(name) => Ok(self.platform.remove_scratch(&self.root, name)?),
+            Repair::RemoveBlob(name) => {
+                // Not while a pull has started meanwhile (it may need it).
+                if !self.live_leases()?.is_empty() {
+                    return Ok(());
+                }
+                let blob = self.root.join("blobs").join(name);
+                match std::fs::remove_file(&blob) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(Error::io("cannot remove", &blob, e))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Repair::RemoveBlobPart(name) => {
                 let hex = name.trim_end_matches(".part");
                 let blobs = self.root.join("blobs");
