@@ -944,6 +944,20 @@ fn a_dockerfile_from_and_the_dsl_pull_from_the_registry() {
         ctx.path().to_str().unwrap(),
     ]);
     assert!(out.contains("--> pulling"), "{out}");
+    // COPY --from an image that is not here pulls it too.
+    let other = reg.serve("test/copied", vec![base_layer()]);
+    let ctx2 = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx2.path().join("Dockerfile"),
+        format!("FROM built:1\nCOPY --from={other} /etc/gone /from-other\n"),
+    )
+    .unwrap();
+    let out = root.ok(&["build", "-t", "built:4", ctx2.path().to_str().unwrap()]);
+    assert!(out.contains(&format!("--> pulling {other}")), "{out}");
+    assert_eq!(
+        root.ok(&["run", "--rm", "built:4", "/bin/sh", "-c", "cat /from-other"]),
+        "deleted above\n"
+    );
     // The DSL's image::pull.
     let script = ctx.path().join("pull.rhai");
     std::fs::write(

@@ -585,13 +585,19 @@ impl Builder {
                     heredoc_src = Source::context(&heredoc_dir).map_err(eng)?;
                     CopyFrom::Context(&heredoc_src)
                 } else if let Some(f) = flag("from") {
-                    let f = self.word(Some(st), i, &f)?.to_ascii_lowercase();
+                    // Stage names are case-insensitive; an image's tag is not.
+                    let raw = self.word(Some(st), i, &f)?;
+                    let f = raw.to_ascii_lowercase();
                     let found = self.stages.iter().find(|s| s.name == f).cloned();
                     let stage = match found {
                         Some(s) => s,
-                        None => e.build_from(&f, "").map_err(|e| {
-                            at(i, format!("COPY --from: no stage or image '{f}': {e}"))
-                        })?,
+                        // An image, pulled when it is not here (as FROM).
+                        None => self
+                            .pull_if_needed(e, log, &raw)
+                            .and_then(|r| e.build_from(&r, ""))
+                            .map_err(|e| {
+                                at(i, format!("COPY --from: no stage or image '{f}': {e}"))
+                            })?,
                     };
                     from_stage = Some(stage);
                     CopyFrom::Stage(from_stage.as_ref().expect("set above"))
