@@ -786,6 +786,48 @@ fn bearer_tokens_anonymous_for_public_repositories_and_by_login_for_the_rest() {
 }
 
 #[test]
+fn a_stalled_registry_is_given_up_on_and_a_later_pull_works() {
+    let Some(reg) = Registry::start() else { return };
+    let reference = reg.serve("test/stall", vec![base_layer()]);
+    let root = common::Root::new();
+    let pid = reg.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    let o = root
+        .cmd(&["pull", &reference])
+        .env("KLEENE_REGISTRY_TIMEOUT", "2")
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    assert!(!o.status.success());
+    let said = common::stderr(&o);
+    assert!(
+        said.contains("timeout") || said.contains("timed out"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    root.ok(&["pull", &reference]);
+    let o = root
+        .cmd(&["pull", &reference])
+        .env("KLEENE_REGISTRY_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    assert!(
+        common::stderr(&o).contains("KLEENE_REGISTRY_TIMEOUT"),
+        "{}",
+        common::stderr(&o)
+    );
+}
+
+#[test]
 fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
     let Some(reg) = Registry::start_with(true) else {
         return;

@@ -78,12 +78,18 @@ impl Client {
             }
             b.disable_verification(unverified).build()
         };
+        let stall = stall_timeout()?;
         let agent_with = |tls: ureq::tls::TlsConfig| -> ureq::Agent {
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .tls_config(tls)
                 .timeout_connect(Some(Duration::from_secs(15)))
                 .timeout_recv_response(Some(Duration::from_secs(60)))
+                // A registry that stops sending (or reading) mid-transfer is
+                // given up on, rather than waited for forever; a large layer
+                // on a slow link still has all the time it needs.
+                .timeout_per_read(Some(stall))
+                .timeout_per_write(Some(stall))
                 .user_agent(concat!("kleene/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .into()
@@ -339,6 +345,22 @@ impl Client {
             .read_to_end(&mut bytes)
             .map_err(|e| err(&self.reference, format!("manifest '{target}': {e}")))?;
         Ok((kind, bytes))
+    }
+}
+
+/// How long a transfer may stall: `KLEENE_REGISTRY_TIMEOUT` seconds
+/// (default 60).
+fn stall_timeout() -> Result<Duration> {
+    match std::env::var("KLEENE_REGISTRY_TIMEOUT") {
+        Err(_) => Ok(Duration::from_secs(60)),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+            _ => Err(Error::invalid(
+                "KLEENE_REGISTRY_TIMEOUT",
+                v,
+                "expected a whole number of seconds above 0",
+            )),
+        },
     }
 }
 
