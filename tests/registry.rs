@@ -348,6 +348,23 @@ impl Drop for Registry {
     }
 }
 
+/// Run `c` with `stdin` as its input; its output.
+fn fed(mut c: Command, stdin: &str) -> std::process::Output {
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn sha(data: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(data))
 }
@@ -690,19 +707,7 @@ fn bearer_tokens_anonymous_for_public_repositories_and_by_login_for_the_rest() {
     let klee = |args: &[&str], stdin: &str| {
         let mut c = root.cmd(args);
         c.env("DOCKER_CONFIG", docker.path());
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        fed(c, stdin)
     };
     // Anonymous: a token for pulling the public repository.
     let o = klee(&["pull", &public], "");
@@ -849,19 +854,7 @@ fn https_with_a_private_ca_and_basic_auth_through_klee_login() {
         let mut c = root.cmd(args);
         c.env("KLEENE_CONFIG", &conf)
             .env("DOCKER_CONFIG", docker.path());
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        fed(c, stdin)
     };
     // No credentials yet: the registry's challenge is answered with advice.
     let o = klee(&["pull", &reference], "");

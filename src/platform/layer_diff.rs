@@ -37,11 +37,15 @@ fn differs(new: &Path, n: &std::fs::Metadata, old: &Path, o: &std::fs::Metadata)
     n.size() != o.size() || n.mtime() != o.mtime() || n.mtime_nsec() != o.mtime_nsec()
 }
 
-fn whiteout(b: &mut tar::Builder<&mut dyn Write>, rel: &Path) -> std::io::Result<()> {
+/// An empty regular file `rel`, owned by root: what OCI whiteouts
+/// (`.wh.NAME`, `.wh..wh..opq`) are in a layer tar.
+pub fn whiteout(b: &mut tar::Builder<&mut dyn Write>, rel: &Path) -> std::io::Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_size(0);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_mtime(0);
     b.append_data(&mut h, rel, std::io::empty())
 }

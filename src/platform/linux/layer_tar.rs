@@ -27,17 +27,6 @@ fn opaque(dir: &Path) -> bool {
     n == 1 && buf[0] == b'y'
 }
 
-fn empty_file(b: &mut tar::Builder<&mut dyn Write>, rel: &Path) -> std::io::Result<()> {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_size(0);
-    h.set_mode(0o644);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    b.append_data(&mut h, rel, std::io::empty())
-}
-
 fn walk(b: &mut tar::Builder<&mut dyn Write>, root: &Path, rel: &Path) -> std::io::Result<()> {
     let dir = root.join(rel);
     let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)?
@@ -45,7 +34,7 @@ fn walk(b: &mut tar::Builder<&mut dyn Write>, root: &Path, rel: &Path) -> std::i
         .collect::<std::io::Result<_>>()?;
     names.sort();
     if !rel.as_os_str().is_empty() && opaque(&dir) {
-        empty_file(b, &rel.join(".wh..wh..opq"))?;
+        crate::platform::layer_diff::whiteout(b, &rel.join(".wh..wh..opq"))?;
     }
     for name in names {
         let r = rel.join(&name);
@@ -54,7 +43,7 @@ fn walk(b: &mut tar::Builder<&mut dyn Write>, root: &Path, rel: &Path) -> std::i
         if md.file_type().is_char_device() && md.rdev() == 0 {
             let mut wh = std::ffi::OsString::from(".wh.");
             wh.push(&name);
-            empty_file(b, &rel.join(wh))?;
+            crate::platform::layer_diff::whiteout(b, &rel.join(wh))?;
             continue;
         }
         b.append_path_with_name(&full, &r)?;
