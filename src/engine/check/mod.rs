@@ -298,30 +298,23 @@ impl Engine {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Ok(());
         };
-        let mut parts: Vec<(String, u64)> = entries
+        let mut files: Vec<(String, u64)> = entries
             .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
+            .map(|e| {
                 let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-                name.ends_with(".part").then_some((name, size))
+                (e.file_name().to_string_lossy().into_owned(), size)
             })
             .collect();
-        parts.sort();
+        files.sort();
+        let (parts, rest): (Vec<_>, Vec<_>) =
+            files.into_iter().partition(|(n, _)| n.ends_with(".part"));
         // Whole blobs wait in blobs/ only between their download and their
         // layer's unpacking, under the pull's layer leases: with no live
         // lease, they are what a killed pull left.
         if self.live_leases()?.is_empty() {
-            let mut whole: Vec<(String, u64)> = std::fs::read_dir(&dir)
-                .map_err(|e| super::error::Error::io("cannot read", &dir, e))?
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-                    crate::engine::registry::reference::is_sha256_digest(&format!("sha256:{name}"))
-                        .then_some((name, size))
-                })
-                .collect();
-            whole.sort();
+            let whole = rest.into_iter().filter(|(n, _)| {
+                crate::engine::registry::reference::is_sha256_digest(&format!("sha256:{n}"))
+            });
             for (name, size) in whole {
                 out.push(finding(
                     "blob",

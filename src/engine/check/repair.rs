@@ -96,13 +96,9 @@ impl Engine {
                 if !self.live_leases()?.is_empty() {
                     return Ok(());
                 }
-                let blob = self.root.join("blobs").join(name);
-                match std::fs::remove_file(&blob) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        Err(Error::io("cannot remove", &blob, e))
-                    }
-                    _ => Ok(()),
-                }
+                Ok(crate::platform::fsutil::remove_tree(
+                    &self.root.join("blobs").join(name),
+                )?)
             }
             Repair::RemoveBlobPart(name) => {
                 let hex = name.trim_end_matches(".part");
@@ -114,13 +110,7 @@ impl Engine {
                 else {
                     return Ok(());
                 };
-                let part = blobs.join(name);
-                match std::fs::remove_file(&part) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        Err(Error::io("cannot remove", &part, e))
-                    }
-                    _ => Ok(()),
-                }
+                Ok(crate::platform::fsutil::remove_tree(&blobs.join(name))?)
             }
             Repair::MakeVolume(name) => {
                 let _lock = self.lock_object("volume", name)?;

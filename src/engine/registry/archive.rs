@@ -376,9 +376,9 @@ fn sniff(p: &Path) -> String {
     let n = std::fs::File::open(p)
         .and_then(|mut f| f.read(&mut magic))
         .unwrap_or(0);
-    match &magic[..n.min(4)] {
-        [0x1f, 0x8b, ..] => "application/vnd.oci.image.layer.v1.tar+gzip",
-        [0x28, 0xb5, 0x2f, 0xfd] => "application/vnd.oci.image.layer.v1.tar+zstd",
+    match layer::compression(&magic[..n.min(4)]) {
+        layer::Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+        layer::Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
         _ => "application/vnd.oci.image.layer.v1.tar",
     }
     .into()

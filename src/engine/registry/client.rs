@@ -280,12 +280,19 @@ impl Client {
         let basic = basic_auth(user, password);
         let host = &self.reference.registry;
         let refused = || Error::Registry(format!("{host}: login refused for user '{user}'"));
-        let resp = self
-            .agent
-            .get(&root)
-            .header("Authorization", &basic)
-            .call()
-            .map_err(|e| Error::Registry(format!("{host}: cannot reach {root}: {e}")))?;
+        let get = |url: &str, what: &str| {
+            self.agent
+                .get(url)
+                .header("Authorization", &basic)
+                .call()
+                .map_err(|e| {
+                    Error::Registry(format!(
+                        "{host}: cannot reach {what}: {e}{}",
+                        plain_http_hint(&e)
+                    ))
+                })
+        };
+        let resp = get(&root, &root)?;
         if resp.status() == 200 {
             return Ok(());
         }
@@ -297,12 +304,7 @@ impl Client {
         let Some((realm, url)) = token_url(params, &format!("account={user}")) else {
             return Err(refused());
         };
-        let token = self
-            .agent
-            .get(&url)
-            .header("Authorization", &basic)
-            .call()
-            .map_err(|e| Error::Registry(format!("{host}: cannot reach {realm}: {e}")))?;
+        let token = get(&url, &realm)?;
         if token.status() == 200 {
             Ok(())
         } else {

@@ -53,20 +53,41 @@ pub fn decoder<'a>(
 pub fn sniffed<'a>(r: impl Read + 'a) -> std::io::Result<Box<dyn Read + 'a>> {
     use std::io::BufRead;
     let mut b = std::io::BufReader::new(r);
-    let head = b.fill_buf()?.to_vec();
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(b))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(b)?)
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Box::new(liblzma::read::XzDecoder::new(b))
-    } else if head.starts_with(b"BZh") {
-        return Err(std::io::Error::other(
-            "bzip2 is not supported: decompress it first",
-        ));
-    } else {
-        Box::new(b)
+    Ok(match compression(b.fill_buf()?) {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(b)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(b)?),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new(b)),
+        Compression::Bzip2 => {
+            return Err(std::io::Error::other(
+                "bzip2 is not supported: decompress it first",
+            ))
+        }
+        Compression::None => Box::new(b),
     })
+}
+
+/// A stream's compression, as its first bytes (magic numbers) say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    Xz,
+    Bzip2,
+    None,
+}
+
+pub fn compression(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Compression::Xz
+    } else if head.starts_with(b"BZh") {
+        Compression::Bzip2
+    } else {
+        Compression::None
+    }
 }
 
 /// Unpack `blob` (of `media_type`) into `dest`; its uncompressed content

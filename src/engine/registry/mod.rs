@@ -28,6 +28,7 @@ use super::error::{Error, Result};
 use super::image::Image;
 use super::image_create::Progress;
 use super::{time, Engine};
+use crate::platform::fsutil::lock_file;
 
 /// `--platform`: `os/arch[/variant]`; `None` is this host's.
 #[derive(Debug, Clone, Default)]
@@ -328,7 +329,6 @@ impl Engine {
             return Err(e);
         }
         let locks = cache.join("locks");
-        std::fs::create_dir_all(&locks).map_err(|e| Error::io("cannot create", &locks, e))?;
         for &i in &missing {
             let id = &ids[i];
             // One fill of a layer at a time in this root; another pull may
@@ -483,28 +483,6 @@ pub(super) fn pick_platform(r: &Reference, index: &Value, want: &str) -> Result<
     }
 }
 
-/// An exclusive lock on `path` (made if missing) until the file drops:
-/// flock(2), which threads of one process also exclude each other by.
-pub(super) fn lock_file(path: &Path) -> Result<std::fs::File> {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io("cannot open lock", path, e))?;
-    loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(f);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(Error::io("cannot lock", path, e));
-        }
-    }
-}
-
 /// A reader that adds what it reads to a shared count.
 struct Counted<'a, R> {
     inner: R,
@@ -574,9 +552,7 @@ fn fetch_blob(
     let hex = &digest[7..];
     // One download of a blob at a time in this root: another pull (or
     // another thread of this one) waits, then finds it done.
-    let locks = dir.join("locks");
-    std::fs::create_dir_all(&locks).map_err(|e| Error::io("cannot create", &locks, e))?;
-    let _lock = lock_file(&locks.join(format!("blob-{hex}")))?;
+    let _lock = lock_file(&dir.join("locks").join(format!("blob-{hex}")))?;
     let done = dir.join(hex);
     if done.exists() && layer::file_digest(&done).ok().as_deref() == Some(digest) {
         return Ok(done);
