@@ -322,10 +322,12 @@ pub fn import(e: &mut Engine, a: ImportArgs) -> CmdResult {
     // Standard input is kept in a file first: the tarball is read as one.
     let spooled;
     let file = if a.file == "-" {
+        // Named for this process, so `system check` leaves it alone while
+        // we live (and knows it for debris if we are killed).
         let p = e
             .root()
             .join("tmp")
-            .join(format!("import-{}.tar", std::process::id()));
+            .join(crate::platform::owner::scratch("import.tar"));
         let mut f = std::fs::File::create(&p)
             .map_err(|err| crate::engine::error::Error::io("cannot create", &p, err))?;
         std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(|err| {

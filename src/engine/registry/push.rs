@@ -37,9 +37,10 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// A blob ready to upload: its file, digest, size and media type.
+/// A blob ready to upload: its file (None: the registry has it already),
+/// digest, size and media type.
 struct Ready {
-    path: PathBuf,
+    path: Option<PathBuf>,
     digest: String,
     size: u64,
     media_type: String,
@@ -102,10 +103,13 @@ impl Engine {
                 let there = client
                     .send("HEAD", &url, &[], None)
                     .is_ok_and(|h| h.status() == 200);
+                if there {
+                    progress.message(&format!("{} exists", &o.digest[..19]));
+                }
                 if there || mounted(client, &o, progress) {
                     diff_ids.push(o.diff_id);
                     layers.push(Ready {
-                        path: PathBuf::new(),
+                        path: None,
                         digest: o.digest,
                         size: o.size,
                         media_type: o.media_type,
@@ -138,7 +142,7 @@ impl Engine {
             let digest = format!("sha256:{:x}", gz_out.hash.finalize());
             diff_ids.push(diff_id);
             layers.push(Ready {
-                path,
+                path: Some(path),
                 digest,
                 size: gz_out.n,
                 media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
@@ -150,13 +154,15 @@ impl Engine {
         std::fs::write(&config_path, &config_bytes)
             .map_err(|e| Error::io("cannot write", &config_path, e))?;
         let config_blob = Ready {
-            path: config_path,
+            path: Some(config_path),
             digest: format!("sha256:{:x}", Sha256::digest(&config_bytes)),
             size: config_bytes.len() as u64,
             media_type: "application/vnd.oci.image.config.v1+json".into(),
         };
         for b in layers.iter().chain(std::iter::once(&config_blob)) {
-            upload(client, r, b, progress)?;
+            if let Some(path) = &b.path {
+                upload(client, r, b, path, progress)?;
+            }
         }
         let manifest = json!({
             "schemaVersion": 2,
@@ -256,7 +262,13 @@ fn upload_location(client: &Client, resp: &ureq::http::Response<ureq::Body>) -> 
 }
 
 /// One blob, unless the registry has it.
-fn upload(client: &Client, r: &Reference, b: &Ready, progress: &mut dyn Progress) -> Result<()> {
+fn upload(
+    client: &Client,
+    r: &Reference,
+    b: &Ready,
+    path: &Path,
+    progress: &mut dyn Progress,
+) -> Result<()> {
     let blob_url = format!("{}/blobs/{}", client.base(), b.digest);
     let head = client.send("HEAD", &blob_url, &[], None)?;
     if head.status() == 200 {
@@ -282,7 +294,7 @@ fn upload(client: &Client, r: &Reference, b: &Ready, progress: &mut dyn Progress
         "PUT",
         &format!("{location}{sep}digest={}", b.digest),
         &[("Content-Type", "application/octet-stream".into())],
-        Some(&b.path),
+        Some(path),
     )?;
     if put.status() != 201 {
         return Err(err(r, format!("blob {}: {}", b.digest, answer(put))));
