@@ -1195,6 +1195,118 @@ fn save_and_load_archives_that_skopeo_reads_and_writes() {
     );
 }
 
+/// What `skopeo inspect` says of `what` (`docker://…` from a plain-HTTP
+/// registry, or an archive), with `extra` options.
+fn inspected(what: &str, extra: &[&str]) -> Vec<u8> {
+    let mut c = Command::new("skopeo");
+    c.arg("inspect");
+    if what.starts_with("docker://") {
+        c.arg("--tls-verify=false");
+    }
+    let o = c.args(extra).arg(what).output().unwrap();
+    assert!(o.status.success(), "{what}: {}", common::stderr(&o));
+    o.stdout
+}
+
+#[test]
+fn a_pulled_image_keeps_its_identity_through_push_save_and_load() {
+    let Some(reg) = Registry::start() else { return };
+    let Some(elsewhere) = Registry::start() else {
+        return;
+    };
+    let src = reg.serve("test/orig", vec![base_layer(), top_layer()]);
+    let remote = format!("docker://{src}");
+    let manifest = serde_json::from_slice::<Value>(&inspected(&remote, &[])).unwrap()["Digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = sha(&inspected(&remote, &["--config", "--raw"]));
+    let root = common::Root::new();
+    let id = root
+        .ok(&["pull", &src])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(id, config[7..19], "the image ID is its config's digest");
+    // To another repository of the same registry: every layer mounted, and
+    // the manifest as it was, so the same digest (as `docker push`).
+    let copy = format!("{}/test/copy:v1", reg.addr);
+    assert_eq!(root.ok(&["push", &id, &copy]).trim(), manifest);
+    // To another registry: the layers compressed anew (other blobs), the
+    // tars and the config the same, so the same image ID when pulled.
+    let away = format!("{}/test/away:v1", elsewhere.addr);
+    let o = root.run(&["push", &id, &away]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(
+        sha(&inspected(
+            &format!("docker://{away}"),
+            &["--config", "--raw"]
+        )),
+        config
+    );
+    let fresh = common::Root::new();
+    let again = fresh.ok(&["pull", &away]);
+    assert_eq!(again.lines().last().unwrap().trim(), id);
+    // Saved: the very tars it was pulled as (diff IDs), its own config.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orig.tar");
+    root.ok(&["save", &id, "-o", file.to_str().unwrap()]);
+    let archived = format!("docker-archive:{}", file.display());
+    assert_eq!(sha(&inspected(&archived, &["--config", "--raw"])), config);
+    // Loaded elsewhere: the same image ID, and it runs as it was.
+    let loaded = common::Root::new();
+    let out = loaded.ok(&["load", "-i", file.to_str().unwrap()]);
+    assert!(out.contains(&id), "{out}");
+    assert_eq!(
+        loaded.ok(&[
+            "run",
+            "--rm",
+            &id,
+            "/bin/sh",
+            "-c",
+            "ls /data; cat /etc/kept"
+        ]),
+        "new\nkept\n"
+    );
+    // Saved from there again: still the same config (the skeletons came
+    // with the load too).
+    let twice = dir.path().join("twice.tar");
+    loaded.ok(&["save", &id, "-o", twice.to_str().unwrap()]);
+    assert_eq!(
+        sha(&inspected(
+            &format!("docker-archive:{}", twice.display()),
+            &["--config", "--raw"]
+        )),
+        config
+    );
+    // An image built on it is another image, with a config of its own.
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {id}\nRUN echo on-top > /top\n"),
+    )
+    .unwrap();
+    root.ok(&["build", "-t", "ontop:1", ctx.to_str().unwrap()]);
+    let built = dir.path().join("built.tar");
+    root.ok(&["save", "ontop:1", "-o", built.to_str().unwrap()]);
+    let conf: Value = serde_json::from_slice(&inspected(
+        &format!("docker-archive:{}", built.display()),
+        &["--config", "--raw"],
+    ))
+    .unwrap();
+    let diffs = conf["rootfs"]["diff_ids"].as_array().unwrap();
+    assert_eq!(diffs.len(), 3, "{conf}");
+    // Its first two layers are still the pulled tars.
+    let orig: Value = serde_json::from_slice(&inspected(&remote, &["--config", "--raw"])).unwrap();
+    assert_eq!(
+        diffs[..2],
+        orig["rootfs"]["diff_ids"].as_array().unwrap()[..]
+    );
+}
+
 #[test]
 fn kleened_pulls_and_pushes_through_its_api() {
     let Some(reg) = Registry::start() else { return };
@@ -1360,6 +1472,16 @@ fn the_freebsd_back_end_pulls_into_zfs_clones_and_pushes_and_saves_their_differe
             .snapshots
             .contains("image"))
     });
+
+    // Saved while the layers' skeletons are there: the very tars pulled,
+    // their files read back from the clones, so the image keeps its ID.
+    let mut kept = Vec::new();
+    e.image_save(std::slice::from_ref(&again.id), &mut kept, &mut ())
+        .unwrap();
+    let kept_file = dir.path().join("kept.tar");
+    std::fs::write(&kept_file, &kept).unwrap();
+    let out = common::Root::new().ok(&["load", "-i", kept_file.to_str().unwrap()]);
+    assert!(out.contains(&again.id), "{out}");
 
     // Push and save from ZFS layers: each layer's tar is its difference
     // from its parent (the clone's origin). Without the layers' origin

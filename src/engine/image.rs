@@ -346,7 +346,10 @@ pub(crate) fn save_image_tx(tx: &Transaction, image: &Image) -> Result<()> {
         }
     }
     tx.execute(
-        "INSERT OR REPLACE INTO images (id, name, tag, created, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        // An upsert, not a replace: a retag keeps the row's `origin`.
+        "INSERT INTO images (id, name, tag, created, data) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, tag = excluded.tag,
+           created = excluded.created, data = excluded.data",
         params![image.id, image.name, image.tag, image.created, data],
     )
     .map_err(|e| {

@@ -103,34 +103,45 @@ impl Engine {
         let mut index = Vec::new();
         let mut docker = Vec::new();
         let mut written = std::collections::HashSet::new();
+        // Layers written already (images share them): digest and size.
+        let mut done: std::collections::HashMap<String, (String, u64)> =
+            std::collections::HashMap::new();
         for image in images {
             progress.message(&format!(
                 "saving {}",
                 if image.name.is_empty() {
-                    &image.id
+                    image.id.clone()
                 } else {
-                    &image.name
+                    image.nametag()
                 }
             ));
             let mut layers = Vec::new();
             for id in &image.layers {
                 let path = work.join(format!("layer-{id}.tar"));
-                if !path.exists() {
-                    let mut f = std::fs::File::create(&path)
-                        .map_err(|e| Error::io("cannot create", &path, e))?;
-                    self.platform.layer_tar(&self.root, id, &mut f)?;
-                }
-                let digest =
-                    layer::file_digest(&path).map_err(|e| Error::io("cannot read", &path, e))?;
-                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let (digest, size) = match done.get(id) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let e = self.export_layer(id, &path, false)?;
+                        done.insert(id.clone(), (e.digest.clone(), e.size));
+                        (e.digest, e.size)
+                    }
+                };
                 if written.insert(digest.clone()) {
                     add_blob(&mut t, &path)?;
                 }
                 layers.push((digest, size));
             }
             let diff_ids: Vec<String> = layers.iter().map(|(d, _)| d.clone()).collect();
-            let config =
-                serde_json::to_vec(&super::push::config_json(image, &diff_ids)).unwrap_or_default();
+            // The config it came with while its layers are the tars it came
+            // with: `docker load` then gives it the image ID it had.
+            let config = match self
+                .image_original(&image.id)?
+                .filter(|o| o.diff_ids() == diff_ids)
+            {
+                Some(o) => o.config.into_bytes(),
+                None => serde_json::to_vec(&super::push::config_json(image, &diff_ids))
+                    .unwrap_or_default(),
+            };
             let cpath = work.join("config.json");
             std::fs::write(&cpath, &config).map_err(|e| Error::io("cannot write", &cpath, e))?;
             let (cdigest, csize) = add_blob(&mut t, &cpath)?;
@@ -253,7 +264,7 @@ impl Engine {
                     .map(|l| (dir.join(l.as_str().unwrap_or("")), None))
                     .collect();
                 let tag = m["RepoTags"][0].as_str().map(str::to_string);
-                found.push((dir.join(config), layers, tag));
+                found.push((dir.join(config), layers, tag, None));
             }
         } else if dir.join("index.json").exists() {
             let blob = |d: &str| {
@@ -265,19 +276,22 @@ impl Engine {
                 .cloned()
                 .unwrap_or_default()
             {
-                let d = m["digest"].as_str().unwrap_or("");
+                let mut d = m["digest"].as_str().unwrap_or("").to_string();
+                let mut kind = m["mediaType"].as_str().unwrap_or("").to_string();
                 let mut man: Value =
                     read_json(&format!("blobs/sha256/{}", d.trim_start_matches("sha256:")))?;
                 if man.get("manifests").is_some() {
                     let want = super::host_platform();
                     let r =
                         super::reference::Reference::parse("archive/image").expect("a valid name");
-                    let inner = super::pick_platform(&r, &man, &want)?;
-                    man = read_json(&format!(
-                        "blobs/sha256/{}",
-                        inner.trim_start_matches("sha256:")
-                    ))?;
+                    d = super::pick_platform(&r, &man, &want)?;
+                    man = read_json(&format!("blobs/sha256/{}", d.trim_start_matches("sha256:")))?;
+                    kind = man["mediaType"].as_str().unwrap_or("").to_string();
                 }
+                // As it is in the archive, checked against its name.
+                let text = std::fs::read(blob(&d)).unwrap_or_default();
+                let manifest =
+                    (format!("sha256:{:x}", Sha256::digest(&text)) == d).then_some((kind, text));
                 let config = blob(man["config"]["digest"].as_str().unwrap_or(""));
                 let layers = man["layers"]
                     .as_array()
@@ -300,7 +314,7 @@ impl Engine {
                             .filter(|n| n.contains(':') || n.contains('/'))
                     })
                     .map(str::to_string);
-                found.push((config, layers, name));
+                found.push((config, layers, name, manifest));
             }
         } else {
             return Err(bad(
@@ -309,7 +323,7 @@ impl Engine {
             ));
         }
         let mut out = Vec::new();
-        for (config, layers, name) in found {
+        for (config, layers, name, manifest) in found {
             let bytes = std::fs::read(&config)
                 .map_err(|e| bad(what, format!("config {}: {e}", config.display())))?;
             let conf: Value =
@@ -346,6 +360,10 @@ impl Engine {
                 config_digest: format!("sha256:{:x}", Sha256::digest(&bytes)),
                 blobs,
                 source: None,
+                original: super::original(
+                    &bytes,
+                    manifest.as_ref().map(|(k, t)| (k.clone(), &t[..])),
+                ),
             };
             let paths: Vec<PathBuf> = layers.iter().map(|(p, _)| p.clone()).collect();
             let fetch = |missing: &[usize], _: &mut dyn Progress| -> Vec<Result<PathBuf>> {
@@ -367,8 +385,14 @@ impl Engine {
 }
 
 /// An image in an archive: its config file, its layer files (with their
-/// media types where the archive says), its name.
-type Entry = (PathBuf, Vec<(PathBuf, Option<String>)>, Option<String>);
+/// media types where the archive says), its name, its manifest (media
+/// type and bytes; an OCI layout has one).
+type Entry = (
+    PathBuf,
+    Vec<(PathBuf, Option<String>)>,
+    Option<String>,
+    Option<(String, Vec<u8>)>,
+);
 
 /// A layer file's compression, from its first bytes.
 fn sniff(p: &Path) -> String {

@@ -11,22 +11,10 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::tarsplit::Recorder;
+
 use crate::engine::error::{Error, Result};
 use crate::platform::Platform;
-
-/// A reader that hashes what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-}
 
 /// The decompressor for a layer's media type.
 pub fn decoder<'a>(
@@ -91,7 +79,8 @@ pub fn compression(head: &[u8]) -> Compression {
 }
 
 /// Unpack `blob` (of `media_type`) into `dest`; its uncompressed content
-/// must hash to `diff_id`. `what` names the layer in errors.
+/// must hash to `diff_id`. `what` names the layer in errors. Returns the
+/// tar's skeleton (see [`super::tarsplit`]), if it could be kept.
 pub fn apply(
     platform: &dyn Platform,
     dest: &Path,
@@ -99,15 +88,12 @@ pub fn apply(
     media_type: &str,
     diff_id: &str,
     what: &str,
-) -> Result<u64> {
+) -> Result<Option<Vec<u8>>> {
     let bad = |why: String| Error::Registry(format!("{what}: {why}"));
     let f = std::fs::File::open(blob).map_err(|e| Error::io("cannot open layer", blob, e))?;
     let reader = decoder(media_type, Box::new(std::io::BufReader::new(f))).map_err(&bad)?;
-    let mut hashing = Hashing {
-        inner: reader,
-        hash: Sha256::new(),
-    };
-    let mut n = 0u64;
+    let mut hashing = Recorder::new(reader);
+    let skeleton = hashing.skeleton.clone();
     {
         let mut archive = tar::Archive::new(&mut hashing);
         archive.set_preserve_permissions(true);
@@ -134,7 +120,13 @@ pub fn apply(
                 }
                 continue;
             }
-            if entry.header().entry_type().is_dir() {
+            let kind = entry.header().entry_type();
+            if kind == tar::EntryType::Regular || kind == tar::EntryType::Continuous {
+                skeleton
+                    .borrow_mut()
+                    .file(&rel, entry.raw_file_position(), entry.size());
+            }
+            if kind.is_dir() {
                 if let Ok(t) = entry.header().mtime() {
                     dirs.push((rel.clone(), t));
                 }
@@ -147,7 +139,6 @@ pub fn apply(
                 ))
             })?;
             ours.push(rel);
-            n += 1;
         }
         for (rel, t) in dirs.iter().rev() {
             let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(*t);
@@ -168,7 +159,8 @@ pub fn apply(
             "its content is {got}, the image's config says {diff_id} (a corrupt or substituted layer)"
         )));
     }
-    Ok(n)
+    let skeleton = std::mem::take(&mut *skeleton.borrow_mut());
+    Ok(skeleton.finish())
 }
 
 /// `path` relative and without `..` or `.`; `None` when it would leave.

@@ -12,10 +12,12 @@
 pub mod archive;
 pub mod client;
 pub mod config;
+mod export;
 pub mod layer;
 pub(crate) mod origin;
 pub mod push;
 pub mod reference;
+pub mod tarsplit;
 
 use std::path::{Path, PathBuf};
 
@@ -117,7 +119,9 @@ impl Engine {
                 "Docker schema 1 manifests are not supported (deprecated since 2017)",
             ));
         }
-        let _ = kind;
+        if kind.is_empty() {
+            kind = top["mediaType"].as_str().unwrap_or("").to_string();
+        }
         let config_digest = top["config"]["digest"]
             .as_str()
             .ok_or_else(|| err(&r, "manifest without a config"))?
@@ -198,6 +202,7 @@ impl Engine {
             config_digest,
             blobs,
             source: Some(client.base().to_string()),
+            original: original(&config_text, Some((kind, &bytes))),
         };
         let image = self.install(
             &found,
@@ -274,6 +279,9 @@ impl Engine {
         }
         let saved = self.store.write(|tx| {
             super::image::save_image_tx(tx, &image)?;
+            if let Some(o) = &f.original {
+                origin::set_original_tx(tx, &image.id, o)?;
+            }
             super::lease::release_tx(tx, &image.layers)
         });
         if let Err(e) = saved {
@@ -335,12 +343,17 @@ impl Engine {
             // have made it meanwhile.
             let _lock = lock_file(&locks.join(format!("layer-{id}")))?;
             if !self.platform.layer_exists(&self.root, id) {
-                let filled = self.fill_one(f, i, &paths[&i], &diff_ids[i], ids);
-                if let Err(e) = filled {
-                    drop_cached(&paths);
-                    return Err(e);
-                }
+                let skeleton = match self.fill_one(f, i, &paths[&i], &diff_ids[i], ids) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        drop_cached(&paths);
+                        return Err(e);
+                    }
+                };
                 origin::record(&self.root, id, &diff_ids[i], &blobs[i], f.source.as_deref());
+                if let Some(s) = skeleton {
+                    origin::keep_skeleton(&self.root, id, &s);
+                }
             }
             if paths[&i].starts_with(&cache) {
                 let _ = std::fs::remove_file(&paths[&i]);
@@ -351,7 +364,7 @@ impl Engine {
     }
 
     /// Unpack layer `i` on its parent and commit it; nothing of it stays
-    /// on failure.
+    /// on failure. Returns its tar's skeleton (see [`tarsplit`]).
     fn fill_one(
         &mut self,
         f: &Found,
@@ -359,7 +372,7 @@ impl Engine {
         blob: &Path,
         diff_id: &str,
         ids: &[String],
-    ) -> Result<()> {
+    ) -> Result<Option<Vec<u8>>> {
         let id = &ids[i];
         let parent = (i > 0).then(|| ids[i - 1].as_str());
         let dest = self.platform.begin_layer(&self.root, id, parent)?;
@@ -372,10 +385,11 @@ impl Engine {
             diff_id,
             &what,
         )
-        .and_then(|_| {
+        .and_then(|skeleton| {
             self.platform
                 .commit_layer(&self.root, id)
                 .map_err(Error::from)
+                .map(|_| skeleton)
         });
         if filled.is_err() {
             let _ = self.platform.destroy_layer(&self.root, id);
@@ -398,6 +412,24 @@ pub(super) struct Found {
     /// The repository's API base, for a pull (cross-repository mounts
     /// on a later push); `None` for an archive.
     pub source: Option<String>,
+    /// Its config and manifest as they came.
+    pub original: Option<origin::Original>,
+}
+
+/// The config and manifest (media type, bytes) as they came, when they
+/// are text (JSON is; anything else is not worth keeping).
+pub(super) fn original(
+    config: &[u8],
+    manifest: Option<(String, &[u8])>,
+) -> Option<origin::Original> {
+    let manifest = match manifest {
+        Some((kind, bytes)) => Some((kind, String::from_utf8(bytes.to_vec()).ok()?)),
+        None => None,
+    };
+    Some(origin::Original {
+        config: String::from_utf8(config.to_vec()).ok()?,
+        manifest,
+    })
 }
 
 /// The registry's mirrors first (from the registry file), then the

@@ -8,7 +8,83 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use super::Blob;
+use crate::engine::error::Result;
+use crate::engine::store::store_err;
+use crate::engine::Engine;
+
+/// A pulled or loaded image's config and manifest as they came, kept in
+/// its row (`images.origin`): saved or pushed with layers that are the
+/// very tars it came with, it is written with these, and keeps its
+/// config digest (its image ID, to Docker) and, pushed with the very
+/// blobs, its manifest digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Original {
+    pub config: String,
+    /// Media type and text, when it came with one (a registry, an OCI
+    /// layout; a docker-archive has none).
+    #[serde(default)]
+    pub manifest: Option<(String, String)>,
+}
+
+impl Original {
+    /// The diff IDs its config lists.
+    pub fn diff_ids(&self) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(&self.config).unwrap_or_default();
+        v["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The layer digests its manifest lists.
+    pub fn layer_digests(&self) -> Option<Vec<String>> {
+        let (_, text) = self.manifest.as_ref()?;
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        v["layers"]
+            .as_array()?
+            .iter()
+            .map(|l| l["digest"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+/// Note image `id`'s original config and manifest in its row.
+pub(super) fn set_original_tx(
+    tx: &rusqlite::Transaction,
+    id: &str,
+    original: &Original,
+) -> Result<()> {
+    let text = serde_json::to_string(original).expect("serialisable");
+    tx.execute(
+        "UPDATE images SET origin = ?2 WHERE id = ?1",
+        rusqlite::params![id, text],
+    )
+    .map_err(|e| store_err(Path::new("metadata.sqlite"), e))?;
+    Ok(())
+}
+
+impl Engine {
+    /// Image `id`'s original config and manifest, if it was pulled or
+    /// loaded.
+    pub(crate) fn image_original(&self, id: &str) -> Result<Option<Original>> {
+        let text: Option<String> = self.store.read(|c| {
+            use rusqlite::OptionalExtension;
+            c.query_row("SELECT origin FROM images WHERE id = ?1", [id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()
+            .map(Option::flatten)
+        })?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+}
 
 fn path(root: &Path, layer: &str) -> PathBuf {
     root.join("blobs")
@@ -40,6 +116,17 @@ pub(super) fn record(root: &Path, id: &str, diff_id: &str, blob: &Blob, source: 
     let _ = std::fs::write(p, v.to_string());
 }
 
+/// Keep layer `id`'s tar skeleton (best effort: without it a save or a
+/// push writes the layer anew, under another diff ID).
+pub(super) fn keep_skeleton(root: &Path, id: &str, skeleton: &[u8]) {
+    let _ = std::fs::write(path(root, id).with_extension("tarsplit"), skeleton);
+}
+
+/// Layer `id`'s tar skeleton, if it was pulled or loaded.
+pub(super) fn skeleton(root: &Path, id: &str) -> Option<Vec<u8>> {
+    std::fs::read(path(root, id).with_extension("tarsplit")).ok()
+}
+
 /// Layer `id`'s origin, if it was pulled or loaded.
 pub(super) fn get(root: &Path, id: &str) -> Option<Origin> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path(root, id)).ok()?).ok()?;
@@ -63,7 +150,9 @@ pub(super) fn mount_from<'a>(source: &'a str, target: &str) -> Option<&'a str> {
 
 /// Forget layer `id`'s origin (the layer is gone).
 pub fn forget(root: &Path, id: &str) {
-    let _ = std::fs::remove_file(path(root, id));
+    let p = path(root, id);
+    let _ = std::fs::remove_file(p.with_extension("tarsplit"));
+    let _ = std::fs::remove_file(p);
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! Blobs the registry has already are not sent again (HEAD first); each
 //! is uploaded whole (POST for a location, PUT with its digest).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -18,24 +17,7 @@ use crate::engine::image::Image;
 use crate::engine::image_create::Progress;
 use crate::engine::Engine;
 
-/// A writer that hashes and counts what passes through it.
-struct Counting<W> {
-    inner: W,
-    hash: Sha256,
-    n: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// A blob ready to upload: its file (None: the registry has it already),
 /// digest, size and media type.
@@ -118,39 +100,25 @@ impl Engine {
                 }
             }
             let path = work.join(format!("layer-{i}.tar.gz"));
-            let f =
-                std::fs::File::create(&path).map_err(|e| Error::io("cannot create", &path, e))?;
-            let mut gz_out = Counting {
-                inner: f,
-                hash: Sha256::new(),
-                n: 0,
-            };
-            let diff_id = {
-                let gz = flate2::write::GzEncoder::new(&mut gz_out, flate2::Compression::fast());
-                let mut raw = Counting {
-                    inner: gz,
-                    hash: Sha256::new(),
-                    n: 0,
-                };
-                self.platform.layer_tar(&self.root, id, &mut raw)?;
-                let d = format!("sha256:{:x}", raw.hash.clone().finalize());
-                raw.inner
-                    .finish()
-                    .map_err(|e| Error::io("cannot write", &path, e))?;
-                d
-            };
-            let digest = format!("sha256:{:x}", gz_out.hash.finalize());
-            diff_ids.push(diff_id);
+            let e = self.export_layer(id, &path, true)?;
+            diff_ids.push(e.diff_id);
             layers.push(Ready {
                 path: Some(path),
-                digest,
-                size: gz_out.n,
+                digest: e.digest,
+                size: e.size,
                 media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             });
         }
-        let config = config_json(image, &diff_ids);
+        // The config it came with, if its layers are still the tars it
+        // came with (then it keeps its image ID), else one of ours.
+        let original = self
+            .image_original(&image.id)?
+            .filter(|o| o.diff_ids() == diff_ids);
+        let config_bytes = match &original {
+            Some(o) => o.config.clone().into_bytes(),
+            None => serde_json::to_vec(&config_json(image, &diff_ids)).unwrap_or_default(),
+        };
         let config_path = work.join("config.json");
-        let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
         std::fs::write(&config_path, &config_bytes)
             .map_err(|e| Error::io("cannot write", &config_path, e))?;
         let config_blob = Ready {
@@ -164,34 +132,52 @@ impl Engine {
                 upload(client, r, b, path, progress)?;
             }
         }
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": config_blob.digest, "size": config_blob.size},
-            "layers": layers.iter().map(|l| json!({
-                "mediaType": l.media_type.replace("vnd.docker.image.rootfs.diff.tar.gzip", "vnd.oci.image.layer.v1.tar+gzip"),
-                "digest": l.digest, "size": l.size})).collect::<Vec<_>>(),
-        });
-        let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+        // Its own manifest, if every blob is the one it names (then the
+        // push keeps its digest too), else a new one.
+        let digests: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
+        let (kind, bytes) = match original
+            .and_then(|o| (o.layer_digests().as_ref() == Some(&digests)).then_some(o.manifest)?)
+        {
+            Some((kind, text)) if !kind.is_empty() => (kind, text.into_bytes()),
+            Some((_, text)) => (OCI_MANIFEST.to_string(), text.into_bytes()),
+            None => {
+                let manifest = json!({
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                               "digest": config_blob.digest, "size": config_blob.size},
+                    "layers": layers.iter().map(|l| json!({
+                        "mediaType": l.media_type.replace("vnd.docker.image.rootfs.diff.tar.gzip", "vnd.oci.image.layer.v1.tar+gzip"),
+                        "digest": l.digest, "size": l.size})).collect::<Vec<_>>(),
+                });
+                (
+                    OCI_MANIFEST.to_string(),
+                    serde_json::to_vec(&manifest).unwrap_or_default(),
+                )
+            }
+        };
         let mpath = work.join("manifest.json");
         std::fs::write(&mpath, &bytes).map_err(|e| Error::io("cannot write", &mpath, e))?;
         let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
         let url = format!("{}/manifests/{tag}", client.base());
-        let resp = client.send(
-            "PUT",
-            &url,
-            &[(
-                "Content-Type",
-                "application/vnd.oci.image.manifest.v1+json".into(),
-            )],
-            Some(&mpath),
-        )?;
+        let resp = client.send("PUT", &url, &[("Content-Type", kind)], Some(&mpath))?;
         if resp.status() != 201 {
             return Err(err(
                 r,
                 format!("the registry refused the manifest: {}", answer(resp)),
             ));
+        }
+        // What this push uploaded, the registry has now: a later push of
+        // these layers (another tag, another repository) offers it first.
+        for (id, (l, d)) in image.layers.iter().zip(layers.iter().zip(&diff_ids)) {
+            if l.path.is_some() && super::origin::get(&self.root, id).is_none() {
+                let blob = super::Blob {
+                    digest: l.digest.clone(),
+                    media_type: l.media_type.clone(),
+                    size: l.size,
+                };
+                super::origin::record(&self.root, id, d, &blob, Some(client.base()));
+            }
         }
         let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
         progress.message(&format!("pushed {r}@{digest}"));

@@ -87,6 +87,12 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE containers ADD COLUMN health TEXT;
     "#,
+    // v7 -> v8: a pulled or loaded image's config and manifest as they came
+    // (JSON), so that saving or pushing it keeps its identity. Apart from
+    // `data`, which `image inspect` shows whole.
+    r#"
+    ALTER TABLE images ADD COLUMN origin TEXT;
+    "#,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
