@@ -72,7 +72,16 @@ pub fn load(e: &mut Engine, a: LoadArgs) -> CmdResult {
                 .map_err(|err| crate::engine::error::Error::io("cannot open", p, err))?;
             e.image_load(&mut f, &p.display().to_string(), &mut bar)?
         }
-        None => e.image_load(&mut std::io::stdin().lock(), "-", &mut bar)?,
+        None => {
+            if std::io::stdin().is_terminal() {
+                return Err(crate::engine::error::Error::invalid(
+                    "image load",
+                    "-",
+                    "standard input is a terminal: give -i FILE or redirect an archive to it",
+                ));
+            }
+            e.image_load(&mut std::io::stdin().lock(), "-", &mut bar)?
+        }
     };
     for i in images {
         crate::outln!(
@@ -196,19 +205,19 @@ pub struct TagArgs {
 }
 
 /// Progress on stderr: a live spinner on a terminal, plain lines otherwise.
-struct Bar(Option<indicatif::ProgressBar>);
+struct Bar(Option<indicatif::ProgressBar>, bool);
 
 impl Bar {
     fn new() -> Bar {
         if std::io::stderr().is_terminal() {
             let pb = indicatif::ProgressBar::new_spinner();
             pb.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} files")
+                indicatif::ProgressStyle::with_template("{spinner} {msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
-            Bar(Some(pb))
+            Bar(Some(pb), false)
         } else {
-            Bar(None)
+            Bar(None, false)
         }
     }
 }
@@ -222,6 +231,14 @@ impl Progress for Bar {
     }
     fn files(&mut self, n: u64) {
         if let Some(pb) = &self.0 {
+            // A count only once there is one to show (a pull has none).
+            if !self.1 {
+                self.1 = true;
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} files")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+            }
             pb.set_position(n);
         }
     }
@@ -238,6 +255,42 @@ impl Progress for Bar {
             }
             pb.set_position(done);
         }
+    }
+}
+
+/// Progress whose messages say `to` where they would say `from`.
+struct Renamed<'a> {
+    inner: &'a mut dyn Progress,
+    from: String,
+    to: &'static str,
+}
+
+impl Renamed<'_> {
+    fn error(&self, e: crate::engine::error::Error) -> crate::engine::error::Error {
+        match e {
+            crate::engine::error::Error::Invalid {
+                what,
+                value,
+                reason,
+            } if value == self.from => crate::engine::error::Error::Invalid {
+                what,
+                value: self.to.into(),
+                reason,
+            },
+            e => e,
+        }
+    }
+}
+
+impl Progress for Renamed<'_> {
+    fn message(&mut self, msg: &str) {
+        self.inner.message(&msg.replace(&self.from, self.to));
+    }
+    fn files(&mut self, n: u64) {
+        self.inner.files(n);
+    }
+    fn bytes(&mut self, done: u64, total: u64) {
+        self.inner.bytes(done, total);
     }
 }
 
@@ -347,7 +400,19 @@ pub fn import(e: &mut Engine, a: ImportArgs) -> CmdResult {
     };
     let r = {
         let mut bar = Bar::new();
-        e.image_create(&Source::Tar(file), &opts, &mut bar)
+        match &spooled {
+            // Messages name standard input, not the file it waits in.
+            Some(p) => {
+                let mut named = Renamed {
+                    inner: &mut bar,
+                    from: p.display().to_string(),
+                    to: "standard input",
+                };
+                e.image_create(&Source::Tar(file), &opts, &mut named)
+                    .map_err(|err| named.error(err))
+            }
+            None => e.image_create(&Source::Tar(file), &opts, &mut bar),
+        }
     };
     if let Some(p) = spooled {
         let _ = std::fs::remove_file(p);

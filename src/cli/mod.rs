@@ -185,9 +185,13 @@ pub(crate) fn archive_out(
 ) -> CmdResult {
     match output {
         Some(p) => {
-            let tmp = p.with_extension("partial");
+            // Written beside it under another name, renamed when whole: a
+            // failed or killed save never leaves a truncated FILE.
+            let mut name = p.file_name().unwrap_or_default().to_os_string();
+            name.push(".partial");
+            let tmp = p.with_file_name(name);
             let r = std::fs::File::create(&tmp)
-                .map_err(|err| Error::io("cannot create", &tmp, err))
+                .map_err(|err| Error::io("cannot create", p, err))
                 .and_then(|mut f| write(&mut f))
                 .and_then(|_| {
                     std::fs::rename(&tmp, p).map_err(|err| Error::io("cannot write", p, err))
@@ -205,7 +209,21 @@ pub(crate) fn archive_out(
                     "standard output is a terminal: give -o FILE or redirect it",
                 ));
             }
-            write(&mut std::io::stdout().lock())?;
+            // A reader that goes away (`| head`) fails the write, so the
+            // save cleans up after itself instead of dying in the middle.
+            crate::platform::term::ignore_sigpipe();
+            let r = write(&mut std::io::stdout().lock());
+            crate::platform::term::default_sigpipe();
+            match r {
+                Err(e) if e.to_string().contains("Broken pipe") => {
+                    return Err(Error::invalid(
+                        what,
+                        value,
+                        "its reader closed standard output before the end",
+                    ))
+                }
+                r => r?,
+            }
         }
     }
     Ok(Outcome::Ok)

@@ -59,19 +59,7 @@ pub fn top(e: &mut Engine, a: TopArgs) -> CmdResult {
 }
 
 fn bytes(n: Option<u64>) -> String {
-    let Some(n) = n else { return "-".into() };
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n}B")
-    } else {
-        format!("{v:.1}{}", units[u])
-    }
+    n.map_or("-".into(), crate::engine::limits::size)
 }
 
 #[derive(serde::Serialize)]

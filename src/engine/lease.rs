@@ -85,15 +85,34 @@ impl Engine {
 }
 
 /// Release this process's leases on `layers` inside a transaction (the one
-/// that writes the row now referring to them).
+/// that writes the row now referring to them). A dead process's leases on
+/// them go too: a row refers to them now, so they are nobody's debris (a
+/// pull killed, then done again, would be reported otherwise).
 pub(crate) fn release_tx(tx: &Transaction, layers: &[String]) -> Result<()> {
+    let err = |e| store_err(std::path::Path::new("metadata.sqlite"), e);
     let me = Owner::me();
     for l in layers {
-        tx.execute(
-            "DELETE FROM leases WHERE layer = ?1 AND pid = ?2 AND pid_start = ?3",
-            params![l, me.pid, me.start as i64],
-        )
-        .map_err(|e| store_err(std::path::Path::new("metadata.sqlite"), e))?;
+        let holders: Vec<Owner> = {
+            let mut st = tx
+                .prepare("SELECT pid, pid_start FROM leases WHERE layer = ?1")
+                .map_err(err)?;
+            let rows = st
+                .query_map([l], |r| {
+                    Ok(Owner {
+                        pid: r.get(0)?,
+                        start: r.get::<_, i64>(1)? as u64,
+                    })
+                })
+                .map_err(err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        for o in holders.into_iter().filter(|o| *o == me || !o.alive()) {
+            tx.execute(
+                "DELETE FROM leases WHERE layer = ?1 AND pid = ?2 AND pid_start = ?3",
+                params![l, o.pid, o.start as i64],
+            )
+            .map_err(err)?;
+        }
     }
     Ok(())
 }

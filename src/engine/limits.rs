@@ -5,6 +5,23 @@ use super::error::{Error, Result};
 pub use crate::platform::security::human_bytes;
 use crate::platform::security::{Limits, LimitsUpdate};
 
+/// A size for people, in binary units as `docker stats` and the progress
+/// bars show them: `512B`, `1.5KiB`, `12.3MiB`.
+pub fn size(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.1}{}", units[u])
+    }
+}
+
 /// Docker's floor: smaller limits only make a container die at start.
 pub const MIN_MEMORY: u64 = 6 << 20;
 

@@ -42,6 +42,13 @@ pub fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
+/// Fail writes to a closed pipe instead of dying (EPIPE), for a write
+/// that must clean up after itself.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// Forward the usual terminating signals we receive to `pid` (like Docker's
 /// sig-proxy), so Ctrl-C or `kill` of the client reaches the container.
 pub fn forward_signals_to(pid: i32) {

@@ -63,6 +63,7 @@ enum Repair {
     RemoveScratch(String),
     RemoveBlobPart(String),
     RemoveBlob(String),
+    ForgetOrigin(String),
     FinishVolumeRemoval(String),
     MakeVolume(String),
     AdoptVolume(String),
@@ -324,6 +325,31 @@ impl Engine {
                     Repair::RemoveBlob(name),
                 ));
             }
+        }
+        // Where layers came from (and their tar skeletons), kept while
+        // the layer is: a removal killed between the two leaves them.
+        let live = self.live_leases()?;
+        let mut gone: Vec<String> = std::fs::read_dir(dir.join("origin"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let (id, _) = name.rsplit_once('.')?;
+                Some(id.to_string())
+            })
+            .filter(|id| !live.contains(id) && !self.platform.layer_exists(&self.root, id))
+            .collect();
+        gone.sort();
+        gone.dedup();
+        for id in gone {
+            out.push(finding(
+                "blob",
+                format!("blobs/origin/{id}.*"),
+                format!("where layer {id} came from, but the layer is gone"),
+                "forget it",
+                Repair::ForgetOrigin(id),
+            ));
         }
         for (name, size) in parts {
             let hex = name.trim_end_matches(".part");

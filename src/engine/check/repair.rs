@@ -82,7 +82,9 @@ impl Engine {
                     return Ok(());
                 }
                 self.cache_forget_layer(l)?;
-                Ok(self.platform.destroy_layer(&self.root, l)?)
+                self.platform.destroy_layer(&self.root, l)?;
+                crate::engine::registry::origin::forget(&self.root, l);
+                Ok(())
             }
             Repair::DropCache(l) => {
                 if self.platform.layer_exists(&self.root, l) {
@@ -99,6 +101,13 @@ impl Engine {
                 Ok(crate::platform::fsutil::remove_tree(
                     &self.root.join("blobs").join(name),
                 )?)
+            }
+            Repair::ForgetOrigin(id) => {
+                if !self.platform.layer_exists(&self.root, id) && !self.live_leases()?.contains(id)
+                {
+                    crate::engine::registry::origin::forget(&self.root, id);
+                }
+                Ok(())
             }
             Repair::RemoveBlobPart(name) => {
                 let hex = name.trim_end_matches(".part");

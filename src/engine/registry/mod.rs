@@ -308,10 +308,10 @@ impl Engine {
         let total: u64 = missing.iter().map(|&i| blobs[i].size).sum();
         if !missing.is_empty() {
             progress.message(&format!(
-                "fetching {} of {} layers ({:.1} MB)",
+                "fetching {} of {} layers ({})",
                 missing.len(),
                 ids.len(),
-                total as f64 / 1e6
+                crate::engine::limits::size(total)
             ));
         }
         let cache = self.root.join("blobs");
@@ -343,6 +343,20 @@ impl Engine {
             // have made it meanwhile.
             let _lock = lock_file(&locks.join(format!("layer-{id}")))?;
             if !self.platform.layer_exists(&self.root, id) {
+                // Another pull that shared the download and failed took the
+                // blob away with its own: fetched again.
+                if !paths[&i].exists() && paths[&i].starts_with(&cache) {
+                    match fetch(&[i], progress).pop() {
+                        Some(Ok(p)) => {
+                            paths.insert(i, p);
+                        }
+                        Some(Err(e)) => {
+                            drop_cached(&paths);
+                            return Err(e);
+                        }
+                        None => {}
+                    }
+                }
                 let skeleton = match self.fill_one(f, i, &paths[&i], &diff_ids[i], ids) {
                     Ok(s) => s,
                     Err(e) => {

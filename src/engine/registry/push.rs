@@ -286,9 +286,9 @@ fn upload(
         return Err(err(r, format!("blob {}: {}", b.digest, answer(put))));
     }
     progress.message(&format!(
-        "{} pushed ({:.1} MB)",
+        "{} pushed ({})",
         &b.digest[..19],
-        b.size as f64 / 1e6
+        crate::engine::limits::size(b.size)
     ));
     Ok(())
 }
