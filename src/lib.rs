@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod compose;
 pub mod dockerfile;
 pub mod dsl;
 pub mod engine;
