@@ -629,6 +629,21 @@ fn bad_references_corrupt_blobs_and_a_down_registry_leave_nothing() {
     );
     let check = root.ok(&["system", "check"]);
     assert!(check.contains("no problems found"), "{check}");
+    // A second layer whose content is not what the config says: the first
+    // layer, made already, goes too.
+    let (data, _, mt) = top_layer();
+    let lie = (data, sha(b"something else"), mt);
+    let layout = Layout::new("v1", &[("amd64", vec![base_layer(), lie])], false);
+    reg.push(layout.dir.path(), "v1", "test/lie", false);
+    let err = root.fails(&["pull", &format!("{}/test/lie:v1", reg.addr)], 1);
+    assert!(err.contains("corrupt or substituted"), "{err}");
+    assert!(
+        root.entries("layers").is_empty(),
+        "{:?}",
+        root.entries("layers")
+    );
+    let check = root.ok(&["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
     // A registry that is not there.
     let err = root.fails(&["pull", "127.0.0.1:1/x/y"], 1);
     assert!(
@@ -1125,6 +1140,26 @@ fn save_and_load_archives_that_skopeo_reads_and_writes() {
     );
     let file = ctx.path().join("app.tar");
     root.ok(&["save", "app:1", "-o", file.to_str().unwrap()]);
+    // Into a FIFO (as `-o /dev/stdout`): written into, not replaced; and
+    // through a symlink to what it names.
+    let fifo = ctx.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap().len())
+    };
+    root.ok(&["save", "app:1", "-o", fifo.to_str().unwrap()]);
+    assert!(reader.join().unwrap() > 1024);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let link = ctx.path().join("link.tar");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    root.ok(&["save", "app:1", "-o", link.to_str().unwrap()]);
+    assert!(link.is_symlink() && file.is_file());
     // skopeo reads it both as a docker-archive and as an OCI archive.
     for transport in ["docker-archive", "oci-archive"] {
         let o = Command::new("skopeo")

@@ -37,6 +37,9 @@ pub struct BuildArgs {
     /// Pull FROM images from their registries even when they are here
     #[arg(long)]
     pull: bool,
+    /// Build up to this stage (`FROM … AS NAME`) and make it the image
+    #[arg(long)]
+    target: Option<String>,
     /// Use this image instead of the first FROM's
     #[arg(long)]
     from: Option<String>,
@@ -118,6 +121,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> Result<Outcome, Error> {
         image_id: a.id.clone(),
         host_network: a.network == "host",
         pull: a.pull,
+        target: a.target.clone(),
         limits: LimitOptions {
             memory: a.memory.clone(),
             cpus: a.cpus.clone(),

@@ -185,14 +185,39 @@ pub(crate) fn archive_out(
 ) -> CmdResult {
     match output {
         Some(p) => {
-            // Written beside it under another name, renamed when whole: a
-            // failed or killed save never leaves a truncated FILE.
-            let mut name = p.file_name().unwrap_or_default().to_os_string();
-            name.push(".partial");
+            // A symlink is written through (to what it names).
+            let p = &match std::fs::canonicalize(p) {
+                Ok(real) if p.is_symlink() => real,
+                _ => p.to_path_buf(),
+            };
+            let special = std::fs::metadata(p).is_ok_and(|m| !m.is_file());
+            if special {
+                // A device, a FIFO (`-o /dev/stdout`): written into, never
+                // replaced.
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .map_err(|err| Error::io("cannot write", p, err))?;
+                write(&mut f)?;
+                return Ok(Outcome::Ok);
+            }
+            // Written beside it under a name of this process's, renamed
+            // when whole: a failed or killed save never leaves a truncated
+            // FILE, and two saves to one FILE do not mix.
+            let mut name = std::ffi::OsString::from(".");
+            name.push(p.file_name().unwrap_or_default());
+            name.push(format!(".{}.partial", std::process::id()));
             let tmp = p.with_file_name(name);
             let r = std::fs::File::create(&tmp)
                 .map_err(|err| Error::io("cannot create", p, err))
-                .and_then(|mut f| write(&mut f))
+                .and_then(|mut f| {
+                    write(&mut f)?;
+                    // An existing FILE keeps its mode.
+                    if let Ok(m) = std::fs::metadata(p) {
+                        let _ = f.set_permissions(m.permissions());
+                    }
+                    Ok(())
+                })
                 .and_then(|_| {
                     std::fs::rename(&tmp, p).map_err(|err| Error::io("cannot write", p, err))
                 });

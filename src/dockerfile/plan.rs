@@ -36,6 +36,8 @@ pub struct BuildRequest {
     /// Pull every FROM image from its registry, even one already here
     /// (`--pull`); a missing one is pulled anyway.
     pub pull: bool,
+    /// Stop after this stage (`--target NAME`): it becomes the image.
+    pub target: Option<String>,
 }
 
 /// A build failure, located in the Dockerfile when it comes from an
@@ -141,9 +143,17 @@ pub fn build(
     b.host_network = req.host_network;
     b.limits = req.limits;
     b.pull = req.pull;
-    let total = df.instructions.len();
+    let instructions = match &req.target {
+        Some(t) => up_to_stage(&df.instructions, t).map_err(|message| BuildError {
+            message,
+            span: None,
+            kept: None,
+        })?,
+        None => &df.instructions[..],
+    };
+    let total = instructions.len();
     let mut outcome = Ok(());
-    for (n, inst) in df.instructions.iter().enumerate() {
+    for (n, inst) in instructions.iter().enumerate() {
         log.line(&format!("Step {}/{} : {}", n + 1, total, inst.original));
         if let Err(e) = b.instruction(engine, inst, log) {
             outcome = Err(e);
@@ -161,6 +171,25 @@ pub fn build(
     };
     engine.platform().release_views(engine.root());
     result
+}
+
+/// The instructions up to the end of stage `target` (`FROM … AS target`).
+fn up_to_stage<'a>(all: &'a [Instruction], target: &str) -> Result<&'a [Instruction], String> {
+    let is_from = |i: &Instruction| i.name == "from";
+    let named = |i: &Instruction| {
+        is_from(i)
+            && i.args.len() == 3
+            && i.args[1].eq_ignore_ascii_case("as")
+            && i.args[2].eq_ignore_ascii_case(target)
+    };
+    let start = all.iter().position(named).ok_or_else(|| {
+        format!("target stage '{target}' is not in the Dockerfile (FROM … AS {target})")
+    })?;
+    let end = all[start + 1..]
+        .iter()
+        .position(is_from)
+        .map_or(all.len(), |i| start + 1 + i);
+    Ok(&all[..end])
 }
 
 impl Builder {

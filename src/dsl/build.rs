@@ -176,6 +176,7 @@ pub fn dockerfile_build(context: &str, opts: &Map) -> RResult<ImageH> {
         host_network: false,
         limits: build_limits(opts)?,
         pull: opt_flag(opts, "pull"),
+        target: opt_str(opts, "target")?,
     };
     let r = with(|e| Ok(build_dockerfile(e, &req, &mut Print)))?;
     r.map(ImageH).map_err(build_err)

@@ -98,6 +98,11 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         "health_start_period",
         "health_start_interval",
         "no_healthcheck",
+        "entrypoint",
+        "labels",
+        "hostname",
+        "extra_hosts",
+        "cmd",
     ];
     if let Some(k) = opts.keys().find(|k| !known.contains(&k.as_str())) {
         return fail(
@@ -121,16 +126,35 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         .collect::<Result<Vec<_>, _>>()
         .map_err(super::to_rhai)?;
     let flag = |k: &str| opt_flag(opts, k);
+    let mut jail_param = string_list(opts, "jail_params")?;
+    if let Some(h) = opt_str(opts, "hostname")? {
+        jail_param.push(format!("host.hostname={h}"));
+    }
+    let entrypoint = match opts.get("entrypoint") {
+        None => None,
+        Some(v) if v.is_unit() => None,
+        Some(_) => Some(string_list(opts, "entrypoint")?),
+    };
+    let labels = match opts.get("labels").map(|v| v.clone().try_cast::<Map>()) {
+        None => Default::default(),
+        Some(Some(m)) => m
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Some(None) => return fail("invalid", "labels must be a map of strings"),
+    };
     Ok(ContainerConfig {
         image: image.to_string(),
         name: opt_str(opts, "name")?,
         cmd,
-        entrypoint: None,
+        entrypoint,
         env,
         user: opt_str(opts, "user")?.unwrap_or_default(),
         workdir: opt_str(opts, "workdir")?.unwrap_or_default(),
         mounts,
-        jail_param: string_list(opts, "jail_params")?,
+        jail_param,
+        labels,
+        extra_hosts: string_list(opts, "extra_hosts")?,
         persist: flag("persist"),
         restart_policy: opt_str(opts, "restart")?
             .unwrap_or_else(|| "no".into())
@@ -185,7 +209,6 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
             })
             .into_iter()
             .collect(),
-        ..Default::default()
     })
 }
 
@@ -216,7 +239,10 @@ pub mod api {
     /// `SRC:DEST[:ro|rw]`), `driver`, `network` (connected with an
     /// allocated address), `ports` (`[IF:]HOST[:CONTAINER][/udp]`),
     /// `dns` (nameserver addresses instead of the host's), `restart`,
-    /// `persist`, `rm`. Confinement (docs/security.md): `jail_params`
+    /// `persist`, `rm`, `cmd` (array; empty: the image's), `entrypoint` (array; `[]` clears the image's),
+    /// `hostname`, `labels` (map), `extra_hosts` (array of `NAME:IP`;
+    /// the label `kleene.aliases`, `a,b`, adds names its network peers
+    /// know it by). Confinement (docs/security.md): `jail_params`
     /// (e.g. `["allow.raw_sockets"]`), `cap_add`, `cap_drop` (arrays of
     /// capability names or `"ALL"`), `privileged`, `read_only`,
     /// `security_opt` (e.g. `["no-new-privileges"]`), `init`. Limits:
@@ -231,7 +257,7 @@ pub mod api {
         crate::dsl::here(
             &ctx,
             (|| {
-                let cfg = config(image, vec![], &opts)?;
+                let cfg = config(image, string_list(&opts, "cmd")?, &opts)?;
                 with(|e| e.container_create(&cfg)).map(|c| ContainerH { id: c.id })
             })(),
         )

@@ -98,7 +98,7 @@ pub mod api {
 
     /// Build an image from a Dockerfile in `context`. Options: `file`
     /// (default `Dockerfile` in the context), `tag`, `build_args` (a map),
-    /// `no_cache`, `keep_failed`, `memory` and `cpus` (limits of each RUN
+    /// `target` (the stage to stop after), `pull`, `no_cache`, `keep_failed`, `memory` and `cpus` (limits of each RUN
     /// step: `"512m"`, `0.5`).
     ///
     /// ```rhai

@@ -64,6 +64,10 @@ impl Engine {
     }
 }
 
+/// The label whose value (`a,b`) lists more names a container's network
+/// peers know it by.
+pub const ALIASES: &str = "kleene.aliases";
+
 /// `NAME:IP` lines naming the containers that share a network with `id`
 /// (from endpoints and containers read once).
 pub(crate) fn peers_in(
@@ -76,10 +80,20 @@ pub(crate) fn peers_in(
         let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
             continue;
         };
+        // Other names it answers to (`kleene.aliases`: a compose
+        // service's name and its network aliases).
+        let aliases = c
+            .labels
+            .get(ALIASES)
+            .map(|a| a.split(',').filter(|a| !a.is_empty()).collect::<Vec<_>>())
+            .unwrap_or_default();
         for ip in [&e.ip_address, &e.ip_address6] {
             if !ip.is_empty() {
                 out.push(format!("{}:{ip}", c.name));
                 out.push(format!("{}:{ip}", c.id));
+                for a in &aliases {
+                    out.push(format!("{a}:{ip}"));
+                }
             }
         }
     }

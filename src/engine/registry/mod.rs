@@ -265,7 +265,9 @@ impl Engine {
         self.lease_layers(&ids)?;
         let made = self.fill_layers(f, &diff_ids, &ids, fetch, progress);
         if let Err(e) = made {
-            let _ = self.release_layers(&ids);
+            // The layers this pull made that nothing else uses (another
+            // pull's lease, an image) go with it.
+            let _ = self.build_discard(&ids, false);
             return Err(e);
         }
         let mut image = image_from_config(&f.config);
