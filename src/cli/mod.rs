@@ -3,6 +3,7 @@
 //! engine plus a renderer.
 
 mod build;
+mod compose;
 mod container;
 mod control;
 mod cp;
@@ -66,6 +67,8 @@ enum Command {
     System(system::SystemCmd),
     /// Run a Rhai script (ARGS holds its arguments)
     Script(script::ScriptArgs),
+    /// Run compose.yaml projects (up, down, ps, logs, exec, config, translate, …)
+    Compose(compose::ComposeArgs),
     /// An interactive Rhai session on the engine
     Repl,
     /// Print the DSL reference (docs/dsl.md) from the function metadata
@@ -284,6 +287,7 @@ pub fn main() -> ExitCode {
     }
     match cli.command {
         Command::Script(a) => return with_output(script::run(&cli.root, a)),
+        Command::Compose(a) => return with_output(compose::run(&cli.root, a)),
         Command::Repl => {
             return with_output(crate::dsl::repl::run(
                 &cli.root,
@@ -321,6 +325,7 @@ pub fn main() -> ExitCode {
     let r = match cli.command {
         Command::Dockerfile(_)
         | Command::Script(_)
+        | Command::Compose(_)
         | Command::Repl
         | Command::DslDocs
         | Command::Version(_)

@@ -62,13 +62,87 @@ fn string(s: &str) -> String {
     out
 }
 
-/// A map key: bare when it is an identifier, else quoted.
+/// Words Rhai reserves, which cannot be bare map keys.
+const RESERVED: &[&str] = &[
+    "true",
+    "false",
+    "let",
+    "const",
+    "if",
+    "else",
+    "switch",
+    "do",
+    "while",
+    "until",
+    "loop",
+    "for",
+    "in",
+    "continue",
+    "break",
+    "return",
+    "throw",
+    "try",
+    "catch",
+    "import",
+    "export",
+    "as",
+    "global",
+    "private",
+    "fn",
+    "this",
+    "default",
+    "case",
+    "public",
+    "protected",
+    "super",
+    "new",
+    "use",
+    "module",
+    "package",
+    "var",
+    "static",
+    "shared",
+    "with",
+    "each",
+    "then",
+    "goto",
+    "exit",
+    "match",
+    "async",
+    "await",
+    "yield",
+    "spawn",
+    "thread",
+    "go",
+    "sync",
+    "Fn",
+    "call",
+    "curry",
+    "type_of",
+    "print",
+    "debug",
+    "eval",
+    "is_def_fn",
+    "is_def_var",
+    "is_shared",
+    "void",
+    "null",
+    "nil",
+    "function",
+    "macro",
+    "include",
+    "unset",
+];
+
+/// A map key: bare when it is an identifier Rhai does not reserve, else
+/// quoted.
 fn key(k: &str) -> String {
     let ident = k
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&k);
     if ident {
         k.to_string()
     } else {
@@ -125,7 +199,7 @@ mod tests {
 
     #[test]
     fn literals_rhai_reads_back() {
-        let v = serde_json::json!({"name": "p", "a-b": [1, "x\"y\n"], "m": {"k": true, "n": null}});
+        let v = serde_json::json!({"name": "p", "a-b": [1, "x\"y\n"], "m": {"k": true, "n": null, "default": 1, "fn": 2}});
         let text = literal(&v, 0);
         let e = rhai::Engine::new();
         let back: rhai::Map = e.eval(&text).unwrap();

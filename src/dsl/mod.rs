@@ -5,6 +5,7 @@
 //! translated Dockerfiles all run here, on the same engine as the CLI.
 
 mod build;
+mod compose;
 mod container;
 pub mod diagnostic;
 pub mod docs;
@@ -136,6 +137,7 @@ pub fn new_engine(limits: Limits, script_dir: Option<&Path>) -> rhai::Engine {
     network::register(&mut e);
     build::register(&mut e);
     system::register(&mut e);
+    compose::register(&mut e);
     // exit(n) ends the script with that exit code (uncatchable); the code is
     // told apart from a script's final value by its type.
     e.register_fn("exit", |n: i64| -> RResult<()> {
@@ -189,8 +191,23 @@ pub fn run_file(path: &Path, args: &[String], limits: Limits) -> i32 {
             d
         }
     });
+    run_source(&path.display().to_string(), &src, &body, dir, args, limits)
+}
+
+/// Run script text `body` (shown as `src`, named `name` in diagnostics;
+/// `import` also looks in `dir`); returns the exit code as [`run_file`].
+pub fn run_source(
+    name: &str,
+    src: &str,
+    body: &str,
+    dir: Option<&Path>,
+    args: &[String],
+    limits: Limits,
+) -> i32 {
     let engine = new_engine(limits, dir);
-    let name = path.display().to_string();
+    let name = name.to_string();
+    let src = src.to_string();
+    let body = body.to_string();
     let mut ast = match engine.compile(&body) {
         Ok(a) => a,
         Err(e) => {

@@ -1,0 +1,221 @@
+//! `klee compose`: a stack in a private network namespace (the lab), and
+//! bad files with positioned diagnostics.
+
+mod common;
+
+use std::path::Path;
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+const STACK: &str = r#"
+name: demo
+x-base: &base
+  image: bb
+  init: true
+services:
+  db:
+    <<: *base
+    command: sh -c "echo ${GREETING:?set it in .env} > /data/greeting; date +%s > /data/db-ready; (sleep 1; touch /tmp/ok) & exec nc -ll -p 5000 -e cat /data/greeting"
+    volumes: ["data:/data"]
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/ok"]
+      interval: 1s
+      retries: 30
+  web:
+    <<: *base
+    command: ["sh", "-c", "date +%s > /data/web-start; nc -w 2 db 5000 > /data/fetched; echo $$((1 + 1)) >> /data/ups; exec nc -ll -p 80 -e cat /data/fetched"]
+    depends_on:
+      db: {condition: service_healthy}
+    ports: ["8080:80"]
+    volumes: ["data:/data"]
+  worker:
+    <<: *base
+    command: sleep 1000
+    scale: 3
+    logging: {driver: json-file}
+  debug:
+    <<: *base
+    command: sleep 1000
+    profiles: [debug]
+volumes:
+  data:
+"#;
+
+#[test]
+fn a_stack_runs_in_order_by_name_with_volumes_ports_scale_and_profiles() {
+    let Some(lab) = common::lab::lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "compose.yaml", STACK);
+    write(dir.path(), ".env", "GREETING=hello-from-dotenv\n");
+    let f = dir.path().join("compose.yaml");
+    let f = f.to_str().unwrap();
+    let up = lab.root.run(&["compose", "-f", f, "up", "-d"]);
+    let said = common::stderr(&up);
+    assert!(up.status.success(), "{said}");
+    assert!(
+        said.contains("services.worker.logging"),
+        "one warning: {said}"
+    );
+    let ps = lab.klee(&["compose", "-f", f, "ps"]);
+    for name in [
+        "demo_db_1",
+        "demo_web_1",
+        "demo_worker_1",
+        "demo_worker_2",
+        "demo_worker_3",
+    ] {
+        assert!(ps.contains(name), "{name}: {ps}");
+    }
+    assert!(!ps.contains("debug"), "a profile's service: {ps}");
+    // web started after db was healthy, and reached it by service name.
+    let cat = |what: &str| {
+        lab.klee(&[
+            "compose",
+            "-f",
+            f,
+            "exec",
+            "db",
+            "cat",
+            &format!("/data/{what}"),
+        ])
+    };
+    let ready: u64 = cat("db-ready").trim().parse().unwrap();
+    let mut fetched = String::new();
+    for _ in 0..50 {
+        fetched = cat("fetched");
+        if !fetched.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // (db turns healthy a second after it wrote db-ready: in whole
+    // seconds, web cannot start before ready + 1.)
+    let started: u64 = cat("web-start").trim().parse().unwrap();
+    assert!(
+        started > ready,
+        "web at {started}, db ready at {ready} (+1 s)"
+    );
+    assert_eq!(fetched, "hello-from-dotenv\n");
+    // Its port, from outside.
+    let o = lab.in_ns(
+        &lab.out,
+        &[
+            "busybox",
+            "timeout",
+            "3",
+            "busybox",
+            "nc",
+            "-w",
+            "1",
+            "192.0.2.1",
+            "8080",
+        ],
+    );
+    assert_eq!(common::stdout(&o), "hello-from-dotenv\n");
+    // A profile brings its service.
+    lab.klee(&["compose", "-f", f, "--profile", "debug", "up", "-d"]);
+    assert!(lab
+        .klee(&["compose", "-f", f, "ps"])
+        .contains("demo_debug_1"));
+    // down keeps the named volume; up again finds its data.
+    lab.klee(&["compose", "-f", f, "down"]);
+    assert!(
+        lab.klee(&["lsc", "-a"]).lines().count() == 1,
+        "{}",
+        lab.klee(&["lsc", "-a"])
+    );
+    assert!(lab.klee(&["lsv"]).contains("demo_data"));
+    assert!(!lab.klee(&["lsn"]).contains("demo_default"));
+    lab.klee(&["compose", "-f", f, "up", "-d"]);
+    let mut ups = String::new();
+    for _ in 0..50 {
+        ups = cat("ups");
+        if ups.lines().count() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(ups, "2\n2\n", "the volume survived down");
+    // down -v leaves nothing.
+    lab.klee(&["compose", "-f", f, "down", "-v"]);
+    assert_eq!(lab.klee(&["lsc", "-a"]).lines().count(), 1);
+    assert!(!lab.klee(&["lsv"]).contains("demo_data"));
+    assert!(!lab.klee(&["lsn"]).contains("demo_"));
+    let check = lab.klee(&["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+
+    // The translated script is the same program: the same containers.
+    let script = lab.klee(&["compose", "-f", f, "translate"]);
+    assert!(
+        script.contains("import \"stack\"") && script.contains("stack::up(project"),
+        "{script}"
+    );
+    let file = dir.path().join("up.rhai");
+    std::fs::write(&file, &script).unwrap();
+    lab.klee(&["script", file.to_str().unwrap()]);
+    let ps = lab.klee(&["compose", "-f", f, "ps"]);
+    for name in ["demo_db_1", "demo_web_1", "demo_worker_3"] {
+        assert!(ps.contains(name), "{name}: {ps}");
+    }
+    lab.klee(&["compose", "-f", f, "down", "-v"]);
+    assert_eq!(lab.klee(&["lsc", "-a"]).lines().count(), 1);
+}
+
+#[test]
+fn bad_files_are_refused_with_their_place() {
+    if !common::can_run() {
+        return;
+    }
+    let root = common::Root::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "services:\n  web:\n    image: bb\n    depends_on: [db]\n",
+            "unknown service 'db'",
+            "compose.yaml:4:18",
+        ),
+        (
+            "services:\n  a:\n    image: bb\n    depends_on: [b]\n  b:\n    image: bb\n    depends_on: [a]\n",
+            "dependency cycle among services a, b",
+            "compose.yaml:4:17",
+        ),
+        (
+            "services:\n  web:\n    image: bb\n    ports: [\"80:99999\"]\n",
+            "invalid port value",
+            "compose.yaml:4:14",
+        ),
+        (
+            "services:\n  web:\n    image: bb\n    secrets: [key]\n",
+            "secrets from external stores are not supported",
+            "compose.yaml:4:5",
+        ),
+        (
+            "services:\n  web:\n    image: ${IMAGE:?say which image}\n",
+            "required variable IMAGE: say which image",
+            "compose.yaml:3:12",
+        ),
+        ("services:\n  web: [oops\n", "not valid YAML", "compose.yaml:"),
+    ];
+    for (text, says, at) in cases {
+        write(dir.path(), "compose.yaml", text);
+        let f = dir.path().join("compose.yaml");
+        let err = root.fails(&["compose", "-f", f.to_str().unwrap(), "config"], 1);
+        assert!(err.contains(says), "{text}: {err}");
+        assert!(err.contains(at), "{text}: expected {at} in {err}");
+    }
+    // No file at all.
+    let o = root
+        .cmd(&["compose", "config"])
+        .current_dir(dir.path().join(".."))
+        .output()
+        .unwrap();
+    assert!(
+        common::stderr(&o).contains("no compose file"),
+        "{}",
+        common::stderr(&o)
+    );
+}
