@@ -43,23 +43,8 @@ pub fn literal(v: &Value, indent: usize) -> String {
     }
 }
 
-/// A Rhai string literal (escapes; `${` would interpolate only in
-/// backticks, which are not used).
 fn string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::dsl::translate::rhai_string(s)
 }
 
 /// Words Rhai reserves, which cannot be bare map keys.
@@ -199,13 +184,13 @@ mod tests {
 
     #[test]
     fn literals_rhai_reads_back() {
-        let v = serde_json::json!({"name": "p", "a-b": [1, "x\"y\n"], "m": {"k": true, "n": null, "default": 1, "fn": 2}});
+        let v = serde_json::json!({"name": "p", "a-b": [1, "x\"y\n\u{1}"], "m": {"k": true, "n": null, "default": 1, "fn": 2}});
         let text = literal(&v, 0);
         let e = rhai::Engine::new();
         let back: rhai::Map = e.eval(&text).unwrap();
         assert_eq!(back["name"].clone().into_string().unwrap(), "p");
         let arr = back["a-b"].clone().into_array().unwrap();
-        assert_eq!(arr[1].clone().into_string().unwrap(), "x\"y\n");
+        assert_eq!(arr[1].clone().into_string().unwrap(), "x\"y\n\u{1}");
         assert!(back["m"].clone().cast::<rhai::Map>()["n"].is_unit());
     }
 }
