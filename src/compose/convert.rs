@@ -739,13 +739,6 @@ impl<'a> Converter<'a> {
                                         return Err(self.err(cv, format!("services.{service}.depends_on.{dep}.condition: '{cond}' is not service_started, service_healthy or service_completed_successfully")));
                                     }
                                 }
-                                "required" | "restart" => self.warn(
-                                    &format!(
-                                        "services.{service}.depends_on.{dep}.{}",
-                                        ck.as_str().unwrap_or("")
-                                    ),
-                                    ck,
-                                ),
                                 other => self.warn(
                                     &format!("services.{service}.depends_on.{dep}.{other}"),
                                     ck,

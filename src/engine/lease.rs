@@ -85,9 +85,10 @@ impl Engine {
 }
 
 /// Release this process's leases on `layers` inside a transaction (the one
-/// that writes the row now referring to them). A dead process's leases on
-/// them go too: a row refers to them now, so they are nobody's debris (a
-/// pull killed, then done again, would be reported otherwise).
+/// that writes the row now referring to them, or after destroying them). A
+/// dead process's leases on them go too: they are referred to now, or gone,
+/// or (a failure's) left to `system check` as layers nothing refers to; a
+/// pull killed, then done again, would otherwise still be reported.
 pub(crate) fn release_tx(tx: &Transaction, layers: &[String]) -> Result<()> {
     let err = |e| store_err(std::path::Path::new("metadata.sqlite"), e);
     let me = Owner::me();

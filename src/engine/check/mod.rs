@@ -312,7 +312,8 @@ impl Engine {
         // Whole blobs wait in blobs/ only between their download and their
         // layer's unpacking, under the pull's layer leases: with no live
         // lease, they are what a killed pull left.
-        if self.live_leases()?.is_empty() {
+        let live = self.live_leases()?;
+        if live.is_empty() {
             let whole = rest.into_iter().filter(|(n, _)| {
                 crate::engine::registry::reference::is_sha256_digest(&format!("sha256:{n}"))
             });
@@ -328,7 +329,6 @@ impl Engine {
         }
         // Where layers came from (and their tar skeletons), kept while
         // the layer is: a removal killed between the two leaves them.
-        let live = self.live_leases()?;
         let mut gone: Vec<String> = std::fs::read_dir(dir.join("origin"))
             .into_iter()
             .flatten()
