@@ -111,7 +111,6 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
     if let Some(p) = env.get("COMPOSE_PROFILES") {
         profiles.extend(p.split(',').filter(|s| !s.is_empty()).map(str::to_string));
     }
-    env.remove("PWD");
     let opts = LoadOptions {
         files: a.files.clone(),
         project_name: a.project.clone(),
