@@ -106,7 +106,7 @@ struct TranslateArgs {
 
 /// Run `klee compose`; the exit code.
 pub fn run(root: &Path, a: ComposeArgs) -> i32 {
-    let mut env = compose::load::process_env();
+    let env = compose::load::process_env();
     let mut profiles = a.profiles.clone();
     if let Some(p) = env.get("COMPOSE_PROFILES") {
         profiles.extend(p.split(',').filter(|s| !s.is_empty()).map(str::to_string));
