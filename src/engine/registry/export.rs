@@ -88,6 +88,7 @@ fn write_tar(
 ) -> Result<Exported> {
     let f = std::fs::File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
     let mut file = Counting::new(std::io::BufWriter::new(f));
+    // The uncompressed tar's digest: its own (gzip), or the file's.
     let diff_id = if gzip {
         let gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::fast());
         let mut raw = Counting::new(gz);
@@ -95,16 +96,17 @@ fn write_tar(
         raw.inner
             .finish()
             .map_err(|e| Error::io("cannot write", path, e))?;
-        format!("sha256:{:x}", raw.hash.finalize())
+        Some(format!("sha256:{:x}", raw.hash.finalize()))
     } else {
         fill(&mut file)?;
-        format!("sha256:{:x}", file.hash.clone().finalize())
+        None
     };
     file.flush()
         .map_err(|e| Error::io("cannot write", path, e))?;
+    let digest = format!("sha256:{:x}", file.hash.finalize());
     Ok(Exported {
-        diff_id,
-        digest: format!("sha256:{:x}", file.hash.finalize()),
+        diff_id: diff_id.unwrap_or_else(|| digest.clone()),
+        digest,
         size: file.n,
     })
 }
