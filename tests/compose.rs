@@ -219,3 +219,107 @@ fn bad_files_are_refused_with_their_place() {
         common::stderr(&o)
     );
 }
+
+/// `up` without `-d` prints the services' output prefixed and stops the
+/// project on Ctrl-C or, with `--abort-on-container-exit`, when one
+/// stops; a lone container port gets a free host port; `up` makes a
+/// container again only when its configuration changed.
+#[test]
+fn attached_up_free_ports_and_recreation() {
+    let Some(lab) = common::lab::lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = |cmd: &str| {
+        format!(
+            "name: att\nservices:\n  talk:\n    image: bb\n    command: sh -c 'echo one; sleep 0.3; echo two; exit 3'\n  web:\n    image: bb\n    init: true\n    command: {cmd}\n    ports: [\"80\"]\n"
+        )
+    };
+    write(
+        dir.path(),
+        "compose.yaml",
+        &file("nc -ll -p 80 -e echo free"),
+    );
+    let f = dir.path().join("compose.yaml");
+    let f = f.to_str().unwrap();
+    // Attached, ending when talk stops: its code, the project stopped.
+    let o = lab
+        .root
+        .run(&["compose", "-f", f, "up", "--abort-on-container-exit"]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{}", common::stderr(&o));
+    for line in [
+        "talk-1 | one\n",
+        "talk-1 | two\n",
+        "talk-1 exited with code 3\n",
+    ] {
+        assert!(out.contains(line), "{line:?} in {out}");
+    }
+    let ps = lab.klee(&["compose", "-f", f, "ps"]);
+    assert!(!ps.contains("running"), "all stopped: {ps}");
+
+    // Detached: web's port is a free one, reached from outside.
+    lab.klee(&["compose", "-f", f, "up", "-d"]);
+    let port = lab.klee(&["port", "att_web_1"]);
+    let host_port: u16 = port.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(host_port >= 49152, "{port}");
+    assert!(lab
+        .klee(&["compose", "-f", f, "ps"])
+        .contains(&format!("{host_port}:80/tcp")));
+    let reach = lab.in_ns(
+        &lab.out,
+        &[
+            "busybox",
+            "timeout",
+            "3",
+            "busybox",
+            "nc",
+            "-w",
+            "1",
+            "192.0.2.1",
+            &host_port.to_string(),
+        ],
+    );
+    assert_eq!(common::stdout(&reach), "free\n");
+    // The same file: the same container; another command: a new one.
+    let id = |lab: &common::lab::Lab| {
+        lab.root.json(&["container", "inspect", "att_web_1"])["id"].to_string()
+    };
+    let first = id(&lab);
+    lab.klee(&["compose", "-f", f, "up", "-d"]);
+    assert_eq!(id(&lab), first, "unchanged: kept");
+    write(
+        dir.path(),
+        "compose.yaml",
+        &file("nc -ll -p 80 -e echo changed"),
+    );
+    lab.klee(&["compose", "-f", f, "up", "-d"]);
+    assert_ne!(id(&lab), first, "changed: made again");
+
+    // Ctrl-C stops the project (exit code 130).
+    let mut child = lab
+        .root
+        .cmd(&["compose", "-f", f, "up"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("talk-1 exited") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
+            break;
+        }
+        seen += &line;
+    }
+    assert!(seen.contains("talk-1 | two"), "{seen}");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let ps = lab.klee(&["compose", "-f", f, "ps"]);
+    assert!(!ps.contains("running"), "stopped by Ctrl-C: {ps}");
+    lab.klee(&["compose", "-f", f, "down"]);
+    let check = lab.klee(&["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+}

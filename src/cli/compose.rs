@@ -57,9 +57,14 @@ enum ComposeCmd {
 
 #[derive(Args, Debug)]
 struct UpArgs {
-    /// Detached (the only way kleene runs a project: follow with `logs -f`)
+    /// Detached: start the services and return (without it, their output
+    /// is printed until they stop; Ctrl-C stops them)
     #[arg(short, long)]
     detach: bool,
+    /// Attached: stop the project when any container stops, and exit
+    /// with its code
+    #[arg(long, conflicts_with = "detach")]
+    abort_on_container_exit: bool,
     /// Build images again even when they exist
     #[arg(long)]
     build: bool,
@@ -208,11 +213,27 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
             )
         }
     };
-    let text = compose::script::program(&loaded.project, &files, &call);
     if let Err(e) = crate::dsl::open(root) {
         eprintln!("error: {e}");
         return 1;
     }
+    let code = run_program(&loaded, &files, &call);
+    match &a.command {
+        ComposeCmd::Up(u) if code == 0 && !u.detach => {
+            let services = if u.services.is_empty() {
+                enabled(&loaded, &profiles)
+            } else {
+                u.services.clone()
+            };
+            attached(root, &loaded, &files, &services, u.abort_on_container_exit)
+        }
+        _ => code,
+    }
+}
+
+/// Run the stack program ending with `call`; its exit code.
+fn run_program(loaded: &Loaded, files: &[String], call: &str) -> i32 {
+    let text = compose::script::program(&loaded.project, files, call);
     let name = format!("(the stack program of {})", files.join(", "));
     let dir = Path::new(&loaded.project.dir);
     crate::dsl::run_source(
@@ -223,6 +244,55 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
         &[],
         crate::dsl::Limits::default(),
     )
+}
+
+/// The services without profiles or with one of `profiles`.
+fn enabled(loaded: &Loaded, profiles: &[String]) -> Vec<String> {
+    let p = &loaded.project;
+    p.services
+        .iter()
+        .filter(|(_, s)| s.profiles.is_empty() || s.profiles.iter().any(|x| profiles.contains(x)))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// `up` without `-d`: follow the services' output; on Ctrl-C (or with
+/// `--abort-on-container-exit`, when one stops) stop the project.
+fn attached(
+    root: &Path,
+    loaded: &Loaded,
+    files: &[String],
+    services: &[String],
+    abort_on_exit: bool,
+) -> i32 {
+    let ended = crate::engine::Engine::open(root)
+        .and_then(|e| super::compose_attach::follow(&e, &loaded.project, services, abort_on_exit));
+    let code = match ended {
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+        Ok(super::compose_attach::Ended::AllStopped) => return 0,
+        Ok(super::compose_attach::Ended::Interrupted) => 130,
+        Ok(super::compose_attach::Ended::Exited(name, code)) => {
+            eprintln!("{name} stopped (--abort-on-container-exit): stopping the project");
+            code
+        }
+    };
+    super::compose_attach::default_signals();
+    if code == 130 {
+        eprintln!(
+            "stopping project '{}' (Ctrl-C again leaves the containers as they are)",
+            loaded.project.name
+        );
+    }
+    // The services followed and what they depend on.
+    let list = crate::compose::script::literal(&serde_json::json!(services), 0);
+    let stop = format!("stack::stop(project, #{{services: {list}}})");
+    match run_program(loaded, files, &stop) {
+        0 => code,
+        c => c,
+    }
 }
 
 /// `klee logs`/`klee exec` on a service's first container, in this
@@ -236,15 +306,15 @@ fn hand_over(
     rest: &[String],
 ) -> i32 {
     let p = &loaded.project;
-    let Some(s) = p.services.get(service) else {
+    if !p.services.contains_key(service) {
         eprintln!("error: no service '{service}' in project '{}'", p.name);
         return 1;
-    };
-    let name = if s.container_name.is_empty() {
-        format!("{}_{service}_1", p.name)
-    } else {
-        s.container_name.clone()
-    };
+    }
+    let name = p
+        .container_names(service)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| format!("{}_{service}_1", p.name));
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("klee"));
     let mut c = std::process::Command::new(exe);
     c.arg("--root")

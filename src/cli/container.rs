@@ -121,7 +121,7 @@ pub struct CreateArgs {
     /// Nameserver for the container's /etc/resolv.conf instead of the host's (repeatable)
     #[arg(long, value_name = "IP")]
     dns: Vec<String>,
-    /// Publish a port: [INTERFACE:|IP:]HOST[:CONTAINER][/udp] (every local address unless an interface or address is given), HOST may be a range A-B (repeatable)
+    /// Publish a port: [INTERFACE:|IP:]HOST[:CONTAINER][/udp] (every local address unless an interface or address is given), HOST may be a range A-B, or 0 for a free port from 49152-65535 (repeatable)
     #[arg(
         short,
         long = "publish",

@@ -4,6 +4,7 @@
 
 mod build;
 mod compose;
+mod compose_attach;
 mod container;
 mod control;
 mod cp;

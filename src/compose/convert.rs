@@ -559,7 +559,8 @@ impl<'a> Converter<'a> {
             Value::Map(_) => {
                 let get = |k: &str| n.get(k).and_then(|v| v.as_str()).map(str::to_string);
                 let target = get("target").ok_or_else(|| self.err(n, "a port needs target:"))?;
-                let published = get("published").unwrap_or_else(|| target.clone());
+                // No published port: a free one, as Compose.
+                let published = get("published").unwrap_or_else(|| "0".into());
                 let proto = get("protocol").map(|p| format!("/{p}")).unwrap_or_default();
                 match get("host_ip") {
                     Some(ip) => format!("{ip}:{published}:{target}{proto}"),
@@ -572,15 +573,21 @@ impl<'a> Converter<'a> {
                     Some((b, p)) => (b.to_string(), format!("/{p}")),
                     None => (s.clone(), String::new()),
                 };
-                if body.contains(':') {
+                if let Some((ip, container)) = body.split_once("::") {
+                    // IP::CONTAINER: a free host port on that address.
+                    format!("{ip}:0:{container}{proto}")
+                } else if body.contains(':') {
                     s
-                } else {
-                    // Compose publishes a lone container port on a random
-                    // host port; kleene publishes it on the same one.
+                } else if body.contains('-') {
+                    // A lone container range: Compose picks a free host
+                    // port for each; kleene publishes the same ports.
                     self.warnings.push(format!(
-                        "services.{service}.ports: '{s}' is published on host port {body} (kleene does not pick random host ports)"
+                        "services.{service}.ports: '{s}' is published on host ports {body} (kleene picks free host ports for single ports only)"
                     ));
                     format!("{body}:{body}{proto}")
+                } else {
+                    // A lone container port: a free host port.
+                    format!("0:{body}{proto}")
                 }
             }
         };

@@ -357,3 +357,39 @@ fn as_map(n: Node) -> Node {
 pub fn process_env() -> Vars {
     std::env::vars().collect::<BTreeMap<_, _>>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(text: &str) -> Loaded {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), text).unwrap();
+        load(&LoadOptions {
+            dir: dir.path().to_path_buf(),
+            project_name: Some("p".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn ports_as_compose_writes_them() {
+        let l = loaded(
+            "services:\n  web:\n    image: x\n    ports:\n      - \"8080:80\"\n      - \"81\"\n      - \"127.0.0.1::82/udp\"\n      - {target: 83}\n      - {target: 84, published: \"8084\", host_ip: 127.0.0.1}\n      - \"3000-3001\"\n",
+        );
+        assert_eq!(
+            l.project.services["web"].ports,
+            [
+                "8080:80",
+                "0:81",
+                "127.0.0.1:0:82/udp",
+                "0:83",
+                "127.0.0.1:8084:84",
+                "3000-3001:3000-3001"
+            ]
+        );
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("'3000-3001'"), "{:?}", l.warnings);
+    }
+}

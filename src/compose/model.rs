@@ -17,6 +17,21 @@ pub struct Project {
     pub volumes: BTreeMap<String, Volume>,
 }
 
+impl Project {
+    /// The containers of service `svc`, one per replica: its
+    /// `container_name`, or `<project>_<service>_<n>` (the names
+    /// `stack.rhai` gives them).
+    pub fn container_names(&self, svc: &str) -> Vec<String> {
+        match self.services.get(svc) {
+            Some(s) if !s.container_name.is_empty() => vec![s.container_name.clone()],
+            Some(s) => (1..=s.replicas)
+                .map(|n| format!("{}_{svc}_{n}", self.name))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Build {
     pub context: String,

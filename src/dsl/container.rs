@@ -596,6 +596,39 @@ pub mod api {
     pub fn health(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<String> {
         crate::dsl::here(&ctx, health_of(&c.id))
     }
+    /// Its labels, a map (what `labels` gave at create).
+    ///
+    /// ```rhai
+    /// let c = container::create("base", #{labels: #{tier: "web"}});
+    /// print(c.labels.tier);   // web
+    /// ```
+    #[rhai_fn(global, get = "labels", pure, return_raw)]
+    pub fn labels(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<rhai::Map> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.container(&c.id)).map(|x| {
+                x.labels
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect()
+            }),
+        )
+    }
+    /// Its published ports as `[PLACE:]HOST:CONTAINER/PROTO` (a port asked
+    /// for as `0:CONTAINER` shows the host port picked for it).
+    ///
+    /// ```rhai
+    /// let c = container::create("base", #{network: "backend", ports: ["0:80"]});
+    /// print(c.ports);   // e.g. ["50213:80/tcp"]
+    /// ```
+    #[rhai_fn(global, get = "ports", pure, return_raw)]
+    pub fn ports(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<rhai::Array> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.container(&c.id))
+                .map(|x| x.public_ports.iter().map(|p| p.describe().into()).collect()),
+        )
+    }
     /// The container's first IPv4 address in its networks ("" without one).
     ///
     /// ```rhai

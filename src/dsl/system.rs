@@ -37,6 +37,17 @@ pub mod api {
     /// ```rhai
     /// for p in system::check() { print(`${p.kind} ${p.subject}: ${p.problem}`); }
     /// ```
+    /// The SHA-256 of `text` as `sha256:HEX`: a fingerprint of a value's
+    /// printed form (the stdlib's `stack` labels containers with the one of
+    /// their configuration, to recreate them when it changes).
+    ///
+    /// ```rhai
+    /// print(system::sha256(`${#{image: "base", cmd: ["true"]}}`));
+    /// ```
+    pub fn sha256(text: &str) -> String {
+        use sha2::Digest;
+        format!("sha256:{:x}", sha2::Sha256::digest(text.as_bytes()))
+    }
     #[rhai_fn(return_raw)]
     pub fn check(ctx: NativeCallContext) -> RResult<Array> {
         crate::dsl::here(

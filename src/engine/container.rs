@@ -382,7 +382,8 @@ impl Engine {
                 format!("cannot publish ports of a container using the '{driver}' network driver (use -n NETWORK, or -l ipnet|vnet and klee network connect NETWORK CONTAINER)"),
             ));
         }
-        self.check_port_conflicts(&cfg.public_ports, None)?;
+        let public_ports = self.pick_free_ports(&cfg.public_ports)?;
+        self.check_port_conflicts(&public_ports, None)?;
         if let Some(bad) = cfg
             .dns
             .iter()
@@ -468,7 +469,7 @@ impl Engine {
                     ))
                 }
             },
-            public_ports: cfg.public_ports.clone(),
+            public_ports,
             dns: cfg.dns.clone(),
             security,
             limits,
@@ -674,6 +675,46 @@ pub fn check_env(env: &[String]) -> Result<()> {
 }
 
 impl Engine {
+    /// `ports` with each `0:CONTAINER` given a free host port: one no
+    /// container publishes and nothing on the host is bound to (as
+    /// Docker's `-p CONTAINER`). Picked once, at create: the container keeps
+    /// it across restarts.
+    fn pick_free_ports(
+        &self,
+        ports: &[super::ports::PublishedPort],
+    ) -> Result<Vec<super::ports::PublishedPort>> {
+        if !ports.iter().any(|p| p.wants_free_port()) {
+            return Ok(ports.to_vec());
+        }
+        let mut taken: Vec<_> = self
+            .container_configs()?
+            .into_iter()
+            .flat_map(|c| c.public_ports)
+            .collect();
+        taken.extend(ports.iter().filter(|p| !p.wants_free_port()).cloned());
+        let start = u16::from_str_radix(&id::new_id()[..4], 16).unwrap_or(0);
+        let mut out = Vec::with_capacity(ports.len());
+        for p in ports {
+            let mut p = p.clone();
+            if p.wants_free_port() {
+                let port = super::ports::pick_free(&p, &taken, start, host_port_free).ok_or_else(
+                    || {
+                        Error::Conflict(format!(
+                            "no free host port in {}-{} for {}",
+                            super::ports::FREE_PORTS.start(),
+                            super::ports::FREE_PORTS.end(),
+                            p.describe()
+                        ))
+                    },
+                )?;
+                p.host_port = port.to_string();
+                taken.push(p.clone());
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
     /// Refuse ports another container publishes already (or that `ports`
     /// repeat), naming the holder: one of them would silently lose it.
     pub(crate) fn check_port_conflicts(
@@ -707,6 +748,17 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Is `port` free on the host for `protocol`: can a socket bind it on
+/// every address? (Forwarding does not need the bind, but a port a host
+/// service holds is not one to hand out.)
+fn host_port_free(port: u16, protocol: &str) -> bool {
+    let any = std::net::Ipv4Addr::UNSPECIFIED;
+    match protocol {
+        "udp" => std::net::UdpSocket::bind((any, port)).is_ok(),
+        _ => std::net::TcpListener::bind((any, port)).is_ok(),
     }
 }
 

@@ -120,9 +120,14 @@ impl PublishedPort {
             (Some(c), false) => port(spec, c)?.to_string(),
             (Some(c), true) => format!("{}:*", port(spec, c)?),
         };
-        if host_port.split(':').any(|p| p == "0") || container_port.trim_end_matches(":*") == "0" {
+        // Host port 0 alone asks for a free port, picked at create
+        // (`pick_free`); in a range or inside the container it means nothing.
+        if (range && host_port.split(':').any(|p| p == "0"))
+            || container_port.trim_end_matches(":*") == "0"
+            || (host_port == "0" && container.is_none())
+        {
             return Err(bad(
-                "port 0 cannot be published (kleene does not pick a random host port)",
+                "port 0 can only be a host port, as 0:CONTAINER (a free host port is picked)",
             ));
         }
         Ok(PublishedPort {
@@ -132,6 +137,11 @@ impl PublishedPort {
             container_port,
             protocol,
         })
+    }
+
+    /// Does it ask for a free host port (`0:CONTAINER`)?
+    pub fn wants_free_port(&self) -> bool {
+        self.host_port == "0"
     }
 
     /// The host ports it takes, first and last.
@@ -214,6 +224,30 @@ impl PublishedPort {
     }
 }
 
+/// Where free host ports are picked: the dynamic range of RFC 6335
+/// (FreeBSD's default ephemeral range too), as Docker falls back to.
+pub const FREE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// A host port for `p` (`0:CONTAINER`) in `FREE_PORTS` that no port in
+/// `taken` holds and `usable` accepts (nothing on the host bound to it),
+/// searching from `start` so that concurrent creates rarely race for one.
+pub fn pick_free(
+    p: &PublishedPort,
+    taken: &[PublishedPort],
+    start: u16,
+    usable: impl Fn(u16, &str) -> bool,
+) -> Option<u16> {
+    let (lo, hi) = (*FREE_PORTS.start(), *FREE_PORTS.end());
+    let span = u32::from(hi - lo) + 1;
+    (0..span)
+        .map(|i| lo + ((u32::from(start) + i) % span) as u16)
+        .find(|&port| {
+            let mut q = p.clone();
+            q.host_port = port.to_string();
+            !taken.iter().any(|t| t.conflicts_with(&q)) && usable(port, &p.protocol)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,10 +319,32 @@ mod tests {
         assert_eq!(p("8000-8002:70").describe(), "8000-8002:70-72/tcp");
         assert_eq!(p("8000-8001:70-71").mappings(), [(8000, 70), (8001, 71)]);
         assert!(PublishedPort::parse("8000-8001:70-75").is_err());
-        assert!(PublishedPort::parse("0:80")
-            .unwrap_err()
-            .to_string()
-            .contains("port 0"));
+        assert!(p("0:80").wants_free_port());
+        assert!(p("127.0.0.1:0:80/udp").wants_free_port());
+        for bad in ["0", "0-5:80", "80:0"] {
+            assert!(PublishedPort::parse(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("port 0"));
+        }
+    }
+
+    #[test]
+    fn free_ports() {
+        let taken = [p("49152:80"), p("127.0.0.1:49153:80"), p("49154:80/udp")];
+        let want = p("0:80");
+        // 49152 and 49153 are taken for TCP; 49154 only for UDP.
+        assert_eq!(pick_free(&want, &taken, 0, |_, _| true), Some(49154));
+        assert_eq!(
+            pick_free(&p("10.0.0.1:0:80/udp"), &taken, 0, |_, _| true),
+            Some(49152)
+        );
+        // What the host holds is skipped; the search wraps around.
+        assert_eq!(
+            pick_free(&want, &[], u16::MAX - 49152, |port, _| port != 65535),
+            Some(49152)
+        );
+        assert_eq!(pick_free(&want, &[], 7, |_, _| false), None);
     }
 
     #[test]
