@@ -373,9 +373,17 @@ pub fn refresh_hosts(spec: &RunSpec, pid: i32) -> Result<()> {
         return Ok(());
     }
     let text = hosts_file(spec);
-    f.set_len(0)
-        .and_then(|_| f.seek(std::io::SeekFrom::Start(0)))
+    let mut old = head;
+    if f.read_to_end(&mut old).is_ok() && old == text.as_bytes() {
+        return Ok(());
+    }
+    // Written over from the start in one write, then cut to length: a
+    // process reading the file meanwhile (a resolver at start-up) sees the
+    // old or the new names, never an empty file, as truncating first
+    // would show it.
+    f.seek(std::io::SeekFrom::Start(0))
         .and_then(|_| f.write_all(text.as_bytes()))
+        .and_then(|_| f.set_len(text.len() as u64))
         .map_err(|e| Error::io("cannot write", &path, e))
 }
 
