@@ -82,7 +82,7 @@ pub fn render(path: &str, src: &str, err: &EvalAltResult) -> String {
                     );
                 }
                 if !source.is_empty() {
-                    if let Ok(text) = std::fs::read_to_string(source) {
+                    if let Some(text) = super::stdlib::source_text(source) {
                         file = files.add(source.clone(), text.clone());
                         file_src = text;
                     }
@@ -96,7 +96,7 @@ pub fn render(path: &str, src: &str, err: &EvalAltResult) -> String {
                             .with_message(format!("importing '{name}'")),
                     );
                 }
-                if let Ok(text) = std::fs::read_to_string(name) {
+                if let Some(text) = super::stdlib::source_text(name) {
                     file = files.add(name.clone(), text.clone());
                     file_src = text;
                 }

@@ -13,6 +13,7 @@ mod image;
 mod network;
 pub mod repl;
 pub mod resolver;
+pub mod stdlib;
 mod system;
 pub mod translate;
 mod volume;
@@ -89,9 +90,10 @@ impl Default for Limits {
     }
 }
 
-/// Where `import` may look: the stdlib, the script's directory, KLEENE_PATH.
+/// Where `import` may look: the stdlib directory (when there is one; else
+/// the embedded stdlib comes first), the script's directory, KLEENE_PATH.
 pub fn module_roots(script_dir: Option<&Path>) -> Vec<PathBuf> {
-    let mut roots = vec![stdlib_dir()];
+    let mut roots: Vec<PathBuf> = stdlib_dir().into_iter().collect();
     if let Some(d) = script_dir {
         roots.push(d.to_path_buf());
     }
@@ -101,21 +103,16 @@ pub fn module_roots(script_dir: Option<&Path>) -> Vec<PathBuf> {
     roots
 }
 
-/// The stdlib: `KLEENE_STDLIB`, else `stdlib/` beside the executable's
-/// install prefix (`<prefix>/share/kleene/stdlib`), else the source tree's.
-pub fn stdlib_dir() -> PathBuf {
+/// A stdlib directory in place of the embedded modules: `KLEENE_STDLIB`,
+/// else `<prefix>/share/kleene/stdlib` beside the executable's install
+/// prefix; `None`: the modules compiled in (`stdlib.rs`).
+pub fn stdlib_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("KLEENE_STDLIB") {
-        return PathBuf::from(d);
+        return Some(PathBuf::from(d));
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(prefix) = exe.parent().and_then(Path::parent) {
-            let installed = prefix.join("share/kleene/stdlib");
-            if installed.is_dir() {
-                return installed;
-            }
-        }
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stdlib")
+    let exe = std::env::current_exe().ok()?;
+    let installed = exe.parent()?.parent()?.join("share/kleene/stdlib");
+    installed.is_dir().then_some(installed)
 }
 
 /// A Rhai engine with the kleene modules, limits and resolver.
@@ -128,7 +125,10 @@ pub fn new_engine(limits: Limits, script_dir: Option<&Path>) -> rhai::Engine {
         .set_max_array_size(limits.array_size)
         .set_max_map_size(limits.map_size)
         .set_max_modules(256);
-    e.set_module_resolver(resolver::Confined::new(module_roots(script_dir)));
+    e.set_module_resolver(resolver::Confined::new(
+        module_roots(script_dir),
+        stdlib_dir().is_none(),
+    ));
     // Rhai's own print panics when standard output fails (`> /dev/full`).
     e.on_print(|s| crate::outln!("{s}"));
     image::register(&mut e);

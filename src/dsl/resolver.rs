@@ -10,19 +10,29 @@ type SharedModule = Shared<Module>;
 
 pub struct Confined {
     roots: Vec<PathBuf>,
+    /// The embedded stdlib is looked in first.
+    embedded: bool,
+}
+
+/// Where a module was found.
+enum Found {
+    File(PathBuf),
+    /// An embedded stdlib module: its source name and text.
+    Embedded(String, &'static str),
 }
 
 impl Confined {
-    pub fn new(roots: Vec<PathBuf>) -> Confined {
+    pub fn new(roots: Vec<PathBuf>, embedded: bool) -> Confined {
         Confined {
             roots: roots
                 .into_iter()
                 .filter_map(|r| r.canonicalize().ok())
                 .collect(),
+            embedded,
         }
     }
 
-    fn find(&self, path: &str, pos: Position) -> Result<PathBuf, Box<EvalAltResult>> {
+    fn find(&self, path: &str, pos: Position) -> Result<Found, Box<EvalAltResult>> {
         let refuse = |why: &str| -> Box<EvalAltResult> {
             EvalAltResult::ErrorRuntime(
                 crate::dsl::error_map("import", &format!("cannot import '{path}': {why}")),
@@ -42,6 +52,11 @@ impl Confined {
         } else {
             format!("{path}.rhai")
         };
+        if self.embedded {
+            if let Some((name, text)) = super::stdlib::module(&file) {
+                return Ok(Found::Embedded(name, text));
+            }
+        }
         for root in &self.roots {
             let candidate = root.join(&file);
             if let Ok(real) = candidate.canonicalize() {
@@ -52,10 +67,13 @@ impl Confined {
                         root.display()
                     )));
                 }
-                return Ok(real);
+                return Ok(Found::File(real));
             }
         }
-        let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+        let mut roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+        if self.embedded {
+            roots.insert(0, "the stdlib".into());
+        }
         Err(EvalAltResult::ErrorModuleNotFound(
             format!("{path} (searched {})", roots.join(", ")),
             pos,
@@ -72,11 +90,12 @@ impl ModuleResolver for Confined {
         path: &str,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
-        let file = self.find(path, pos)?;
-        let name = file.display().to_string();
-        let mut ast = engine
-            .compile_file(file.clone())
-            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(name.clone(), e, pos)))?;
+        let (name, compiled) = match self.find(path, pos)? {
+            Found::File(file) => (file.display().to_string(), engine.compile_file(file)),
+            Found::Embedded(name, text) => (name, engine.compile(text).map_err(Into::into)),
+        };
+        let mut ast =
+            compiled.map_err(|e| Box::new(EvalAltResult::ErrorInModule(name.clone(), e, pos)))?;
         ast.set_source(name.clone());
         let m = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(name, e, pos)))?;
