@@ -40,15 +40,15 @@ enum ComposeCmd {
     /// Start the services' existing containers
     Start(Services),
     /// Stop the services' containers
-    Stop(Services),
+    Stop(StopArgs),
     /// Stop, then start the services' containers
-    Restart(Services),
-    /// Print a service's output (its first container's)
+    Restart(StopArgs),
+    /// Print the services' output, each line after `SERVICE-N |`
     Logs(LogsArgs),
-    /// Run a command in a service's running container
+    /// Run a command in a service's running container (its first)
     Exec(ExecArgs),
     /// Run a one-off container of a service with another command
-    Run(ExecArgs),
+    Run(RunArgs),
     /// Print the normalized model as YAML
     Config,
     /// Print the equivalent Rhai script (over the stdlib's `stack`)
@@ -68,9 +68,23 @@ struct UpArgs {
     /// Build images again even when they exist
     #[arg(long)]
     build: bool,
-    /// Seconds to wait for a dependency's condition
-    #[arg(long, default_value_t = 120)]
-    timeout: u64,
+    /// Make the containers again even when their configuration is unchanged
+    #[arg(long)]
+    force_recreate: bool,
+    /// Remove containers of services no longer in the files
+    #[arg(long)]
+    remove_orphans: bool,
+    /// Seconds to wait for a dependency's condition (healthy, completed)
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    wait_timeout: u64,
+    /// Seconds a replaced container gets to stop before SIGKILL
+    #[arg(
+        short = 't',
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    stop_timeout: u64,
     /// Only these services (and what they depend on)
     services: Vec<String>,
 }
@@ -80,6 +94,17 @@ struct DownArgs {
     /// Remove the project's named volumes too
     #[arg(short, long)]
     volumes: bool,
+    /// Remove containers of services no longer in the files
+    #[arg(long)]
+    remove_orphans: bool,
+    /// Seconds each container gets to stop before SIGKILL
+    #[arg(
+        short = 't',
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    stop_timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -88,15 +113,51 @@ struct Services {
 }
 
 #[derive(Args, Debug)]
+struct StopArgs {
+    /// Seconds each container gets to stop before SIGKILL
+    #[arg(
+        short = 't',
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    stop_timeout: u64,
+    services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 struct LogsArgs {
-    /// Keep printing new output
+    /// Keep printing new output until the containers stop
     #[arg(short, long)]
     follow: bool,
-    service: String,
+    /// Only these services (default: all)
+    services: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 struct ExecArgs {
+    /// No terminal (by default there is one when standard input is one)
+    #[arg(short = 'T', long = "no-tty")]
+    no_tty: bool,
+    /// Environment variable VAR=value (repeatable)
+    #[arg(short, long, value_name = "VAR=value")]
+    env: Vec<String>,
+    /// User (name or uid[:gid])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory
+    #[arg(short, long)]
+    workdir: Option<String>,
+    service: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Accepted for Docker Compose's sake: the one-off container is always removed
+    #[arg(long)]
+    rm: bool,
     service: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     command: Vec<String>,
@@ -132,7 +193,13 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
             return 1;
         }
     };
-    if !loaded.warnings.is_empty() && !matches!(a.command, ComposeCmd::Config) {
+    // Said by the commands that make something from the files, not again
+    // by every ps, logs or exec.
+    let makes = matches!(
+        a.command,
+        ComposeCmd::Up(_) | ComposeCmd::Run(_) | ComposeCmd::Build(_) | ComposeCmd::Translate(_)
+    );
+    if !loaded.warnings.is_empty() && makes {
         eprintln!(
             "warning: kleene does not honour: {}",
             loaded.warnings.join("; ")
@@ -169,34 +236,48 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
             );
             return 0;
         }
-        ComposeCmd::Logs(l) => {
-            return hand_over(
-                root,
-                &loaded,
-                &l.service,
-                "logs",
-                if l.follow { &["-f"] } else { &[] },
-                &[],
-            )
-        }
+        ComposeCmd::Logs(l) => return logs(root, &loaded, &profiles, l),
         ComposeCmd::Exec(x) => {
-            return hand_over(root, &loaded, &x.service, "exec", &[], &x.command)
+            use std::io::IsTerminal;
+            let mut flags = vec!["-i".to_string()];
+            if !x.no_tty && std::io::stdin().is_terminal() {
+                flags.push("-t".into());
+            }
+            for e in &x.env {
+                flags.extend(["-e".into(), e.clone()]);
+            }
+            if let Some(u) = &x.user {
+                flags.extend(["-u".into(), u.clone()]);
+            }
+            if let Some(w) = &x.workdir {
+                flags.extend(["-w".into(), w.clone()]);
+            }
+            return hand_over(root, &loaded, &x.service, "exec", &flags, &x.command);
         }
         ComposeCmd::Up(u) => format!(
             "stack::up(project, {})",
             opts_map(
                 &u.services,
-                &format!(", build: {}, timeout: {}", u.build, u.timeout)
+                &format!(
+                    ", build: {}, timeout: {}, force_recreate: {}, remove_orphans: {}, stop_timeout: {}",
+                    u.build, u.wait_timeout, u.force_recreate, u.remove_orphans, u.stop_timeout
+                )
             )
         ),
-        ComposeCmd::Down(d) => format!("stack::down(project, #{{volumes: {}}})", d.volumes),
+        ComposeCmd::Down(d) => format!(
+            "stack::down(project, #{{volumes: {}, remove_orphans: {}, stop_timeout: {}}})",
+            d.volumes, d.remove_orphans, d.stop_timeout
+        ),
         ComposeCmd::Ps => "for l in stack::ps_table(project) { print(l); }".into(),
         ComposeCmd::Build(s) => format!("stack::build(project, {})", opts_map(&s.services, "")),
         ComposeCmd::Start(s) => format!("stack::start(project, {})", opts_map(&s.services, "")),
-        ComposeCmd::Stop(s) => format!("stack::stop(project, {})", opts_map(&s.services, "")),
+        ComposeCmd::Stop(s) => format!(
+            "stack::stop(project, {})",
+            opts_map(&s.services, &format!(", stop_timeout: {}", s.stop_timeout))
+        ),
         ComposeCmd::Restart(s) => format!(
             "stack::stop(project, {0}); stack::start(project, {0})",
-            opts_map(&s.services, "")
+            opts_map(&s.services, &format!(", stop_timeout: {}", s.stop_timeout))
         ),
         ComposeCmd::Run(x) => {
             if !loaded.project.services.contains_key(&x.service) {
@@ -246,6 +327,35 @@ fn run_program(loaded: &Loaded, files: &[String], call: &str) -> i32 {
     )
 }
 
+/// `logs [-f] [SERVICE…]`: the containers' output so far, each line after
+/// `SERVICE-N |`; with `-f`, then what comes until they stop (or Ctrl-C).
+fn logs(root: &Path, loaded: &Loaded, profiles: &[String], l: &LogsArgs) -> i32 {
+    let p = &loaded.project;
+    if let Some(bad) = l.services.iter().find(|s| !p.services.contains_key(*s)) {
+        eprintln!("error: no service '{bad}' in project '{}'", p.name);
+        return 1;
+    }
+    let services = if l.services.is_empty() {
+        enabled(loaded, profiles)
+    } else {
+        l.services.clone()
+    };
+    let follow = if l.follow {
+        super::compose_attach::Follow::UntilStopped
+    } else {
+        super::compose_attach::Follow::No
+    };
+    match crate::engine::Engine::open(root)
+        .and_then(|mut e| super::compose_attach::follow(&mut e, p, &services, follow))
+    {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
 /// The services without profiles or with one of `profiles`.
 fn enabled(loaded: &Loaded, profiles: &[String]) -> Vec<String> {
     let p = &loaded.project;
@@ -265,8 +375,14 @@ fn attached(
     services: &[String],
     abort_on_exit: bool,
 ) -> i32 {
-    let ended = crate::engine::Engine::open(root)
-        .and_then(|e| super::compose_attach::follow(&e, &loaded.project, services, abort_on_exit));
+    let ended = crate::engine::Engine::open(root).and_then(|mut e| {
+        let how = if abort_on_exit {
+            super::compose_attach::Follow::UntilOneStops
+        } else {
+            super::compose_attach::Follow::Attached
+        };
+        super::compose_attach::follow(&mut e, &loaded.project, services, how)
+    });
     let code = match ended {
         Err(e) => {
             eprintln!("error: {e}");
@@ -302,7 +418,7 @@ fn hand_over(
     loaded: &Loaded,
     service: &str,
     what: &str,
-    flags: &[&str],
+    flags: &[String],
     rest: &[String],
 ) -> i32 {
     let p = &loaded.project;

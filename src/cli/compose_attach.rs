@@ -1,6 +1,7 @@
-//! `klee compose up` without `-d`: the services' output as it comes, each
-//! line prefixed with `SERVICE-N |` (as Docker Compose), until every
-//! container has stopped; Ctrl-C stops the project.
+//! The services' output, each line after `SERVICE-N |` (as Docker
+//! Compose): `klee compose logs [-f]`, and `klee compose up` without `-d`,
+//! which follows until every container has stopped (Ctrl-C: the caller
+//! stops the project).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,20 @@ pub enum Ended {
     Exited(String, i32),
 }
 
+/// How long to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// What the logs hold now.
+    No,
+    /// `logs -f`: until every container has stopped.
+    UntilStopped,
+    /// `up`: until every container has stopped or Ctrl-C, saying how each
+    /// ended.
+    Attached,
+    /// `up --abort-on-container-exit`: until the first one stops.
+    UntilOneStops,
+}
+
 /// One container followed.
 struct Followed {
     id: String,
@@ -39,7 +54,7 @@ struct Followed {
 
 /// The containers of `services` (all of the project's when empty), with
 /// their prefixes padded to one width.
-fn followed(e: &Engine, project: &Project, services: &[String]) -> Vec<Followed> {
+fn followed(e: &mut Engine, project: &Project, services: &[String]) -> Vec<Followed> {
     let mut out = Vec::new();
     for (svc, s) in &project.services {
         if !services.is_empty() && !services.contains(svc) {
@@ -68,21 +83,23 @@ fn followed(e: &Engine, project: &Project, services: &[String]) -> Vec<Followed>
     out
 }
 
-/// Print the output of the services' containers until they have all
-/// stopped, Ctrl-C, or (with `abort_on_exit`) the first one stops.
+/// Print the output of the services' containers, as long as `how` says.
 pub fn follow(
-    e: &Engine,
+    e: &mut Engine,
     project: &Project,
     services: &[String],
-    abort_on_exit: bool,
+    how: Follow,
 ) -> Result<Ended, Error> {
     let mut all = followed(e, project, services);
-    // SAFETY: handlers that only set an atomic flag.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_signal as *const () as usize;
-        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
-        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+    let attached = matches!(how, Follow::Attached | Follow::UntilOneStops);
+    if attached {
+        // SAFETY: handlers that only set an atomic flag.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        }
     }
     let mut out = std::io::stdout().lock();
     loop {
@@ -106,21 +123,27 @@ pub fn follow(
                     return Ok(Ended::Interrupted);
                 }
             }
-            if !running && more.is_empty() {
+            if how == Follow::No || (!running && more.is_empty()) {
                 if !f.partial.is_empty() {
                     let mut rest = std::mem::take(&mut f.partial);
                     rest.push(b'\n');
                     print_lines(&mut out, &f.prefix, &rest);
                 }
                 f.done = true;
-                let code = match c.status {
-                    crate::engine::status::Status::Exited { code: Some(n), .. } => n,
-                    _ => -1,
-                };
+                if !attached {
+                    continue;
+                }
+                // The engine's wait: the code its supervisor may still be
+                // writing.
+                let code = e
+                    .container_wait(&f.id, Some(Duration::from_secs(5)))
+                    .ok()
+                    .flatten()
+                    .unwrap_or(-1);
                 let name = f.prefix.trim_end_matches(" | ").trim_end();
                 let _ = writeln!(out, "{name} exited with code {code}");
                 let _ = out.flush();
-                if abort_on_exit {
+                if how == Follow::UntilOneStops {
                     return Ok(Ended::Exited(c.name, code));
                 }
             }

@@ -6,67 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::interpolate::Vars;
+use super::keys::{
+    suggest, SERVICE_KEYS, SERVICE_REFUSED, SPEC_SERVICE_KEYS, SPEC_TOP_KEYS, TOP_KEYS,
+};
 use super::load::{ComposeError, Sources};
 use super::model::{Attachment, Build, Health, Network, Project, Service, Volume};
 use super::yaml::{Node, Value};
 
 type R<T> = Result<T, ComposeError>;
-
-/// Service keys kleene honours.
-const SERVICE_KEYS: &[&str] = &[
-    "image",
-    "build",
-    "command",
-    "entrypoint",
-    "environment",
-    "env_file",
-    "ports",
-    "volumes",
-    "networks",
-    "depends_on",
-    "healthcheck",
-    "restart",
-    "user",
-    "working_dir",
-    "hostname",
-    "labels",
-    "init",
-    "read_only",
-    "privileged",
-    "cap_add",
-    "cap_drop",
-    "deploy",
-    "scale",
-    "profiles",
-    "container_name",
-    "dns",
-    "extra_hosts",
-    "network_mode",
-    "expose",
-];
-/// Service keys that change what a service is, which kleene cannot run
-/// without: an error, not a warning.
-const SERVICE_REFUSED: &[(&str, &str)] = &[
-    (
-        "secrets",
-        "secrets from external stores are not supported; mount a file with volumes: instead",
-    ),
-    (
-        "configs",
-        "configs are not supported; mount a file with volumes: instead",
-    ),
-    (
-        "extends",
-        "extends is not supported; merge files with -f instead",
-    ),
-    ("pid", "sharing a PID namespace is not supported"),
-    ("ipc", "sharing an IPC namespace is not supported"),
-    (
-        "volumes_from",
-        "volumes_from is not supported; name the volumes instead",
-    ),
-];
-const TOP_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes"];
 
 pub struct Converter<'a> {
     sources: &'a Sources,
@@ -215,6 +162,15 @@ impl<'a> Converter<'a> {
                     return Err(self.err(k, format!("top-level {key}: are not supported (kleene has no secret or config store); mount files with volumes: instead")))
                 }
                 _ if key.starts_with("x-") => {}
+                "include" => {
+                    return Err(self.err(k, "include: is not supported; merge files with -f instead"))
+                }
+                _ if !SPEC_TOP_KEYS.contains(&key) => {
+                    return Err(self.err(
+                        k,
+                        format!("{key}: not a Compose top-level key{}", suggest(key, SPEC_TOP_KEYS)),
+                    ))
+                }
                 _ if !TOP_KEYS.contains(&key) => self.warn(key, k),
                 _ => {}
             }
@@ -345,6 +301,27 @@ impl<'a> Converter<'a> {
         Ok(net)
     }
 
+    /// A limit (`mem_limit`, `cpus`, `pids_limit`, or the same under
+    /// `deploy.resources.limits`), checked as `klee run` would.
+    fn limit(&mut self, kind: &str, n: &Node, what: &str, s: &mut Service) -> R<()> {
+        match kind {
+            "mem_limit" => {
+                let m = self.string(n, what)?;
+                crate::engine::limits::parse_memory(&m)
+                    .map_err(|e| self.err(n, format!("{what}: {e}")))?;
+                s.memory = m;
+            }
+            "cpus" => {
+                let c = self.string(n, what)?;
+                crate::engine::limits::parse_cpus(&c)
+                    .map_err(|e| self.err(n, format!("{what}: {e}")))?;
+                s.cpus = c;
+            }
+            _ => s.pids_limit = Some(self.int(n, what)?),
+        }
+        Ok(())
+    }
+
     fn service(&mut self, name: &str, v: &Node, p: &Project) -> R<Service> {
         let mut s = Service {
             replicas: 1,
@@ -355,6 +332,15 @@ impl<'a> Converter<'a> {
             let key = k.as_str().unwrap_or("");
             if let Some((_, why)) = SERVICE_REFUSED.iter().find(|(r, _)| *r == key) {
                 return Err(self.err(k, format!("services.{name}.{key}: {why}")));
+            }
+            if !SPEC_SERVICE_KEYS.contains(&key) && !key.starts_with("x-") {
+                return Err(self.err(
+                    k,
+                    format!(
+                        "services.{name}.{key}: not a Compose service key{}",
+                        suggest(key, SPEC_SERVICE_KEYS)
+                    ),
+                ));
             }
             if !SERVICE_KEYS.contains(&key) && !key.starts_with("x-") {
                 self.warn(&format!("services.{name}.{key}"), k);
@@ -438,6 +424,7 @@ impl<'a> Converter<'a> {
                 }
                 "deploy" => self.deploy(name, val, &mut s)?,
                 "scale" => s.replicas = self.int(val, &what)?,
+                "mem_limit" | "cpus" | "pids_limit" => self.limit(key, val, &what, &mut s)?,
                 "profiles" => s.profiles = self.strings(val, &what)?,
                 _ => {}
             }
@@ -826,19 +813,9 @@ impl<'a> Converter<'a> {
                         for (lk, lv) in self.map(rv, &what)? {
                             let what = format!("{what}.{}", lk.as_str().unwrap_or(""));
                             match lk.as_str().unwrap_or("") {
-                                "memory" => {
-                                    let m = self.string(lv, &what)?;
-                                    crate::engine::limits::parse_memory(&m)
-                                        .map_err(|e| self.err(lv, format!("{what}: {e}")))?;
-                                    s.memory = m;
-                                }
-                                "cpus" => {
-                                    let c = self.string(lv, &what)?;
-                                    crate::engine::limits::parse_cpus(&c)
-                                        .map_err(|e| self.err(lv, format!("{what}: {e}")))?;
-                                    s.cpus = c;
-                                }
-                                "pids" => s.pids_limit = Some(self.int(lv, &what)?),
+                                "memory" => self.limit("mem_limit", lv, &what, s)?,
+                                "cpus" => self.limit("cpus", lv, &what, s)?,
+                                "pids" => self.limit("pids_limit", lv, &what, s)?,
                                 _ => self.warn(&what, lk),
                             }
                         }

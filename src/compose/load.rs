@@ -114,6 +114,14 @@ pub const DEFAULT_NAMES: [&str; 4] = [
     "docker-compose.yaml",
 ];
 
+/// Override files merged over the default one when no `-f` is given.
+pub const OVERRIDE_NAMES: [&str; 4] = [
+    "compose.override.yaml",
+    "compose.override.yml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+];
+
 pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let files: Vec<PathBuf> = if opts.files.is_empty() {
         let found = DEFAULT_NAMES
@@ -127,7 +135,12 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
                     DEFAULT_NAMES.join(", ")
                 ))
             })?;
-        vec![found]
+        // Beside it, an override file is merged over it, as Compose does.
+        let over = OVERRIDE_NAMES
+            .iter()
+            .map(|n| opts.dir.join(n))
+            .find(|p| p.is_file());
+        std::iter::once(found).chain(over).collect()
     } else {
         opts.files.clone()
     };
@@ -209,7 +222,18 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "default".into())
         });
-    let name = project_name(&name).map_err(|why| match root.get("name") {
+    // A name the user gave must be valid as it is (as Compose: a typo must
+    // not silently become another project's name); the directory's name
+    // is normalized.
+    let given = opts.project_name.is_some()
+        || root.get("name").is_some()
+        || vars.contains_key("COMPOSE_PROJECT_NAME");
+    let checked = if given {
+        check_project_name(&name)
+    } else {
+        project_name(&name)
+    };
+    let name = checked.map_err(|why| match root.get("name") {
         Some(n) if opts.project_name.is_none() => {
             ComposeError::at(&sources, n, why, "the project's name")
         }
@@ -240,6 +264,23 @@ pub fn project_name(raw: &str) -> Result<String, String> {
         ));
     }
     Ok(n)
+}
+
+/// A project name given with `-p`, `name:` or COMPOSE_PROJECT_NAME: as
+/// Compose, lowercase letters, digits, `_` and `-`, starting with a letter
+/// or digit.
+pub fn check_project_name(name: &str) -> Result<String, String> {
+    let ok = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "invalid project name '{name}': it must be lowercase letters, digits, '_' and '-', starting with a letter or digit"
+        ))
+    }
 }
 
 /// Every scalar value (not key) interpolated; errors point into it.

@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod interpolate;
+pub mod keys;
 pub mod load;
 pub mod model;
 pub mod script;

@@ -492,20 +492,20 @@ pub mod api {
         )
     }
 
-    /// Wait until the container is not running; returns its exit code.
+    /// Wait until the container is not running; returns its exit code (-1
+    /// when it has none: never started, or removed meanwhile).
     ///
     /// ```rhai
     /// let code = container::run("base", ["sleep", "1"], #{detach: true}).wait();
     /// ```
     #[rhai_fn(global, return_raw)]
     pub fn wait(ctx: NativeCallContext, c: &mut ContainerH) -> RResult<i64> {
-        loop {
-            match crate::dsl::here(&ctx, status_of(&c.id))? {
-                Status::Running { .. } => std::thread::sleep(std::time::Duration::from_millis(20)),
-                Status::Exited { code, .. } => return Ok(code.unwrap_or(-1) as i64),
-                Status::Created | Status::Removing => return Ok(0),
-            }
-        }
+        // The engine's wait: an exit whose code its supervisor is still
+        // writing is waited for, not read as unknown.
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.container_wait(&c.id, None)).map(|code| code.unwrap_or(-1) as i64),
+        )
     }
 
     /// What a detached container has printed so far.

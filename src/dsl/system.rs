@@ -37,6 +37,15 @@ pub mod api {
     /// ```rhai
     /// for p in system::check() { print(`${p.kind} ${p.subject}: ${p.problem}`); }
     /// ```
+    /// Print `text` to standard error as a warning (`warning: TEXT`), as
+    /// klee's own warnings.
+    ///
+    /// ```rhai
+    /// system::warn("the volume 'data' is kept");
+    /// ```
+    pub fn warn(text: &str) {
+        eprintln!("warning: {text}");
+    }
     /// The SHA-256 of `text` as `sha256:HEX`: a fingerprint of a value's
     /// printed form (the stdlib's `stack` labels containers with the one of
     /// their configuration, to recreate them when it changes).

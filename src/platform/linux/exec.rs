@@ -43,10 +43,6 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
         // SAFETY: a fresh fd we own.
         unsafe { OwnedFd::from_raw_fd(fd) }
     };
-    let hostname = std::fs::read_to_string(format!("/proc/{target}/root/etc/hostname"))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
     let own_pidns = open("/proc/self/ns/pid".into())?;
     // The exec'd process shares the container's confinement and group.
     let filters = seccomp::compile(&spec.profile).map_err(Error::Failed)?;
@@ -85,7 +81,7 @@ pub fn exec(target: i32, spec: &ExecSpec, stdio: &Stdio) -> Result<Started> {
             cgroup: &joins,
             filters: &filters,
         };
-        match child(&target, spec, stdio, sock, hostname.as_deref()) {
+        match child(&target, spec, stdio, sock) {
             Err(m) => hs.fail(&m, 126),
             Ok(never) => match never {},
         }
@@ -107,7 +103,6 @@ fn child(
     spec: &ExecSpec,
     stdio: &Stdio,
     pty_sock: Option<RawFd>,
-    hostname: Option<&str>,
 ) -> CResult<std::convert::Infallible> {
     cgroup::join(t.cgroup)?;
     if let Some(fd) = t.userns {
@@ -131,10 +126,12 @@ fn child(
         check(libc::chdir(c"/".as_ptr()), || "chdir /".into())?;
     }
     process::setup_stdio(stdio, pty_sock)?;
+    // HOSTNAME is the container's name in its UTS namespace (joined above),
+    // as its init's: not the image's /etc/hostname, which may be anything.
     let mut name = [0u8; 65];
     // SAFETY: buffer of the documented maximum size.
     unsafe { libc::gethostname(name.as_mut_ptr() as *mut libc::c_char, 64) };
     let uts = String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(64)])
         .into_owned();
-    process::exec_process(spec, hostname.unwrap_or(&uts), t.filters, None)
+    process::exec_process(spec, &uts, t.filters, None)
 }
