@@ -697,16 +697,17 @@ impl Engine {
         for p in ports {
             let mut p = p.clone();
             if p.wants_free_port() {
-                let port = super::ports::pick_free(&p, &taken, start, host_port_free).ok_or_else(
-                    || {
-                        Error::Conflict(format!(
-                            "no free host port in {}-{} for {}",
-                            super::ports::FREE_PORTS.start(),
-                            super::ports::FREE_PORTS.end(),
-                            p.describe()
-                        ))
-                    },
-                )?;
+                let port = super::ports::pick_free(&p, &taken, start, |port, proto| {
+                    super::ports::host_port_free(None, port, proto)
+                })
+                .ok_or_else(|| {
+                    Error::Conflict(format!(
+                        "no free host port in {}-{} for {}",
+                        super::ports::FREE_PORTS.start(),
+                        super::ports::FREE_PORTS.end(),
+                        p.describe()
+                    ))
+                })?;
                 p.host_port = port.to_string();
                 taken.push(p.clone());
             }
@@ -748,17 +749,6 @@ impl Engine {
             }
         }
         Ok(())
-    }
-}
-
-/// Is `port` free on the host for `protocol`: can a socket bind it on
-/// every address? (Forwarding does not need the bind, but a port a host
-/// service holds is not one to hand out.)
-fn host_port_free(port: u16, protocol: &str) -> bool {
-    let any = std::net::Ipv4Addr::UNSPECIFIED;
-    match protocol {
-        "udp" => std::net::UdpSocket::bind((any, port)).is_ok(),
-        _ => std::net::TcpListener::bind((any, port)).is_ok(),
     }
 }
 

@@ -69,24 +69,42 @@ impl Engine {
 pub const ALIASES: &str = "kleene.aliases";
 
 /// `NAME:IP` lines naming the containers that share a network with `id`
-/// (from endpoints and containers read once).
+/// (from endpoints and containers read once), and `id`'s own aliases (a
+/// compose service resolves its own service name, as in Compose).
 pub(crate) fn peers_in(
     id: &str,
     endpoints: &[super::endpoint::Endpoint],
     containers: &[super::Container],
 ) -> Vec<String> {
+    // Other names a container answers to (`kleene.aliases`: a compose
+    // service's name and its network aliases).
+    let aliases = |c: &super::Container| -> Vec<String> {
+        c.labels
+            .get(ALIASES)
+            .map(|a| {
+                a.split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let mut out = Vec::new();
+    if let Some(me) = containers.iter().find(|c| c.id == id) {
+        let mine = aliases(me);
+        for e in endpoints.iter().filter(|e| e.container_id == id) {
+            for ip in [&e.ip_address, &e.ip_address6] {
+                if !ip.is_empty() {
+                    out.extend(mine.iter().map(|a| format!("{a}:{ip}")));
+                }
+            }
+        }
+    }
     for e in sharing(id, endpoints) {
         let Some(c) = containers.iter().find(|c| c.id == e.container_id) else {
             continue;
         };
-        // Other names it answers to (`kleene.aliases`: a compose
-        // service's name and its network aliases).
-        let aliases = c
-            .labels
-            .get(ALIASES)
-            .map(|a| a.split(',').filter(|a| !a.is_empty()).collect::<Vec<_>>())
-            .unwrap_or_default();
+        let aliases = aliases(c);
         for ip in [&e.ip_address, &e.ip_address6] {
             if !ip.is_empty() {
                 out.push(format!("{}:{ip}", c.name));

@@ -817,8 +817,9 @@ impl Engine {
 }
 
 impl Engine {
-    /// Published ports need an address to forward to: a container on no
-    /// network, or on networks without a subnet, would publish nothing.
+    /// Published ports need an address to forward to (a container on no
+    /// network, or on networks without a subnet, would publish nothing) and
+    /// host ports no program on the host holds.
     fn check_ports_reachable(&self, c: &Container) -> Result<()> {
         if c.public_ports.is_empty() {
             return Ok(());
@@ -827,6 +828,19 @@ impl Engine {
             ep.container_id == c.id && !(ep.ip_address.is_empty() && ep.ip_address6.is_empty())
         });
         if reachable {
+            // A host program listening on a published port would lose its
+            // connections to the container without a word.
+            for p in &c.public_ports {
+                if let Some(port) = p.held_on_host() {
+                    return Err(Error::Conflict(format!(
+                        "container '{}' ({}) publishes {} but a program on the host is using port {port}/{}: stop it or publish another port",
+                        c.name,
+                        c.id,
+                        p.describe(),
+                        p.protocol
+                    )));
+                }
+            }
             return Ok(());
         }
         let ports: Vec<String> = c.public_ports.iter().map(|p| p.describe()).collect();

@@ -144,6 +144,22 @@ impl PublishedPort {
         self.host_port == "0"
     }
 
+    /// The first of its host ports that a program on the host holds
+    /// (bound at one of its addresses, or anywhere when it has none).
+    pub fn held_on_host(&self) -> Option<u16> {
+        let addrs: Vec<Option<std::net::IpAddr>> = if self.addresses.is_empty() {
+            vec![None]
+        } else {
+            self.addresses.iter().map(|a| a.parse().ok()).collect()
+        };
+        let (a, b) = self.host_range();
+        (a..=b).find(|&p| {
+            addrs
+                .iter()
+                .any(|&ad| !host_port_free(ad, p, &self.protocol))
+        })
+    }
+
     /// The host ports it takes, first and last.
     pub fn host_range(&self) -> (u16, u16) {
         let n = |s: &str| s.parse::<u16>().unwrap_or(0);
@@ -221,6 +237,18 @@ impl PublishedPort {
             .unwrap_or_default();
         let (host, inside) = self.spans();
         format!("{place}{host}:{inside}/{}", self.protocol)
+    }
+}
+
+/// Is `port` free on the host for `protocol`: can a socket bind it at
+/// `addr` (every address when `None`)? Forwarding does not need the bind
+/// (it is a NAT rule), but a port a host program holds must not be taken
+/// from it without a word, nor handed out as a free one.
+pub fn host_port_free(addr: Option<std::net::IpAddr>, port: u16, protocol: &str) -> bool {
+    let addr = addr.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    match protocol {
+        "udp" => std::net::UdpSocket::bind((addr, port)).is_ok(),
+        _ => std::net::TcpListener::bind((addr, port)).is_ok(),
     }
 }
 
@@ -327,6 +355,19 @@ mod tests {
                 .to_string()
                 .contains("port 0"));
         }
+    }
+
+    #[test]
+    fn ports_host_programs_hold() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert_eq!(
+            p(&format!("127.0.0.1:{port}:80")).held_on_host(),
+            Some(port)
+        );
+        assert_eq!(p(&format!("{port}:80")).held_on_host(), Some(port));
+        assert_eq!(p(&format!("127.0.0.2:{port}:80")).held_on_host(), None);
+        assert_eq!(p(&format!("{port}:80/udp")).held_on_host(), None);
     }
 
     #[test]
