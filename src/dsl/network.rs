@@ -64,6 +64,21 @@ pub mod api {
         )
     }
 
+    /// The host route `subnet` overlaps (`"10.89.0.0/24 dev kleene3"`), or
+    /// `""`: whether the host already uses the range (another program's or
+    /// another kleene root's network), before picking it as a free one.
+    ///
+    /// ```rhai
+    /// if network::host_route("10.89.0.0/24") == "" { network::create("app", #{type: "bridge", subnet: "10.89.0.0/24"}); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn host_route(ctx: NativeCallContext, subnet: &str) -> RResult<String> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| e.subnet_routed(subnet)).map(Option::unwrap_or_default),
+        )
+    }
+
     /// All networks, by name.
     ///
     /// ```rhai

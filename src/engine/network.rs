@@ -178,6 +178,23 @@ impl Engine {
     }
 
     /// Create a network: validate, make its link, store it, reload the firewall.
+    /// A host route `subnet` overlaps (`ADDR/PREFIX dev IF`), the default
+    /// route aside: a subnet to pass over when picking a free one.
+    pub fn subnet_routed(&self, subnet: &str) -> Result<Option<String>> {
+        let s: super::ipnet::Subnet = subnet
+            .parse()
+            .map_err(|e: String| Error::invalid("subnet", subnet, e))?;
+        Ok(self
+            .platform
+            .host_routes()
+            .into_iter()
+            .find(|(r, _)| {
+                r.parse::<super::ipnet::Subnet>()
+                    .is_ok_and(|r| r.overlaps(&s))
+            })
+            .map(|(r, dev)| format!("{r} dev {dev}")))
+    }
+
     pub fn network_create(&mut self, cfg: &NetworkConfig) -> Result<Network> {
         id::check_name("network name", &cfg.name)?;
         if !matches!(cfg.kind.as_str(), "loopback" | "bridge" | "custom") {

@@ -215,6 +215,12 @@ pub trait Platform: Send + Sync {
     fn host_gateway(&self) -> Option<String> {
         None
     }
+    /// The host's IPv4 routes other than the default, as (`ADDR/PREFIX`,
+    /// interface): what a new network's subnet must not overlap to be
+    /// picked as a free one (another program's, or another kleene root's).
+    fn host_routes(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// Create a network's link (interface, gateway addresses).
     fn create_network(&self, net: &NetworkSpec) -> Result<()> {
         let _ = net;

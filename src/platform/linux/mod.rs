@@ -262,6 +262,10 @@ impl Platform for Linux {
         net::host_gateway()
     }
 
+    fn host_routes(&self) -> Vec<(String, String)> {
+        net::host_routes()
+    }
+
     fn create_network(&self, net: &NetworkSpec) -> Result<()> {
         failpoint::check("network.create.link")?;
         net::create_network(net)

@@ -69,6 +69,49 @@ pub fn host_gateway() -> Option<String> {
     s.default_route_oif().ok()?.and_then(netlink::index_name)
 }
 
+/// The IPv4 routes of the main table but the default, from
+/// /proc/net/route (addresses and masks in hex, in memory order).
+pub fn host_routes() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    parse_routes(&text)
+}
+
+fn parse_routes(text: &str) -> Vec<(String, String)> {
+    // The kernel prints each address as the u32 its bytes make in memory:
+    // those bytes, in this machine's order, are the address's.
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (dest, mask) = (hex(f.get(1)?)?, hex(f.get(7)?)?);
+            let prefix = mask.count_ones();
+            let a = std::net::Ipv4Addr::from(dest.to_ne_bytes());
+            (prefix > 0).then(|| (format!("{a}/{prefix}"), f[0].to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod route_tests {
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn proc_net_route() {
+        let text =
+            "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+            eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+            eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
+            ki1\t0100590A\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n";
+        assert_eq!(
+            super::parse_routes(text),
+            [
+                ("192.0.2.0/24".to_string(), "eth0".to_string()),
+                ("10.89.0.1/32".to_string(), "ki1".to_string())
+            ]
+        );
+    }
+}
+
 /// `ADDR/PREFIX` as the engine gives gateways.
 fn cidr(s: &str) -> Result<(IpAddr, u8)> {
     let bad = || Error::Failed(format!("invalid address '{s}'"));
