@@ -199,6 +199,16 @@ fn bad_files_are_refused_with_their_place() {
             "compose.yaml:3:12",
         ),
         ("services:\n  web: [oops\n", "not valid YAML", "compose.yaml:"),
+        (
+            "services:\n  web:\n    image: bb\n    enviroment: {A: 1}\n",
+            "not a Compose service key (did you mean 'environment'?)",
+            "compose.yaml:4:5",
+        ),
+        (
+            "servces:\n  web: {image: bb}\n",
+            "did you mean 'services'?",
+            "compose.yaml:1:1",
+        ),
     ];
     for (text, says, at) in cases {
         write(dir.path(), "compose.yaml", text);
@@ -320,6 +330,121 @@ fn attached_up_free_ports_and_recreation() {
     let ps = lab.klee(&["compose", "-f", f, "ps"]);
     assert!(!ps.contains("running"), "stopped by Ctrl-C: {ps}");
     lab.klee(&["compose", "-f", f, "down"]);
+    let check = lab.klee(&["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+}
+
+/// What the newcomer trial found, as it should be: the override file, a
+/// bad project name, logs of every replica, exec with standard input,
+/// a service resolving its own name, a graceful down, an unhealthy
+/// dependency failing at once, orphans kept with their network until
+/// --remove-orphans.
+#[test]
+fn everyday_commands_and_orphans() {
+    let Some(lab) = common::lab::lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("out")).unwrap();
+    write(
+        d,
+        "compose.yaml",
+        "name: ev\nservices:\n  db:\n    image: bb\n    command: [\"sh\", \"-c\", \"trap 'echo term > /out/flag; exit 0' TERM; echo up $$A; while :; do sleep 0.1; done\"]\n    volumes: [\"./out:/out\"]\n    environment: {A: base}\n    scale: 2\n",
+    );
+    write(
+        d,
+        "compose.override.yaml",
+        "services:\n  db:\n    environment: {A: over}\n",
+    );
+    write(
+        d,
+        "extra.yaml",
+        "services:\n  extra:\n    image: bb\n    init: true\n    command: sleep 1000\n",
+    );
+    let run = |args: &[&str]| {
+        let mut c = lab.root.cmd(args);
+        c.current_dir(d);
+        c.stdin(std::process::Stdio::null()).output().unwrap()
+    };
+    assert!(common::stdout(&run(&["compose", "config"])).contains("A=over"));
+    let bad = run(&["compose", "-p", "My.Proj", "config"]);
+    assert!(
+        common::stderr(&bad).contains("invalid project name 'My.Proj'"),
+        "{}",
+        common::stderr(&bad)
+    );
+    assert!(run(&["compose", "up", "-d"]).status.success());
+    // Every replica's output, prefixed.
+    let mut logs = String::new();
+    for _ in 0..50 {
+        logs = common::stdout(&run(&["compose", "logs"]));
+        if logs.contains("db-1 | up over") && logs.contains("db-2 | up over") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(logs.contains("db-2 | up over"), "{logs}");
+    // exec passes standard input through; db knows its own service name.
+    let mut c = lab.root.cmd(&["compose", "exec", "db", "cat"]);
+    c.current_dir(d)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"piped\n").unwrap();
+    assert_eq!(
+        common::stdout(&child.wait_with_output().unwrap()),
+        "piped\n"
+    );
+    let hosts = common::stdout(&run(&["compose", "exec", "db", "cat", "/etc/hosts"]));
+    assert!(hosts.lines().any(|l| l.ends_with("\tdb")), "{hosts}");
+    // An orphan: a service in a file the next command does not read.
+    let f2 = ["-f", "compose.yaml", "-f", "extra.yaml"];
+    assert!(run(&[&["compose"], &f2[..], &["up", "-d"]].concat())
+        .status
+        .success());
+    let down = run(&["compose", "-f", "compose.yaml", "down", "-t", "5"]);
+    assert!(
+        common::stderr(&down).contains("orphan containers of project 'ev'"),
+        "{}",
+        common::stderr(&down)
+    );
+    // db stopped gracefully (its TERM trap ran); extra and its network stay.
+    assert_eq!(
+        std::fs::read_to_string(d.join("out/flag")).unwrap(),
+        "term\n"
+    );
+    assert!(lab.klee(&["lsc"]).contains("ev_extra_1"));
+    assert!(lab.klee(&["lsn"]).contains("ev_default"));
+    assert!(
+        run(&["compose", "-f", "compose.yaml", "down", "--remove-orphans"])
+            .status
+            .success()
+    );
+    assert_eq!(lab.klee(&["lsc", "-a"]).lines().count(), 1);
+    assert!(!lab.klee(&["lsn"]).contains("ev_default"));
+
+    // An unhealthy dependency fails up at once, not after --wait-timeout.
+    write(
+        d,
+        "sick.yaml",
+        "name: sick\nservices:\n  u:\n    image: bb\n    command: sleep 1000\n    init: true\n    healthcheck: {test: [\"CMD\", \"false\"], interval: 1s, retries: 1}\n  a:\n    image: bb\n    command: sleep 1\n    depends_on: {u: {condition: service_healthy}}\n",
+    );
+    let o = run(&[
+        "compose",
+        "-f",
+        "sick.yaml",
+        "up",
+        "-d",
+        "--wait-timeout",
+        "600",
+    ]);
+    assert!(
+        common::stderr(&o).contains("service 'u' is unhealthy"),
+        "{}",
+        common::stderr(&o)
+    );
+    run(&["compose", "-f", "sick.yaml", "down"]);
     let check = lab.klee(&["system", "check"]);
     assert!(check.contains("no problems found"), "{check}");
 }

@@ -34,7 +34,7 @@ enum ComposeCmd {
     /// Stop and remove the project's containers and networks
     Down(DownArgs),
     /// List the project's containers
-    Ps,
+    Ps(PsArgs),
     /// Build the images of services with build:
     Build(Services),
     /// Start the services' existing containers
@@ -110,6 +110,13 @@ struct DownArgs {
 #[derive(Args, Debug)]
 struct Services {
     services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct PsArgs {
+    /// Accepted for Docker Compose's sake: stopped containers are always listed
+    #[arg(short, long)]
+    all: bool,
 }
 
 #[derive(Args, Debug)]
@@ -268,7 +275,7 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
             "stack::down(project, #{{volumes: {}, remove_orphans: {}, stop_timeout: {}}})",
             d.volumes, d.remove_orphans, d.stop_timeout
         ),
-        ComposeCmd::Ps => "for l in stack::ps_table(project) { print(l); }".into(),
+        ComposeCmd::Ps(_) => "for l in stack::ps_table(project) { print(l); }".into(),
         ComposeCmd::Build(s) => format!("stack::build(project, {})", opts_map(&s.services, "")),
         ComposeCmd::Start(s) => format!("stack::start(project, {})", opts_map(&s.services, "")),
         ComposeCmd::Stop(s) => format!(

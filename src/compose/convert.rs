@@ -383,7 +383,7 @@ impl<'a> Converter<'a> {
                     s.restart = match self.string(val, &what)?.as_str() {
                         "no" => "no".into(),
                         "always" | "unless-stopped" => {
-                            self.warnings.push(format!("{what}: kleene restarts containers when its daemon starts, not when they exit ('on-startup')"));
+                            self.warn(&format!("{what}: kleene restarts containers when its daemon starts, not when they exit ('on-startup')"), val);
                             "on-startup".into()
                         }
                         r if r == "on-failure" || r.starts_with("on-failure:") => {
