@@ -388,8 +388,44 @@ fn ports_without_a_default_route_bound_to_an_address_and_conflicts() {
         lab.k("ps -a --filter name=rng --format {{.Ports}}").trim(),
         "8090-8091->80-81/tcp"
     );
-    let e = lab.fails("create -l vnet -n nr -p 0:80 bb true", 1);
-    assert!(e.contains("port 0 cannot be published"), "{e}");
+    // Host port 0: a free one, picked at create and kept.
+    lab.k("create --name picked -l vnet -n nr -p 0:80 -p 127.0.0.1:0:81/udp bb true");
+    let p = lab.k("port picked");
+    let ports: Vec<u16> = p
+        .lines()
+        .map(|l| l.rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(ports.len() == 2 && ports.iter().all(|&n| n >= 49152), "{p}");
+    assert!(p.contains("81/udp -> 127.0.0.1:"), "{p}");
+    let e = lab.fails("create -l vnet -n nr -p 0 bb true", 1);
+    assert!(e.contains("port 0 can only be a host port"), "{e}");
+    // A host port a host program holds: refused at start, with the port.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held = l.local_addr().unwrap().port();
+    drop(l);
+    let mut server = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.host,
+            "busybox",
+            "nc",
+            "-ll",
+            "-p",
+            &held.to_string(),
+            "-e",
+            "true",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let e = lab.fails(&format!("run --rm -l vnet -n nr -p {held}:80 bb true"), 125);
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert!(
+        e.contains(&format!("a program on the host is using port {held}/tcp")),
+        "{e}"
+    );
 }
 
 #[test]

@@ -29,14 +29,6 @@ fn strings(v: Vec<String>) -> Dynamic {
 pub mod api {
     use super::*;
 
-    /// What interrupted operations left (debris, rows whose objects are
-    /// gone, runs nobody supervises): one map per problem, with `kind`,
-    /// `subject`, `problem` and `action` (what `system::repair()` does).
-    /// Empty when the installation is consistent.
-    ///
-    /// ```rhai
-    /// for p in system::check() { print(`${p.kind} ${p.subject}: ${p.problem}`); }
-    /// ```
     /// Print `text` to standard error as a warning (`warning: TEXT`), as
     /// klee's own warnings.
     ///
@@ -57,6 +49,14 @@ pub mod api {
         use sha2::Digest;
         format!("sha256:{:x}", sha2::Sha256::digest(text.as_bytes()))
     }
+    /// What interrupted operations left (debris, rows whose objects are
+    /// gone, runs nobody supervises): one map per problem, with `kind`,
+    /// `subject`, `problem` and `action` (what `system::repair()` does).
+    /// Empty when the installation is consistent.
+    ///
+    /// ```rhai
+    /// for p in system::check() { print(`${p.kind} ${p.subject}: ${p.problem}`); }
+    /// ```
     #[rhai_fn(return_raw)]
     pub fn check(ctx: NativeCallContext) -> RResult<Array> {
         crate::dsl::here(
