@@ -9,6 +9,26 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
+/// What the lab's host answers on tcp `port`, asked from outside.
+fn from_outside(lab: &common::lab::Lab, port: u16) -> String {
+    let port = port.to_string();
+    let o = lab.in_ns(
+        &lab.out,
+        &[
+            "busybox",
+            "timeout",
+            "3",
+            "busybox",
+            "nc",
+            "-w",
+            "1",
+            "192.0.2.1",
+            &port,
+        ],
+    );
+    common::stdout(&o)
+}
+
 const STACK: &str = r#"
 name: demo
 x-base: &base
@@ -101,21 +121,7 @@ fn a_stack_runs_in_order_by_name_with_volumes_ports_scale_and_profiles() {
     );
     assert_eq!(fetched, "hello-from-dotenv\n");
     // Its port, from outside.
-    let o = lab.in_ns(
-        &lab.out,
-        &[
-            "busybox",
-            "timeout",
-            "3",
-            "busybox",
-            "nc",
-            "-w",
-            "1",
-            "192.0.2.1",
-            "8080",
-        ],
-    );
-    assert_eq!(common::stdout(&o), "hello-from-dotenv\n");
+    assert_eq!(from_outside(&lab, 8080), "hello-from-dotenv\n");
     // A profile brings its service.
     lab.klee(&["compose", "-f", f, "--profile", "debug", "up", "-d"]);
     assert!(lab
@@ -276,21 +282,7 @@ fn attached_up_free_ports_and_recreation() {
     assert!(lab
         .klee(&["compose", "-f", f, "ps"])
         .contains(&format!("{host_port}:80/tcp")));
-    let reach = lab.in_ns(
-        &lab.out,
-        &[
-            "busybox",
-            "timeout",
-            "3",
-            "busybox",
-            "nc",
-            "-w",
-            "1",
-            "192.0.2.1",
-            &host_port.to_string(),
-        ],
-    );
-    assert_eq!(common::stdout(&reach), "free\n");
+    assert_eq!(from_outside(&lab, host_port), "free\n");
     // The same file: the same container; another command: a new one.
     let id = |lab: &common::lab::Lab| {
         lab.root.json(&["container", "inspect", "att_web_1"])["id"].to_string()

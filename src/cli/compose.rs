@@ -77,14 +77,8 @@ struct UpArgs {
     /// Seconds to wait for a dependency's condition (healthy, completed)
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     wait_timeout: u64,
-    /// Seconds a replaced container gets to stop before SIGKILL
-    #[arg(
-        short = 't',
-        long = "timeout",
-        value_name = "SECONDS",
-        default_value_t = 10
-    )]
-    stop_timeout: u64,
+    #[command(flatten)]
+    stop: StopTimeout,
     /// Only these services (and what they depend on)
     services: Vec<String>,
 }
@@ -97,7 +91,14 @@ struct DownArgs {
     /// Remove containers of services no longer in the files
     #[arg(long)]
     remove_orphans: bool,
-    /// Seconds each container gets to stop before SIGKILL
+    #[command(flatten)]
+    stop: StopTimeout,
+}
+
+/// `-t`: how long a container gets after SIGTERM.
+#[derive(Args, Debug)]
+struct StopTimeout {
+    /// Seconds each container gets to stop after SIGTERM, before SIGKILL
     #[arg(
         short = 't',
         long = "timeout",
@@ -121,14 +122,8 @@ struct PsArgs {
 
 #[derive(Args, Debug)]
 struct StopArgs {
-    /// Seconds each container gets to stop before SIGKILL
-    #[arg(
-        short = 't',
-        long = "timeout",
-        value_name = "SECONDS",
-        default_value_t = 10
-    )]
-    stop_timeout: u64,
+    #[command(flatten)]
+    stop: StopTimeout,
     services: Vec<String>,
 }
 
@@ -267,24 +262,24 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
                 &u.services,
                 &format!(
                     ", build: {}, timeout: {}, force_recreate: {}, remove_orphans: {}, stop_timeout: {}",
-                    u.build, u.wait_timeout, u.force_recreate, u.remove_orphans, u.stop_timeout
+                    u.build, u.wait_timeout, u.force_recreate, u.remove_orphans, u.stop.stop_timeout
                 )
             )
         ),
         ComposeCmd::Down(d) => format!(
             "stack::down(project, #{{volumes: {}, remove_orphans: {}, stop_timeout: {}}})",
-            d.volumes, d.remove_orphans, d.stop_timeout
+            d.volumes, d.remove_orphans, d.stop.stop_timeout
         ),
         ComposeCmd::Ps(_) => "for l in stack::ps_table(project) { print(l); }".into(),
         ComposeCmd::Build(s) => format!("stack::build(project, {})", opts_map(&s.services, "")),
         ComposeCmd::Start(s) => format!("stack::start(project, {})", opts_map(&s.services, "")),
         ComposeCmd::Stop(s) => format!(
             "stack::stop(project, {})",
-            opts_map(&s.services, &format!(", stop_timeout: {}", s.stop_timeout))
+            opts_map(&s.services, &format!(", stop_timeout: {}", s.stop.stop_timeout))
         ),
         ComposeCmd::Restart(s) => format!(
             "stack::stop(project, {0}); stack::start(project, {0})",
-            opts_map(&s.services, &format!(", stop_timeout: {}", s.stop_timeout))
+            opts_map(&s.services, &format!(", stop_timeout: {}", s.stop.stop_timeout))
         ),
         ComposeCmd::Run(x) => {
             if !loaded.project.services.contains_key(&x.service) {
