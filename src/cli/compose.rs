@@ -160,8 +160,12 @@ struct RunArgs {
     /// Accepted for Docker Compose's sake: the one-off container is always removed
     #[arg(long)]
     rm: bool,
+    /// No terminal (by default there is one when standard input is one)
+    #[arg(short = 'T', long = "no-tty")]
+    no_tty: bool,
     service: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    /// The command (default: the service's)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
 }
 
@@ -289,8 +293,12 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
                 );
                 return 1;
             }
+            use std::io::IsTerminal;
+            // Standard input goes to it, as Compose's run; a terminal when
+            // there is one.
+            let tty = !x.no_tty && std::io::stdin().is_terminal();
             format!(
-                "exit(stack::run_one(project, {}, {}))",
+                "exit(stack::run_one(project, {}, {}, #{{interactive: true, tty: {tty}}}))",
                 list(std::slice::from_ref(&x.service)).trim_matches(['[', ']']),
                 list(&x.command)
             )

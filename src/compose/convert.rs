@@ -560,6 +560,26 @@ impl<'a> Converter<'a> {
                     Some((b, p)) => (b.to_string(), format!("/{p}")),
                     None => (s.clone(), String::new()),
                 };
+                // Compose's form has no interface names (klee's `IF:HOST`):
+                // before the ports comes an IP address or nothing.
+                let ports_part = match body.strip_prefix('[') {
+                    Some(rest) => rest.split_once("]:").map_or(body.as_str(), |(_, p)| p),
+                    None => match body.split_once(':') {
+                        Some((ip, rest)) if rest.contains(':') => {
+                            if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+                                return Err(self.err(n, format!("services.{service}.ports: '{s}': '{ip}' is not an IP address")));
+                            }
+                            rest
+                        }
+                        _ => body.as_str(),
+                    },
+                };
+                if let Some(bad) = ports_part
+                    .split([':', '-'])
+                    .find(|p| !p.is_empty() && !p.chars().all(|c| c.is_ascii_digit()))
+                {
+                    return Err(self.err(n, format!("services.{service}.ports: '{s}': '{bad}' is not a port number")));
+                }
                 if let Some((ip, container)) = body.split_once("::") {
                     // IP::CONTAINER: a free host port on that address.
                     format!("{ip}:0:{container}{proto}")

@@ -431,6 +431,21 @@ mod tests {
             ]
         );
         assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        for (bad, says) in [
+            ("abc:80", "'abc' is not a port number"),
+            ("em0:80:80", "'em0' is not an IP address"),
+            ("1.2.3.4:x:80", "'x' is not a port number"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let text = format!("services:\n  web:\n    image: x\n    ports: [\"{bad}\"]\n");
+            std::fs::write(dir.path().join("compose.yaml"), text).unwrap();
+            let e = load(&LoadOptions {
+                dir: dir.path().to_path_buf(),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
         assert!(l.warnings[0].contains("'3000-3001'"), "{:?}", l.warnings);
     }
 }

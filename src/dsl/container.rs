@@ -78,6 +78,8 @@ fn config(image: &str, cmd: Vec<String>, opts: &Map) -> RResult<ContainerConfig>
         "restart",
         "persist",
         "detach",
+        "interactive",
+        "tty",
         "rm",
         "fly",
         "dns",
@@ -266,7 +268,9 @@ pub mod api {
     /// Create and start a container running `cmd` (empty: the image's
     /// command). Attached (the default) its output goes to the script's
     /// and `run` returns when it exits; with `detach: true` it returns at
-    /// once. Options as `create`, plus `detach`.
+    /// once. Options as `create`, plus `detach`, and for an attached run
+    /// `interactive` (the script's standard input goes to it) and `tty` (a
+    /// terminal, when the script's standard input is one).
     ///
     /// ```rhai
     /// let c = container::run("base", ["echo", "hi"], #{});
@@ -283,8 +287,8 @@ pub mod api {
                     Attach::Detached
                 } else {
                     Attach::Attached {
-                        tty: false,
-                        stdin: false,
+                        tty: opt_flag(&opts, "tty"),
+                        stdin: opt_flag(&opts, "interactive"),
                     }
                 };
                 with(|e| e.container_run(&cfg, attach)).map(|(c, _)| ContainerH { id: c.id })
