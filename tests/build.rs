@@ -173,8 +173,12 @@ fn cache_snapshots_and_multi_stage() {
     );
     let first = r.ok(&["build", "-t", "cached", &ctx]);
     assert!(!first.contains("Using cache"), "{first}");
+    let id = |r: &Root| r.json(&["isi", "cached"])["id"].as_str().unwrap().to_string();
+    let first_id = id(&r);
     let second = r.ok(&["build", "-t", "cached", &ctx]);
     assert_eq!(second.matches("--> Using cache").count(), 3, "{second}");
+    // Nothing new: the same image, not a copy with another ID.
+    assert_eq!(id(&r), first_id);
     // Changing an input file misses from that step on.
     std::fs::write(Path::new(&ctx).join("in.txt"), "v2\n").unwrap();
     let third = r.ok(&["build", "-t", "cached", &ctx]);

@@ -69,6 +69,34 @@ pub struct CopyOptions<'a> {
     pub use_cache: bool,
 }
 
+/// Would a build that made `config` over `base` produce `old` again: the
+/// same layers, configuration and steps (snapshot IDs and times aside)?
+fn same_build(old: &super::image::Image, config: &super::image::Image, base: &str) -> bool {
+    let steps = |i: &super::image::Image| -> Vec<(usize, String)> {
+        i.snapshots
+            .iter()
+            .map(|s| (s.layers, s.instruction.clone()))
+            .collect()
+    };
+    let mut a = old.clone();
+    let mut b = config.clone();
+    b.parent = base.to_string();
+    for i in [&mut a, &mut b] {
+        i.id.clear();
+        i.name.clear();
+        i.tag.clear();
+        i.created.clear();
+        i.method.clear();
+        i.instructions = i.instructions.iter().map(|(t, _)| (t.clone(), String::new())).collect();
+    }
+    let (sa, sb) = (steps(&a), steps(&b));
+    a.snapshots.clear();
+    b.snapshots.clear();
+    sa == sb
+        && serde_json::to_value(&a).ok() == serde_json::to_value(&b).ok()
+        && a.layers == b.layers
+}
+
 impl Engine {
     /// Start a stage from an image reference (`name[:tag][@snap]`, an ID, or
     /// `scratch`).
@@ -499,6 +527,18 @@ impl Engine {
         } else {
             super::image::parse_nametag(nametag)?
         };
+        // Every step from the cache and the tag already on that very
+        // image: it is the result, as Docker's (a rebuild of nothing new
+        // must not make a new image, nor recreate what runs it).
+        if id.is_none() && stage.made.is_empty() && !nametag.is_empty() {
+            if let Ok(old) = self.image(nametag) {
+                if same_build(&old, &stage.config, &stage.base) {
+                    self.store
+                        .write(|tx| super::lease::release_tx(tx, &stage.leased))?;
+                    return Ok(old);
+                }
+            }
+        }
         let mut image = stage.config.clone();
         image.id = match id {
             Some(given) if id::valid_id(given) && self.image(given).is_err() => given.to_string(),
