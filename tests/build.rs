@@ -173,7 +173,12 @@ fn cache_snapshots_and_multi_stage() {
     );
     let first = r.ok(&["build", "-t", "cached", &ctx]);
     assert!(!first.contains("Using cache"), "{first}");
-    let id = |r: &Root| r.json(&["isi", "cached"])["id"].as_str().unwrap().to_string();
+    let id = |r: &Root| {
+        r.json(&["isi", "cached"])["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let first_id = id(&r);
     let second = r.ok(&["build", "-t", "cached", &ctx]);
     assert_eq!(second.matches("--> Using cache").count(), 3, "{second}");

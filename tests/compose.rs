@@ -316,6 +316,8 @@ fn attached_up_free_ports_and_recreation() {
         seen += &line;
     }
     assert!(seen.contains("talk-1 | two"), "{seen}");
+    // What it printed in its earlier runs is not shown again.
+    assert_eq!(seen.matches("talk-1 | one").count(), 1, "{seen}");
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
@@ -387,6 +389,16 @@ fn everyday_commands_and_orphans() {
     assert_eq!(
         common::stdout(&child.wait_with_output().unwrap()),
         "piped\n"
+    );
+    let mut c = lab.root.cmd(&["compose", "run", "--rm", "db", "cat"]);
+    c.current_dir(d)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"to run\n").unwrap();
+    assert_eq!(
+        common::stdout(&child.wait_with_output().unwrap()),
+        "to run\n"
     );
     let hosts = common::stdout(&run(&["compose", "exec", "db", "cat", "/etc/hosts"]));
     assert!(hosts.lines().any(|l| l.ends_with("\tdb")), "{hosts}");

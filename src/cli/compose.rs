@@ -205,6 +205,11 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
         a.command,
         ComposeCmd::Up(_) | ComposeCmd::Run(_) | ComposeCmd::Build(_) | ComposeCmd::Translate(_)
     );
+    if makes {
+        for v in &loaded.unset {
+            eprintln!("warning: variable {v} is not set: it reads as an empty string");
+        }
+    }
     if !loaded.warnings.is_empty() && makes {
         eprintln!(
             "warning: kleene does not honour: {}",
@@ -308,6 +313,13 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
         eprintln!("error: {e}");
         return 1;
     }
+    // Attached `up` shows what containers print from now on.
+    let marks = match &a.command {
+        ComposeCmd::Up(u) if !u.detach => crate::engine::Engine::open(root)
+            .map(|e| super::compose_attach::log_marks(&e, &loaded.project))
+            .unwrap_or_default(),
+        _ => Default::default(),
+    };
     let code = run_program(&loaded, &files, &call);
     match &a.command {
         ComposeCmd::Up(u) if code == 0 && !u.detach => {
@@ -316,7 +328,14 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
             } else {
                 u.services.clone()
             };
-            attached(root, &loaded, &files, &services, u.abort_on_container_exit)
+            attached(
+                root,
+                &loaded,
+                &files,
+                &services,
+                u.abort_on_container_exit,
+                &marks,
+            )
         }
         _ => code,
     }
@@ -327,13 +346,17 @@ fn run_program(loaded: &Loaded, files: &[String], call: &str) -> i32 {
     let text = compose::script::program(&loaded.project, files, call);
     let name = format!("(the stack program of {})", files.join(", "));
     let dir = Path::new(&loaded.project.dir);
-    crate::dsl::run_source(
+    // Errors as their message alone: where in the generated program they
+    // arose means nothing to a compose user (`klee compose translate` and
+    // `klee script` show it; so does KLEENE_DEBUG_SCRIPT=1).
+    crate::dsl::run_source_as(
         &name,
         &text,
         &text,
         Some(dir),
         &[],
         crate::dsl::Limits::default(),
+        crate::dsl::Errors::Message,
     )
 }
 
@@ -355,9 +378,9 @@ fn logs(root: &Path, loaded: &Loaded, profiles: &[String], l: &LogsArgs) -> i32 
     } else {
         super::compose_attach::Follow::No
     };
-    match crate::engine::Engine::open(root)
-        .and_then(|mut e| super::compose_attach::follow(&mut e, p, &services, follow))
-    {
+    match crate::engine::Engine::open(root).and_then(|mut e| {
+        super::compose_attach::follow(&mut e, p, &services, follow, &Default::default())
+    }) {
         Ok(_) => 0,
         Err(e) => {
             eprintln!("error: {e}");
@@ -384,6 +407,7 @@ fn attached(
     files: &[String],
     services: &[String],
     abort_on_exit: bool,
+    marks: &std::collections::HashMap<String, u64>,
 ) -> i32 {
     let ended = crate::engine::Engine::open(root).and_then(|mut e| {
         let how = if abort_on_exit {
@@ -391,7 +415,7 @@ fn attached(
         } else {
             super::compose_attach::Follow::Attached
         };
-        super::compose_attach::follow(&mut e, &loaded.project, services, how)
+        super::compose_attach::follow(&mut e, &loaded.project, services, how, marks)
     });
     let code = match ended {
         Err(e) => {

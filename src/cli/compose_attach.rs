@@ -3,6 +3,7 @@
 //! which follows until every container has stopped (Ctrl-C: the caller
 //! stops the project).
 
+use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -52,9 +53,29 @@ struct Followed {
     done: bool,
 }
 
+/// Where the log of each of the project's existing containers ends now
+/// (by ID): `up` shows what they print from then on, not their history.
+pub fn log_marks(e: &Engine, project: &Project) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    for svc in project.services.keys() {
+        for name in project.container_names(svc) {
+            if let Ok(c) = e.container(&name) {
+                let len = std::fs::metadata(e.log_path(&c.id)).map_or(0, |m| m.len());
+                out.insert(c.id, len);
+            }
+        }
+    }
+    out
+}
+
 /// The containers of `services` (all of the project's when empty), with
-/// their prefixes padded to one width.
-fn followed(e: &mut Engine, project: &Project, services: &[String]) -> Vec<Followed> {
+/// their prefixes padded to one width; each log read from its mark.
+fn followed(
+    e: &mut Engine,
+    project: &Project,
+    services: &[String],
+    marks: &HashMap<String, u64>,
+) -> Vec<Followed> {
     let mut out = Vec::new();
     for (svc, s) in &project.services {
         if !services.is_empty() && !services.contains(svc) {
@@ -68,9 +89,9 @@ fn followed(e: &mut Engine, project: &Project, services: &[String]) -> Vec<Follo
                 name.clone()
             };
             out.push(Followed {
+                pos: marks.get(&c.id).copied().unwrap_or(0),
                 id: c.id,
                 prefix,
-                pos: 0,
                 partial: Vec::new(),
                 done: false,
             });
@@ -89,8 +110,9 @@ pub fn follow(
     project: &Project,
     services: &[String],
     how: Follow,
+    marks: &HashMap<String, u64>,
 ) -> Result<Ended, Error> {
-    let mut all = followed(e, project, services);
+    let mut all = followed(e, project, services, marks);
     let attached = matches!(how, Follow::Attached | Follow::UntilOneStops);
     if attached {
         // SAFETY: handlers that only set an atomic flag.

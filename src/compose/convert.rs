@@ -578,7 +578,10 @@ impl<'a> Converter<'a> {
                     .split([':', '-'])
                     .find(|p| !p.is_empty() && !p.chars().all(|c| c.is_ascii_digit()))
                 {
-                    return Err(self.err(n, format!("services.{service}.ports: '{s}': '{bad}' is not a port number")));
+                    return Err(self.err(
+                        n,
+                        format!("services.{service}.ports: '{s}': '{bad}' is not a port number"),
+                    ));
                 }
                 if let Some((ip, container)) = body.split_once("::") {
                     // IP::CONTAINER: a free host port on that address.

@@ -97,6 +97,41 @@ fn closing(text: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// The variables `text` uses bare (`$NAME`, `${NAME}`: no default, no
+/// message) that `vars` does not set: each becomes an empty string, which
+/// deserves a warning (a typo, or a forgotten `.env`).
+pub fn unset(text: &str, vars: &Vars) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        let rest = &text[i + 1..];
+        let (name, bare) = match rest.strip_prefix('{') {
+            Some(r) => {
+                let len = r.find(|c: char| !is_name(c)).unwrap_or(r.len());
+                (&r[..len], r[len..].starts_with('}'))
+            }
+            None if rest.starts_with('$') => {
+                i += 2;
+                continue;
+            }
+            None => {
+                let len = rest.find(|c: char| !is_name(c)).unwrap_or(rest.len());
+                (&rest[..len], true)
+            }
+        };
+        if bare && name.starts_with(is_name_start) && !vars.contains_key(name) {
+            out.push(name.to_string());
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The value of `${body}` (at byte `at` of its text).
 fn braced(body: &str, vars: &Vars, at: usize) -> Result<String, InterpolateError> {
     let len = body.find(|c: char| !is_name(c)).unwrap_or(body.len());
@@ -232,6 +267,15 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn unset_variables_are_found() {
+        let vars: Vars = [("SET".to_string(), "1".to_string())].into();
+        assert_eq!(
+            unset("$A ${B} ${C:-x} ${SET} $$D $SET ${E?m}", &vars),
+            ["A", "B"]
+        );
     }
 
     #[test]

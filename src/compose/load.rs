@@ -103,6 +103,8 @@ pub struct LoadOptions {
 pub struct Loaded {
     pub project: Project,
     pub warnings: Vec<String>,
+    /// Variables used without a default that are not set (read as empty).
+    pub unset: Vec<String>,
     pub sources: Sources,
 }
 
@@ -168,6 +170,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     }
     let mut sources = Sources::default();
     let mut merged: Option<Node> = None;
+    let mut unset = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let text = if f == Path::new("-") {
             let mut s = String::new();
@@ -201,7 +204,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
                 "here",
             ));
         }
-        let node = interpolated(node, &vars, &sources)?;
+        let node = interpolated(node, &vars, &sources, &mut unset)?;
         merged = Some(match merged {
             None => node,
             Some(base) => merge(base, node, ""),
@@ -245,6 +248,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     Ok(Loaded {
         project,
         warnings,
+        unset,
         sources,
     })
 }
@@ -284,10 +288,20 @@ pub fn check_project_name(name: &str) -> Result<String, String> {
 }
 
 /// Every scalar value (not key) interpolated; errors point into it.
-fn interpolated(node: Node, vars: &Vars, sources: &Sources) -> Result<Node, ComposeError> {
+fn interpolated(
+    node: Node,
+    vars: &Vars,
+    sources: &Sources,
+    unset: &mut Vec<String>,
+) -> Result<Node, ComposeError> {
     let Node { value, file, span } = node;
     let value = match value {
         Value::Scalar { text, plain } => {
+            for name in super::interpolate::unset(&text, vars) {
+                if !unset.contains(&name) {
+                    unset.push(name);
+                }
+            }
             let t = interpolate(&text, vars).map_err(|e| {
                 let n = Node::new(
                     Value::Seq(vec![]),
@@ -301,13 +315,13 @@ fn interpolated(node: Node, vars: &Vars, sources: &Sources) -> Result<Node, Comp
         Value::Seq(items) => Value::Seq(
             items
                 .into_iter()
-                .map(|n| interpolated(n, vars, sources))
+                .map(|n| interpolated(n, vars, sources, unset))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Map(entries) => Value::Map(
             entries
                 .into_iter()
-                .map(|(k, v)| Ok((k, interpolated(v, vars, sources)?)))
+                .map(|(k, v)| Ok((k, interpolated(v, vars, sources, unset)?)))
                 .collect::<Result<_, ComposeError>>()?,
         ),
     };

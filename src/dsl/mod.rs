@@ -204,6 +204,29 @@ pub fn run_source(
     args: &[String],
     limits: Limits,
 ) -> i32 {
+    run_source_as(name, src, body, dir, args, limits, Errors::Diagnostic)
+}
+
+/// How a script's error is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Errors {
+    /// A codespan diagnostic with every call site.
+    Diagnostic,
+    /// `error: MESSAGE` alone: for programs klee writes itself (the
+    /// compose stack program), whose call sites mean nothing to the user.
+    Message,
+}
+
+/// [`run_source`], telling an error as `errors` says.
+pub fn run_source_as(
+    name: &str,
+    src: &str,
+    body: &str,
+    dir: Option<&Path>,
+    args: &[String],
+    limits: Limits,
+    errors: Errors,
+) -> i32 {
     let engine = new_engine(limits, dir);
     let name = name.to_string();
     let src = src.to_string();
@@ -228,7 +251,12 @@ pub fn run_source(
             if std::env::var_os("KLEENE_DEBUG_SCRIPT").is_some() {
                 eprintln!("{err:?}");
             }
-            eprint!("{}", diagnostic::render(&name, &src, &err));
+            match errors {
+                Errors::Message if std::env::var_os("KLEENE_DEBUG_SCRIPT").is_none() => {
+                    eprintln!("error: {}", diagnostic::message_of(&err))
+                }
+                _ => eprint!("{}", diagnostic::render(&name, &src, &err)),
+            }
             1
         }
     }

@@ -87,7 +87,11 @@ fn same_build(old: &super::image::Image, config: &super::image::Image, base: &st
         i.tag.clear();
         i.created.clear();
         i.method.clear();
-        i.instructions = i.instructions.iter().map(|(t, _)| (t.clone(), String::new())).collect();
+        i.instructions = i
+            .instructions
+            .iter()
+            .map(|(t, _)| (t.clone(), String::new()))
+            .collect();
     }
     let (sa, sb) = (steps(&a), steps(&b));
     a.snapshots.clear();
