@@ -25,6 +25,9 @@ pub(super) fn dns_files(spec: &RunSpec, dir: &str) -> CResult<Vec<MountSpec>> {
     if !spec.attachments.is_empty() {
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         files.push(("resolv.conf", net::resolv_conf(&host, &spec.dns)));
+        // Its name, as Docker writes it (the image's file names some other
+        // machine, or `localhost`).
+        files.push(("hostname", format!("{}\n", spec.hostname)));
     }
     files
         .into_iter()
