@@ -360,6 +360,23 @@ pub mod api {
         )
     }
 
+    /// Send a signal (`"TERM"`, `"SIGHUP"`, `"9"`) to its init; an
+    /// error when it does not run.
+    ///
+    /// ```rhai
+    /// container::get("web").kill("HUP");
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn kill(ctx: NativeCallContext, c: &mut ContainerH, signal: &str) -> RResult<()> {
+        crate::dsl::here(
+            &ctx,
+            with(|e| {
+                let n = crate::engine::signal::parse(signal)?;
+                e.container_kill(&c.id, n).map(drop)
+            }),
+        )
+    }
+
     /// Stop: SIGTERM, then SIGKILL after 10 seconds.
     ///
     /// ```rhai
