@@ -438,7 +438,7 @@ fn attached(
     }
     // The services followed and what they depend on.
     let list = crate::compose::script::literal(&serde_json::json!(services), 0);
-    let stop = format!("stack::stop(project, #{{services: {list}}})");
+    let stop = format!("stack::stop(project, #{{services: {list}, with_dependencies: true}})");
     match run_program(loaded, files, &stop) {
         0 => code,
         c => c,
