@@ -380,24 +380,21 @@ fn everyday_commands_and_orphans() {
     }
     assert!(logs.contains("db-2 | up over"), "{logs}");
     // exec passes standard input through; db knows its own service name.
-    let mut c = lab.root.cmd(&["compose", "exec", "db", "cat"]);
-    c.current_dir(d)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"piped\n").unwrap();
+    let piped = |args: &[&str], input: &[u8]| {
+        let mut c = lab.root.cmd(args);
+        c.current_dir(d)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+        common::stdout(&child.wait_with_output().unwrap())
+    };
     assert_eq!(
-        common::stdout(&child.wait_with_output().unwrap()),
+        piped(&["compose", "exec", "db", "cat"], b"piped\n"),
         "piped\n"
     );
-    let mut c = lab.root.cmd(&["compose", "run", "--rm", "db", "cat"]);
-    c.current_dir(d)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"to run\n").unwrap();
     assert_eq!(
-        common::stdout(&child.wait_with_output().unwrap()),
+        piped(&["compose", "run", "--rm", "db", "cat"], b"to run\n"),
         "to run\n"
     );
     let hosts = common::stdout(&run(&["compose", "exec", "db", "cat", "/etc/hosts"]));
