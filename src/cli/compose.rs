@@ -249,9 +249,8 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
         }
         ComposeCmd::Logs(l) => return logs(root, &loaded, &profiles, l),
         ComposeCmd::Exec(x) => {
-            use std::io::IsTerminal;
             let mut flags = vec!["-i".to_string()];
-            if !x.no_tty && std::io::stdin().is_terminal() {
+            if wants_tty(x.no_tty) {
                 flags.push("-t".into());
             }
             for e in &x.env {
@@ -298,10 +297,8 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
                 );
                 return 1;
             }
-            use std::io::IsTerminal;
-            // Standard input goes to it, as Compose's run; a terminal when
-            // there is one.
-            let tty = !x.no_tty && std::io::stdin().is_terminal();
+            // Standard input goes to it, as Compose's run.
+            let tty = wants_tty(x.no_tty);
             format!(
                 "exit(stack::run_one(project, {}, {}, #{{interactive: true, tty: {tty}}}))",
                 list(std::slice::from_ref(&x.service)).trim_matches(['[', ']']),
@@ -339,6 +336,12 @@ pub fn run(root: &Path, a: ComposeArgs) -> i32 {
         }
         _ => code,
     }
+}
+
+/// A terminal for `exec`/`run`: when standard input is one, unless `-T`.
+fn wants_tty(no_tty: bool) -> bool {
+    use std::io::IsTerminal;
+    !no_tty && std::io::stdin().is_terminal()
 }
 
 /// Run the stack program ending with `call`; its exit code.
